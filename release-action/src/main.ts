@@ -1,0 +1,7 @@
+import { actionContext, readInputs, report } from '../../shared/entry.js';
+import { release, releaseInputs } from '../../shared/stages/release.js';
+
+export async function run(): Promise<void> {
+  const inputs = readInputs(releaseInputs);
+  await report(await release(inputs, actionContext()));
+}

@@ -1,0 +1,44 @@
+import path from 'node:path';
+import os from 'node:os';
+import type { Log } from './log.js';
+
+/** What an action knows about the workflow run it is part of. Built once, at the entry. */
+export interface ActionContext {
+  workspace: string;
+  tempDir: string;
+  owner: string;
+  repo: string;
+  sha: string;
+  ref: string;
+  actor: string;
+  eventName: string;
+  eventPath: string | undefined;
+  runId: string;
+  runAttempt: string;
+  serverUrl: string;
+  apiUrl: string;
+  /** The environment the runner gave the step: the @actions clients read their tokens from it. */
+  env: Readonly<Record<string, string | undefined>>;
+  log: Log;
+}
+
+export function contextFromEnv(env: Record<string, string | undefined>, log: Log): ActionContext {
+  const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '').split('/');
+  return {
+    workspace: path.resolve(env.GITHUB_WORKSPACE ?? process.cwd()),
+    tempDir: env.RUNNER_TEMP ?? os.tmpdir(),
+    owner,
+    repo,
+    sha: env.GITHUB_SHA ?? '',
+    ref: env.GITHUB_REF ?? '',
+    actor: env.GITHUB_ACTOR ?? '',
+    eventName: env.GITHUB_EVENT_NAME ?? '',
+    eventPath: env.GITHUB_EVENT_PATH,
+    runId: env.GITHUB_RUN_ID ?? '',
+    runAttempt: env.GITHUB_RUN_ATTEMPT ?? '1',
+    serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
+    apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    env,
+    log,
+  };
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * Names that end up in tags, paths and shell commands. Each pattern is strict enough that a
+ * value which passes it can never be read as an option, a path escape or shell syntax.
+ */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function safeName(what: string, max: number, example: string) {
+  return z
+    .string()
+    .max(max, `expected ${what} of at most ${max} characters`)
+    .refine((value) => SAFE_NAME.test(value) && !value.includes('..') && !value.endsWith('.lock'), {
+      error: (issue) =>
+        `expected ${what}: letters, digits, '.', '_' or '-', starting with a letter or digit (like ${example}), got ${JSON.stringify(issue.input)}`,
+    });
+}
+
+export const appName = safeName('an app name', 100, 'my-app');
+export const environmentName = safeName('an environment name', 64, 'production or pr-12');
+
+const NUMBERED_ID = /^v[1-9][0-9]{0,8}$/;
+
+/** A release ID: `v<N>` as the ledger numbers them, or an explicit safe ID. */
+export const releaseId = safeName('a release ID', 64, 'v12');
+
+/** What run-action may be asked to deploy. */
+export const releaseSelector = z.union([z.literal('latest'), z.literal('previous'), releaseId]);
+
+export function releaseNumber(id: string): number | undefined {
+  return NUMBERED_ID.test(id) ? Number(id.slice(1)) : undefined;
+}
+
+export function releaseTag(app: string, environment: string, id: string): string {
+  return `${app}/${environment}/${id}`;
+}
+
+export function parseReleaseTag(
+  tag: string,
+): { app: string; environment: string; id: string } | undefined {
+  const parts = tag.split('/');
+  if (parts.length !== 3) return undefined;
+  const [app, environment, id] = parts as [string, string, string];
+  if (!appName.safeParse(app).success) return undefined;
+  if (!environmentName.safeParse(environment).success) return undefined;
+  if (!releaseId.safeParse(id).success) return undefined;
+  return { app, environment, id };
+}
+
+export type Host =
+  | { kind: 'local'; label: 'local' }
+  | { kind: 'ssh'; user: string; host: string; port: number; label: string };
+
+const USER = '[a-z_][a-z0-9_.-]{0,31}';
+const HOSTNAME =
+  '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*';
+const IPV6 = '\\[[0-9A-Fa-f:.]+\\]';
+const HOST_LINE = new RegExp(`^(${USER})@(${HOSTNAME}|${IPV6})(?::([0-9]{1,5}))?$`);
+
+/** One `hosts` line: `local`, or `user@host[:port]`. */
+export function parseHost(line: string): Host | undefined {
+  if (line === 'local') return { kind: 'local', label: 'local' };
+  const match = HOST_LINE.exec(line);
+  if (!match) return undefined;
+  const [, user, host, portText] = match as unknown as [string, string, string, string | undefined];
+  const port = portText === undefined ? 22 : Number(portText);
+  if (port < 1 || port > 65535) return undefined;
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  return { kind: 'ssh', user, host: bare, port, label: line };
+}
+
+/** Quotes one argument for POSIX sh: single quotes, with embedded ones closed and escaped. */
+export function shellQuote(value: string): string {
+  if (value.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import type { ActionContext } from '../context.js';
+import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
+import { appName, environmentName, parseHost, releaseSelector } from '../names.js';
+import type { StageResult } from '../stage.js';
+
+export const runInputs = z.object({
+  environment: environmentName,
+  app: appName.optional(),
+  'release-id': releaseSelector.optional().transform((value) => value ?? 'latest'),
+  hosts: linesInput('local or user@host[:port]', parseHost, { required: true }),
+  path: z.string().optional(),
+  'ssh-key': z.string().optional(),
+  'known-hosts': z.string().optional(),
+  'allowed-signers': z.string({
+    error: 'expected allowed_signers lines naming the release signing keys',
+  }),
+  identity: z.string().optional(),
+  restart: z.string().optional(),
+  'health-check': z.string().optional(),
+  'health-timeout': integerInput(60, 1, 3600),
+  keep: integerInput(5, 2, 100),
+  'shared-paths': linesInput('a relative directory path', (line) =>
+    /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_./-]+$/.test(line) ? line : undefined,
+  ),
+  parallel: integerInput(1, 1, 256),
+  'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
+  'lock-timeout': integerInput(0, 0, 3600),
+  destroy: booleanInput(false),
+  'stop-command': z.string().optional(),
+  'delete-releases': booleanInput(false),
+  'dry-run': booleanInput(false),
+  deployment: booleanInput(true),
+  url: z.url({ error: 'expected an absolute URL such as https://staging.example.com' }).optional(),
+  token: z.string().optional(),
+});
+
+export type RunInputs = z.output<typeof runInputs>;
+
+export interface RunOutputs extends Record<string, string> {
+  'release-id': string;
+  'previous-release-id': string;
+  hosts: string;
+  'deployment-id': string;
+  url: string;
+  'rolled-back': string;
+}
+
+export function run(_inputs: RunInputs, _context: ActionContext): Promise<StageResult<RunOutputs>> {
+  return Promise.reject(new Error('run-action is not implemented yet'));
+}

@@ -1,0 +1,7 @@
+import { actionContext, readInputs, report } from '../shared/entry.js';
+import { ship, shipInputs } from '../shared/stages/ship.js';
+
+export async function run(): Promise<void> {
+  const inputs = readInputs(shipInputs);
+  await report(await ship(inputs, actionContext()));
+}

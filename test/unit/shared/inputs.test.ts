@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigurationError } from '../../../shared/errors.js';
+import {
+  booleanInput,
+  enumInput,
+  integerInput,
+  linesInput,
+  parseInputs,
+  splitLines,
+} from '../../../shared/inputs.js';
+
+const schema = z.object({
+  name: z.string(),
+  count: integerInput(5, 1, 10),
+  flag: booleanInput(true),
+  mode: enumInput(['a', 'b'] as const, 'a'),
+  items: linesInput('a word', (line) => (/^\w+$/.test(line) ? line : undefined)),
+});
+
+const reader = (values: Record<string, string>) => (name: string) => values[name];
+
+describe('parseInputs', () => {
+  it('applies defaults for unset inputs', () => {
+    expect(parseInputs(schema, reader({ name: 'x' }))).toEqual({
+      name: 'x',
+      count: 5,
+      flag: true,
+      mode: 'a',
+      items: [],
+    });
+  });
+
+  it('names a missing required input', () => {
+    expect(() => parseInputs(schema, reader({}))).toThrow(
+      new ConfigurationError("Input 'name' is required"),
+    );
+  });
+
+  it('names the input and the expected form for a wrong type', () => {
+    expect(() => parseInputs(schema, reader({ name: 'x', count: 'many' }))).toThrow(
+      `Input 'count': expected a whole number from 1 to 10, got "many"`,
+    );
+    expect(() => parseInputs(schema, reader({ name: 'x', flag: 'yes' }))).toThrow(
+      `Input 'flag': expected true or false, got "yes"`,
+    );
+  });
+
+  it('names an unknown enum value', () => {
+    expect(() => parseInputs(schema, reader({ name: 'x', mode: 'c' }))).toThrow(
+      `Input 'mode': expected one of a|b, got "c"`,
+    );
+  });
+
+  it('names the bad line of a multi-line input', () => {
+    expect(() => parseInputs(schema, reader({ name: 'x', items: 'ok\n\nnot ok' }))).toThrow(
+      `Input 'items': line 2 "not ok" is not a word`,
+    );
+  });
+
+  it('accepts the YAML boolean spellings @actions/core accepts', () => {
+    for (const [text, value] of [
+      ['true', true],
+      ['True', true],
+      ['FALSE', false],
+    ] as const) {
+      expect(parseInputs(schema, reader({ name: 'x', flag: text })).flag).toBe(value);
+    }
+  });
+});
+
+describe('splitLines', () => {
+  it('drops blank lines and comments and trims', () => {
+    expect(splitLines('  a \r\n\n# note\nb')).toEqual(['a', 'b']);
+  });
+});
