@@ -10,4 +10,6 @@ console.log('build-release-run demo');
 for (const [name, what, ready] of stages) {
   console.log(`  ${ready ? '✓' : '…'} ${name}: ${what}${ready ? '' : ' (not implemented yet)'}`);
 }
-console.log('The full story (build v1, release, deploy, config change v2, roll back) comes with the stages.');
+console.log(
+  'The full story (build v1, release, deploy, config change v2, roll back) comes with the stages.',
+);
