@@ -41526,7 +41526,7 @@ const runInputs = object({
     'health-check': schemas_string().optional(),
     'health-timeout': integerInput(60, 1, 3600),
     keep: integerInput(5, 2, 100),
-    'shared-paths': linesInput('a relative directory path', (line) => /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_.\/-]+$/.test(line) ? line : undefined),
+    'shared-paths': linesInput('a relative directory path', (line) => /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_./-]+$/.test(line) ? line : undefined),
     parallel: integerInput(1, 1, 256),
     'on-failure': enumInput(['rollback', 'stop'], 'rollback'),
     'lock-timeout': integerInput(0, 0, 3600),
