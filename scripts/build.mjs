@@ -1,5 +1,5 @@
 // Bundles each action's entry with ncc into its dist/. `--out DIR` writes under DIR instead
-// (check-dist builds there and compares).
+// (check-dist builds there and compares); `--only build-action,run-action` builds just those.
 import ncc from '@vercel/ncc';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,8 +8,8 @@ export const ACTIONS = ['.', 'build-action', 'release-action', 'run-action'];
 
 const root = path.resolve(import.meta.dirname, '..');
 
-export async function buildAll(outRoot = root) {
-  for (const action of ACTIONS) {
+export async function buildAll(outRoot = root, only = ACTIONS) {
+  for (const action of only) {
     const entry = path.join(root, action === '.' ? 'src' : `${action}/src`, 'index.ts');
     const dist = path.join(outRoot, action, 'dist');
     const { code, assets } = await ncc(entry, {
@@ -36,6 +36,11 @@ export async function buildAll(outRoot = root) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const at = process.argv.indexOf('--out');
-  await buildAll(at > 0 ? path.resolve(process.argv[at + 1]) : root);
+  const option = (name) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const out = option('--out');
+  const only = option('--only');
+  await buildAll(out ? path.resolve(out) : root, only ? only.split(',') : ACTIONS);
 }
