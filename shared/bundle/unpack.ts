@@ -1,0 +1,257 @@
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { chmod, lstat, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
+import { ConfigurationError } from '../errors.js';
+import { decompress, type Compression } from './compression.js';
+import { BundleRules, pathComponents, type EntryKind } from './rules.js';
+import { addTarEntry, entryMode, tarHeader } from './tar.js';
+
+/** One entry of a bundle that passed every rule, with modes normalised as packing does. */
+export interface CheckedEntry {
+  path: string;
+  kind: EntryKind;
+  mode: number;
+  size: number;
+  mtime: Date;
+  linkTarget?: string;
+  /** A file's bytes; read it (or leave it) before asking for the next entry. */
+  content: AsyncIterable<Buffer>;
+}
+
+export interface CheckOptions {
+  /** Insist on one compression; by default the magic bytes decide, and a plain tar is read as is. */
+  compression?: Compression;
+  /** Called with `sha256:<hex>` of the bytes as they came in, once they have all been read. */
+  onDigest?: (digest: string) => void;
+}
+
+export type BundleSource = string | AsyncIterable<Buffer>;
+
+/**
+ * Reads a bundle and yields its entries one by one, each checked before it is yielded: only
+ * files, directories and symlinks; no absolute path, no `..`; no symlink resolving outside the
+ * bundle; no hardlink, device or fifo; nothing written twice or through a symlink. A refusal is
+ * a ConfigurationError thrown from the iteration; what the whole bundle must satisfy (not empty,
+ * no symlink escaping through other symlinks) is checked after the last entry.
+ */
+export async function* checkedEntries(
+  source: BundleSource,
+  options: CheckOptions = {},
+): AsyncGenerator<CheckedEntry> {
+  const input =
+    typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 20 }) : source;
+  const hash = createHash('sha256');
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of input) {
+      const bytes = chunk as Buffer;
+      hash.update(bytes);
+      yield bytes;
+    }
+  }
+  const extract = tarExtract();
+  const stop = new AbortController();
+  const feeding = (async () => {
+    for await (const chunk of decompress(hashed(), options.compression)) {
+      if (!extract.write(chunk)) await once(extract, 'drain', { signal: stop.signal });
+    }
+    extract.end(undefined);
+  })().catch((error: unknown) => {
+    if (!stop.signal.aborted) extract.destroy(error as Error);
+  });
+
+  const rules = new BundleRules();
+  try {
+    for await (const stream of extract) {
+      const entry = admit(rules, stream.header);
+      if (entry !== undefined) yield { ...entry, content: stream as AsyncIterable<Buffer> };
+      stream.resume();
+    }
+  } catch (error) {
+    throw asBundleError(error);
+  } finally {
+    stop.abort();
+    extract.destroy();
+    await feeding;
+  }
+  rules.finish();
+  options.onDigest?.(`sha256:${hash.digest('hex')}`);
+}
+
+function admit(rules: BundleRules, header: Header): Omit<CheckedEntry, 'content'> | undefined {
+  const name = header.name;
+  const kind = entryKind(header);
+  const parts = pathComponents(name, `bundle entry '${name}'`);
+  if (parts.length === 0) {
+    if (kind === 'directory') return undefined;
+    throw new ConfigurationError(`bundle entry '${name}' has no name`);
+  }
+  const size = header.size ?? 0;
+  if (kind === 'directory' && size > 0) {
+    throw new ConfigurationError(`bundle entry '${name}' is a directory with content`);
+  }
+  const path = parts.join('/');
+  const linkTarget = kind === 'symlink' ? (header.linkname ?? '') : undefined;
+  rules.admit(path, kind, linkTarget);
+  const mode = entryMode(kind, ((header.mode ?? 0) & 0o111) !== 0);
+  const mtime = header.mtime ?? new Date(0);
+  return { path, kind, mode, size: kind === 'file' ? size : 0, mtime, linkTarget };
+}
+
+function entryKind(header: Header): EntryKind {
+  switch (header.type) {
+    case 'file':
+    case 'directory':
+    case 'symlink':
+      return header.type;
+    case 'link':
+      throw new ConfigurationError(
+        `bundle entry '${header.name}' is a hardlink; a bundle holds only files, directories and symlinks`,
+      );
+    case 'character-device':
+    case 'block-device':
+    case 'fifo':
+      throw new ConfigurationError(
+        `bundle entry '${header.name}' is a ${header.type}; a bundle holds only files, directories and symlinks`,
+      );
+    default:
+      throw new ConfigurationError(
+        `bundle entry '${header.name}' has an unsupported type (${String(header.type)})`,
+      );
+  }
+}
+
+function asBundleError(error: unknown): unknown {
+  if (error instanceof ConfigurationError) return error;
+  if (error instanceof Error && !('code' in error)) {
+    return new ConfigurationError(`the bundle is not a valid tar: ${error.message}`);
+  }
+  return error;
+}
+
+/**
+ * A plain tar, rebuilt from the checked entries of a bundle, for a host that has tar but no
+ * zstd. Only what passed the checks is written, with normalised headers, so quirks of the
+ * original archive never reach the host's tar. On a refusal the stream fails before the tar's
+ * end: the consumer must treat the extraction as failed and remove it.
+ */
+export function checkedTar(source: BundleSource, options: CheckOptions = {}): Readable {
+  const pack = tarPack();
+  const produce = async () => {
+    for await (const entry of checkedEntries(source, options)) {
+      const header = tarHeader({ ...entry, executable: entry.mode === 0o755 }, entry.mtime);
+      await addTarEntry(pack, header, entry.kind === 'file' ? entry.content : undefined);
+    }
+    pack.finalize();
+  };
+  produce().catch((error: unknown) => pack.destroy(error as Error));
+  return Readable.from(pack);
+}
+
+export interface UnpackOptions extends Omit<CheckOptions, 'onDigest'> {
+  /** `sha256:<hex>` the bundle must have; checked over the same bytes that were unpacked. */
+  expectedDigest?: string;
+}
+
+export interface UnpackResult {
+  digest: string;
+  files: number;
+  directories: number;
+  symlinks: number;
+}
+
+/**
+ * Unpacks a bundle into `destination`, which must not exist yet or be an empty directory.
+ * Every entry is checked before it is written; on any refusal, or a digest that does not match,
+ * everything written is removed and the error is thrown.
+ */
+export async function unpackBundle(
+  source: BundleSource,
+  destination: string,
+  options: UnpackOptions = {},
+): Promise<UnpackResult> {
+  const created = await prepareDestination(destination);
+  let digest = '';
+  const counts = { files: 0, directories: 0, symlinks: 0 };
+  const directories: { path: string; mtime: Date }[] = [];
+  try {
+    const entries = checkedEntries(source, {
+      compression: options.compression,
+      onDigest: (value) => (digest = value),
+    });
+    for await (const entry of entries) {
+      const target = join(destination, entry.path);
+      if (entry.kind === 'directory') {
+        await mkdir(target, { recursive: true, mode: 0o755 });
+        directories.push({ path: target, mtime: entry.mtime });
+        counts.directories++;
+        continue;
+      }
+      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      if (entry.kind === 'symlink') {
+        await symlink(entry.linkTarget ?? '', target);
+        counts.symlinks++;
+      } else {
+        await writeFile(target, entry);
+        counts.files++;
+      }
+    }
+    if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
+      throw new ConfigurationError(
+        `the bundle's digest is ${digest}; expected ${options.expectedDigest}`,
+      );
+    }
+    // Deepest first, so setting a child's times never touches a parent set before it.
+    for (const directory of directories.reverse()) {
+      await chmod(directory.path, 0o755);
+      await utimes(directory.path, directory.mtime, directory.mtime);
+    }
+  } catch (error) {
+    await clear(destination, created);
+    throw error;
+  }
+  return { digest, ...counts };
+}
+
+async function writeFile(target: string, entry: CheckedEntry): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const handle = await open(target, flags, entry.mode);
+  try {
+    for await (const chunk of entry.content) await handle.write(chunk);
+    await handle.chmod(entry.mode);
+    await handle.utimes(entry.mtime, entry.mtime);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes sure `destination` is an empty directory; true when this call created it. */
+async function prepareDestination(destination: string): Promise<boolean> {
+  const stats = await lstat(destination).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (stats === undefined) {
+    await mkdir(destination, { mode: 0o755 });
+    return true;
+  }
+  if (!stats.isDirectory() || (await readdir(destination)).length > 0) {
+    throw new ConfigurationError(
+      `cannot unpack into '${destination}': expected a new or empty directory`,
+    );
+  }
+  return false;
+}
+
+async function clear(destination: string, created: boolean): Promise<void> {
+  if (created) {
+    await rm(destination, { recursive: true, force: true });
+    return;
+  }
+  for (const name of await readdir(destination)) {
+    await rm(join(destination, name), { recursive: true, force: true });
+  }
+}
