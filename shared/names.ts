@@ -74,3 +74,6 @@ export function shellQuote(value: string): string {
   if (value.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
+
+/** A config key: an environment variable name that shells, systemd and dotenv all accept. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
