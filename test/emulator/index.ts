@@ -1,0 +1,256 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BlobStore } from './blob-store.js';
+import { Contract } from './contract.js';
+import { Faults } from './faults.js';
+import { artifactRoutes } from './rest/artifacts.js';
+import { deploymentRoutes } from './rest/deployments.js';
+import { gitRoutes } from './rest/git.js';
+import { releaseRoutes } from './rest/releases.js';
+import { repositoryJson } from './rest/render.js';
+import { restListener, type RestHandler } from './rest/server.js';
+import { artifactService } from './results/artifacts.js';
+import { cacheService } from './results/cache.js';
+import { twirpListener } from './results/twirp.js';
+import { mintRuntimeToken } from './runtime-token.js';
+import {
+  State,
+  actionsBot,
+  snapshot,
+  type RepositoryOptions,
+  type RepositorySnapshot,
+} from './state.js';
+import type { RequestRecord, Violation, World } from './world.js';
+
+export type { Fault, FaultHandle, FaultOptions } from './faults.js';
+export type { RepositoryOptions, RepositorySnapshot } from './state.js';
+export type { RequestRecord, Violation } from './world.js';
+
+export interface RunnerOptions {
+  /** `owner/name`; made with default settings if it does not exist. Default `acme/shop`. */
+  repository?: string;
+  /** GITHUB_RUN_ID; a new run when not given. */
+  runId?: number;
+  /** The job's backend ID in the runtime token; a new one when not given. */
+  jobId?: string;
+  /** GITHUB_TOKEN; a new valid token when not given (a given one becomes valid). */
+  token?: string;
+  /** GITHUB_REF and the cache scope; default the repository's default branch. */
+  ref?: string;
+}
+
+export interface RepositoryHandle {
+  fullName: string;
+  id: number;
+  defaultBranch: string;
+  /** The default branch's head commit. */
+  headSha: string;
+}
+
+export interface GitHubEmulator {
+  /** GITHUB_API_URL. */
+  apiUrl: string;
+  /** Where release `upload_url`s point (GitHub's uploads.github.com). */
+  uploadsUrl: string;
+  /** GITHUB_SERVER_URL: `http://github.localhost:<port>`, compared as text by the toolkit only. */
+  serverUrl: string;
+  /** ACTIONS_RESULTS_URL. */
+  resultsUrl: string;
+  /** Blob storage as the signed URLs reach it. */
+  blobUrl: string;
+  /** A valid token (github-actions[bot]). */
+  token: string;
+  /** The variables a runner gives a job, pointing at this emulator. */
+  runnerEnv(options?: RunnerOptions): Record<string, string>;
+  createRepository(fullName: string, options?: RepositoryOptions): RepositoryHandle;
+  /** Points a ref (`refs/heads/main`, `refs/tags/x`) at a commit, as a push would. */
+  setRef(fullName: string, ref: string, sha: string): void;
+  /** What the emulated GitHub holds, copied. */
+  state: {
+    repository(fullName: string): RepositorySnapshot;
+    repositories(): string[];
+  };
+  faults: Faults;
+  /** Contract violations and unknown routes seen so far. */
+  violations(): Violation[];
+  clearViolations(): void;
+  /** Every request answered, in order. */
+  requests(): RequestRecord[];
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
+}
+
+async function listen(server: http.Server, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Starts a local GitHub on free ports: the REST API (checked against GitHub's OpenAPI
+ * description), the uploads origin, the Actions results services and Azurite blob storage.
+ */
+export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHubEmulator> {
+  const host = options.host ?? '127.0.0.1';
+  const faults = new Faults();
+  const instance = randomBytes(4).toString('hex');
+  const blobsStarting = BlobStore.start(faults, `e${instance}`);
+  let contract: Contract;
+  let blobs: BlobStore;
+  try {
+    contract = new Contract();
+  } finally {
+    blobs = await blobsStarting;
+  }
+
+  const servers = [http.createServer(), http.createServer(), http.createServer()];
+  const [api, uploads, results] = servers as [http.Server, http.Server, http.Server];
+  const ports: number[] = [];
+  try {
+    for (const server of servers) {
+      server.keepAliveTimeout = 5000;
+      ports.push(await listen(server, host));
+    }
+  } catch (error) {
+    await blobs.stop();
+    throw error;
+  }
+  const [apiPort, uploadsPort, resultsPort] = ports;
+  const state = new State();
+  const world: World = {
+    state,
+    blobs,
+    contract,
+    faults,
+    urls: {
+      api: `http://${host}:${apiPort}`,
+      uploads: `http://${host}:${uploadsPort}`,
+      server: `http://github.localhost:${apiPort}`,
+      results: `http://${host}:${resultsPort}`,
+    },
+    violations: [],
+    requests: [],
+    tokenKey: randomBytes(32),
+  };
+  const routes: Record<string, RestHandler> = {
+    ...releaseRoutes,
+    ...gitRoutes,
+    ...deploymentRoutes,
+    ...artifactRoutes,
+    'repos/get': (context) => ({
+      status: 200,
+      body: repositoryJson(context.world, context.repository),
+    }),
+  };
+  api.on('request', restListener(world, 'api', routes));
+  uploads.on('request', restListener(world, 'uploads', routes));
+  results.on(
+    'request',
+    twirpListener(world, { ArtifactService: artifactService, CacheService: cacheService }),
+  );
+
+  const token = `ghs_${randomBytes(18).toString('hex')}`;
+  state.tokens.set(token, actionsBot);
+  let nextRun = 1001;
+
+  const repositoryOf = (fullName: string) => {
+    const [owner = '', name = ''] = fullName.split('/');
+    const repository = state.repository(owner, name);
+    if (!repository) throw new Error(`The emulator has no repository ${fullName}`);
+    return repository;
+  };
+
+  return {
+    apiUrl: world.urls.api,
+    uploadsUrl: world.urls.uploads,
+    serverUrl: world.urls.server,
+    resultsUrl: world.urls.results,
+    blobUrl: blobs.endpoint,
+    token,
+    faults,
+
+    runnerEnv(runner = {}) {
+      const fullName = runner.repository ?? 'acme/shop';
+      const [owner = '', name = ''] = fullName.split('/');
+      const repository = state.repository(owner, name) ?? state.createRepository(fullName);
+      const defaultRef = `refs/heads/${repository.defaultBranch}`;
+      const ref = runner.ref ?? defaultRef;
+      const runId = runner.runId ?? nextRun++;
+      nextRun = Math.max(nextRun, runId + 1);
+      const run = state.run(repository, runId, ref);
+      const jobToken = runner.token ?? `ghs_${randomBytes(18).toString('hex')}`;
+      state.tokens.set(jobToken, actionsBot);
+      const scopes = [{ scope: ref, permission: 3 }];
+      if (ref !== defaultRef) scopes.push({ scope: defaultRef, permission: 1 });
+      const runtimeToken = mintRuntimeToken(
+        world.tokenKey,
+        { runBackendId: run.backendId, jobBackendId: runner.jobId ?? randomUUID() },
+        scopes,
+      );
+      return {
+        GITHUB_API_URL: world.urls.api,
+        GITHUB_SERVER_URL: world.urls.server,
+        GITHUB_GRAPHQL_URL: `${world.urls.api}/graphql`,
+        GITHUB_REPOSITORY: repository.fullName,
+        GITHUB_REPOSITORY_OWNER: repository.owner,
+        GITHUB_REPOSITORY_ID: String(repository.id),
+        GITHUB_RUN_ID: String(runId),
+        GITHUB_RUN_ATTEMPT: '1',
+        GITHUB_REF: ref,
+        GITHUB_REF_NAME: ref.replace(/^refs\/(heads|tags)\//, ''),
+        GITHUB_SHA: run.headSha,
+        GITHUB_TOKEN: jobToken,
+        ACTIONS_RESULTS_URL: `${world.urls.results}/`,
+        ACTIONS_RUNTIME_URL: `${world.urls.results}/`,
+        ACTIONS_CACHE_URL: `${world.urls.results}/`,
+        ACTIONS_RUNTIME_TOKEN: runtimeToken,
+        ACTIONS_CACHE_SERVICE_V2: 'True',
+      };
+    },
+
+    createRepository(fullName, repositoryOptions) {
+      const repository = state.createRepository(fullName, repositoryOptions);
+      return {
+        fullName: repository.fullName,
+        id: repository.id,
+        defaultBranch: repository.defaultBranch,
+        headSha: repository.refs.get(`refs/heads/${repository.defaultBranch}`) ?? '',
+      };
+    },
+
+    setRef(fullName, ref, sha) {
+      repositoryOf(fullName).refs.set(ref, sha);
+    },
+
+    state: {
+      repository: (fullName) => snapshot(state, repositoryOf(fullName)),
+      repositories: () => [...state.repositories.values()].map((r) => r.fullName),
+    },
+
+    violations: () => structuredClone(world.violations),
+    clearViolations: () => {
+      world.violations.length = 0;
+    },
+    requests: () => structuredClone(world.requests),
+
+    async stop() {
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.closeAllConnections();
+              server.close(() => resolve());
+            }),
+        ),
+      );
+      await blobs.stop();
+    },
+  };
+}
