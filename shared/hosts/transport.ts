@@ -1,0 +1,86 @@
+import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+
+export interface ExecOptions {
+  /** Data for the script's stdin: a file's content or a stream (a bundle). Never on a command line. */
+  stdin?: Readable | Buffer | string;
+  /** Stops waiting: the remote command is signalled and the call resolves with what it had. */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** The exit status; null when the command ended by a signal or was abandoned. */
+  code: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Bytes of stdin that were sent. */
+  bytesSent: number;
+}
+
+/**
+ * Runs POSIX sh scripts on one host. The host side of a deploy is a plan of such scripts
+ * (shared/hosts/plan.ts); a transport only carries them, so the plan is the same over SSH and here.
+ */
+export interface Transport {
+  /** How errors name the host: `user@host:port`, or `local`. */
+  readonly label: string;
+  /** Runs a script with /bin/sh; resolves when it exits, whatever its status. */
+  exec(script: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Bytes written to the stdin of every command so far: what a deploy uploaded. */
+  readonly bytesSent: number;
+  close(): Promise<void>;
+}
+
+/** Output kept per stream; beyond it the oldest bytes go, since the end says what went wrong. */
+export const OUTPUT_LIMIT = 16 * 1024 * 1024;
+
+export class OutputBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > OUTPUT_LIMIT && this.chunks.length > 1) {
+      this.size -= this.chunks.shift()?.length ?? 0;
+      this.truncated = true;
+    }
+  }
+
+  take(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/**
+ * Writes stdin into a command with backpressure, counting bytes. Stops quietly when the command
+ * stops reading (it exited, e.g. tar on a full disk): its exit status tells the story.
+ */
+export async function feed(
+  input: Readable | Buffer | string,
+  sink: Writable,
+  count: (bytes: number) => void,
+  closed: Promise<unknown>,
+): Promise<void> {
+  let stop = false;
+  const stopped = closed.then(() => {
+    stop = true;
+  });
+  const chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string> =
+    typeof input === 'string' || Buffer.isBuffer(input) ? [input] : input;
+  try {
+    for await (const chunk of chunks) {
+      if (stop) break;
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (bytes.length === 0) continue;
+      const ok = sink.write(bytes);
+      count(bytes.length);
+      if (!ok) await Promise.race([once(sink, 'drain'), stopped]);
+    }
+  } finally {
+    if (typeof input !== 'string' && !Buffer.isBuffer(input)) input.destroy();
+  }
+  if (!stop) sink.end();
+}

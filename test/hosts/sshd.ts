@@ -1,0 +1,263 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The account test hosts log in as when the tests run as root: a real, unprivileged user. */
+export const DEPLOY_USER = 'brr-deploy';
+
+export interface HostOptions {
+  /** Tools left off the PATH of SSH sessions, e.g. ['tar'] for a host without tar. */
+  withoutTools?: string[];
+  /** Mounts a tmpfs of this many bytes on the deploy root: a host whose disk fills up. */
+  diskBytes?: number;
+}
+
+export interface TestHost {
+  user: string;
+  host: '127.0.0.1';
+  port: number;
+  /** The `hosts` line: `user@127.0.0.1:port`. */
+  hostLine: string;
+  /** The client's private key, OpenSSH text, authorized on this host. */
+  privateKey: string;
+  /** A known_hosts line for this host: `[127.0.0.1]:port ssh-ed25519 …`. */
+  knownHosts: string;
+  /** The deploy root, an absolute path the user owns. */
+  root: string;
+  /** The uid and gid the sessions run as. */
+  uid: number;
+  gid: number;
+  /** Scratch directory holding the host's keys and config; removed by stop(). */
+  dir: string;
+  /** The sshd log (its stderr), for failing tests. */
+  log(): string;
+  /** Stops sshd, ends the processes left running in the deploy root, removes everything. */
+  stop(): Promise<void>;
+}
+
+interface Account {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
+let accountPromise: Promise<Account> | undefined;
+
+/** Root runs sshd as a real server would and logs in as a dedicated user; others log in as themselves. */
+function account(): Promise<Account> {
+  accountPromise ??= (async () => {
+    const me = userInfo();
+    if (me.uid !== 0) return { user: me.username, uid: me.uid, gid: me.gid };
+    for (let attempt = 0; ; attempt++) {
+      const found = await lookupUser(DEPLOY_USER);
+      if (found) return found;
+      try {
+        // '*' rather than the default '!': sshd without PAM refuses a locked account.
+        await run('useradd', ['-m', '-s', '/bin/sh', '-p', '*', DEPLOY_USER]);
+      } catch (error) {
+        // Test files start in parallel workers; another one may be adding the user right now.
+        if (attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  })();
+  return accountPromise;
+}
+
+async function lookupUser(name: string): Promise<Account | undefined> {
+  try {
+    const { stdout } = await run('id', ['-u', name]);
+    const { stdout: gid } = await run('id', ['-g', name]);
+    return { user: name, uid: Number(stdout.trim()), gid: Number(gid.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+async function keygen(file: string): Promise<void> {
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', file]);
+}
+
+/** A directory of links to every tool on the usual PATH except the ones named. */
+async function pathWithout(dir: string, tools: string[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const seen = new Set(tools);
+  for (const source of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    let names: string[];
+    try {
+      names = await readdir(source);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      await symlink(path.join(source, name), path.join(dir, name));
+    }
+  }
+  return dir;
+}
+
+/**
+ * Starts a real OpenSSH server on 127.0.0.1 with fresh host and client keys and its own deploy
+ * root. Each call is a separate host; stop() undoes everything it did.
+ */
+export async function startHost(options: HostOptions = {}): Promise<TestHost> {
+  const who = await account();
+  const dir = await mkdtemp(path.join(tmpdir(), 'brr-host-'));
+  // The deploy user must reach its root below this directory.
+  await chmod(dir, 0o755);
+  await Promise.all([keygen(path.join(dir, 'host_key')), keygen(path.join(dir, 'client_key'))]);
+  const clientPublic = await readFile(path.join(dir, 'client_key.pub'), 'utf8');
+  await writeFile(path.join(dir, 'authorized_keys'), clientPublic);
+  const hostPublic = (await readFile(path.join(dir, 'host_key.pub'), 'utf8')).trim();
+
+  const root = path.join(dir, 'root');
+  await mkdir(root);
+  let mounted = false;
+  if (options.diskBytes !== undefined) {
+    if (process.getuid?.() !== 0) throw new Error('a small disk needs root to mount a tmpfs');
+    await run('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `size=${options.diskBytes},mode=0755,uid=${who.uid},gid=${who.gid}`,
+      'tmpfs',
+      root,
+    ]);
+    mounted = true;
+  }
+  await chown(root, who.uid, who.gid);
+
+  const setEnv = options.withoutTools?.length
+    ? [`SetEnv PATH=${await pathWithout(path.join(dir, 'bin'), options.withoutTools)}`]
+    : [];
+  if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+
+  let sshd: ChildProcess | undefined;
+  let port = 0;
+  let stderr = '';
+  for (let attempt = 0; attempt < 5 && !sshd; attempt++) {
+    port = await freePort();
+    const config = path.join(dir, 'sshd_config');
+    await writeFile(
+      config,
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${path.join(dir, 'host_key')}`,
+        'PidFile none',
+        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+        'StrictModes no',
+        'UsePAM no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        `AllowUsers ${who.user}`,
+        'PermitRootLogin prohibit-password',
+        'MaxSessions 50',
+        'MaxStartups 50',
+        'LogLevel VERBOSE',
+        ...setEnv,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    stderr = '';
+    const listening = await new Promise<boolean>((resolve) => {
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('Server listening on')) resolve(true);
+      });
+      child.once('exit', () => resolve(false));
+    });
+    if (listening) sshd = child;
+    else if (!/Bind to port|Cannot bind|Address already in use/.test(stderr)) {
+      throw new Error(`sshd did not start: ${stderr}`);
+    }
+  }
+  if (!sshd) throw new Error(`sshd found no free port: ${stderr}`);
+  const server = sshd;
+
+  return {
+    user: who.user,
+    host: '127.0.0.1',
+    port,
+    hostLine: `${who.user}@127.0.0.1:${port}`,
+    privateKey: await readFile(path.join(dir, 'client_key'), 'utf8'),
+    knownHosts: `[127.0.0.1]:${port} ${hostPublic}\n`,
+    root,
+    uid: who.uid,
+    gid: who.gid,
+    dir,
+    log: () => stderr,
+    async stop() {
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise((resolve) => server.once('exit', resolve));
+        server.kill('SIGTERM');
+        await exited;
+      }
+      await endProcessesUnder(root);
+      if (mounted) await run('umount', ['-l', root]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Ends the processes (the sample app, a stray restart) whose working directory is in `root`. */
+export async function endProcessesUnder(root: string): Promise<number[]> {
+  const ended: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let cwd: string;
+    try {
+      cwd = await readlink(`/proc/${entry}/cwd`);
+    } catch {
+      continue;
+    }
+    if (cwd === root || cwd.startsWith(`${root}/`)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        ended.push(pid);
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+  return ended;
+}
