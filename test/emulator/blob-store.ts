@@ -26,6 +26,8 @@ export interface SignOptions {
   expiresInSeconds?: number;
   /** Served as Content-Disposition on download (the SAS `rscd` override). */
   contentDisposition?: string;
+  /** Served as Content-Type on download (the SAS `rsct` override). */
+  contentType?: string;
 }
 
 export interface BlobInfo {
@@ -139,6 +141,7 @@ export class BlobStore {
         expiresOn,
         protocol: SASProtocol.HttpsAndHttp,
         contentDisposition: options.contentDisposition,
+        contentType: options.contentType,
       },
       this.credential,
     ).toString();

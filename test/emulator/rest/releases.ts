@@ -55,15 +55,20 @@ function validation(resource: string, field: string, code: string, message?: str
   ]);
 }
 
+/** A tag holds one published release; an immutable release's tag is never reused. */
+function checkTagFree(repository: RepositoryState, tag: string, except?: ReleaseState): void {
+  if (repository.releases.some((r) => r !== except && !r.draft && r.tagName === tag)) {
+    throw validation('Release', 'tag_name', 'already_exists');
+  }
+  if (repository.immutableTags.has(tag)) {
+    throw validation('Release', 'tag_name', 'custom', 'tag_name was used by an immutable release');
+  }
+}
+
 /** The checks GitHub makes before a release goes public on a tag, and the tag it then creates. */
 function publish(context: RestContext, release: ReleaseState): void {
   const { repository, world } = context;
-  if (repository.immutableTags.has(release.tagName)) {
-    throw validation('Release', 'tag_name', 'custom', 'tag_name was used by an immutable release');
-  }
-  if (repository.releases.some((r) => r !== release && !r.draft && r.tagName === release.tagName)) {
-    throw validation('Release', 'tag_name', 'already_exists');
-  }
+  checkTagFree(repository, release.tagName, release);
   const tagRef = `refs/tags/${release.tagName}`;
   if (!repository.refs.has(tagRef)) {
     const sha = resolveCommitish(repository, release.targetCommitish);
@@ -111,13 +116,8 @@ const createRelease: RestHandler = (context) => {
     untagged: randomBytes(10).toString('hex'),
     assets: [],
   };
-  if (body.draft !== true) {
-    publish(context, release);
-  } else if (repository.immutableTags.has(tag)) {
-    throw validation('Release', 'tag_name', 'custom', 'tag_name was used by an immutable release');
-  } else if (repository.releases.some((r) => !r.draft && r.tagName === tag)) {
-    throw validation('Release', 'tag_name', 'already_exists');
-  }
+  if (body.draft !== true) publish(context, release);
+  else checkTagFree(repository, tag);
   repository.releases.push(release);
   const json = releaseJson(world, repository, release);
   return { status: 201, body: json, headers: { location: json.url } };
@@ -138,10 +138,7 @@ const updateRelease: RestHandler = (context) => {
     if (!validRefName(`refs/tags/${body.tag_name}`))
       throw validation('Release', 'tag_name', 'invalid');
     if (!release.draft && body.tag_name !== release.tagName) {
-      const other = context.repository.releases.some(
-        (r) => r !== release && !r.draft && r.tagName === body.tag_name,
-      );
-      if (other) throw validation('Release', 'tag_name', 'already_exists');
+      checkTagFree(context.repository, body.tag_name, release);
     }
     release.tagName = body.tag_name;
   }
@@ -238,6 +235,8 @@ const getAsset: RestHandler = async (context) => {
     const location = await context.world.blobs.signedUrl('release-assets', asset.blob, {
       permissions: 'r',
       expiresInSeconds: 300,
+      // GitHub serves every asset download as octet-stream, whatever the asset's content type.
+      contentType: 'application/octet-stream',
       contentDisposition: `attachment; filename=${asset.name}`,
     });
     return { status: 302, headers: { location } };
