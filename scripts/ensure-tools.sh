@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the tools the tests run for real are on this machine: OpenSSH (the target hosts and
 # ssh-keygen -Y, the reference for signatures), age (the reference for encryption), GNU tar and
-# zstd (the references for bundles). Installs them with apt-get when running as root; otherwise
+# zstd (the references for bundles), systemd's libsystemd-shared read through python3's ctypes (the
+# reference for EnvironmentFile= parsing). Installs them with apt-get when running as root; otherwise
 # names what is missing and fails. Tests never skip for want of a tool.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ declare -A package_of=(
   [zstd]=zstd
   [sha256sum]=coreutils
   [setsid]=util-linux
+  [systemctl]=systemd
+  [python3]=python3
 )
 
 missing=()
