@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHub, type GitHubEmulator } from './index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GitHubEmulator } from './index.js';
+import { useGitHub } from './vitest.js';
 
 /**
  * The real @actions/artifact client, in this process: it reads the runner's variables at call
@@ -13,6 +14,7 @@ import { startGitHub, type GitHubEmulator } from './index.js';
 
 type ArtifactModule = typeof import('@actions/artifact');
 
+const emulator = useGitHub();
 let github: GitHubEmulator;
 let artifacts: InstanceType<ArtifactModule['DefaultArtifactClient']>;
 let scratch: string;
@@ -20,23 +22,12 @@ const owner = 'acme';
 const repo = 'artifacts';
 
 beforeAll(async () => {
-  github = await startGitHub();
+  github = emulator();
   github.createRepository(`${owner}/${repo}`);
   scratch = await mkdtemp(path.join(tmpdir(), 'brr-artifact-'));
   process.env.GITHUB_API_URL = github.apiUrl;
   const { DefaultArtifactClient } = await import('@actions/artifact');
   artifacts = new DefaultArtifactClient();
-});
-
-afterAll(async () => {
-  await github?.stop();
-});
-
-afterEach(() => {
-  const violations = github.violations();
-  github.clearViolations();
-  github.faults.clear();
-  expect(violations).toEqual([]);
 });
 
 /** Makes this process look like a job of a (new, unless given) run of the repository. */

@@ -1,32 +1,24 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHub, type GitHubEmulator, type RunnerOptions } from './index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GitHubEmulator, RunnerOptions } from './index.js';
+import { useGitHub } from './vitest.js';
 
 /** The real @actions/cache client (service v2), in this process, reading the runner's variables. */
 
 type CacheModule = typeof import('@actions/cache');
 
+const emulator = useGitHub();
 let github: GitHubEmulator;
 let cache: CacheModule;
 let workspace: string;
 
 beforeAll(async () => {
-  github = await startGitHub();
+  github = emulator();
   github.createRepository('acme/cache');
   workspace = await mkdtemp(path.join(tmpdir(), 'brr-cache-'));
   cache = await import('@actions/cache');
-});
-
-afterAll(async () => {
-  await github?.stop();
-});
-
-afterEach(() => {
-  const violations = github.violations();
-  github.clearViolations();
-  expect(violations).toEqual([]);
 });
 
 function enterJob(options: RunnerOptions = {}): void {

@@ -2,24 +2,15 @@ import { createHash } from 'node:crypto';
 import { getOctokit } from '@actions/github';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHub, type GitHubEmulator } from './index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GitHubEmulator } from './index.js';
+import { useGitHub } from './vitest.js';
 
+const emulator = useGitHub();
 let github: GitHubEmulator;
 
-beforeAll(async () => {
-  github = await startGitHub();
-});
-
-afterAll(async () => {
-  await github?.stop();
-});
-
-afterEach(() => {
-  const violations = github.violations();
-  github.clearViolations();
-  github.faults.clear();
-  expect(violations).toEqual([]);
+beforeAll(() => {
+  github = emulator();
 });
 
 /** The client our actions use: Octokit from @actions/github with plugin-retry, fast retries. */
