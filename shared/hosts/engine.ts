@@ -453,7 +453,7 @@ async function runCommand(
   command: string,
   timeoutSeconds: number,
 ): Promise<{ ok: boolean; output: string; timedOut: boolean }> {
-  const signal = AbortSignal.timeout(Math.max(1, timeoutSeconds) * 1000);
+  const signal = AbortSignal.timeout(Math.ceil(Math.max(1, timeoutSeconds) * 1000));
   const result = await session.exec(runInReleaseScript(session.root, id, command), { signal });
   const timedOut = signal.aborted && result.code === null;
   return {
@@ -603,6 +603,17 @@ async function activate(
       if (!again.ok)
         switchBackProblem = `restarting ${fallback} failed too: ${folded(again.output, 200)}`;
     }
+    if (!switchBackProblem && options.healthCheck !== undefined) {
+      const health = await healthCheck(
+        session,
+        fallback,
+        options.healthCheck,
+        options.healthTimeoutSeconds,
+        options.healthIntervalSeconds ?? 1,
+      );
+      if (!health.ok)
+        switchBackProblem = `${fallback} is not healthy either: ${folded(health.output, 200)}`;
+    }
     events.push({
       event: 'rolled-back',
       release: fallback,
@@ -615,7 +626,7 @@ async function activate(
   }
   const where =
     fallback !== undefined
-      ? `switched back to ${fallback}${switchBackProblem ? ` (but ${switchBackProblem})` : ' and restarted it'}`
+      ? `switched back to ${fallback}${switchBackProblem ? ` (but ${switchBackProblem})` : options.restart !== undefined ? ' and restarted it' : ''}`
       : 'nothing was current before, so nothing is current now';
   const tail = failure.output ? `; last output: ${folded(failure.output)}` : '';
   const message = `host ${session.label}: ${id}: ${failure.what}; ${where}${tail}`;
