@@ -20,6 +20,13 @@ const ACCOUNT = 'devstoreaccount1';
 const ACCOUNT_KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
+/**
+ * Azurite ends when its stdin closes, so a test process that dies (a timeout, a crash) does not
+ * leave it running.
+ */
+const EXIT_WITH_PARENT =
+  'data:text/javascript,process.stdin.on("end",()=>process.exit(0));process.stdin.resume();';
+
 export interface SignOptions {
   /** `r` to read, `cw` to create and write: the least each client needs. */
   permissions: 'r' | 'cw';
@@ -68,6 +75,8 @@ export class BlobStore {
     const child = spawn(
       process.execPath,
       [
+        '--import',
+        EXIT_WITH_PARENT,
         azurite,
         '--blobHost',
         '127.0.0.1',
@@ -82,7 +91,7 @@ export class BlobStore {
         '--silent',
       ],
       // Azurite keeps nothing on disk in memory mode, but it starts in its location (the cwd).
-      { cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     let azuriteUrl: string;
     try {
