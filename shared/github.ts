@@ -64,7 +64,7 @@ export function gitHubClient(options: GitHubOptions): GitHub {
 /** The HTTP status of an Octokit error, if it is one. */
 export function statusOf(error: unknown): number | undefined {
   if (typeof error === 'object' && error !== null && 'status' in error) {
-    const status = (error as { status: unknown }).status;
+    const status = error.status;
     return typeof status === 'number' ? status : undefined;
   }
   return undefined;
