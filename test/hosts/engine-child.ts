@@ -30,8 +30,8 @@ export interface ChildRun {
   signal: NodeJS.Signals | null;
 }
 
-/** Starts a child deploy; `killAt` SIGKILLs it as soon as it reports that phase. */
-export function runChild(job: ChildJob, killAt?: string): Promise<ChildRun> {
+/** Starts a child deploy; `killAt` SIGKILLs it `delayMs` after it reports that phase. */
+export function runChild(job: ChildJob, killAt?: string, delayMs = 0): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -52,7 +52,7 @@ export function runChild(job: ChildJob, killAt?: string): Promise<ChildRun> {
         const text = rest.join(' ');
         if (kind === 'phase') {
           run.phases.push(text);
-          if (text === killAt && child.pid !== undefined) child.kill('SIGKILL');
+          if (text === killAt) setTimeout(() => child.kill('SIGKILL'), delayMs);
         } else if (kind === 'result') run.result = JSON.parse(text);
         else if (kind === 'error') run.error = text;
       }

@@ -1,0 +1,96 @@
+import { readFile, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployToHost } from '../../shared/hosts/engine.js';
+import { parseEnvFile } from '../../shared/hosts/env-file.js';
+import type { Transport } from '../../shared/hosts/transport.js';
+import { appFiles, releaseOf, tarBuffer } from './bundles.js';
+import { runChild, type ChildJob } from './engine-child.js';
+import { appDeploy, appEnv, ask, connect, exists, freePort, historyOf } from './fixtures.js';
+import { startHost, type TestHost } from './sshd.js';
+
+/** What `current` points to must be a whole release: renamed into place with its .env and manifest. */
+async function expectCompleteCurrent(root: string): Promise<string> {
+  const target = await readlink(path.join(root, 'current'));
+  expect(target).toMatch(/^releases\/v[0-9]+$/);
+  const dir = path.join(root, target);
+  const env = parseEnvFile(await readFile(path.join(dir, '.env'), 'utf8'));
+  expect(env.GREETING).toBeTruthy();
+  expect(JSON.parse(await readFile(path.join(dir, '.release/release.json'), 'utf8'))).toMatchObject(
+    {
+      id: path.basename(dir),
+    },
+  );
+  expect(await exists(path.join(dir, 'server.mjs'))).toBe(true);
+  return path.basename(dir);
+}
+
+describe('a deploy killed with SIGKILL at each phase', () => {
+  let host: TestHost;
+  let ssh: Transport;
+  let port: number;
+  let bundle: Buffer;
+  let next = 2;
+
+  beforeAll(async () => {
+    host = await startHost();
+    ssh = await connect(host);
+    port = await freePort();
+    bundle = await tarBuffer(await appFiles());
+    await deployToHost(ssh, appDeploy(host.root, releaseOf('v1', bundle, appEnv(port, 'one'))));
+  });
+
+  afterAll(async () => {
+    await ssh?.close();
+    await host?.stop();
+  });
+
+  for (const phase of ['upload', 'unpack', 'install', 'switch', 'restart', 'health-check']) {
+    it(`leaves current on a complete release when killed at ${phase}, and the next deploy cleans up and succeeds`, async () => {
+      const id = `v${next++}`;
+      const job: ChildJob = {
+        host,
+        root: host.root,
+        id,
+        env: appEnv(port, `release ${id}`),
+        fillerBytes: 48 * 1024 * 1024,
+        restart: 'bin/restart',
+        healthCheck: 'bin/health',
+        lock: { holder: `killed at ${phase}`, waitSeconds: 0, staleSeconds: 1 },
+      };
+      // At upload, let some of the bundle through first: the kill lands mid-stream.
+      const killed = await runChild(job, phase, phase === 'upload' ? 150 : 0);
+      expect(killed.signal).toBe('SIGKILL');
+      expect(killed.phases).toContain(phase);
+      const current = await expectCompleteCurrent(host.root);
+      if (phase === 'upload') {
+        // Killed mid-stream: a partial release waits in releases/<id>.tmp, never current.
+        expect(await exists(path.join(host.root, `releases/${id}.tmp`))).toBe(true);
+        expect(current).not.toBe(id);
+      }
+      if (phase === 'restart' || phase === 'health-check') expect(current).toBe(id);
+
+      const after = `v${next++}`;
+      const result = await deployToHost(
+        ssh,
+        appDeploy(host.root, releaseOf(after, bundle, appEnv(port, `release ${after}`)), {
+          // The killed deploy's lock is stale once its heartbeat is a second old.
+          lock: { holder: 'next run', waitSeconds: 10, staleSeconds: 1, breakStale: true },
+        }),
+      );
+      expect(result.result).toBe('activated');
+      expect(await expectCompleteCurrent(host.root)).toBe(after);
+      const names = await readdir(path.join(host.root, 'releases'));
+      expect(names.filter((name) => name.endsWith('.tmp'))).toEqual([]);
+      expect((await readdir(host.root)).filter((name) => name.startsWith('current.tmp'))).toEqual(
+        [],
+      );
+      expect(await ask(port)).toMatchObject({ release: after, greeting: `release ${after}` });
+      expect(await exists(path.join(host.root, '.deploy/lock'))).toBe(false);
+      // The history has whole events only: the killed deploy recorded nothing.
+      const history = await historyOf(host.root);
+      expect(history.some((e) => e.release === id)).toBe(false);
+      expect(history.at(-1)).toMatchObject({ event: 'activated', release: after });
+    });
+  }
+});
