@@ -335,7 +335,8 @@ export function parseAllowedSigners(text: string): AllowedSigner[] {
       principals,
       ...options,
       keyType,
-      publicKey: `${keyType} ${keyData}`,
+      // Re-encoded, so a key is matched by its bytes and not by how its base64 was written.
+      publicKey: `${keyType} ${Buffer.from(keyData, 'base64').toString('base64')}`,
       line: number,
     });
   }
@@ -448,7 +449,7 @@ function parseSignerTime(text: string, option: string, fail: (why: string) => ne
 }
 
 /** OpenSSH's match_pattern_list: comma-separated `*`/`?` globs, `!` negates and wins. */
-export function matchPatternList(value: string, patterns: string): boolean {
+function matchPatternList(value: string, patterns: string): boolean {
   let matched = false;
   for (const raw of patterns.split(',')) {
     const negated = raw.startsWith('!');
