@@ -79,6 +79,14 @@ function adaptSchemas(node: Json): void {
   }
 }
 
+let shared: Contract | undefined;
+
+/** One parsed description per process: emulators started one after another share it. */
+export function githubContract(): Contract {
+  shared ??= new Contract();
+  return shared;
+}
+
 function pointer(...parts: string[]): string {
   return '#/' + parts.map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlobStore } from './blob-store.js';
-import { Contract } from './contract.js';
+import { githubContract, type Contract } from './contract.js';
 import { Faults } from './faults.js';
 import { artifactRoutes } from './rest/artifacts.js';
 import { deploymentRoutes } from './rest/deployments.js';
@@ -105,7 +105,7 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
   let contract: Contract;
   let blobs: BlobStore;
   try {
-    contract = new Contract();
+    contract = githubContract();
   } finally {
     blobs = await blobsStarting;
   }
