@@ -99,10 +99,11 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
       client.removeListener('error', onError);
       // Nagle's delay meets the host's delayed ACK on every small request: 40 ms stalls per command.
       client.setNoDelay(true);
-      // Later socket errors surface through the channel in use; keep them from crashing the process.
-      client.on('error', () => undefined);
       resolve();
     };
+    // Errors after the first (a timeout, then the socket closing) and after the connection is up
+    // surface through the call in use; unheard, they would crash the process.
+    client.on('error', () => undefined);
     client.once('error', onError);
     client.once('ready', onReady);
     client.connect(config);
