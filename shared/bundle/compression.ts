@@ -11,7 +11,7 @@ export type Compression = 'zstd' | 'gzip';
  * is compressed on its own in the libuv pool, which is how this keeps up with `zstd -T0`.
  * zstd, gzip and every tar that calls them read concatenated frames (members) as one stream.
  */
-export const FRAME_BYTES = 4 * 1024 * 1024;
+export const FRAME_BYTES = 2 * 1024 * 1024;
 
 /** Frames compressed at once: enough to keep two cores busy while the next frame fills. */
 const FRAMES_IN_FLIGHT = 3;
@@ -28,7 +28,6 @@ async function compressFrame(data: Buffer, compression: Compression): Promise<Bu
   if (compression === 'zstd') {
     return zstdCompress(data, {
       chunkSize: data.length + 1024,
-      pledgedSrcSize: data.length,
       params: {
         [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
         [zlib.constants.ZSTD_c_checksumFlag]: 1,
@@ -46,14 +45,17 @@ export async function* compressFrames(
   compression: Compression,
 ): AsyncGenerator<Buffer> {
   const pending: Promise<Buffer>[] = [];
-  const submit = (data: Buffer) => {
-    const frame = compressFrame(data, compression);
+  // Input buffers go back to the pool once their frame is out, so the garbage collector never
+  // has megabytes per frame to catch up with.
+  const pool: Buffer[] = [];
+  const submit = (data: Buffer, buffer: Buffer) => {
+    const frame = compressFrame(data, compression).finally(() => pool.push(buffer));
     // Awaited in order below; this only keeps a later frame's failure from going unhandled
     // while an earlier one is awaited.
     frame.catch(() => undefined);
     pending.push(frame);
   };
-  let frame = Buffer.allocUnsafe(FRAME_BYTES);
+  let frame: Buffer = Buffer.allocUnsafe(FRAME_BYTES);
   let filled = 0;
   for await (const data of source) {
     let offset = 0;
@@ -63,13 +65,13 @@ export async function* compressFrames(
       filled += count;
       offset += count;
       if (filled < FRAME_BYTES) continue;
-      submit(frame);
-      frame = Buffer.allocUnsafe(FRAME_BYTES);
+      submit(frame, frame);
+      frame = pool.pop() ?? Buffer.allocUnsafe(FRAME_BYTES);
       filled = 0;
       if (pending.length >= FRAMES_IN_FLIGHT) yield await (pending.shift() as Promise<Buffer>);
     }
   }
-  if (filled > 0) submit(frame.subarray(0, filled));
+  if (filled > 0) submit(frame.subarray(0, filled), frame);
   while (pending.length > 0) yield await (pending.shift() as Promise<Buffer>);
 }
 

@@ -41,7 +41,7 @@ export interface PackResult {
 /** Files up to this size are read whole, ahead of the writer; larger ones are streamed. */
 const SMALL_FILE = 1024 * 1024;
 /** Bounds on reading ahead, so memory stays flat however large the tree. */
-const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 const READ_AHEAD_FILES = 64;
 const LARGE_READ = 1024 * 1024;
 
@@ -62,7 +62,7 @@ export async function packBundle(options: PackOptions, destination: string): Pro
   const pack = tarPack();
   const hash = createHash('sha256');
   let size = 0;
-  const output = createWriteStream(destination, { highWaterMark: 4 * 1024 * 1024 });
+  const output = createWriteStream(destination, { highWaterMark: 1024 * 1024 });
   const writing = finished(output);
 
   const produce = writeEntries(pack, options, entries).catch((error: unknown) => {

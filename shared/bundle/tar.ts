@@ -47,6 +47,8 @@ export async function addTarEntry(
   // A failed entry settles `taken` with the error; until then this only keeps it handled.
   taken.catch(() => undefined);
   const sink = pack.entry(header, settle);
+  // A pack destroyed mid-entry destroys the entry with the same error, which `taken` carries.
+  sink.on('error', () => undefined);
   for await (const chunk of content) {
     if (!sink.write(chunk)) await Promise.race([once(sink, 'drain'), taken]);
   }

@@ -53,6 +53,19 @@ export async function* checkedEntries(
     }
   }
   const extract = tarExtract();
+  // An entry's stream fails with a bare "destroyed" when the archive breaks mid-entry; the
+  // archive's own error, emitted before it closes, says what went wrong.
+  let failure: unknown;
+  extract.on('error', (error) => (failure = error));
+  const closed = new Promise<void>((resolve) => extract.once('close', () => resolve()));
+  async function* contents(stream: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } catch (error) {
+      await closed;
+      throw asBundleError(failure ?? error);
+    }
+  }
   const stop = new AbortController();
   const feeding = (async () => {
     for await (const chunk of decompress(hashed(), options.compression)) {
@@ -67,11 +80,11 @@ export async function* checkedEntries(
   try {
     for await (const stream of extract) {
       const entry = admit(rules, stream.header);
-      if (entry !== undefined) yield { ...entry, content: stream as AsyncIterable<Buffer> };
+      if (entry !== undefined) yield { ...entry, content: contents(stream) };
       stream.resume();
     }
   } catch (error) {
-    throw asBundleError(error);
+    throw asBundleError(failure ?? error);
   } finally {
     stop.abort();
     extract.destroy();
@@ -139,16 +152,22 @@ function asBundleError(error: unknown): unknown {
  * end: the consumer must treat the extraction as failed and remove it.
  */
 export function checkedTar(source: BundleSource, options: CheckOptions = {}): Readable {
+  return Readable.from(repack(source, options));
+}
+
+async function* repack(source: BundleSource, options: CheckOptions): AsyncGenerator<Buffer> {
   const pack = tarPack();
-  const produce = async () => {
+  // Started on the first read, in the same tick as the iteration below, so a refusal always
+  // finds a reader to fail.
+  const produce = (async () => {
     for await (const entry of checkedEntries(source, options)) {
       const header = tarHeader({ ...entry, executable: entry.mode === 0o755 }, entry.mtime);
       await addTarEntry(pack, header, entry.kind === 'file' ? entry.content : undefined);
     }
     pack.finalize();
-  };
-  produce().catch((error: unknown) => pack.destroy(error as Error));
-  return Readable.from(pack);
+  })().catch((error: unknown) => pack.destroy(error as Error));
+  yield* pack as AsyncIterable<Buffer>;
+  await produce;
 }
 
 export interface UnpackOptions extends Omit<CheckOptions, 'onDigest'> {
