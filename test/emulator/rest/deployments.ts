@@ -1,8 +1,8 @@
 import type { DeploymentState, DeploymentStatusState } from '../state.js';
 import { HttpError } from '../world.js';
-import { resolveCommitish } from './releases.js';
+import { resolveCommitish } from './git.js';
 import { deploymentJson, deploymentStatusJson, paginate } from './render.js';
-import type { RestContext, RestHandler } from './server.js';
+import { writer, type RestContext, type RestHandler } from './server.js';
 
 /** Deployments and their statuses, with `auto_inactive` and transient environments. */
 
@@ -52,7 +52,7 @@ const createDeployment: RestHandler = (context) => {
     description: body.description ?? '',
     transientEnvironment: body.transient_environment ?? false,
     productionEnvironment: body.production_environment ?? environment === 'production',
-    creator: context.actor ?? { login: 'ghost', id: 10137, type: 'User' },
+    creator: writer(context),
     createdAt: now,
     updatedAt: now,
     statuses: [],
@@ -70,7 +70,7 @@ const createStatus: RestHandler = (context) => {
   const deployment = findDeployment(context);
   const body = context.body as StatusBody;
   const now = world.state.now();
-  const creator = context.actor ?? { login: 'ghost', id: 10137, type: 'User' };
+  const creator = writer(context);
   if (body.environment !== undefined) deployment.environment = body.environment;
   const status: DeploymentStatusState = {
     id: world.state.id(),

@@ -1,3 +1,4 @@
+import type { RepositoryState } from '../state.js';
 import { HttpError } from '../world.js';
 import { paginate, refJson } from './render.js';
 import type { RestContext, RestHandler } from './server.js';
@@ -24,6 +25,15 @@ export function validRefName(ref: string): boolean {
     /^refs\/[^/]+\/./.test(ref) &&
     !/[\s~^:?*[\\]|\.\.|@\{|\/\/|\/$|\.$|\.lock$|\/\./.test(ref)
   );
+}
+
+/** A branch, a tag or a full SHA, as GitHub resolves `target_commitish` or a deployment's `ref`. */
+export function resolveCommitish(repository: RepositoryState, value: string): string | undefined {
+  for (const ref of [value, `refs/heads/${value}`, `refs/tags/${value}`]) {
+    const sha = repository.refs.get(ref);
+    if (sha) return sha;
+  }
+  return /^[0-9a-f]{40}$/.test(value) ? value : undefined;
 }
 
 export const gitRoutes: Record<string, RestHandler> = {

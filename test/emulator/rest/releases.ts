@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { AssetState, ReleaseState, RepositoryState } from '../state.js';
 import { HttpError } from '../world.js';
-import { validRefName } from './git.js';
+import { resolveCommitish, validRefName } from './git.js';
 import { assetJson, paginate, releaseJson } from './render.js';
-import type { RestContext, RestHandler } from './server.js';
+import { writer, type RestContext, type RestHandler } from './server.js';
 
 /**
  * Releases and their assets, with the GitHub behaviour the release ledger depends on: drafts
@@ -38,15 +38,6 @@ function findAsset(context: RestContext): { release: ReleaseState; asset: AssetS
     if (asset) return { release, asset };
   }
   throw new HttpError(404, 'Not Found');
-}
-
-/** A branch, a tag or a full SHA, as GitHub resolves `target_commitish`. */
-export function resolveCommitish(repository: RepositoryState, value: string): string | undefined {
-  for (const ref of [value, `refs/heads/${value}`, `refs/tags/${value}`]) {
-    const sha = repository.refs.get(ref);
-    if (sha) return sha;
-  }
-  return /^[0-9a-f]{40}$/.test(value) ? value : undefined;
 }
 
 function validation(resource: string, field: string, code: string, message?: string): HttpError {
@@ -109,7 +100,7 @@ const createRelease: RestHandler = (context) => {
     draft: true,
     prerelease: body.prerelease ?? false,
     immutable: false,
-    author: context.actor ?? { login: 'ghost', id: 10137, type: 'User' },
+    author: writer(context),
     createdAt: now,
     publishedAt: null,
     updatedAt: now,
@@ -215,7 +206,7 @@ const uploadAsset: RestHandler = async (context) => {
     size,
     digest: `sha256:${hash.digest('hex')}`,
     blob,
-    uploader: context.actor ?? { login: 'ghost', id: 10137, type: 'User' },
+    uploader: writer(context),
     createdAt: now,
     updatedAt: now,
     downloadCount: 0,

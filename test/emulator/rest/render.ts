@@ -197,7 +197,7 @@ export function deploymentStatusJson(
 export function repositoryJson(world: World, repository: RepositoryState) {
   const api = repoApi(world, repository);
   const html = `${world.urls.server}/${repository.fullName}`;
-  const owner: Actor = { login: repository.owner, id: repository.id + 1, type: 'User' };
+  const owner: Actor = { login: repository.owner, id: hashCode(repository.owner), type: 'User' };
   return {
     id: repository.id,
     node_id: nodeId('R', repository.id),

@@ -26,6 +26,12 @@ export interface RestAnswer {
 
 export type RestHandler = (context: RestContext) => RestAnswer | Promise<RestAnswer>;
 
+/** Who makes a change: writes are refused without a token before any handler runs. */
+export function writer(context: RestContext): Actor {
+  if (!context.actor) throw new HttpError(401, 'Requires authentication');
+  return context.actor;
+}
+
 const NOT_FOUND = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' };
 const MAX_JSON_BODY = 10 * 1024 * 1024;
 
