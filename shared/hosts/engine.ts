@@ -980,6 +980,12 @@ export async function destroyHost(
   session.phase('inspect');
   const snapshot = await session.inspect();
   if (!snapshot.exists) return { host: transport.label, removed: false, stopped: false };
+  // Checked before the lock, whose directory would make any directory look like a deploy root.
+  if (!snapshot.deployRoot) {
+    throw new ConfigurationError(
+      `host ${transport.label}: ${root} does not look like a deploy root (no .deploy or releases inside); not removing it`,
+    );
+  }
   return withLock(session, options.lock, undefined, now, async () => {
     let stopped = false;
     if (options.stopCommand !== undefined && snapshot.current !== undefined) {

@@ -192,6 +192,7 @@ export function inspectScript(root: string, nonce: string): string {
   return [
     'set -u',
     `cd ${q(root)} 2>/dev/null || { ${section(nonce, 'absent')}; exit 0; }`,
+    `if [ -d .deploy ] || [ -d releases ]; then ${section(nonce, 'deploy-root')}; fi`,
     section(nonce, 'current'),
     READ_CURRENT,
     `for d in releases/*; do`,
@@ -354,13 +355,17 @@ export function pruneScript(root: string, ids: readonly string[]): string {
   ]);
 }
 
-/** Removes a deploy root; only one that looks like one, so a wrong `path` cannot wipe a directory. */
+/** Empties and removes a deploy root; only one that looks like one, so a wrong `path` cannot wipe a directory. */
 export function destroyScript(root: string): string {
   return [
     'set -u',
     `[ -e ${q(root)} ] || exit 0`,
     `[ -d ${q(`${root}/.deploy`)} ] || [ -d ${q(`${root}/releases`)} ] || ${fail(EXIT.notDeployRoot, `${root} does not look like a deploy root (no .deploy or releases inside); not removing it`)}`,
-    `rm -rf ${q(root)}`,
+    // Everything inside first: the directory itself often sits in one the deploy user cannot
+    // write (/srv), and then stays, empty.
+    `(cd ${q(root)} && rm -rf ./* ./.[!.]* ./..?*) || exit 1`,
+    `rmdir ${q(root)} 2>/dev/null`,
+    `exit 0`,
     '',
   ].join('\n');
 }
@@ -368,6 +373,8 @@ export function destroyScript(root: string): string {
 export interface HostSnapshot {
   /** Whether the deploy root exists at all. */
   exists: boolean;
+  /** Whether it holds a deploy (.deploy or releases): a directory destroy may remove. */
+  deployRoot: boolean;
   /** The release `current` points to, when it points into releases/. */
   current: string | undefined;
   /** The link's own text, for messages when it points elsewhere. */
@@ -398,6 +405,7 @@ export function currentRelease(target: string | undefined): string | undefined {
 export function parseInspect(stdout: Buffer, nonce: string): HostSnapshot {
   const snapshot: HostSnapshot = {
     exists: true,
+    deployRoot: false,
     current: undefined,
     currentTarget: undefined,
     releases: [],
@@ -415,6 +423,9 @@ export function parseInspect(stdout: Buffer, nonce: string): HostSnapshot {
       case 'absent':
         snapshot.exists = false;
         ended = true;
+        break;
+      case 'deploy-root':
+        snapshot.deployRoot = true;
         break;
       case 'current': {
         const target = text.replace(/\n$/, '');

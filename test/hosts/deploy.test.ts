@@ -1,7 +1,13 @@
 import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost, planHost, readHostState, rollbackHost } from '../../shared/hosts/engine.js';
+import {
+  deployToHost,
+  destroyHost,
+  planHost,
+  readHostState,
+  rollbackHost,
+} from '../../shared/hosts/engine.js';
 import { parseEnvFile } from '../../shared/hosts/env-file.js';
 import type { Transport } from '../../shared/hosts/transport.js';
 import { silentLog } from '../../shared/log.js';
@@ -184,5 +190,18 @@ describe('deploy to a real SSH host', () => {
     expect(again.upload).toBe('replace');
     expect(await historyOf(host.root)).toEqual(before);
     expect(await exists(path.join(host.root, 'releases/v3'))).toBe(false);
+  });
+
+  it('destroys the deploy: stops the app and empties the root the user cannot remove itself', async () => {
+    const result = await destroyHost(ssh, {
+      root: host.root,
+      stopCommand: 'bin/stop',
+      lock: { holder: 'test', waitSeconds: 0 },
+      log: silentLog,
+    });
+    expect(result).toEqual({ host: host.hostLine, removed: true, stopped: true });
+    await expect(ask(port)).rejects.toThrow();
+    // The root sits in a directory only root may write: it stays, empty.
+    expect(await readdir(host.root)).toEqual([]);
   });
 });

@@ -1,0 +1,125 @@
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../shared/errors.js';
+import {
+  deployToHost,
+  destroyHost,
+  readHostState,
+  rollbackHost,
+} from '../../shared/hosts/engine.js';
+import { localTransport } from '../../shared/hosts/local.js';
+import { silentLog } from '../../shared/log.js';
+import { appFiles, releaseOf, tarBuffer } from './bundles.js';
+import { appDeploy, appEnv, ask, currentOf, exists, freePort } from './fixtures.js';
+import { endProcessesUnder } from './sshd.js';
+
+describe('the local transport: this machine as the host', () => {
+  let dir: string;
+  let root: string;
+  let port: number;
+  let bundle: Buffer;
+  const local = localTransport();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'brr-local-'));
+    root = path.join(dir, 'app');
+    port = await freePort();
+    bundle = await tarBuffer(await appFiles());
+  });
+  afterAll(async () => {
+    await endProcessesUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('deploys, rolls back without uploading, and reads the state back', async () => {
+    const first = await deployToHost(
+      local,
+      appDeploy(root, releaseOf('v1', bundle, appEnv(port, 'one'))),
+    );
+    expect(first).toMatchObject({ host: 'local', result: 'activated' });
+    await deployToHost(local, appDeploy(root, releaseOf('v2', bundle, appEnv(port, 'two'))));
+    expect(await ask(port)).toMatchObject({ greeting: 'two', release: 'v2' });
+
+    const state = await readHostState(local, { root, log: silentLog });
+    expect(state).toMatchObject({ host: 'local', current: 'v2', previous: 'v1' });
+
+    const sent = local.bytesSent;
+    const back = await rollbackHost(local, {
+      root,
+      to: state.previous ?? '',
+      restart: 'bin/restart',
+      healthCheck: 'bin/health',
+      healthTimeoutSeconds: 10,
+      healthIntervalSeconds: 0.2,
+      lock: { holder: 'test', waitSeconds: 0 },
+      log: silentLog,
+    });
+    expect(back).toMatchObject({ result: 'rolled-back', currentId: 'v1', bytesSent: 0 });
+    expect(local.bytesSent).toBe(sent);
+    expect(await ask(port)).toMatchObject({ greeting: 'one', release: 'v1' });
+  });
+
+  it('refuses to roll back to a release no longer on the host', async () => {
+    const error = await rollbackHost(local, {
+      root,
+      to: 'v9',
+      healthTimeoutSeconds: 1,
+      lock: { holder: 'test', waitSeconds: 0 },
+      log: silentLog,
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error?.message).toBe(
+      'host local: release v9 is no longer on the host (releases there: v1, v2); deploy it instead',
+    );
+    expect(await currentOf(root)).toBe('releases/v1');
+  });
+
+  it('stops a command that outlives its time, and returns when a daemon keeps its output open', async () => {
+    const started = performance.now();
+    const aborted = await local.exec('sleep 30', { signal: AbortSignal.timeout(200) });
+    expect(aborted).toMatchObject({ code: null, signal: 'KILL' });
+    expect(performance.now() - started).toBeLessThan(2000);
+
+    const daemon = await localTransport({ closeGraceSeconds: 0.2 }).exec('sleep 30 & echo started');
+    expect(daemon).toMatchObject({ code: 0 });
+    expect(daemon.stdout.toString()).toBe('started\n');
+  });
+
+  it('destroys a deploy: stops the app, removes the root, and refuses a directory that is not one', async () => {
+    const result = await destroyHost(local, {
+      root,
+      stopCommand: 'bin/stop',
+      lock: { holder: 'test', waitSeconds: 0 },
+      log: silentLog,
+    });
+    expect(result).toEqual({ host: 'local', removed: true, stopped: true });
+    expect(await exists(root)).toBe(false);
+    await expect(ask(port)).rejects.toThrow();
+    const again = await destroyHost(local, {
+      root,
+      lock: { holder: 'test', waitSeconds: 0 },
+      log: silentLog,
+    });
+    expect(again.removed).toBe(false);
+
+    const precious = path.join(dir, 'precious');
+    await mkdir(precious);
+    await writeFile(path.join(precious, 'data'), 'keep me');
+    const error = await destroyHost(local, {
+      root: precious,
+      lock: { holder: 'test', waitSeconds: 0 },
+      log: silentLog,
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/does not look like a deploy root/);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(await readdir(precious)).toEqual(['data']);
+  });
+});
