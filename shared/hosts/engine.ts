@@ -240,8 +240,13 @@ class HostSession {
     this.onPhase?.(phase);
   }
 
-  exec(script: string, options?: ExecOptions): Promise<ExecResult> {
-    return this.transport.exec(script, options);
+  /** Bytes this session sent; the transport's own count also holds other deploys sharing it. */
+  sent = 0;
+
+  async exec(script: string, options?: ExecOptions): Promise<ExecResult> {
+    const result = await this.transport.exec(script, options);
+    this.sent += result.bytesSent;
+    return result;
   }
 
   /** Runs a step that must succeed; its failure is the user's to fix (disk, permissions, tools). */
@@ -265,7 +270,11 @@ class HostSession {
     }
     const last = stderr.trim().split('\n').slice(-1)[0] ?? '';
     const status =
-      result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit ${result.code}`;
+      result.code !== null
+        ? `exit ${result.code}`
+        : result.signal !== null
+          ? `signal ${result.signal}`
+          : 'no exit status: the connection dropped';
     return new ConfigurationError(
       `host ${this.label}: ${what} failed (${status})${last ? `: ${folded(last, 300)}` : ''}`,
     );
@@ -703,7 +712,6 @@ export async function deployToHost(
   const now = options.now ?? (() => new Date());
   const session = new HostSession(transport, root, options.log, options.onPhase);
   const started = Date.now();
-  const sentBefore = transport.bytesSent;
 
   return withLock(session, options.lock, id, now, async (held) => {
     session.phase('inspect');
@@ -767,7 +775,7 @@ export async function deployToHost(
       previousId,
       currentId: activation.currentId,
       skippedUpload: same,
-      bytesSent: transport.bytesSent - sentBefore,
+      bytesSent: session.sent,
       pruned,
       seconds: (Date.now() - started) / 1000,
       ...(activation.failure ? { failure: activation.failure } : {}),
@@ -838,7 +846,6 @@ export async function rollbackHost(
   const now = options.now ?? (() => new Date());
   const session = new HostSession(transport, root, options.log, options.onPhase);
   const started = Date.now();
-  const sentBefore = transport.bytesSent;
 
   return withLock(session, options.lock, id, now, async (held) => {
     session.phase('inspect');
@@ -876,7 +883,7 @@ export async function rollbackHost(
       previousId,
       currentId: activation.currentId,
       skippedUpload: true,
-      bytesSent: transport.bytesSent - sentBefore,
+      bytesSent: session.sent,
       pruned: [],
       seconds: (Date.now() - started) / 1000,
       ...(activation.failure ? { failure: activation.failure } : {}),

@@ -306,6 +306,7 @@ export function switchScript(root: string, id: string, suffix: string, token?: s
     `[ -d ${release(id)} ] || ${fail(EXIT.missing, `releases/${id} is missing`)}`,
     `rm -f ${link} && ln -s ${release(id)} ${link} || exit 1`,
     `if [ ! -e current ] && [ ! -h current ]; then mv ${link} current && exit 0; rm -f ${link}; exit 1; fi`,
+    `if [ -d current ] && [ ! -h current ]; then rm -f ${link}; ${fail(1, 'current is a directory, not a link: move it away first')}; fi`,
     `mv -T ${link} current 2>/dev/null && exit 0`,
     `mv -h ${link} current 2>/dev/null && exit 0`,
     `perl -e 'rename($ARGV[0], $ARGV[1]) or exit 1' ${link} current 2>/dev/null && exit 0`,

@@ -162,6 +162,16 @@ describe('the scripts on real files', () => {
     expect((await readdir(root)).sort()).toEqual(['current', 'releases']);
   });
 
+  it('refuses to replace a current that is a real directory', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    await mkdir(path.join(root, 'current'));
+    const result = sh(switchScript(root, 'v1', 'a'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('current is a directory, not a link: move it away first\n');
+    expect((await readdir(root)).sort()).toEqual(['current', 'releases']);
+  });
+
   it('switches atomically on a host whose mv has neither -T nor -h, and refuses when nothing can', async () => {
     const root = deployRoot(path.join(dir, 'app'));
     await mkdir(path.join(root, 'releases/v1'), { recursive: true });
