@@ -1,8 +1,45 @@
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
+import { checkedTar } from '../bundle.js';
 import type { ActionContext } from '../context.js';
+import { ConfigurationError } from '../errors.js';
+import { gitHubClient } from '../github.js';
+import {
+  deployToHost,
+  planHost,
+  readHostState,
+  rollbackHost,
+  type HostRelease,
+  type HostResult,
+  type LockOptions,
+} from '../hosts/engine.js';
+import { checkSharedPath, deployRoot } from '../hosts/plan.js';
 import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
+import { findRelease, type LedgerScope } from '../ledger.js';
 import { appName, environmentName, parseHost, releaseSelector } from '../names.js';
+import { finishDeployment, startDeployment } from '../run/deployment.js';
+import {
+  activateFleet,
+  checkHostAccess,
+  closeAll,
+  connectHosts,
+  outcomeFailed,
+  type Connection,
+  type HostAccess,
+  type HostOutcome,
+} from '../run/hosts.js';
+import { previousFromHosts, resolveFromLedger } from '../run/resolve.js';
+import { planSummary, runSummary } from '../run/summary.js';
+import { parseAllowedSigners } from '../signature.js';
 import type { StageResult } from '../stage.js';
+import {
+  releaseConfig,
+  verifyBundle,
+  verifyManifest,
+  type VerifiedBundle,
+  type VerifiedManifest,
+} from '../verify.js';
+import { resolveApp } from './build.js';
 
 export const runInputs = z.object({
   environment: environmentName,
@@ -46,6 +83,310 @@ export interface RunOutputs extends Record<string, string> {
   'rolled-back': string;
 }
 
-export function run(_inputs: RunInputs, _context: ActionContext): Promise<StageResult<RunOutputs>> {
-  return Promise.reject(new Error('run-action is not implemented yet'));
+/**
+ * The run failed on a host (a health check, a lock, a full disk): its outputs and summary still
+ * tell what each host runs now, so the entry reports them before failing the step.
+ */
+export class RunFailed extends ConfigurationError {
+  constructor(
+    message: string,
+    readonly result: StageResult<RunOutputs>,
+  ) {
+    super(message);
+  }
+}
+
+/** Variables the `local` host's commands get: enough to find tools, none of the action's inputs. */
+const LOCAL_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+
+function localEnv(env: ActionContext['env']): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of LOCAL_ENV) {
+    const value = env[name];
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
+}
+
+/** Only one value, or nothing when the hosts differ. */
+function common(values: readonly (string | undefined)[]): string | undefined {
+  const set = new Set(values);
+  return set.size === 1 ? values[0] : undefined;
+}
+
+export async function run(
+  inputs: RunInputs,
+  context: ActionContext,
+): Promise<StageResult<RunOutputs>> {
+  const { log } = context;
+  for (const secret of [inputs['ssh-key'], inputs.identity]) if (secret) log.setSecret(secret);
+  const app = resolveApp(inputs.app, context);
+  const { environment } = inputs;
+  const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
+  const sharedPaths = inputs['shared-paths'].map(checkSharedPath);
+  const allowedSigners = parseAllowedSigners(inputs['allowed-signers']);
+  if (allowedSigners.length === 0) {
+    throw new ConfigurationError(
+      "Input 'allowed-signers': expected at least one line like `ci@example.com ssh-ed25519 AAAA…`",
+    );
+  }
+  const access: HostAccess = {
+    sshKey: inputs['ssh-key'],
+    knownHosts: inputs['known-hosts'],
+    localEnv: localEnv(context.env),
+  };
+  checkHostAccess(inputs.hosts, access);
+  if (inputs.destroy) {
+    throw new ConfigurationError(
+      "Input 'destroy': tearing an environment down is not available in this version",
+    );
+  }
+
+  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
+  const repository = { owner: context.owner, repo: context.repo };
+  const scope: LedgerScope = { ...repository, app, environment };
+  const runUrl = `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`;
+  const lock: LockOptions = {
+    holder: `${context.actor || 'someone'} (run ${context.runId || '?'})`,
+    run: runUrl,
+    waitSeconds: inputs['lock-timeout'],
+  };
+  const activation = {
+    root,
+    lock,
+    log,
+    ...(inputs.restart !== undefined ? { restart: inputs.restart } : {}),
+    ...(inputs['health-check'] !== undefined ? { healthCheck: inputs['health-check'] } : {}),
+    healthTimeoutSeconds: inputs['health-timeout'],
+  };
+
+  let connections: Connection[] | undefined;
+  let bundle: VerifiedBundle | undefined;
+  try {
+    const rollback = inputs['release-id'] === 'previous';
+    let verified: VerifiedManifest;
+    if (rollback) {
+      // Only the hosts know what `previous` is; reading their state changes nothing.
+      connections = await connectHosts(inputs.hosts, access, inputs.parallel);
+      const states = await Promise.all(
+        connections.map((c) => readHostState(c.transport, { root, log })),
+      );
+      const previous = previousFromHosts(states);
+      log.info(`previous: ${previous.id} (the hosts run ${previous.current ?? 'nothing'})`);
+      const entry = await findRelease(github, scope, previous.id);
+      if (!entry) {
+        throw new ConfigurationError(
+          `Input 'release-id': previous: the hosts name ${previous.id}, but ${app}/${environment} has no published release ${previous.id}`,
+        );
+      }
+      verified = await verifyManifest(github, scope, entry, allowedSigners);
+      for (const state of states) {
+        const copy = state.releases.find((r) => r.id === previous.id);
+        if (copy?.manifestDigest !== verified.digest) {
+          throw new ConfigurationError(
+            `host ${state.host}: releases/${previous.id} does not hold the signed release.json of ${entry.tag} (${copy?.manifestDigest ?? 'none'} vs ${verified.digest}); deploy release-id ${previous.id} to replace it`,
+          );
+        }
+      }
+    } else {
+      const entry = await resolveFromLedger(github, scope, inputs['release-id']);
+      verified = await verifyManifest(github, scope, entry, allowedSigners);
+    }
+    const { manifest, entry } = verified;
+    log.info(
+      `${entry.tag}: ${manifest.changes} (build ${manifest.build.sha.slice(0, 7)}); release.json signed by ${verified.signer.principal}`,
+    );
+
+    let release: HostRelease | undefined;
+    if (!rollback) {
+      bundle = await verifyBundle(github, scope, verified, context.tempDir, log);
+      const config = await releaseConfig(verified, inputs.identity, log);
+      const file = bundle.file;
+      release = {
+        id: manifest.id,
+        digest: manifest.build.digest,
+        manifestBytes: verified.bytes,
+        signatureBytes: verified.signature,
+        env: config.env,
+        openBundle: () => checkedTar(file, { compression: manifest.build.compression }),
+      };
+      log.info(
+        `Verified ${entry.tag}: bundle ${manifest.build.digest}, ${config.secretNames.length} secrets decrypted`,
+      );
+    }
+
+    if (inputs['dry-run']) {
+      connections ??= await connectHosts(inputs.hosts, access, inputs.parallel);
+      const plans = await Promise.all(
+        connections.map((c) =>
+          planHost(c.transport, {
+            root,
+            release: { id: manifest.id, manifestBytes: verified.bytes },
+            keep: inputs.keep,
+            log,
+          }),
+        ),
+      );
+      for (const plan of plans) {
+        log.info(
+          `host ${plan.host}: would ${plan.upload === 'skip' ? 'reuse' : plan.upload} ${plan.releaseId}, switch ${plan.current ?? 'nothing'} -> ${plan.releaseId}${plan.prune.length ? `, prune ${plan.prune.join(', ')}` : ''}${plan.problems.length ? `; problems: ${plan.problems.join('; ')}` : ''}`,
+        );
+      }
+      return {
+        outputs: {
+          'release-id': manifest.id,
+          'previous-release-id': common(plans.map((p) => p.current)) ?? '',
+          hosts: inputs.hosts.map((h) => h.label).join('\n'),
+          'deployment-id': '',
+          url: inputs.url ?? '',
+          'rolled-back': 'false',
+        },
+        summary: planSummary({
+          app,
+          environment,
+          releaseId: manifest.id,
+          releaseUrl: entry.url,
+          manifest,
+          manifestDigest: verified.digest,
+          signer: verified.signer.principal,
+          plans,
+        }),
+      };
+    }
+
+    const deploymentId = inputs.deployment
+      ? await startDeployment(
+          github,
+          repository,
+          {
+            environment,
+            sha: manifest.build.sha,
+            app,
+            releaseId: manifest.id,
+            manifestDigest: verified.digest,
+            description: `${rollback ? 'Roll back to' : 'Deploy'} ${manifest.id}: ${manifest.changes}`,
+            transient:
+              /^pr-[0-9]+$/.test(environment) || context.eventName.startsWith('pull_request'),
+            production: environment === 'production',
+            rollback,
+          },
+          runUrl,
+        )
+      : undefined;
+
+    let outcomes: HostOutcome[];
+    try {
+      connections ??= await connectHosts(inputs.hosts, access, inputs.parallel);
+      const hostRelease = release;
+      outcomes = await activateFleet(connections, {
+        parallel: inputs.parallel,
+        onFailure: inputs['on-failure'],
+        log,
+        activate: (c): Promise<HostResult> =>
+          hostRelease
+            ? deployToHost(c.transport, {
+                ...activation,
+                release: hostRelease,
+                keep: inputs.keep,
+                sharedPaths,
+              })
+            : rollbackHost(c.transport, {
+                ...activation,
+                to: manifest.id,
+                manifestBytes: verified.bytes,
+              }),
+        putBack: (c, to) => rollbackHost(c.transport, { ...activation, to }),
+      });
+    } catch (error) {
+      if (deploymentId !== undefined) {
+        await finishDeployment(
+          github,
+          repository,
+          deploymentId,
+          'failure',
+          { description: (error as Error).message, logUrl: runUrl },
+          log,
+        );
+      }
+      throw error;
+    }
+
+    const failed = outcomes.filter(outcomeFailed);
+    const currents = outcomes.map((o) => o.putBack?.currentId ?? o.result?.currentId);
+    const previousIds = outcomes.map((o) => o.result?.previousId);
+    const rolledBack = outcomes.some(
+      (o) => o.putBack !== undefined || o.result?.result === 'failed-rolled-back',
+    );
+    const now = common(currents);
+    const before = common(previousIds);
+    const headline =
+      failed.length === 0
+        ? rollback
+          ? `rolled back on ${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`
+          : `deployed to ${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`
+        : now !== undefined && now !== manifest.id
+          ? `failed, the hosts are back on ${now}`
+          : now === undefined && new Set(currents).size > 1
+            ? `failed, the hosts are split: ${outcomes.map((o, i) => `${o.host} on ${currents[i] ?? 'nothing'}`).join(', ')}`
+            : 'failed';
+    if (deploymentId !== undefined) {
+      await finishDeployment(
+        github,
+        repository,
+        deploymentId,
+        failed.length === 0 ? 'success' : 'failure',
+        {
+          description: `${manifest.id}: ${headline}`,
+          logUrl: runUrl,
+          ...(inputs.url ? { environmentUrl: inputs.url } : {}),
+        },
+        log,
+      );
+    }
+    const result: StageResult<RunOutputs> = {
+      outputs: {
+        'release-id': now ?? '',
+        'previous-release-id': before ?? '',
+        hosts: inputs.hosts.map((h) => h.label).join('\n'),
+        'deployment-id': deploymentId !== undefined ? String(deploymentId) : '',
+        url: inputs.url ?? '',
+        'rolled-back': String(rolledBack),
+      },
+      summary: runSummary({
+        app,
+        environment,
+        releaseId: manifest.id,
+        releaseUrl: entry.url,
+        manifest,
+        manifestDigest: verified.digest,
+        signer: verified.signer.principal,
+        rollback,
+        headline,
+        outcomes,
+        rollbackTo: failed.length === 0 && before !== manifest.id ? before : undefined,
+        deploymentId,
+        url: inputs.url,
+      }),
+    };
+    if (failed.length > 0) {
+      throw new RunFailed(failureMessage(outcomes, failed, headline), result);
+    }
+    return result;
+  } finally {
+    if (connections) await closeAll(connections);
+    if (bundle) await rm(bundle.directory, { recursive: true, force: true });
+  }
+}
+
+/** One line for the step: the host that failed and why; for a fleet, where things stand. */
+function failureMessage(
+  outcomes: readonly HostOutcome[],
+  failed: readonly HostOutcome[],
+  headline: string,
+): string {
+  const reasons = failed.map(
+    (o) => o.error ?? o.result?.failure?.message ?? o.putBack?.failure?.message ?? o.putBackError,
+  );
+  if (outcomes.length === 1) return reasons[0] ?? headline;
+  return `${failed.length} of ${outcomes.length} hosts failed, ${headline}: ${reasons.join('; ')}`;
 }

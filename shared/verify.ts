@@ -1,0 +1,213 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { bundleDigest, checkedEntries } from './bundle.js';
+import { bundleFileName } from './builds.js';
+import { renderEnvFile } from './dotenv.js';
+import { ConfigurationError } from './errors.js';
+import type { GitHub, Repository } from './github.js';
+import {
+  downloadAsset,
+  downloadAssetToFile,
+  type LedgerEntry,
+  type LedgerScope,
+} from './ledger.js';
+import type { Log } from './log.js';
+import { digestOf, parseManifest, type Manifest } from './manifest.js';
+import { decryptSecrets } from './secrets.js';
+import {
+  SIGNATURE_NAMESPACE,
+  verifyMessage,
+  type AllowedSigner,
+  type VerifiedSignature,
+} from './signature.js';
+
+/*
+ * A release is trusted only after these checks, all made before any host is touched: the
+ * signature of release.json against allowed-signers, the manifest naming the release that was
+ * asked for, the bundle's digest against the manifest, the secrets decrypting to the names the
+ * manifest lists. Each refusal is a ConfigurationError naming the release and what differs.
+ */
+
+/** The release assets besides the bundle. */
+export const MANIFEST_ASSET = 'release.json';
+export const SIGNATURE_ASSET = 'release.json.sig';
+
+/** release.json whose signature and names were checked, with its exact bytes. */
+export interface VerifiedManifest {
+  entry: LedgerEntry;
+  manifest: Manifest;
+  bytes: Buffer;
+  signature: Buffer;
+  /** sha256 of release.json: what a host's copy is compared with. */
+  digest: string;
+  signer: VerifiedSignature;
+}
+
+function asset(entry: LedgerEntry, name: string): LedgerEntry['assets'][number] {
+  const found = entry.assets.find((candidate) => candidate.name === name);
+  if (!found) {
+    throw new ConfigurationError(
+      `release ${entry.tag} has no ${name} asset: it was not made by build-release-run, or is incomplete`,
+    );
+  }
+  return found;
+}
+
+/** Small assets only: a manifest or a signature larger than this is not one. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/**
+ * Downloads release.json and its signature and checks them: signed by a key in
+ * `allowedSigners` for the build-release-run namespace, and naming the app, environment and
+ * ID it was published under (so a signed manifest cannot be replayed under another tag).
+ */
+export async function verifyManifest(
+  github: GitHub,
+  scope: LedgerScope,
+  entry: LedgerEntry,
+  allowedSigners: readonly AllowedSigner[],
+  now: Date = new Date(),
+): Promise<VerifiedManifest> {
+  const repository: Repository = { owner: scope.owner, repo: scope.repo };
+  const manifestAsset = asset(entry, MANIFEST_ASSET);
+  const signatureAsset = asset(entry, SIGNATURE_ASSET);
+  for (const small of [manifestAsset, signatureAsset]) {
+    if (small.size > MAX_MANIFEST_BYTES) {
+      throw new ConfigurationError(
+        `release ${entry.tag}: ${small.name} is ${small.size} bytes, too large to be one`,
+      );
+    }
+  }
+  const [bytes, signature] = await Promise.all([
+    downloadAsset(github, repository, manifestAsset.id),
+    downloadAsset(github, repository, signatureAsset.id),
+  ]);
+  let signer: VerifiedSignature;
+  try {
+    signer = verifyMessage(
+      bytes,
+      signature.toString('utf8'),
+      allowedSigners,
+      SIGNATURE_NAMESPACE,
+      now,
+    );
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError(
+      `release ${entry.tag} is not trusted: ${MANIFEST_ASSET}.sig ${error.message.replace(/^signature: /, '')}`,
+    );
+  }
+  const manifest = parseManifest(bytes, `${entry.tag} ${MANIFEST_ASSET}`);
+  const asked = `${scope.app}/${scope.environment}/${entry.id}`;
+  const named = `${manifest.app}/${manifest.environment}/${manifest.id}`;
+  if (named !== asked) {
+    throw new ConfigurationError(
+      `release ${entry.tag}: its signed ${MANIFEST_ASSET} is for ${named}, not ${asked}; it was published under the wrong tag`,
+    );
+  }
+  return { entry, manifest, bytes, signature, digest: digestOf(bytes), signer };
+}
+
+export interface VerifiedBundle {
+  /** The bundle file, as the manifest describes it, byte for byte. */
+  file: string;
+  size: number;
+  /** Directory holding it; remove it when done. */
+  directory: string;
+}
+
+/**
+ * Downloads the bundle the manifest names, streamed to a file under `tempDir`, and checks its
+ * size, its digest, and every entry (what a host's tar will be fed is a checked rebuild of it).
+ */
+export async function verifyBundle(
+  github: GitHub,
+  scope: LedgerScope,
+  release: VerifiedManifest,
+  tempDir: string,
+  log: Log,
+): Promise<VerifiedBundle> {
+  const { manifest, entry } = release;
+  const name = bundleFileName(manifest.app, manifest.build.sha, manifest.build.compression);
+  const bundleAsset = asset(entry, name);
+  const directory = await mkdtemp(path.join(tempDir, 'run-bundle-'));
+  try {
+    const file = path.join(directory, name);
+    log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
+    await downloadAssetToFile(
+      github,
+      { owner: scope.owner, repo: scope.repo },
+      bundleAsset.id,
+      file,
+    );
+    const { size } = await stat(file);
+    const digest = await bundleDigest(file);
+    if (digest !== manifest.build.digest || size !== manifest.build.size) {
+      throw new ConfigurationError(
+        `release ${entry.tag}: the bundle ${name} is ${digest} (${size} bytes) but ${MANIFEST_ASSET} says ${manifest.build.digest} (${manifest.build.size} bytes); the asset was replaced or damaged`,
+      );
+    }
+    try {
+      for await (const checked of checkedEntries(file, {
+        compression: manifest.build.compression,
+      })) {
+        void checked;
+      }
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      throw new ConfigurationError(`release ${entry.tag}: ${error.message}`);
+    }
+    return { file, size, directory };
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface ReleaseConfig {
+  /** Vars and decrypted secrets: what the release's `.env` holds. */
+  env: Record<string, string>;
+  secretNames: string[];
+}
+
+/**
+ * The release's config: its vars, and its secrets decrypted with `identity`. Every secret value
+ * (and each of its lines) is masked before anything else can print it. The `.env` is rendered
+ * once here, so a value no .env can carry stops the run before any host is touched.
+ */
+export async function releaseConfig(
+  release: VerifiedManifest,
+  identity: string | undefined,
+  log: Log,
+): Promise<ReleaseConfig> {
+  const { manifest, entry } = release;
+  const secrets = manifest.config.secrets;
+  let values: Record<string, string> = {};
+  if (secrets !== null) {
+    if (identity === undefined) {
+      throw new ConfigurationError(
+        `Input 'identity' is required: release ${entry.tag} has secrets (${secrets.names.join(', ')}); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
+      );
+    }
+    values = await decryptSecrets(secrets.ciphertext, identity);
+    for (const value of Object.values(values)) {
+      if (value === '') continue;
+      log.setSecret(value);
+      for (const line of value.split(/\r?\n/)) if (line.trim().length > 3) log.setSecret(line);
+    }
+    const decrypted = Object.keys(values).sort();
+    if (decrypted.join('\n') !== secrets.names.join('\n')) {
+      throw new ConfigurationError(
+        `release ${entry.tag}: its secrets decrypt to ${decrypted.join(', ') || 'nothing'}, but ${MANIFEST_ASSET} lists ${secrets.names.join(', ')}`,
+      );
+    }
+  }
+  const env = { ...manifest.config.vars, ...values };
+  try {
+    renderEnvFile(env);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError(`release ${entry.tag}: ${error.message}`);
+  }
+  return { env, secretNames: secrets?.names ?? [] };
+}
