@@ -258,7 +258,12 @@ class HostSession {
 
   failure(what: string, result: ExecResult): ConfigurationError {
     const stderr = result.stderr.toString('utf8');
-    if (/No space left on device|Disk quota exceeded/i.test(stderr)) {
+    // GNU tar reports a full disk as a short write, without the errno text.
+    if (
+      /No space left on device|Disk quota exceeded|Wrote only [0-9]+ of [0-9]+ bytes|short write/i.test(
+        stderr,
+      )
+    ) {
       return new ConfigurationError(
         `host ${this.label}: no space left on device under ${this.root} while ${what}`,
       );

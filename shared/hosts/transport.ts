@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 
 export interface ExecOptions {
@@ -65,9 +64,12 @@ export async function feed(
   closed: Promise<unknown>,
 ): Promise<void> {
   let stop = false;
-  const stopped = closed.then(() => {
+  const halt = () => {
     stop = true;
-  });
+  };
+  sink.once('error', halt);
+  sink.once('close', halt);
+  void closed.then(halt);
   const chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string> =
     typeof input === 'string' || Buffer.isBuffer(input) ? [input] : input;
   try {
@@ -77,10 +79,28 @@ export async function feed(
       if (bytes.length === 0) continue;
       const ok = sink.write(bytes);
       count(bytes.length);
-      if (!ok) await Promise.race([once(sink, 'drain'), stopped]);
+      if (!ok) await writable(sink, closed);
     }
   } finally {
+    sink.off('error', halt);
+    sink.off('close', halt);
     if (typeof input !== 'string' && !Buffer.isBuffer(input)) input.destroy();
   }
   if (!stop) sink.end();
+}
+
+/** Waits for room in a sink, or for it to be gone; never rejects: the exit status tells why. */
+function writable(sink: Writable, closed: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      sink.off('drain', done);
+      sink.off('error', done);
+      sink.off('close', done);
+      resolve();
+    };
+    sink.once('drain', done);
+    sink.once('error', done);
+    sink.once('close', done);
+    void closed.then(done);
+  });
 }

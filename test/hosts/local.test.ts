@@ -13,7 +13,7 @@ import { localTransport } from '../../shared/hosts/local.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import { appDeploy, appEnv, ask, currentOf, exists, freePort } from './fixtures.js';
-import { endProcessesUnder } from './sshd.js';
+import { endProcessesUnder, startHost } from './sshd.js';
 
 describe('the local transport: this machine as the host', () => {
   let dir: string;
@@ -121,5 +121,28 @@ describe('the local transport: this machine as the host', () => {
     expect(error?.message).toMatch(/does not look like a deploy root/);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(await readdir(precious)).toEqual(['data']);
+  });
+
+  it('reports a full disk as over SSH, and switches nothing', async () => {
+    const host = await startHost({ diskBytes: 2 * 1024 * 1024 });
+    try {
+      const big = await tarBuffer([{ name: 'big.bin', content: Buffer.alloc(4 * 1024 * 1024, 1) }]);
+      const error = await deployToHost(local, {
+        ...appDeploy(host.root, releaseOf('v1', big, {})),
+        restart: undefined,
+        healthCheck: undefined,
+      }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error?.message).toBe(
+        `host local: no space left on device under ${host.root} while unpacking v1`,
+      );
+      expect(await currentOf(host.root)).toBeUndefined();
+      expect(await readdir(path.join(host.root, 'releases'))).toEqual([]);
+    } finally {
+      await host.stop();
+    }
   });
 });
