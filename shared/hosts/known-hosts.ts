@@ -82,13 +82,26 @@ export function keysFor(entries: KnownHostEntry[], host: string, port: number): 
   return { keys, revoked };
 }
 
-/** The host key algorithms to offer, so a host with several keys shows one that is listed. */
+/** Host key algorithms the SSH client (ssh2) can verify. */
+const SUPPORTED = new Set([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+]);
+
+/**
+ * The host key algorithms to offer, so a host with several keys shows one that is listed; empty
+ * when no listed key is of a type the client supports.
+ */
 export function hostKeyAlgorithms(keyTypes: string[]): string[] {
   const algorithms = new Set<string>();
   for (const type of keyTypes) {
-    if (type === 'ssh-rsa')
-      for (const a of ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']) algorithms.add(a);
-    else algorithms.add(type);
+    const names = type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type];
+    for (const name of names) if (SUPPORTED.has(name)) algorithms.add(name);
   }
   return [...algorithms];
 }

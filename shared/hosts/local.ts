@@ -66,11 +66,14 @@ export function localTransport(options: LocalOptions = {}): Transport {
         child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
         child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         child.stdin.on('error', () => undefined);
-        child.once('error', (error) => {
+        const fail = (error: Error) => {
           if (settled) return;
           settled = true;
+          execOptions.signal?.removeEventListener('abort', abort);
+          killGroup();
           reject(error);
-        });
+        };
+        child.once('error', fail);
         const exited = new Promise<void>((done) =>
           child.once('exit', (code, signal) => {
             exit = { code, signal };
@@ -94,12 +97,9 @@ export function localTransport(options: LocalOptions = {}): Transport {
               sent += bytes;
             },
             exited,
-          ).catch((error: unknown) => {
-            if (settled) return;
-            settled = true;
-            killGroup();
-            reject(error instanceof Error ? error : new Error(String(error)));
-          });
+          ).catch((error: unknown) =>
+            fail(error instanceof Error ? error : new Error(String(error))),
+          );
         }
       });
     },

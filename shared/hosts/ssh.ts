@@ -63,6 +63,14 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
     );
   }
 
+  const algorithms = hostKeyAlgorithms(known.keys.map((k) => k.keyType));
+  if (algorithms.length === 0) {
+    const types = [...new Set(known.keys.map((k) => k.keyType))].join(', ');
+    throw new ConfigurationError(
+      `host ${label}: known-hosts lists only ${types} keys for it; add its ssh-ed25519, ecdsa or rsa key`,
+    );
+  }
+
   const client = new Client();
   let problem: HostKeyProblem | undefined;
   const config: ConnectConfig = {
@@ -74,9 +82,7 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
     keepaliveInterval: 10_000,
     keepaliveCountMax: 3,
     algorithms: {
-      serverHostKey: hostKeyAlgorithms(known.keys.map((k) => k.keyType)) as NonNullable<
-        ConnectConfig['algorithms']
-      >['serverHostKey'],
+      serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'],
     },
     hostVerifier: (offered: Buffer) => {
       if (known.revoked.some((k) => k.equals(offered))) {

@@ -89,6 +89,7 @@ describe('known_hosts', () => {
       encoding: 'utf8',
     });
     expect(printed).toContain(fingerprint(blob(keyA)));
+    expect(hostKeyAlgorithms(['sk-ssh-ed25519@openssh.com'])).toEqual([]);
     expect(hostKeyAlgorithms(['ssh-ed25519', 'ssh-rsa'])).toEqual([
       'ssh-ed25519',
       'rsa-sha2-512',
