@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,5 +144,31 @@ describe('the local transport: this machine as the host', () => {
     } finally {
       await host.stop();
     }
+  });
+
+  it('replaces a release dir holding another release of the same ID, unless it is current', async () => {
+    const other = path.join(dir, 'replace');
+    const deploy = (id: string, content: string) =>
+      tarBuffer([{ name: 'index.html', content }]).then((tar) =>
+        deployToHost(local, {
+          ...appDeploy(other, releaseOf(id, tar, { WHICH: content })),
+          restart: undefined,
+          healthCheck: undefined,
+        }),
+      );
+    await deploy('v1', 'first v1');
+    await deploy('v2', 'v2');
+    const replaced = await deploy('v1', 'second v1');
+    expect(replaced).toMatchObject({ result: 'activated', skippedUpload: false });
+    expect(await readFile(path.join(other, 'releases/v1/index.html'), 'utf8')).toBe('second v1');
+
+    const error = await deploy('v1', 'third v1').then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toBe(
+      'host local: releases/v1 is current but holds a different release.json than release v1; releases never change: deploy a new release ID',
+    );
+    expect(await readFile(path.join(other, 'releases/v1/index.html'), 'utf8')).toBe('second v1');
   });
 });
