@@ -94,7 +94,7 @@ export async function verifyManifest(
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     throw new ConfigurationError(
-      `release ${entry.tag} is not trusted: ${MANIFEST_ASSET}.sig ${error.message.replace(/^signature: /, '')}`,
+      `release ${entry.tag} is not trusted: ${SIGNATURE_ASSET}: ${error.message.replace(/^signature: /, '')}`,
     );
   }
   const manifest = parseManifest(bytes, `${entry.tag} ${MANIFEST_ASSET}`);

@@ -3,6 +3,7 @@ import { readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHistory, type HistoryEvent } from '../../shared/hosts/history.js';
+import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
 import { runAction, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
 import {
@@ -35,13 +36,12 @@ let bundleB: PackedBundle;
 beforeAll(async () => {
   [host, keys] = await Promise.all([startHost(), makeKeys()]);
   bundleA = await pack(await appTree(), 'shop', SHA_A);
-  bundleB = await pack(await appTree({ 'VERSION': 'b\n' }), 'shop', SHA_B);
+  bundleB = await pack(await appTree({ VERSION: 'b\n' }), 'shop', SHA_B);
 });
 
 afterAll(async () => {
   await host?.stop();
 });
-
 
 /** One app's environment on the shared test host: its own repository, deploy root and port. */
 interface Site {
@@ -113,16 +113,17 @@ function runInputs(site: Site, inputs: Record<string, string | undefined> = {}) 
   };
 }
 
-function deploy(
+async function deploy(
   site: Site,
   inputs: Record<string, string | undefined> = {},
   env: Record<string, string> = {},
 ): Promise<ActionRun> {
-  return runAction({
+  const started = await startAction({
     action: 'run-action',
     env: { ...emulator().runnerEnv({ repository: site.repository }), ...env },
     inputs: runInputs(site, inputs),
   });
+  return started.result;
 }
 
 async function ask(port: number): Promise<{ greeting: string; release: string; pid: number }> {
@@ -196,7 +197,6 @@ describe('run-action deploys over SSH', () => {
       const v2 = await release(site, { greeting: 'hello from v2' });
       const second = await deploy(site, { url: 'https://shop.example.com' });
       expect(second.errors).toEqual([]);
-      console.log(second.log.split('\n').filter((l) => !l.startsWith('::add-mask')).join('\n'));
       expect(second.outputs).toMatchObject({
         'release-id': 'v2',
         'previous-release-id': 'v1',
@@ -240,7 +240,10 @@ describe('run-action deploys over SSH', () => {
         ['activated', 'v1', undefined],
         ['activated', 'v2', 'v1'],
       ]);
-      expect(history[1]).toMatchObject({ digest: bundleA.digest, by: expect.stringMatching(/^octocat \(run [0-9]+\)$/) });
+      expect(history[1]).toMatchObject({
+        digest: bundleA.digest,
+        by: expect.stringMatching(/^octocat \(run [0-9]+\)$/),
+      });
       expect(history[1]?.run).toMatch(/\/acme\/layout-[0-9a-f]+\/actions\/runs\/[0-9]+$/);
       expect(await exists(path.join(root, '.deploy/lock'))).toBe(false);
 
@@ -272,6 +275,243 @@ describe('run-action deploys over SSH', () => {
       expect(last).toMatchObject({ sha: SHA_A, environment: 'production' });
       expect(last.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
       expect(last.statuses.at(-1)).toMatchObject({ environmentUrl: 'https://shop.example.com' });
+    } finally {
+      await stopApp(site);
+    }
+  });
+});
+
+/** The app, the deploy root and the SSH log, to show that a refused run changed nothing anywhere. */
+async function untouched(site: Site): Promise<() => Promise<void>> {
+  const tree = snapshot(site.root);
+  const seen = connections();
+  const { pid } = await ask(site.port);
+  return async () => {
+    expect(snapshot(site.root)).toBe(tree);
+    expect(connections(), 'SSH connections to the host').toBe(seen);
+    expect(await ask(site.port)).toMatchObject({ pid, release: 'v1' });
+  };
+}
+
+describe('run-action verifies the release before it touches any host', () => {
+  let site: Site;
+  let v1: PublishedRelease;
+
+  beforeAll(async () => {
+    site = await newSite('verify');
+    v1 = await release(site);
+    const first = await deploy(site);
+    expect(first.code, first.log).toBe(0);
+  });
+
+  afterAll(async () => {
+    await stopApp(site);
+  });
+
+  const cases: {
+    name: string;
+    tamper: () => Promise<NonNullable<PublishOptions['tamper']>>;
+    /** A function: the bundles exist only once beforeAll has run. */
+    error: () => RegExp;
+  }[] = [
+    {
+      name: 'one byte of release.json changed',
+      tamper: () =>
+        Promise.resolve({
+          manifest: (bytes) =>
+            Buffer.from(bytes.toString('utf8').replace('hello from', 'hellO from')),
+        }),
+      error: () =>
+        /^release shop\/production\/v[0-9]+ is not trusted: release\.json\.sig: does not match the signed bytes; the file or its signature was changed$/,
+    },
+    {
+      name: 'one config value changed',
+      tamper: () => Promise.resolve({ manifest: (bytes) => withVar(bytes, 'GREETING', 'pwned') }),
+      error: () => /is not trusted: release\.json\.sig: does not match the signed bytes/,
+    },
+    {
+      name: 'the bundle swapped for another release’s',
+      tamper: () => Promise.resolve({ bundle: bundleB }),
+      error: () =>
+        new RegExp(
+          `^release shop/production/v[0-9]+: the bundle shop-a{40}\\.tar\\.zst is ${bundleB.digest} \\(${bundleB.size} bytes\\) but release\\.json says ${bundleA.digest} \\(${bundleA.size} bytes\\); the asset was replaced or damaged$`,
+        ),
+    },
+    {
+      name: 'signed by a key not in allowed-signers',
+      tamper: async () => {
+        const stranger = await makeSigner('mallory@example.com');
+        return { signature: (bytes) => signWith(bytes, stranger) };
+      },
+      error: () =>
+        /^release shop\/production\/v[0-9]+ is not trusted: release\.json\.sig: the signing key ssh-ed25519 AAAA\S+ is not in allowed-signers$/,
+    },
+    {
+      name: 'a genuine release.json of another release published under this tag',
+      tamper: () =>
+        Promise.resolve({ manifest: () => v1.manifestBytes, signature: () => v1.signature }),
+      error: () =>
+        /^release shop\/production\/(v[0-9]+): its signed release\.json is for shop\/production\/v1, not shop\/production\/\1; it was published under the wrong tag$/,
+    },
+  ];
+
+  for (const { name, tamper, error } of cases) {
+    it(`refuses a release with ${name}; the host is byte-for-byte unchanged`, async () => {
+      const bad = await release(site, {
+        greeting: 'hello from a bad release',
+        tamper: await tamper(),
+      });
+      const check = await untouched(site);
+      const run = await deploy(site, { 'release-id': bad.id });
+      expect(run.code).toBe(1);
+      expect(run.errors).toHaveLength(1);
+      expect(run.errors[0]).toMatch(error());
+      await check();
+      expect(emulator().state.repository(site.repository).deployments).toHaveLength(1);
+    });
+  }
+
+  it('asks for the identity when the release has secrets, and refuses one it was not encrypted to', async () => {
+    const good = await release(site, { greeting: 'hello from a good release' });
+    const check = await untouched(site);
+    const missing = await deploy(site, { 'release-id': good.id, identity: undefined });
+    expect(missing.errors).toEqual([
+      `Input 'identity' is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
+    ]);
+    const wrong = await deploy(site, { 'release-id': good.id, identity: makeIdentity().identity });
+    expect(wrong.errors).toEqual([
+      "identity: the identity does not decrypt the release's secrets; they were encrypted to other recipients",
+    ]);
+    const garbled = await deploy(site, { 'release-id': good.id, identity: 'AGE-SECRET-KEY-1NOPE' });
+    expect(garbled.errors[0]).toMatch(/^identity line 1 is not an age X25519 identity/);
+    const unmasked = garbled.log.split('\n').filter((line) => !line.startsWith('::add-mask::'));
+    expect(unmasked.join('\n')).not.toContain('AGE-SECRET-KEY-1NOPE');
+    await check();
+  });
+
+  it('names the release when the ledger has no such ID or nothing published', async () => {
+    const check = await untouched(site);
+    const unknown = await deploy(site, { 'release-id': 'v99' });
+    expect(unknown.errors).toEqual([
+      "Input 'release-id': shop/production has no published release v99 (no GitHub Release tagged shop/production/v99)",
+    ]);
+    const empty = await deploy({ ...site, environment: 'staging' }, { 'release-id': 'latest' });
+    expect(empty.errors).toEqual([
+      "Input 'release-id': shop/staging has no published release yet; run release-action first",
+    ]);
+    await check();
+  });
+});
+
+function signWith(bytes: Buffer, signer: Awaited<ReturnType<typeof makeSigner>>): string {
+  return signMessage(bytes, signer.key);
+}
+
+describe('run-action on a failed health check', () => {
+  it('puts the previous release back, restarts it, records the failure and fails the step with the check’s output', async () => {
+    const site = await newSite('health');
+    try {
+      await release(site);
+      expect((await deploy(site)).code).toBe(0);
+      const before = await ask(site.port);
+      // Without GREETING the app refuses to start: the check finds nothing answering.
+      await release(site, { vars: { PORT: String(site.port), NODE } });
+      const run = await deploy(site, { 'health-timeout': '3', url: 'https://shop.example.com' });
+      expect(run.code).toBe(1);
+      expect(run.errors).toHaveLength(1);
+      expect(run.errors[0]).toMatch(
+        new RegExp(
+          `^host ${host.hostLine}: v2: health check failed for [0-9]+ s \\([0-9]+ attempts\\); switched back to v1 and restarted it; last output: GET http://127\\.0\\.0\\.1:${site.port}/health: ECONNREFUSED$`,
+        ),
+      );
+      expect(await readlink(path.join(site.root, 'current'))).toBe('releases/v1');
+      const after = await ask(site.port);
+      expect(after).toMatchObject({ release: 'v1', greeting: 'hello from v1' });
+      expect(after.pid).not.toBe(before.pid);
+      expect(await readFile(path.join(site.root, 'shared/log/server.log'), 'utf8')).toContain(
+        'GREETING is not set',
+      );
+      const history = await historyOf(site.root);
+      expect(history.map((e) => [e.event, e.release, e.from])).toEqual([
+        ['activated', 'v1', undefined],
+        ['failed', 'v2', undefined],
+        ['rolled-back', 'v1', 'v2'],
+      ]);
+      expect(history[1]?.reason).toMatch(/^health check failed/);
+      expect(run.outputs).toMatchObject({
+        'release-id': 'v1',
+        'previous-release-id': 'v1',
+        'rolled-back': 'true',
+      });
+      expect(run.summary).toContain('Deploy shop production v2: failed, the hosts are back on v1');
+      expect(run.summary).toContain('ECONNREFUSED');
+      const deployment = emulator().state.repository(site.repository).deployments.at(-1);
+      expect(deployment?.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
+      expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
+    } finally {
+      await stopApp(site);
+    }
+  });
+});
+
+/** The Time and Sent cells of a host's row in the job summary. */
+function hostRow(run: ActionRun): { seconds: number; sent: string } {
+  const row = run.summary.split('\n').find((line) => line.startsWith(`| \`${host.hostLine}\``));
+  const cells = row?.split('|').map((cell) => cell.trim()) ?? [];
+  return { seconds: Number.parseFloat(cells[5] ?? 'NaN'), sent: cells[6] ?? '' };
+}
+
+describe('run-action release-id: previous', () => {
+  it('goes back to the last good release still on the host, uploading nothing', async () => {
+    const site = await newSite('previous');
+    try {
+      await release(site);
+      expect((await deploy(site)).code).toBe(0);
+      await release(site, { sha: SHA_B, bundle: bundleB });
+      expect((await deploy(site)).code).toBe(0);
+      expect(await ask(site.port)).toMatchObject({ release: 'v2' });
+
+      const requestsBefore = emulator().requests().length;
+      const run = await deploy(site, { 'release-id': 'previous', identity: undefined });
+      expect(run.errors).toEqual([]);
+      expect(run.outputs).toMatchObject({
+        'release-id': 'v1',
+        'previous-release-id': 'v2',
+        'rolled-back': 'false',
+      });
+      expect(await ask(site.port)).toMatchObject({ release: 'v1', greeting: 'hello from v1' });
+      expect(await readlink(path.join(site.root, 'current'))).toBe('releases/v1');
+      expect(hostRow(run).sent).toBe('0 B');
+      // Only release.json and its signature were fetched, not the bundle.
+      const downloads = emulator()
+        .requests()
+        .slice(requestsBefore)
+        .filter((r) => /\/releases\/assets\/[0-9]+$/.test(r.path));
+      expect(downloads).toHaveLength(2);
+      expect(run.summary).toContain('Rollback shop production v1: rolled back on 1 host');
+      expect((await historyOf(site.root)).at(-1)).toMatchObject({
+        event: 'rolled-back',
+        release: 'v1',
+        from: 'v2',
+      });
+      const deployment = emulator().state.repository(site.repository).deployments.at(-1);
+      expect(deployment).toMatchObject({ sha: SHA_A, payload: { release: 'v1', rollback: true } });
+
+      // v2 was rolled back from: the release before v1 is none, so previous has nowhere to go.
+      const again = await deploy(site, { 'release-id': 'previous' });
+      expect(again.errors).toEqual([
+        `Input 'release-id': previous: ${host.hostLine} has no good release before v1 left on it; deploy an explicit release-id instead`,
+      ]);
+
+      // Without restart or health check, going back is one rename: well under a second.
+      const quick = await deploy(site, {
+        'release-id': 'v2',
+        restart: undefined,
+        'health-check': undefined,
+      });
+      expect(quick.errors).toEqual([]);
+      expect(hostRow(quick).sent).toBe('0 B');
+      expect(hostRow(quick).seconds).toBeLessThan(1);
     } finally {
       await stopApp(site);
     }
