@@ -1,7 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /** The shape of a generated tree: many small files in nested directories, a few large ones. */
 export interface TreeShape {
@@ -68,5 +69,17 @@ export async function ensureTree(work: string, shape: TreeShape): Promise<string
   }
   await writeFile(done, '');
   console.log(` ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return root;
+}
+
+/** A tree of `count` hardlinked copies of `tree`: more files and bytes at no cost on disk. */
+export async function ensureCopies(work: string, tree: string, count: number): Promise<string> {
+  const root = join(work, `${basename(tree)}-x${count}`);
+  const done = join(work, `${basename(tree)}-x${count}.${RECIPE}.done`);
+  if (existsSync(done)) return root;
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  for (let i = 0; i < count; i++) execFileSync('cp', ['-al', tree, join(root, `copy${i}`)]);
+  await writeFile(done, '');
   return root;
 }

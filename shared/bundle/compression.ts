@@ -6,15 +6,13 @@ import { ConfigurationError } from '../errors.js';
 export type Compression = 'zstd' | 'gzip';
 
 /**
- * Tar bytes per compressed frame. Frames are cut at fixed offsets of the tar stream, so the
- * output depends on the bytes only, never on timing or on how many frames run at once; each frame
- * is compressed on its own in the libuv pool, which is how this keeps up with `zstd -T0`.
- * zstd, gzip and every tar that calls them read concatenated frames (members) as one stream.
+ * Tar bytes per compressed frame. Each frame is compressed on its own in libuv's pool, which is
+ * how packing keeps up with `zstd -T0`; zstd, gzip and every tar that calls them read
+ * concatenated frames (gzip members) as one stream. Node's zstd streams are not used: with
+ * worker threads they fail (nodejs/node#59899), and `end()` with writes queued appends an empty
+ * frame (nodejs/node#66078), which would make the bytes depend on timing.
  */
 export const FRAME_BYTES = 2 * 1024 * 1024;
-
-/** Frames compressed at once: enough to keep two cores busy while the next frame fills. */
-const FRAMES_IN_FLIGHT = 3;
 
 const ZSTD_LEVEL = 3;
 const GZIP_LEVEL = 6;
@@ -24,7 +22,8 @@ const GZIP_OS_UNIX = 3;
 const zstdCompress = promisify(zlib.zstdCompress);
 const gzip = promisify(zlib.gzip);
 
-async function compressFrame(data: Buffer, compression: Compression): Promise<Buffer> {
+/** One frame: a complete zstd frame or gzip member of its own. */
+export async function compressFrame(data: Buffer, compression: Compression): Promise<Buffer> {
   if (compression === 'zstd') {
     return zstdCompress(data, {
       chunkSize: data.length + 1024,
@@ -37,42 +36,6 @@ async function compressFrame(data: Buffer, compression: Compression): Promise<Bu
   const member = await gzip(data, { level: GZIP_LEVEL, chunkSize: data.length + 1024 });
   member[9] = GZIP_OS_UNIX;
   return member;
-}
-
-/** Compresses a byte stream into concatenated frames of FRAME_BYTES each, in order. */
-export async function* compressFrames(
-  source: AsyncIterable<Buffer>,
-  compression: Compression,
-): AsyncGenerator<Buffer> {
-  const pending: Promise<Buffer>[] = [];
-  // Input buffers go back to the pool once their frame is out, so the garbage collector never
-  // has megabytes per frame to catch up with.
-  const pool: Buffer[] = [];
-  const submit = (data: Buffer, buffer: Buffer) => {
-    const frame = compressFrame(data, compression).finally(() => pool.push(buffer));
-    // Awaited in order below; this only keeps a later frame's failure from going unhandled
-    // while an earlier one is awaited.
-    frame.catch(() => undefined);
-    pending.push(frame);
-  };
-  let frame: Buffer = Buffer.allocUnsafe(FRAME_BYTES);
-  let filled = 0;
-  for await (const data of source) {
-    let offset = 0;
-    while (offset < data.length) {
-      const count = Math.min(FRAME_BYTES - filled, data.length - offset);
-      data.copy(frame, filled, offset, offset + count);
-      filled += count;
-      offset += count;
-      if (filled < FRAME_BYTES) continue;
-      submit(frame, frame);
-      frame = pool.pop() ?? Buffer.allocUnsafe(FRAME_BYTES);
-      filled = 0;
-      if (pending.length >= FRAMES_IN_FLIGHT) yield await (pending.shift() as Promise<Buffer>);
-    }
-  }
-  if (filled > 0) submit(frame.subarray(0, filled), frame);
-  while (pending.length > 0) yield await (pending.shift() as Promise<Buffer>);
 }
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);

@@ -2,7 +2,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { glob, lstat, readdir, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigurationError } from '../errors.js';
-import { BundleRules, pathComponents, type EntryKind } from './rules.js';
+import { BundleRules, compareUtf8, pathComponents, refuseEmpty, type EntryKind } from './rules.js';
 
 /** One entry of a bundle, as found on disk under the root. */
 export interface BundleEntry {
@@ -86,12 +86,18 @@ export async function resolveEntries(
     }
   }
 
-  const keyed = [...found.values()].map((entry) => ({ entry, key: Buffer.from(entry.path) }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  const entries = keyed.map(({ entry }) => entry);
+  const entries = [...found.values()].sort((a, b) => compareUtf8(a.path, b.path));
+  found.clear();
+  // Paths read from disk are unique and reached through directories only: what is left to
+  // check is where the symlinks lead, and that there is something to run.
   const rules = new BundleRules();
-  for (const entry of entries) rules.admit(entry.path, entry.kind, entry.linkTarget);
+  let contents = 0;
+  for (const entry of entries) {
+    if (entry.kind === 'symlink') rules.admit(entry.path, entry.kind, entry.linkTarget);
+    if (entry.kind !== 'directory') contents++;
+  }
   rules.finish();
+  refuseEmpty(contents);
   return entries;
 }
 

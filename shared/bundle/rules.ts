@@ -23,6 +23,32 @@ export function pathComponents(path: string, what: string): string[] {
   return parts;
 }
 
+/** A bundle must hold something to run: at least one file or symlink. */
+export function refuseEmpty(contents: number): void {
+  if (contents === 0) {
+    throw new ConfigurationError('the bundle is empty; expected at least one file or symlink');
+  }
+}
+
+/**
+ * Orders paths by their UTF-8 bytes, as `LC_ALL=C sort` does. JavaScript compares UTF-16 code
+ * units, which puts U+E000..U+FFFF after the surrogates of characters beyond U+FFFF; UTF-8 puts
+ * them before.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+    const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+    if (xSurrogate !== ySurrogate) return xSurrogate ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /**
  * The rules every entry of a bundle obeys, checked the same way when a bundle is packed and when
  * one is unpacked: only files, directories and symlinks; no path written twice or through a
@@ -31,7 +57,6 @@ export function pathComponents(path: string, what: string): string[] {
 export class BundleRules {
   readonly #kinds = new Map<string, EntryKind>();
   readonly #links = new Map<string, string>();
-  #contents = 0;
 
   /**
    * Admits one entry by its normalised path (components joined by `/`). Directories implied by
@@ -58,7 +83,6 @@ export class BundleRules {
       throw new ConfigurationError(`bundle entry '${path}' appears twice`);
     }
     this.#kinds.set(path, kind);
-    if (kind !== 'directory') this.#contents++;
     if (kind === 'symlink') {
       const target = linkTarget ?? '';
       if (target === '') throw new ConfigurationError(`symlink '${path}' has an empty target`);
@@ -73,13 +97,10 @@ export class BundleRules {
   }
 
   /**
-   * Checks what only the whole bundle can tell: an empty bundle, and symlinks that escape only
-   * through other symlinks (`a -> d/l/..` with `d/l -> ..`).
+   * Checks what only the whole bundle can tell: symlinks that escape only through other
+   * symlinks (`a -> d/l/..` with `d/l -> ..`).
    */
   finish(): void {
-    if (this.#contents === 0) {
-      throw new ConfigurationError('the bundle is empty; expected at least one file or symlink');
-    }
     for (const [path, target] of this.#links) this.#resolve(path, target, 0, true);
   }
 

@@ -4,20 +4,16 @@ import { chmod, lstat, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
+import { extract as tarExtract, type Header } from 'tar-stream';
 import { ConfigurationError } from '../errors.js';
 import { decompress, type Compression } from './compression.js';
-import { BundleRules, pathComponents, type EntryKind } from './rules.js';
-import { addTarEntry, entryMode, tarHeader } from './tar.js';
+import { BundleRules, pathComponents, refuseEmpty, type EntryKind } from './rules.js';
+import { encodeHeader, END_OF_ARCHIVE, entryMode, paddingAfter, type TarEntry } from './tar.js';
 
-/** One entry of a bundle that passed every rule, with modes normalised as packing does. */
-export interface CheckedEntry {
-  path: string;
-  kind: EntryKind;
-  mode: number;
-  size: number;
-  mtime: Date;
-  linkTarget?: string;
+/** One entry of a bundle that passed every rule. */
+export interface CheckedEntry extends TarEntry {
+  /** Seconds since 1970, as the archive says. */
+  mtime: number;
   /** A file's bytes; read it (or leave it) before asking for the next entry. */
   content: AsyncIterable<Buffer>;
 }
@@ -77,9 +73,11 @@ export async function* checkedEntries(
   });
 
   const rules = new BundleRules();
+  let count = 0;
   try {
     for await (const stream of extract) {
       const entry = admit(rules, stream.header);
+      if (entry !== undefined && entry.kind !== 'directory') count++;
       if (entry !== undefined) yield { ...entry, content: contents(stream) };
       stream.resume();
     }
@@ -91,6 +89,7 @@ export async function* checkedEntries(
     await feeding;
   }
   rules.finish();
+  refuseEmpty(count);
   options.onDigest?.(`sha256:${hash.digest('hex')}`);
 }
 
@@ -109,9 +108,9 @@ function admit(rules: BundleRules, header: Header): Omit<CheckedEntry, 'content'
   const path = parts.join('/');
   const linkTarget = kind === 'symlink' ? (header.linkname ?? '') : undefined;
   rules.admit(path, kind, linkTarget);
-  const mode = entryMode(kind, ((header.mode ?? 0) & 0o111) !== 0);
-  const mtime = header.mtime ?? new Date(0);
-  return { path, kind, mode, size: kind === 'file' ? size : 0, mtime, linkTarget };
+  const executable = kind === 'file' && ((header.mode ?? 0) & 0o111) !== 0;
+  const mtime = Math.max(0, Math.floor((header.mtime?.getTime() ?? 0) / 1000));
+  return { path, kind, size: kind === 'file' ? size : 0, executable, mtime, linkTarget };
 }
 
 function entryKind(header: Header): EntryKind {
@@ -156,18 +155,14 @@ export function checkedTar(source: BundleSource, options: CheckOptions = {}): Re
 }
 
 async function* repack(source: BundleSource, options: CheckOptions): AsyncGenerator<Buffer> {
-  const pack = tarPack();
-  // Started on the first read, in the same tick as the iteration below, so a refusal always
-  // finds a reader to fail.
-  const produce = (async () => {
-    for await (const entry of checkedEntries(source, options)) {
-      const header = tarHeader({ ...entry, executable: entry.mode === 0o755 }, entry.mtime);
-      await addTarEntry(pack, header, entry.kind === 'file' ? entry.content : undefined);
-    }
-    pack.finalize();
-  })().catch((error: unknown) => pack.destroy(error as Error));
-  yield* pack as AsyncIterable<Buffer>;
-  await produce;
+  for await (const entry of checkedEntries(source, options)) {
+    yield encodeHeader(entry, entry.mtime);
+    if (entry.kind !== 'file') continue;
+    yield* entry.content;
+    const padding = paddingAfter(entry.size);
+    if (padding > 0) yield END_OF_ARCHIVE.subarray(0, padding);
+  }
+  yield END_OF_ARCHIVE;
 }
 
 export interface UnpackOptions extends Omit<CheckOptions, 'onDigest'> {
@@ -195,7 +190,7 @@ export async function unpackBundle(
   const created = await prepareDestination(destination);
   let digest = '';
   const counts = { files: 0, directories: 0, symlinks: 0 };
-  const directories: { path: string; mtime: Date }[] = [];
+  const directories: { path: string; mtime: number }[] = [];
   try {
     const entries = checkedEntries(source, {
       compression: options.compression,
@@ -237,10 +232,11 @@ export async function unpackBundle(
 
 async function writeFile(target: string, entry: CheckedEntry): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await open(target, flags, entry.mode);
+  const mode = entryMode(entry.kind, entry.executable);
+  const handle = await open(target, flags, mode);
   try {
     for await (const chunk of entry.content) await handle.write(chunk);
-    await handle.chmod(entry.mode);
+    await handle.chmod(mode);
     await handle.utimes(entry.mtime, entry.mtime);
   } finally {
     await handle.close();
