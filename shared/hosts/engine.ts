@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError } from '../errors.js';
 import type { Log } from '../log.js';
-import { renderEnvFile } from './env-file.js';
+import { renderEnvFile } from '../dotenv.js';
 import {
   historyLine,
   parseHistory,
@@ -50,7 +50,7 @@ export interface HostRelease {
   /** release.json, byte for byte as signed. */
   manifestBytes: Buffer;
   signatureBytes: Buffer;
-  /** The release's config, vars and decrypted secrets, written to `.env` (see env-file.ts). */
+  /** The release's config, vars and decrypted secrets, written to `.env` by shared/dotenv.ts. */
   env: Readonly<Record<string, string>>;
   /** The bundle as a plain tar stream, already checked; opened only when the host lacks it. */
   openBundle: () => Readable | Promise<Readable>;

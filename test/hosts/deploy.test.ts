@@ -8,7 +8,7 @@ import {
   readHostState,
   rollbackHost,
 } from '../../shared/hosts/engine.js';
-import { parseEnvFile } from '../../shared/hosts/env-file.js';
+import { renderEnvFile } from '../../shared/dotenv.js';
 import type { Transport } from '../../shared/hosts/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
@@ -83,8 +83,8 @@ describe('deploy to a real SSH host', () => {
     const env = await stat(path.join(root, 'releases/v2/.env'));
     expect(env.mode & 0o777).toBe(0o600);
     expect(env.uid).toBe(host.uid);
-    expect(parseEnvFile(await readFile(path.join(root, 'releases/v2/.env'), 'utf8'))).toEqual(
-      appEnv(port, 'hello from v2', { SECRET_TOKEN: 'rotated' }),
+    expect(await readFile(path.join(root, 'releases/v2/.env'), 'utf8')).toBe(
+      renderEnvFile(appEnv(port, 'hello from v2', { SECRET_TOKEN: 'rotated' })),
     );
     expect(await readFile(path.join(root, 'releases/v2/.release/release.json'))).toEqual(
       v2.manifestBytes,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
 import { deployToHost, readHostState } from '../../shared/hosts/engine.js';
-import { parseEnvFile } from '../../shared/hosts/env-file.js';
+import { renderEnvFile } from '../../shared/dotenv.js';
 import type { Transport } from '../../shared/hosts/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
@@ -56,7 +56,10 @@ describe('shell safety on a real host', () => {
     const port = await freePort();
     const env = {
       PORT: String(port),
-      GREETING: `it's "quoted" ${planted('config')}\nsecond line\\ with $HOME and \${PATH}`,
+      // Double-quoted in .env: literal to systemd and dotenv, not to sh.
+      GREETING: `it's ${planted('config')} with $HOME and \${PATH}\nsecond line`,
+      // Bare in .env: both quotes inside.
+      QUOTED: `say "hi"; it's ${planted('bare')}`,
       SECRET_TOKEN: `s3cr3t-${planted('secret')}`,
       NODE: process.execPath,
     };
@@ -66,7 +69,7 @@ describe('shell safety on a real host', () => {
       appDeploy(root, releaseOf('v1', bundle, env), {
         // The restart writes what it sees, to compare with what the release says.
         restart:
-          'printf "%s" "$GREETING" > seen-greeting && printf "%s" "$SECRET_TOKEN" > seen-secret && bin/restart',
+          'printf "%s" "$GREETING" > seen-greeting && printf "%s" "$QUOTED" > seen-quoted && printf "%s" "$SECRET_TOKEN" > seen-secret && bin/restart',
         lock: {
           holder: `mallory ${planted('holder')}`,
           run: `https://x/${planted('run')}`,
@@ -78,8 +81,11 @@ describe('shell safety on a real host', () => {
 
     const release = path.join(root, 'releases/v1');
     expect(await readFile(path.join(release, 'seen-greeting'), 'utf8')).toBe(env.GREETING);
+    expect(await readFile(path.join(release, 'seen-quoted'), 'utf8')).toBe(env.QUOTED);
     expect(await readFile(path.join(release, 'seen-secret'), 'utf8')).toBe(env.SECRET_TOKEN);
-    expect(parseEnvFile(await readFile(path.join(release, '.env'), 'utf8'))).toEqual(env);
+    expect(await readFile(path.join(release, '.env'), 'utf8')).toBe(renderEnvFile(env));
+    expect(renderEnvFile(env)).toMatch(/^GREETING="/m);
+    expect(renderEnvFile(env)).toMatch(/^QUOTED=say "hi"/m);
     const response = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as {
       greeting: string;
     };
@@ -134,7 +140,7 @@ describe('shell safety on a real host', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect((error as Error).message, name).toMatch(/^config: /);
+      expect((error as Error).message, name).toMatch(/^config key /);
     }
     expect(transport.scripts).toEqual([]);
     expect((await readHostState(ssh, { root: host.root, log: silentLog })).exists).toBe(true);

@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
+import { envValueProblem, renderEnvFile } from '../../../../shared/dotenv.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   acquireLockScript,
@@ -244,7 +245,7 @@ describe('the scripts on real files', () => {
     await mkdir(path.join(root, 'releases/v1'), { recursive: true });
     await writeFile(
       path.join(root, 'releases/v1/.env'),
-      'GREETING="it\'s \\$(touch MARK) \\"quoted\\""\n',
+      renderEnvFile({ GREETING: `it's $(touch MARK) \`id\`` }),
     );
     const result = sh(
       runInReleaseScript(root, 'v1', 'printf "%s|" "$GREETING" "$(pwd)"; echo err >&2; cat'),
@@ -252,8 +253,56 @@ describe('the scripts on real files', () => {
     );
     expect(result.code).toBe(0);
     expect(result.stdout.toString()).toBe(
-      `it's $(touch MARK) "quoted"|${path.join(dir, 'app/releases/v1')}|err\n`,
+      `it's $(touch MARK) \`id\`|${path.join(dir, 'app/releases/v1')}|err\n`,
     );
+    expect(await readdir(path.join(root, 'releases/v1'))).toEqual(['.env']);
+  });
+
+  it('exports exactly the values shared/dotenv.ts writes, in every quoting it uses, running none', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    const value = fc
+      .string({
+        unit: fc.constantFrom(
+          'a',
+          ' ',
+          "'",
+          '"',
+          '$',
+          '(',
+          ')',
+          '`',
+          '\\',
+          '\n',
+          '=',
+          ';',
+          '#',
+          'é',
+          '{',
+        ),
+        maxLength: 12,
+      })
+      .filter((v) => envValueProblem(v) === undefined);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,6}$/), value, {
+          minKeys: 1,
+          maxKeys: 4,
+        }),
+        async (env) => {
+          await writeFile(path.join(root, 'releases/v1/.env'), renderEnvFile(env));
+          const names = Object.keys(env);
+          const print = names.map((n) => `printf '%s\\0' "$${n}"`).join('; ');
+          const result = sh(runInReleaseScript(root, 'v1', print));
+          expect(result.stderr).toBe('');
+          const seen = result.stdout.toString().split('\0').slice(0, -1);
+          expect(Object.fromEntries(names.map((n, i) => [n, seen[i]]))).toEqual(env);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    const forms = renderEnvFile({ A: 'plain', B: "it's $(id)", C: `say "hi" it's` });
+    expect(forms).toBe(`A='plain'\nB="it's $(id)"\nC=say "hi" it's\n`);
     expect(await readdir(path.join(root, 'releases/v1'))).toEqual(['.env']);
   });
 
