@@ -1,5 +1,5 @@
 import type { Dirent, Stats } from 'node:fs';
-import { glob, lstat, readdir, readlink } from 'node:fs/promises';
+import { glob, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigurationError } from '../errors.js';
 import { BundleRules, compareUtf8, pathComponents, refuseEmpty, type EntryKind } from './rules.js';
@@ -31,7 +31,8 @@ export async function resolveEntries(
   patterns: readonly string[],
 ): Promise<BundleEntry[]> {
   const base = resolve(root);
-  const rootStats = await lstatOrUndefined(base);
+  // The root itself may be reached through a symlink (a working directory often is).
+  const rootStats = await stat(base).catch(() => undefined);
   if (!rootStats?.isDirectory()) {
     throw new ConfigurationError(`bundle root '${root}' is not a directory`);
   }

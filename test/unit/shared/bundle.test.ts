@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, chown, link, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
@@ -132,6 +132,18 @@ describe('packBundle', () => {
     ]);
   });
 
+  it('takes a root reached through a symlink', async () => {
+    const real = await tempDir();
+    await writeTree(real, { 'a.txt': 'a\n' });
+    const alias = join(await tempDir(), 'alias');
+    await symlink(real, alias);
+    const bundle = await pack(alias, ['.']);
+    expect(tar(['--zstd', '-tf', bundle.path])).toBe('a.txt\n');
+    expect(await refusal(resolveEntries(join(real, 'a.txt'), ['.']))).toMatch(
+      /^bundle root '.*a\.txt' is not a directory$/,
+    );
+  });
+
   it('packs hardlinked files as regular files', async () => {
     const root = await tempDir();
     await writeTree(root, { 'a.txt': 'same inode\n' });
@@ -248,6 +260,17 @@ describe('packBundle refuses', () => {
     expect(await refusedPack({ 'empty/nested': { dir: 0o755 } }, ['empty'])).toBe(
       'the bundle is empty; expected at least one file or symlink',
     );
+  });
+
+  it('a file that changed size after it was listed', async () => {
+    const root = await tempDir();
+    await writeTree(root, { 'a.txt': 'short' });
+    const destination = join(await tempDir(), 'bundle.tar.zst');
+    const entries = [{ path: 'a.txt', kind: 'file' as const, size: 5000, executable: false }];
+    expect(
+      await refusal(packBundle({ root, entries, compression: 'zstd', mtime: MTIME }, destination)),
+    ).toMatch(/a\.txt' changed size while it was packed/);
+    await expect(readFile(destination)).rejects.toThrow(/ENOENT/);
   });
 
   it('an mtime that is not whole seconds', async () => {
