@@ -85,9 +85,11 @@ describe('the local transport: this machine as the host', () => {
     expect(aborted).toMatchObject({ code: null, signal: 'KILL' });
     expect(performance.now() - started).toBeLessThan(2000);
 
-    const daemon = await localTransport({ closeGraceSeconds: 0.2 }).exec('sleep 30 & echo started');
+    const daemon = await localTransport({ closeGraceSeconds: 0.2 }).exec('sleep 30 & echo $!');
     expect(daemon).toMatchObject({ code: 0 });
-    expect(daemon.stdout.toString()).toBe('started\n');
+    const pid = Number(daemon.stdout.toString());
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGKILL');
   });
 
   it('destroys a deploy: stops the app, removes the root, and refuses a directory that is not one', async () => {
