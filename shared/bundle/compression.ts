@@ -88,6 +88,9 @@ export async function* decompress(
   try {
     for await (const chunk of output) yield chunk as Buffer;
   } catch (error) {
+    // zlib's own errors say the data is bad; anything else (a read error) passes unchanged.
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (!/^(Z_|ZSTD_error_)/.test(code)) throw error;
     throw new ConfigurationError(
       `the bundle is not valid ${found} data: ${(error as Error).message}`,
     );

@@ -188,7 +188,11 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
       /^the bundle is not a valid tar: /,
     );
     expect(await refusedUnpack(tar.subarray(0, 2048))).toMatch(/^the bundle is not a valid tar: /);
-    const broken = zstdCompressSync(tar);
+    const compressed = zstdCompressSync(tar);
+    expect(await refusedUnpack(compressed.subarray(0, compressed.length - 10))).toMatch(
+      /^the bundle is not valid zstd data: |^the bundle is not a valid tar: /,
+    );
+    const broken = Buffer.from(compressed);
     broken.fill(7, 12);
     expect(await refusedUnpack(broken)).toMatch(/^the bundle is not valid zstd data: /);
   });
