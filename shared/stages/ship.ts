@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { ActionContext } from '../context.js';
 import type { StageResult } from '../stage.js';
-import { buildInputs, type BuildOutputs } from './build.js';
-import { releaseInputs, type ReleaseOutputs } from './release.js';
-import { runInputs, type RunOutputs } from './run.js';
+import { build, buildInputs, type BuildOutputs } from './build.js';
+import { release, releaseInputs, type ReleaseOutputs } from './release.js';
+import { run, runInputs, type RunOutputs } from './run.js';
 
 /**
  * The one-step pipeline takes the three stages' inputs under their own names, except the deploy
- * root, which is `deploy-path` here because `path` already names what build packs.
+ * root, which is `deploy-path` here because `path` already names what build packs. The release
+ * is always the next ID of the environment, made from this build, and it is what run deploys.
  */
 export const shipInputs = z.object({
   ...buildInputs.shape,
@@ -26,9 +27,31 @@ export type ShipInputs = z.output<typeof shipInputs>;
 
 export type ShipOutputs = BuildOutputs & ReleaseOutputs & RunOutputs;
 
-export function ship(
-  _inputs: ShipInputs,
-  _context: ActionContext,
+export async function ship(
+  inputs: ShipInputs,
+  context: ActionContext,
 ): Promise<StageResult<ShipOutputs>> {
-  return Promise.reject(new Error('the one-step ship action is not implemented yet'));
+  context.log.info('Build');
+  const built = await build(inputs, context);
+  context.log.info(`Release ${inputs.environment}`);
+  const released = await release(
+    { ...inputs, sha: built.outputs.sha, 'release-id': undefined },
+    context,
+  );
+  context.log.info(`Run ${released.outputs['release-id']} on ${inputs.hosts.length} host(s)`);
+  const ran = await run(
+    {
+      ...inputs,
+      'release-id': released.outputs['release-id'],
+      path: inputs['deploy-path'],
+      destroy: false,
+      'stop-command': undefined,
+      'delete-releases': false,
+    },
+    context,
+  );
+  return {
+    outputs: { ...built.outputs, ...released.outputs, ...ran.outputs },
+    summary: [built.summary, released.summary, ran.summary].join('\n'),
+  };
 }
