@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { checkedTar } from '../bundle.js';
 import type { ActionContext } from '../context.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, oneLine } from '../errors.js';
 import { gitHubClient } from '../github.js';
 import {
   deployToHost,
@@ -254,62 +254,66 @@ export async function run(
       };
     }
 
-    const deploymentId = inputs.deployment
-      ? await startDeployment(
-          github,
-          repository,
-          {
-            environment,
-            sha: manifest.build.sha,
-            app,
-            releaseId: manifest.id,
-            manifestDigest: verified.digest,
-            description: `${rollback ? 'Roll back to' : 'Deploy'} ${manifest.id}: ${manifest.changes}`,
-            transient:
-              /^pr-[0-9]+$/.test(environment) || context.eventName.startsWith('pull_request'),
-            production: environment === 'production',
-            rollback,
-          },
-          runUrl,
-        )
-      : undefined;
-
-    let outcomes: HostOutcome[];
-    try {
-      connections ??= await connectHosts(inputs.hosts, access, inputs.parallel);
-      const hostRelease = release;
-      outcomes = await activateFleet(connections, {
-        parallel: inputs.parallel,
-        onFailure: inputs['on-failure'],
-        log,
-        activate: (c): Promise<HostResult> =>
-          hostRelease
-            ? deployToHost(c.transport, {
-                ...activation,
-                release: hostRelease,
-                keep: inputs.keep,
-                sharedPaths,
-              })
-            : rollbackHost(c.transport, {
-                ...activation,
-                to: manifest.id,
-                manifestBytes: verified.bytes,
-              }),
-        putBack: (c, to) => rollbackHost(c.transport, { ...activation, to }),
-      });
-    } catch (error) {
+    // GitHub wants writes a second apart: recording the deployment overlaps connecting.
+    const [recorded, connected] = await Promise.allSettled([
+      inputs.deployment
+        ? startDeployment(
+            github,
+            repository,
+            {
+              environment,
+              sha: manifest.build.sha,
+              app,
+              releaseId: manifest.id,
+              manifestDigest: verified.digest,
+              description: `${rollback ? 'Roll back to' : 'Deploy'} ${manifest.id}: ${manifest.changes}`,
+              transient:
+                /^pr-[0-9]+$/.test(environment) || context.eventName.startsWith('pull_request'),
+              production: environment === 'production',
+              rollback,
+            },
+            runUrl,
+          )
+        : Promise.resolve(undefined),
+      connections ?? connectHosts(inputs.hosts, access, inputs.parallel),
+    ]);
+    if (connected.status === 'fulfilled') connections = connected.value;
+    if (recorded.status === 'rejected') throw recorded.reason;
+    const deploymentId = recorded.value;
+    const fail = async (error: unknown): Promise<never> => {
       if (deploymentId !== undefined) {
         await finishDeployment(
           github,
           repository,
           deploymentId,
           'failure',
-          { description: (error as Error).message, logUrl: runUrl },
+          { description: oneLine(error), logUrl: runUrl },
           log,
         );
       }
       throw error;
-    }
+    };
+    if (connected.status === 'rejected') return await fail(connected.reason);
+    const hostRelease = release;
+    const outcomes = await activateFleet(connected.value, {
+      parallel: inputs.parallel,
+      onFailure: inputs['on-failure'],
+      log,
+      activate: (c): Promise<HostResult> =>
+        hostRelease
+          ? deployToHost(c.transport, {
+              ...activation,
+              release: hostRelease,
+              keep: inputs.keep,
+              sharedPaths,
+            })
+          : rollbackHost(c.transport, {
+              ...activation,
+              to: manifest.id,
+              manifestBytes: verified.bytes,
+            }),
+      putBack: (c, to) => rollbackHost(c.transport, { ...activation, to }),
+    }).catch(fail);
 
     const failed = outcomes.filter(outcomeFailed);
     const currents = outcomes.map((o) => o.putBack?.currentId ?? o.result?.currentId);

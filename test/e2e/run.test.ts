@@ -1,11 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHistory, type HistoryEvent } from '../../shared/hosts/history.js';
+import { runInReleaseScript } from '../../shared/hosts/plan.js';
+import { shellQuote } from '../../shared/names.js';
 import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { runAction, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import { startAction, uniqueName, type ActionRun } from '../helpers/action.js';
 import {
   appTree,
   makeIdentity,
@@ -146,10 +149,11 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** The variables a command run in the release sees, read as restart reads them: sh sources .env. */
-function envSeenBy(releaseDir: string, names: string[]): Record<string, string | undefined> {
-  const script = `cd "$1" && set -a && . ./.env && set +a && exec "$2" -e 'const o={};for(const n of process.argv.slice(1))o[n]=process.env[n];console.log(JSON.stringify(o))' "$@"`;
-  const out = execFileSync('sh', ['-c', script, 'sh', releaseDir, NODE, ...names], {
+/** The variables restart and health-check see in a release: the engine's own way of exporting .env. */
+function envSeenBy(root: string, id: string, names: string[]): Record<string, string | undefined> {
+  const print = `const o={};for(const n of process.argv.slice(1))o[n]=process.env[n];console.log(JSON.stringify(o))`;
+  const command = [NODE, '-e', print, ...names].map(shellQuote).join(' ');
+  const out = execFileSync('sh', ['-c', runInReleaseScript(root, id, command)], {
     encoding: 'utf8',
   });
   return JSON.parse(out) as Record<string, string | undefined>;
@@ -212,7 +216,7 @@ describe('run-action deploys over SSH', () => {
       const env = await stat(path.join(dir, '.env'));
       expect(env.mode & 0o777).toBe(0o600);
       expect(env.uid).toBe(host.uid);
-      expect(envSeenBy(dir, ['PORT', 'GREETING', 'API_TOKEN', 'NODE'])).toEqual({
+      expect(envSeenBy(root, 'v2', ['PORT', 'GREETING', 'API_TOKEN', 'NODE'])).toEqual({
         PORT: String(site.port),
         GREETING: 'hello from v2',
         API_TOKEN: `token-of-v2-${site.port}`,
@@ -240,10 +244,8 @@ describe('run-action deploys over SSH', () => {
         ['activated', 'v1', undefined],
         ['activated', 'v2', 'v1'],
       ]);
-      expect(history[1]).toMatchObject({
-        digest: bundleA.digest,
-        by: expect.stringMatching(/^octocat \(run [0-9]+\)$/),
-      });
+      expect(history[1]?.digest).toBe(bundleA.digest);
+      expect(history[1]?.by).toMatch(/^octocat \(run [0-9]+\)$/);
       expect(history[1]?.run).toMatch(/\/acme\/layout-[0-9a-f]+\/actions\/runs\/[0-9]+$/);
       expect(await exists(path.join(root, '.deploy/lock'))).toBe(false);
 
@@ -512,6 +514,350 @@ describe('run-action release-id: previous', () => {
       expect(quick.errors).toEqual([]);
       expect(hostRow(quick).sent).toBe('0 B');
       expect(hostRow(quick).seconds).toBeLessThan(1);
+    } finally {
+      await stopApp(site);
+    }
+  });
+});
+
+/** Starts the action and resolves once its log shows `pattern`; the run goes on. */
+async function startUntil(
+  site: Site,
+  inputs: Record<string, string | undefined>,
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; result: Promise<ActionRun>; seen: Promise<void> }> {
+  const started = await startAction({
+    action: 'run-action',
+    env: emulator().runnerEnv({ repository: site.repository }),
+    inputs: runInputs(site, inputs),
+  });
+  let log = '';
+  const seen = new Promise<void>((resolve, reject) => {
+    started.child.stdout?.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      if (pattern.test(log)) resolve();
+    });
+    started.child.once('exit', () => reject(new Error(`the run ended before ${pattern}: ${log}`)));
+  });
+  seen.catch(() => undefined);
+  return { child: started.child, result: started.result, seen };
+}
+
+function phase(name: string): RegExp {
+  return new RegExp(`::debug::host ${host.hostLine.replace(/\./g, '\\.')}: ${name}\\n`);
+}
+
+/** What `current` points to must be a whole release: renamed into place with its .env and manifest. */
+async function expectCompleteCurrent(site: Site): Promise<string> {
+  const target = await readlink(path.join(site.root, 'current'));
+  expect(target).toMatch(/^releases\/v[0-9]+$/);
+  const dir = path.join(site.root, target);
+  const id = path.basename(dir);
+  expect(envSeenBy(site.root, id, ['GREETING']).GREETING).toBe(`hello from ${id}`);
+  expect(JSON.parse(await readFile(path.join(dir, '.release/release.json'), 'utf8'))).toMatchObject(
+    { id },
+  );
+  expect(await exists(path.join(dir, 'server.mjs'))).toBe(true);
+  return id;
+}
+
+async function leftovers(site: Site): Promise<string[]> {
+  return (await readdir(path.join(site.root, 'releases'))).filter((name) => name.endsWith('.tmp'));
+}
+
+describe('run-action and the deploy lock', () => {
+  it('lets one of two runs started at once proceed; the other fails fast naming the holder', async () => {
+    const site = await newSite('lock');
+    try {
+      await release(site);
+      const slow = { restart: 'bin/restart && sleep 2' };
+      const [a, b] = await Promise.all([deploy(site, slow), deploy(site, slow)]);
+      const [winner, loser] = a.code === 0 ? [a, b] : [b, a];
+      expect(winner.code, winner.log).toBe(0);
+      expect(loser.code).toBe(1);
+      const winnerRun = /\/actions\/runs\/([0-9]+)/.exec(
+        (await historyOf(site.root))[0]?.run ?? '',
+      )?.[1];
+      expect(loser.errors).toHaveLength(1);
+      expect(loser.errors[0]).toMatch(
+        new RegExp(
+          `^host ${host.hostLine}: deploy lock held by octocat \\(run ${winnerRun}\\) on .+ \\(pid [0-9]+\\) since 20[0-9T:.-]+Z \\(.+/actions/runs/${winnerRun}\\); set lock-timeout to wait for it$`,
+        ),
+      );
+      expect((await historyOf(site.root)).map((e) => [e.event, e.release])).toEqual([
+        ['activated', 'v1'],
+      ]);
+      expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
+
+      // Asked to wait, the second run proceeds once the first is done: whole deploys only.
+      await release(site);
+      const [c, d] = await Promise.all([
+        deploy(site, { ...slow, 'release-id': 'v1', 'lock-timeout': '60' }),
+        deploy(site, { ...slow, 'release-id': 'v2', 'lock-timeout': '60' }),
+      ]);
+      expect([c.code, d.code]).toEqual([0, 0]);
+      const history = await historyOf(site.root);
+      expect(history).toHaveLength(3);
+      const last = history.at(-1)!;
+      expect(history[1]).toMatchObject({ event: 'activated', release: last.from });
+      expect(await ask(site.port)).toMatchObject({ release: last.release });
+      expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
+    } finally {
+      await stopApp(site);
+    }
+  });
+
+  it('keeps current whole when the run is killed at upload or restart; a stale lock says how to clear it, and the next run recovers', async () => {
+    const site = await newSite('kill');
+    try {
+      await release(site);
+      expect((await deploy(site)).code).toBe(0);
+      // Enough data that the upload is still running when the run is killed.
+      const big = await pack(
+        await appTree({ 'data/filler.bin': randomBytes(24 * 1024 * 1024) }),
+        'shop',
+        SHA_B,
+      );
+      await release(site, { sha: SHA_B, bundle: big });
+
+      const killed = await startUntil(site, {}, phase('upload'));
+      await killed.seen;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      killed.child.kill('SIGKILL');
+      await killed.result;
+      expect(await expectCompleteCurrent(site)).toBe('v1');
+      expect(await ask(site.port)).toMatchObject({ release: 'v1' });
+
+      // The lock's holder is gone but its heartbeat is fresh: held, said plainly.
+      const blocked = await deploy(site);
+      expect(blocked.errors[0]).toMatch(
+        new RegExp(`^host ${host.hostLine}: deploy lock held by octocat \\(run [0-9]+\\)`),
+      );
+      // Minutes later, no heartbeat: stale, with the command that clears it.
+      const heartbeat = path.join(site.root, '.deploy/lock/heartbeat');
+      await writeFile(heartbeat, `${Math.floor(Date.now() / 1000) - 600}\n`);
+      const stale = await deploy(site);
+      const lockDir = path.join(site.root, '.deploy/lock');
+      expect(stale.errors).toHaveLength(1);
+      expect(stale.errors[0]).toMatch(
+        new RegExp(
+          `^host ${host.hostLine}: deploy lock held by .* looks stale \\(no heartbeat for [0-9]+ s\\); if no deploy is running there, clear it on the host with: rm -rf ${lockDir}$`,
+        ),
+      );
+      execFileSync('sh', ['-c', `rm -rf ${lockDir}`]);
+      const recovered = await deploy(site);
+      expect(recovered.errors).toEqual([]);
+      expect(await leftovers(site)).toEqual([]);
+      expect(await expectCompleteCurrent(site)).toBe('v2');
+      expect(await ask(site.port)).toMatchObject({ release: 'v2' });
+
+      // Killed while restarting: the switch is done, so current is the new release, whole.
+      await release(site);
+      const restarting = await startUntil(
+        site,
+        { restart: 'bin/restart && sleep 30' },
+        phase('restart'),
+      );
+      await restarting.seen;
+      restarting.child.kill('SIGKILL');
+      await restarting.result;
+      expect(await expectCompleteCurrent(site)).toBe('v3');
+      execFileSync('sh', ['-c', `rm -rf ${lockDir}`]);
+      const next = await deploy(site, { 'release-id': 'v2' });
+      expect(next.errors).toEqual([]);
+      expect(await expectCompleteCurrent(site)).toBe('v2');
+      expect(await ask(site.port)).toMatchObject({ release: 'v2' });
+      expect(await leftovers(site)).toEqual([]);
+    } finally {
+      await stopApp(site);
+    }
+  });
+});
+
+describe('run-action prunes old releases', () => {
+  it('keeps `keep` releases, never current or the previous good one; failed ones use no slot', async () => {
+    const site = await newSite('prune');
+    const fast = { restart: undefined, 'health-check': 'test -f server.mjs', keep: '2' };
+    const releasesOnHost = async () => (await readdir(path.join(site.root, 'releases'))).sort();
+    for (let n = 1; n <= 3; n++) {
+      await release(site);
+      const run = await deploy(site, fast);
+      expect(run.errors).toEqual([]);
+    }
+    expect(await releasesOnHost()).toEqual(['v2', 'v3']);
+    // v4 fails its check: it stays for a look, and takes no slot from v2 and v3.
+    await release(site);
+    const failed = await deploy(site, { ...fast, 'health-check': 'false', 'health-timeout': '1' });
+    expect(failed.code).toBe(1);
+    expect(await releasesOnHost()).toEqual(['v2', 'v3', 'v4']);
+    await release(site);
+    const fifth = await deploy(site, fast);
+    expect(fifth.errors).toEqual([]);
+    expect(await releasesOnHost()).toEqual(['v3', 'v5']);
+    expect(hostRowCells(fifth)[7]?.split(', ').sort()).toEqual(['v2', 'v4']);
+  });
+});
+
+/** The cells of the host's row in the job summary. */
+function hostRowCells(run: ActionRun, label = host.hostLine): string[] {
+  const row = run.summary.split('\n').find((line) => line.startsWith(`| \`${label}\``));
+  return row?.split('|').map((cell) => cell.trim()) ?? [];
+}
+
+describe('run-action names the host when it cannot be used', () => {
+  let site: Site;
+  let otherKey: string;
+
+  beforeAll(async () => {
+    site = await newSite('hosts');
+    await release(site);
+    const dir = path.join(host.dir, 'other');
+    execFileSync('sh', [
+      '-c',
+      `mkdir -p "$1" && ssh-keygen -q -t ed25519 -N '' -f "$1/key"`,
+      'sh',
+      dir,
+    ]);
+    otherKey = await readFile(path.join(dir, 'key'), 'utf8');
+  });
+
+  /** A refused run: one error line, naming the host, and nothing on it. */
+  async function refused(
+    inputs: Record<string, string | undefined>,
+    target: TestHost = host,
+  ): Promise<string> {
+    const run = await deploy(site, { hosts: target.hostLine, ...inputs });
+    expect(run.code).toBe(1);
+    expect(run.errors).toHaveLength(1);
+    const error = run.errors[0]!;
+    expect(error).not.toContain('\n');
+    expect(error).toContain(inputs.hosts ?? target.hostLine);
+    expect(await exists(path.join(site.root, 'current'))).toBe(false);
+    return error;
+  }
+
+  it('a host key that does not match known-hosts', async () => {
+    const otherHostKey = (await readFile(path.join(host.dir, 'other/key.pub'), 'utf8')).trim();
+    const error = await refused({ 'known-hosts': `[127.0.0.1]:${host.port} ${otherHostKey}\n` });
+    expect(error).toMatch(
+      new RegExp(
+        `^host ${host.hostLine}: host key ssh-ed25519 SHA256:\\S+ does not match known-hosts; if the host was rebuilt, update known-hosts, else someone may be in the middle$`,
+      ),
+    );
+  });
+
+  it('a host missing from known-hosts, and no known-hosts at all', async () => {
+    const error = await refused({
+      'known-hosts': `[127.0.0.1]:1 ${host.knownHosts.split(' ').slice(1).join(' ')}`,
+    });
+    expect(error).toBe(
+      `host ${host.hostLine}: not in known-hosts; add a line for [127.0.0.1]:${host.port} (ssh-keyscan -p ${host.port} 127.0.0.1, then check its fingerprint)`,
+    );
+    const none = await refused({ 'known-hosts': undefined });
+    expect(none).toMatch(/^Input 'known-hosts' is required for SSH hosts \(brr-deploy@/);
+  });
+
+  it('a user key the host does not accept', async () => {
+    const error = await refused({ 'ssh-key': otherKey });
+    expect(error).toBe(
+      `host ${host.hostLine}: the host refused ssh-key (authentication failed); check the user's authorized_keys`,
+    );
+  });
+
+  it('a host nothing answers on', async () => {
+    const port = await freePort();
+    const line = `${host.user}@127.0.0.1:${port}`;
+    const error = await refused({
+      hosts: line,
+      'known-hosts': `[127.0.0.1]:${port} ${host.knownHosts.split(' ').slice(1).join(' ')}`,
+    });
+    expect(error).toBe(`host ${line}: unreachable (ECONNREFUSED)`);
+  });
+
+  it('a host without tar, and a host whose disk is full', async () => {
+    const tarless = await startHost({ withoutTools: ['tar'] });
+    const small = await startHost({ diskBytes: 4 * 1024 * 1024 });
+    try {
+      const noTar = await deploy(site, {
+        hosts: tarless.hostLine,
+        'ssh-key': tarless.privateKey,
+        'known-hosts': tarless.knownHosts,
+        path: tarless.root,
+      });
+      expect(noTar.errors).toEqual([
+        `host ${tarless.hostLine}: tar is not installed or not on the PATH; the host needs POSIX sh and tar`,
+      ]);
+      expect(await exists(path.join(tarless.root, 'current'))).toBe(false);
+
+      const big = await pack(
+        await appTree({ 'data/filler.bin': randomBytes(8 * 1024 * 1024) }),
+        'shop',
+        SHA_B,
+      );
+      const bigRelease = await release(site, { sha: SHA_B, bundle: big });
+      const full = await deploy(site, {
+        'release-id': bigRelease.id,
+        hosts: small.hostLine,
+        'ssh-key': small.privateKey,
+        'known-hosts': small.knownHosts,
+        path: small.root,
+      });
+      expect(full.errors).toHaveLength(1);
+      expect(full.errors[0]).toMatch(
+        new RegExp(
+          `^host ${small.hostLine}: no space left on device under ${small.root} while unpacking ${bigRelease.id}$`,
+        ),
+      );
+      expect(await exists(path.join(small.root, 'current'))).toBe(false);
+      expect(await readdir(path.join(small.root, 'releases'))).toEqual([]);
+    } finally {
+      await Promise.all([tarless.stop(), small.stop()]);
+    }
+  });
+});
+
+describe('run-action keeps planted values away from the shell', () => {
+  it('carries quotes, $(), backquotes and newlines in paths and config as data; nothing extra runs', async () => {
+    const canary = path.join(host.dir, uniqueName('canary'));
+    const site = await newSite('shell');
+    site.root = path.join(host.root, `we'ird $(touch ${canary}-path) \`touch ${canary}-tick\` dir`);
+    const planted = {
+      GREETING: `$(touch ${canary}-greeting) and \`touch ${canary}-backquote\` and "double" and $HOME`,
+      QUOTED: `it's $(touch ${canary}-quoted)`,
+      BOTH: `it's "both" $(touch ${canary}-both) \`touch ${canary}-both2\``,
+      LINES: `line one\nline two; touch ${canary}-newline\n`,
+    };
+    try {
+      await release(site, {
+        vars: { PORT: String(site.port), NODE, ...planted },
+        secrets: { API_TOKEN: `'; touch ${canary}-secret; echo '` },
+      });
+      const run = await deploy(site);
+      expect(run.errors).toEqual([]);
+      expect(await ask(site.port)).toMatchObject({ greeting: planted.GREETING, release: 'v1' });
+      expect(envSeenBy(site.root, 'v1', [...Object.keys(planted), 'API_TOKEN'])).toEqual({
+        ...planted,
+        API_TOKEN: `'; touch ${canary}-secret; echo '`,
+      });
+      const trail = execFileSync('sh', ['-c', 'ls -d "$1"* 2>/dev/null || true', 'sh', canary], {
+        encoding: 'utf8',
+      });
+      expect(trail).toBe('');
+
+      // Values the inputs refuse never get as far as a host.
+      for (const [input, value, message] of [
+        ['release-id', `v1; touch ${canary}-id`, /^Input 'release-id'/],
+        ['hosts', `${host.user}@127.0.0.1;touch ${canary}-host`, /^Input 'hosts': line 1/],
+        ['path', `${site.root}\nsecond line`, /^path: expected a directory path on one line/],
+      ] as const) {
+        const bad = await deploy(site, { [input]: value });
+        expect(bad.errors[0]).toMatch(message);
+      }
+      expect(
+        execFileSync('sh', ['-c', 'ls -d "$1"* 2>/dev/null || true', 'sh', canary], {
+          encoding: 'utf8',
+        }),
+      ).toBe('');
     } finally {
       await stopApp(site);
     }
