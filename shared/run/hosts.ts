@@ -113,6 +113,8 @@ export interface HostOutcome {
   host: string;
   /** Not reached: an earlier host failed first. */
   skipped: boolean;
+  /** For a host not reached: what it runs, as read afterwards. */
+  current?: string;
   result?: HostResult;
   /** Why the host failed before switching anything (lock held, disk full, …), one line. */
   error?: string;
@@ -137,6 +139,8 @@ export interface FleetOptions {
   activate: (connection: Connection) => Promise<HostResult>;
   /** Puts a host switched in this run back on `to`, when another host failed. */
   putBack: (connection: Connection, to: string) => Promise<HostResult>;
+  /** What a host not reached runs: for the report. */
+  current: (connection: Connection) => Promise<string | undefined>;
   log: Log;
 }
 
@@ -169,6 +173,13 @@ export async function activateFleet(
     settled[index]?.status === 'fulfilled'
       ? settled[index].value
       : { host: connection.host.label, skipped: true },
+  );
+  await mapLimit(
+    outcomes.flatMap((outcome, index) => (outcome.skipped ? [{ outcome, index }] : [])),
+    options.parallel,
+    async ({ outcome, index }) => {
+      outcome.current = await options.current(connections[index]!).catch(() => undefined);
+    },
   );
   if (!failed || options.onFailure !== 'rollback') return outcomes;
 

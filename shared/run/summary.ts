@@ -45,13 +45,15 @@ function resultText(outcome: HostOutcome): string {
 function hostRows(outcomes: readonly HostOutcome[]): string[][] {
   return outcomes.map((outcome) => {
     const result = outcome.result;
-    const current = outcome.putBack?.currentId ?? result?.currentId;
+    const current = outcome.skipped
+      ? outcome.current
+      : (outcome.putBack?.currentId ?? result?.currentId);
     const seconds = (result?.seconds ?? 0) + (outcome.putBack?.seconds ?? 0);
     const sent = (result?.bytesSent ?? 0) + (outcome.putBack?.bytesSent ?? 0);
     return [
       `\`${outcome.host}\``,
       resultText(outcome),
-      current ?? (result ? 'nothing' : '–'),
+      current ?? (result || outcome.skipped ? 'nothing' : '–'),
       result?.previousId ?? (result ? 'none' : '–'),
       result ? formatSeconds(seconds * 1000) : '–',
       result ? formatBytes(sent) : '–',
@@ -60,20 +62,26 @@ function hostRows(outcomes: readonly HostOutcome[]): string[][] {
   });
 }
 
-function rollbackSnippet(report: Pick<RunReport, 'environment' | 'app' | 'rollbackTo'>): string[] {
+function rollbackSnippet(
+  report: Pick<RunReport, 'environment' | 'app' | 'rollbackTo' | 'rollback'>,
+): string[] {
   if (report.rollbackTo === undefined) return [];
+  // After a rollback, `previous` walks further back: the release rolled back from counts as bad.
+  const how = report.rollback
+    ? `deploy \`${report.rollbackTo}\` again`
+    : `run this step with \`release-id: previous\` (or \`${report.rollbackTo}\`)`;
   return [
     '',
     `#### Roll back`,
     '',
-    `To go back to ${report.rollbackTo}, run this step again with \`release-id: previous\` (or \`${report.rollbackTo}\`):`,
+    `To go back to ${report.rollbackTo}, ${how}:`,
     '',
     '```yaml',
     '- uses: build-release-run/run-action@v1',
     '  with:',
     `    app: ${report.app}`,
     `    environment: ${report.environment}`,
-    `    release-id: ${report.rollbackTo}`,
+    `    release-id: ${report.rollback ? report.rollbackTo : 'previous'}`,
     '```',
   ];
 }

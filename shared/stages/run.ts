@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { checkedTar } from '../bundle.js';
 import type { ActionContext } from '../context.js';
 import { ConfigurationError, oneLine } from '../errors.js';
-import { gitHubClient } from '../github.js';
+import { gitHubClient, type GitHub } from '../github.js';
 import {
   deployToHost,
   planHost,
@@ -19,6 +19,13 @@ import { findRelease, type LedgerScope } from '../ledger.js';
 import { appName, environmentName, parseHost, releaseSelector } from '../names.js';
 import { finishDeployment, startDeployment } from '../run/deployment.js';
 import {
+  deactivateDeployments,
+  deleteReleases,
+  destroyOnHosts,
+  destroySummary,
+  type DestroyedHost,
+} from '../run/destroy.js';
+import {
   activateFleet,
   checkHostAccess,
   closeAll,
@@ -30,6 +37,7 @@ import {
 } from '../run/hosts.js';
 import { previousFromHosts, resolveFromLedger } from '../run/resolve.js';
 import { planSummary, runSummary } from '../run/summary.js';
+import type { Log } from '../log.js';
 import { parseAllowedSigners } from '../signature.js';
 import type { StageResult } from '../stage.js';
 import {
@@ -136,11 +144,6 @@ export async function run(
     localEnv: localEnv(context.env),
   };
   checkHostAccess(inputs.hosts, access);
-  if (inputs.destroy) {
-    throw new ConfigurationError(
-      "Input 'destroy': tearing an environment down is not available in this version",
-    );
-  }
 
   const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
   const repository = { owner: context.owner, repo: context.repo };
@@ -159,6 +162,20 @@ export async function run(
     ...(inputs['health-check'] !== undefined ? { healthCheck: inputs['health-check'] } : {}),
     healthTimeoutSeconds: inputs['health-timeout'],
   };
+
+  if (inputs.destroy) {
+    return destroy(inputs, {
+      app,
+      environment,
+      root,
+      lock,
+      access,
+      github,
+      scope,
+      runUrl,
+      log,
+    });
+  }
 
   let connections: Connection[] | undefined;
   let bundle: VerifiedBundle | undefined;
@@ -313,26 +330,34 @@ export async function run(
               manifestBytes: verified.bytes,
             }),
       putBack: (c, to) => rollbackHost(c.transport, { ...activation, to }),
+      current: async (c) => (await readHostState(c.transport, { root, log })).current,
     }).catch(fail);
 
     const failed = outcomes.filter(outcomeFailed);
-    const currents = outcomes.map((o) => o.putBack?.currentId ?? o.result?.currentId);
-    const previousIds = outcomes.map((o) => o.result?.previousId);
+    const currents = outcomes.map((o) =>
+      o.skipped ? o.current : (o.putBack?.currentId ?? o.result?.currentId),
+    );
+    const previousIds = outcomes.map((o) => (o.skipped ? o.current : o.result?.previousId));
     const rolledBack = outcomes.some(
       (o) => o.putBack !== undefined || o.result?.result === 'failed-rolled-back',
     );
     const now = common(currents);
     const before = common(previousIds);
+    const hosts = `${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`;
+    const where =
+      now !== undefined
+        ? now === manifest.id
+          ? `the hosts run ${now}`
+          : `the hosts are back on ${now}`
+        : new Set(currents).size > 1
+          ? `the hosts are split: ${outcomes.map((o, i) => `${o.host} on ${currents[i] ?? 'nothing'}`).join(', ')}`
+          : 'nothing is current';
     const headline =
       failed.length === 0
         ? rollback
-          ? `rolled back on ${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`
-          : `deployed to ${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`
-        : now !== undefined && now !== manifest.id
-          ? `failed, the hosts are back on ${now}`
-          : now === undefined && new Set(currents).size > 1
-            ? `failed, the hosts are split: ${outcomes.map((o, i) => `${o.host} on ${currents[i] ?? 'nothing'}`).join(', ')}`
-            : 'failed';
+          ? `rolled back on ${hosts}`
+          : `deployed to ${hosts}`
+        : `failed, ${where}`;
     if (deploymentId !== undefined) {
       await finishDeployment(
         github,
@@ -373,7 +398,7 @@ export async function run(
       }),
     };
     if (failed.length > 0) {
-      throw new RunFailed(failureMessage(outcomes, failed, headline), result);
+      throw new RunFailed(failureMessage(outcomes, failed, where), result);
     }
     return result;
   } finally {
@@ -386,11 +411,87 @@ export async function run(
 function failureMessage(
   outcomes: readonly HostOutcome[],
   failed: readonly HostOutcome[],
-  headline: string,
+  where: string,
 ): string {
   const reasons = failed.map(
     (o) => o.error ?? o.result?.failure?.message ?? o.putBack?.failure?.message ?? o.putBackError,
   );
-  if (outcomes.length === 1) return reasons[0] ?? headline;
-  return `${failed.length} of ${outcomes.length} hosts failed, ${headline}: ${reasons.join('; ')}`;
+  if (outcomes.length === 1) return reasons[0] ?? where;
+  return `${failed.length} of ${outcomes.length} hosts failed, ${where}: ${reasons.join('; ')}`;
+}
+
+async function destroy(
+  inputs: RunInputs,
+  options: {
+    app: string;
+    environment: string;
+    root: string;
+    lock: LockOptions;
+    access: HostAccess;
+    github: GitHub;
+    scope: LedgerScope;
+    runUrl: string;
+    log: Log;
+  },
+): Promise<StageResult<RunOutputs>> {
+  const { github, scope, log } = options;
+  const repository = { owner: scope.owner, repo: scope.repo };
+  const connections = await connectHosts(inputs.hosts, options.access, inputs.parallel);
+  let hosts: DestroyedHost[];
+  try {
+    hosts = await destroyOnHosts(connections, {
+      root: options.root,
+      lock: options.lock,
+      log,
+      stopCommand: inputs['stop-command'],
+      parallel: inputs.parallel,
+    });
+  } finally {
+    await closeAll(connections);
+  }
+  for (const host of hosts) {
+    if (host.error === undefined) {
+      log.info(
+        `host ${host.host}: ${host.removed ? `removed ${options.root}` : 'nothing to remove'}`,
+      );
+    }
+  }
+  const failed = hosts.filter((host) => host.error !== undefined);
+  // GitHub's record follows the hosts: left as it is while any host still runs the environment.
+  const deactivated =
+    inputs.deployment && failed.length === 0
+      ? await deactivateDeployments(github, repository, options.environment, options.runUrl)
+      : undefined;
+  const deletedReleases =
+    inputs['delete-releases'] && failed.length === 0
+      ? await deleteReleases(github, scope, log)
+      : undefined;
+  const result: StageResult<RunOutputs> = {
+    outputs: {
+      'release-id': '',
+      'previous-release-id': '',
+      hosts: inputs.hosts.map((h) => h.label).join('\n'),
+      'deployment-id': '',
+      url: '',
+      'rolled-back': 'false',
+    },
+    summary: destroySummary({
+      app: options.app,
+      environment: options.environment,
+      root: options.root,
+      hosts,
+      deactivated,
+      deletedReleases,
+    }),
+  };
+  if (failed.length > 0) {
+    const reasons = failed.map((host) => host.error).join('; ');
+    throw new RunFailed(
+      failed.length === 1 && hosts.length === 1
+        ? reasons
+        : `${failed.length} of ${hosts.length} hosts were not torn down: ${reasons}`,
+      result,
+    );
+  }
+  return result;
 }

@@ -267,7 +267,10 @@ describe('run-action deploys over SSH', () => {
       expect(second.summary).toContain(bundleA.digest);
       expect(second.summary).toContain('Config change API_TOKEN, GREETING');
       expect(second.summary).toContain(`\`${host.hostLine}\``);
-      expect(second.summary).toMatch(/release-id: v1/);
+      expect(second.summary).toContain(
+        'To go back to v1, run this step with `release-id: previous` (or `v1`)',
+      );
+      expect(second.summary).toContain('    release-id: previous\n');
 
       // One GitHub Deployment per run, in_progress then success, with the URL.
       const deployments = emulator().state.repository(site.repository).deployments;

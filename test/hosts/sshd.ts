@@ -26,6 +26,11 @@ export interface HostOptions {
   withoutTools?: string[];
   /** Mounts a tmpfs of this many bytes on the deploy root: a host whose disk fills up. */
   diskBytes?: number;
+  /**
+   * Sessions start in the host's `root` instead of the user's home, so hosts on this machine can
+   * share one relative `path` (a fleet whose hosts all deploy to `app`, each under its own root).
+   */
+  ownWorkingDirectory?: boolean;
 }
 
 export interface TestHost {
@@ -189,6 +194,9 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
         'MaxStartups 50',
         'LogLevel VERBOSE',
         ...setEnv,
+        ...(options.ownWorkingDirectory
+          ? [`ForceCommand cd ${root} && exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`]
+          : []),
         '',
       ].join('\n'),
     );

@@ -1,0 +1,326 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useGitHub } from '../emulator/vitest.js';
+import { runAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import {
+  appTree,
+  makeKeys,
+  pack,
+  publishRelease,
+  type PackedBundle,
+  type PublishedRelease,
+  type ReleaseKeys,
+} from '../helpers/releases.js';
+import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
+
+/*
+ * run-action across several real sshd hosts on this machine. Each host's sessions start in its
+ * own root, so one relative `path` names a separate deploy root on each, as on real machines.
+ * The hosts share one port space, so the restart here records when it ran instead of starting
+ * the sample app.
+ */
+
+const emulator = useGitHub();
+const SHA = 'c'.repeat(40);
+
+let hosts: TestHost[];
+let keys: ReleaseKeys;
+let bundle: PackedBundle;
+let scratch: string;
+
+beforeAll(async () => {
+  [hosts, keys] = await Promise.all([
+    Promise.all([1, 2, 3, 4].map(() => startHost({ ownWorkingDirectory: true }))),
+    makeKeys(),
+  ]);
+  bundle = await pack(await appTree(), 'shop', SHA);
+  scratch = await mkdtemp(path.join(tmpdir(), 'brr-fleet-'));
+  // The deploy user writes the restart log here.
+  await chmod(scratch, 0o777);
+});
+
+afterAll(async () => {
+  await Promise.all((hosts ?? []).map((h) => h.stop()));
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+interface Fleet {
+  repository: string;
+  environment: string;
+  /** The relative `path`: a deploy root under each host's root. */
+  path: string;
+  releases: PublishedRelease[];
+  log: string;
+}
+
+function newFleet(environment = 'production', deployPath = uniqueName('app')): Fleet {
+  const repository = `acme/${uniqueName('fleet')}`;
+  emulator().createRepository(repository);
+  return {
+    repository,
+    environment,
+    path: deployPath,
+    releases: [],
+    log: path.join(scratch, `${deployPath}.log`),
+  };
+}
+
+async function release(fleet: Fleet): Promise<PublishedRelease> {
+  const id = `v${fleet.releases.length + 1}`;
+  const published = await publishRelease(emulator(), {
+    repository: fleet.repository,
+    app: 'shop',
+    environment: fleet.environment,
+    keys,
+    id,
+    sha: SHA,
+    bundle,
+    vars: { GREETING: `hello from ${id}` },
+    ...(fleet.releases.length ? { previous: fleet.releases.at(-1)! } : {}),
+  });
+  fleet.releases.push(published);
+  return published;
+}
+
+function deploy(
+  fleet: Fleet,
+  on: readonly TestHost[],
+  inputs: Record<string, string | undefined> = {},
+  env: Record<string, string> = {},
+): Promise<ActionRun> {
+  return runAction({
+    action: 'run-action',
+    env: { ...emulator().runnerEnv({ repository: fleet.repository }), ...env },
+    inputs: {
+      environment: fleet.environment,
+      app: 'shop',
+      hosts: on.map((h) => h.hostLine).join('\n'),
+      path: fleet.path,
+      'ssh-key': hosts[0]!.privateKey,
+      'known-hosts': on.map((h) => h.knownHosts).join(''),
+      'allowed-signers': keys.allowedSigners,
+      // Start and end of each restart, by host root: the concurrency actually reached.
+      restart: `echo "start $(date +%s%N) $(cd ../../.. && pwd)" >> '${fleet.log}'; sleep 1; echo "end $(date +%s%N)" >> '${fleet.log}'`,
+      // A host fails its check while a FAIL file sits in its root.
+      'health-check': 'test -f server.mjs && test ! -e ../../../FAIL',
+      'health-timeout': '1',
+      ...inputs,
+    },
+  });
+}
+
+/** All hosts authorise every host's client key: one `ssh-key` for the fleet. */
+async function shareClientKey(): Promise<void> {
+  const key = (await readFile(path.join(hosts[0]!.dir, 'client_key.pub'), 'utf8')).trim();
+  for (const h of hosts.slice(1)) {
+    await writeFile(path.join(h.dir, 'authorized_keys'), `${key}\n`, { flag: 'a' });
+  }
+}
+
+async function currentOn(h: TestHost, fleet: Fleet): Promise<string | undefined> {
+  try {
+    return path.basename(await readlink(path.join(h.root, fleet.path, 'current')));
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The most restarts that ran at once, from the restart log. */
+async function concurrency(fleet: Fleet): Promise<number> {
+  const events = (await readFile(fleet.log, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [kind, time] = line.split(' ');
+      return { delta: kind === 'start' ? 1 : -1, time: BigInt(time ?? '0') };
+    })
+    .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.delta - b.delta));
+  let running = 0;
+  let most = 0;
+  for (const event of events) {
+    running += event.delta;
+    most = Math.max(most, running);
+  }
+  return most;
+}
+
+function snapshot(root: string): string {
+  return execFileSync(
+    'sh',
+    [
+      '-c',
+      'cd "$1" && find . -printf "%p %y %m %s %l\\n" | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort',
+      'sh',
+      root,
+    ],
+    { encoding: 'utf8' },
+  );
+}
+
+describe('run-action across a fleet', () => {
+  beforeAll(shareClientKey);
+
+  it('rolls a release out at most `parallel` hosts at once', async () => {
+    const fleet = newFleet();
+    await release(fleet);
+    const run = await deploy(fleet, hosts, { parallel: '2' });
+    expect(run.errors).toEqual([]);
+    expect(run.outputs).toMatchObject({
+      'release-id': 'v1',
+      hosts: hosts.map((h) => h.hostLine).join('\n'),
+      'rolled-back': 'false',
+    });
+    for (const h of hosts) expect(await currentOn(h, fleet)).toBe('v1');
+    expect(await concurrency(fleet)).toBe(2);
+    expect(run.summary).toContain('deployed to 4 hosts');
+  });
+
+  it('on a failure puts every switched host back; hosts not reached are never switched', async () => {
+    const fleet = newFleet();
+    await release(fleet);
+    expect((await deploy(fleet, hosts, { parallel: '4' })).errors).toEqual([]);
+    await release(fleet);
+    const failing = hosts[2]!;
+    await writeFile(path.join(failing.root, 'FAIL'), '');
+    try {
+      const run = await deploy(fleet, hosts, { 'on-failure': 'rollback' });
+      expect(run.code).toBe(1);
+      expect(run.errors).toHaveLength(1);
+      expect(run.errors[0]).toMatch(
+        new RegExp(
+          `^1 of 4 hosts failed, the hosts are back on v1: host ${failing.hostLine}: v2: health check failed`,
+        ),
+      );
+      for (const h of hosts) expect(await currentOn(h, fleet)).toBe('v1');
+      // The last host was never reached: v2 never got there.
+      expect(await exists(path.join(hosts[3]!.root, fleet.path, 'releases/v2'))).toBe(false);
+      expect(run.outputs).toMatchObject({ 'release-id': 'v1', 'rolled-back': 'true' });
+      expect(run.summary).toContain('put back on v1');
+      expect(run.summary).toContain('not started (an earlier host failed)');
+      const history = await readFile(
+        path.join(hosts[0]!.root, fleet.path, '.deploy/history'),
+        'utf8',
+      );
+      expect(
+        history
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { event: string }).event),
+      ).toEqual(['activated', 'activated', 'rolled-back']);
+    } finally {
+      await rm(path.join(failing.root, 'FAIL'));
+    }
+  });
+
+  it('with on-failure: stop, stops and says plainly that the fleet is split', async () => {
+    const fleet = newFleet();
+    await release(fleet);
+    expect((await deploy(fleet, hosts, { parallel: '4' })).errors).toEqual([]);
+    await release(fleet);
+    const failing = hosts[1]!;
+    await writeFile(path.join(failing.root, 'FAIL'), '');
+    try {
+      const run = await deploy(fleet, hosts, { 'on-failure': 'stop' });
+      expect(run.code).toBe(1);
+      const [first, second, third, fourth] = hosts as [TestHost, TestHost, TestHost, TestHost];
+      expect(await currentOn(first, fleet)).toBe('v2');
+      expect(await currentOn(second, fleet)).toBe('v1');
+      expect(await currentOn(third, fleet)).toBe('v1');
+      expect(await currentOn(fourth, fleet)).toBe('v1');
+      expect(run.errors[0]).toContain(
+        `the hosts are split: ${first.hostLine} on v2, ${second.hostLine} on v1, ${third.hostLine} on v1, ${fourth.hostLine} on v1`,
+      );
+      expect(run.outputs['release-id']).toBe('');
+      expect(run.outputs['rolled-back']).toBe('true');
+    } finally {
+      await rm(path.join(failing.root, 'FAIL'));
+    }
+  });
+
+  it('dry-run verifies, connects and prints the plan; every host stays as it was', async () => {
+    const fleet = newFleet();
+    await release(fleet);
+    expect((await deploy(fleet, hosts.slice(0, 2), { parallel: '2' })).errors).toEqual([]);
+    await release(fleet);
+    const before = hosts.map((h) => snapshot(h.root));
+    const run = await deploy(fleet, hosts, { 'dry-run': 'true', parallel: '4' });
+    expect(run.errors).toEqual([]);
+    expect(hosts.map((h) => snapshot(h.root))).toEqual(before);
+    expect(run.summary).toContain('Dry run: shop production v2, nothing changed');
+    expect(run.summary).toContain(`| \`${hosts[0]!.hostLine}\` | upload`);
+    expect(run.summary).toContain('v1 → v2');
+    expect(run.summary).toContain('nothing → v2');
+    expect(run.outputs['release-id']).toBe('v2');
+    expect(emulator().state.repository(fleet.repository).deployments).toHaveLength(1);
+  });
+});
+
+describe('run-action previews', () => {
+  beforeAll(shareClientKey);
+
+  it('deploys a pull request to its own path as a transient environment, and destroy removes it everywhere', async () => {
+    const production = newFleet('production');
+    await release(production);
+    expect((await deploy(production, hosts.slice(0, 2))).errors).toEqual([]);
+
+    const preview = { ...newFleet('pr-7', 'pr-7'), repository: production.repository };
+    await release(preview);
+    await release(preview);
+    expect((await deploy(preview, hosts.slice(0, 2), { 'release-id': 'v1' })).errors).toEqual([]);
+    expect((await deploy(preview, hosts.slice(0, 2))).errors).toEqual([]);
+    const deployments = emulator().state.repository(production.repository).deployments;
+    expect(
+      deployments.map((d) => [d.environment, d.transientEnvironment, d.productionEnvironment]),
+    ).toEqual([
+      ['production', false, true],
+      ['pr-7', true, false],
+      ['pr-7', true, false],
+    ]);
+
+    const productionBefore = hosts
+      .slice(0, 2)
+      .map((h) => snapshot(path.join(h.root, production.path)));
+    const run = await deploy(preview, hosts.slice(0, 2), {
+      destroy: 'true',
+      'stop-command': 'touch ../../../stopped-pr-7',
+      'delete-releases': 'true',
+    });
+    expect(run.errors).toEqual([]);
+    for (const h of hosts.slice(0, 2)) {
+      expect(await exists(path.join(h.root, 'pr-7'))).toBe(false);
+      expect(await exists(path.join(h.root, 'stopped-pr-7'))).toBe(true);
+    }
+    expect(hosts.slice(0, 2).map((h) => snapshot(path.join(h.root, production.path)))).toEqual(
+      productionBefore,
+    );
+    const state = emulator().state.repository(production.repository);
+    for (const d of state.deployments.filter((d) => d.environment === 'pr-7')) {
+      expect(d.statuses.at(-1)?.state).toBe('inactive');
+    }
+    expect(
+      state.deployments.find((d) => d.environment === 'production')?.statuses.at(-1)?.state,
+    ).toBe('success');
+    expect(state.releases.map((r) => r.tag)).toEqual(['shop/production/v1']);
+    expect(run.summary).toContain('Destroy shop pr-7');
+    expect(run.summary).toContain('Releases deleted: `shop/pr-7/v1`, `shop/pr-7/v2`');
+
+    // A second destroy finds nothing and says so.
+    const again = await deploy(preview, hosts.slice(0, 2), { destroy: 'true' });
+    expect(again.errors).toEqual([]);
+    expect(again.summary).toContain('nothing there');
+  });
+});
+
+afterAll(async () => {
+  await Promise.all((hosts ?? []).map((h) => endProcessesUnder(h.root)));
+});
