@@ -1,7 +1,10 @@
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, openAsBlob } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { HttpClient } from '@actions/http-client';
+import { request as undiciRequest, type Dispatcher } from 'undici';
 import { ConfigurationError } from './errors.js';
 import { statusOf, type GitHub, type Repository } from './github.js';
 import type { Log } from './log.js';
@@ -222,6 +225,21 @@ export async function downloadAsset(
   return Buffer.from(response.data as unknown as ArrayBuffer);
 }
 
+/** A release asset's bytes as they arrive, for a reader that checks them on the way. */
+export async function openAsset(
+  github: GitHub,
+  repository: Repository,
+  assetId: number,
+): Promise<Readable> {
+  const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
+    ...repository,
+    asset_id: assetId,
+    headers: { accept: 'application/octet-stream' },
+    request: { parseSuccessResponseBody: false },
+  });
+  return Readable.fromWeb(response.data as unknown as WebReadableStream<Uint8Array>);
+}
+
 /** Streams a release asset to a file, without holding it in memory. */
 export async function downloadAssetToFile(
   github: GitHub,
@@ -229,12 +247,87 @@ export async function downloadAssetToFile(
   assetId: number,
   file: string,
 ): Promise<void> {
-  const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
-    ...repository,
-    asset_id: assetId,
-    headers: { accept: 'application/octet-stream' },
-    request: { parseSuccessResponseBody: false },
+  await pipeline(await openAsset(github, repository, assetId), createWriteStream(file));
+}
+
+/** What an asset upload sends: bytes in memory, or a file streamed from disk. */
+export type AssetBody = { bytes: Uint8Array } | { file: string };
+
+export interface UploadedAsset {
+  id: number;
+  name: string;
+  size: number;
+}
+
+/**
+ * Uploads one asset to a release through its `upload_url`, then checks that GitHub holds what was
+ * sent: the same size and, where GitHub reports one, the same sha256 digest.
+ */
+export async function uploadAsset(
+  github: GitHub,
+  uploadUrl: string,
+  asset: { name: string; contentType: string; body: AssetBody; digest: string },
+): Promise<UploadedAsset> {
+  // A Blob, file-backed when the asset is a file: read lazily, and again from the start when
+  // Octokit retries the request.
+  const blob =
+    'file' in asset.body
+      ? await openAsBlob(asset.body.file)
+      : new Blob([new Uint8Array(asset.body.bytes)]);
+  const response: { data: unknown } = await github.request({
+    method: 'POST',
+    // The URL template's {?name,label} takes `name` into the query.
+    url: uploadUrl,
+    name: asset.name,
+    data: blob,
+    headers: { 'content-type': asset.contentType, 'content-length': blob.size },
+    request: { fetch: streamingFetch },
   });
-  const body = response.data as unknown as WebReadableStream<Uint8Array>;
-  await pipeline(Readable.fromWeb(body), createWriteStream(file));
+  const uploaded = response.data as {
+    id: number;
+    name: string;
+    size: number;
+    digest?: string | null;
+  };
+  if (uploaded.size !== blob.size || (uploaded.digest && uploaded.digest !== asset.digest)) {
+    throw new Error(
+      `GitHub holds release asset ${asset.name} as ${uploaded.size} bytes ${uploaded.digest ?? ''}, but ${blob.size} bytes ${asset.digest} were sent`,
+    );
+  }
+  return { id: uploaded.id, name: uploaded.name, size: uploaded.size };
+}
+
+/** sha256 of bytes in memory, as GitHub writes asset digests. */
+export function assetDigest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * The fetch Octokit uses for uploads. fetch() itself, Node's or undici's, keeps every chunk of a
+ * streamed request body in memory until the request ends (nodejs/undici#4058): a 1 GB bundle
+ * would take 1 GB. undici's request() streams with backpressure. Octokit still does the rest
+ * (auth, retries, rate limits, errors), and the proxy is found as @actions/github finds it for
+ * Octokit's own requests.
+ */
+async function streamingFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  const body = init.body;
+  const response = await undiciRequest(url, {
+    method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+    headers: init.headers as Record<string, string>,
+    body:
+      body instanceof Blob
+        ? Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>)
+        : (body as string | null | undefined),
+    signal: init.signal ?? undefined,
+    dispatcher: new HttpClient().getAgentDispatcher(String(url)),
+  });
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined) headers.append(name, one);
+    }
+  }
+  const text = await response.body.text();
+  const empty = [204, 205, 304].includes(response.statusCode);
+  return new Response(empty ? null : text, { status: response.statusCode, headers });
 }

@@ -1,16 +1,15 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { bundleDigest, checkedEntries } from './bundle.js';
+import { finished } from 'node:stream/promises';
+import { checkedEntries } from './bundle.js';
 import { bundleFileName } from './builds.js';
 import { renderEnvFile } from './dotenv.js';
 import { ConfigurationError } from './errors.js';
 import type { GitHub, Repository } from './github.js';
-import {
-  downloadAsset,
-  downloadAssetToFile,
-  type LedgerEntry,
-  type LedgerScope,
-} from './ledger.js';
+import { downloadAsset, openAsset, type LedgerEntry, type LedgerScope } from './ledger.js';
 import type { Log } from './log.js';
 import { digestOf, parseManifest, type Manifest } from './manifest.js';
 import { decryptSecrets } from './secrets.js';
@@ -117,8 +116,10 @@ export interface VerifiedBundle {
 }
 
 /**
- * Downloads the bundle the manifest names, streamed to a file under `tempDir`, and checks its
- * size, its digest, and every entry (what a host's tar will be fed is a checked rebuild of it).
+ * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
+ * one pass: its size and digest against the manifest, and every entry (a host's tar is later fed
+ * a checked rebuild of it). A bundle that differs from the manifest is reported as such, even
+ * when its entries also fail the checks.
  */
 export async function verifyBundle(
   github: GitHub,
@@ -134,29 +135,53 @@ export async function verifyBundle(
   try {
     const file = path.join(directory, name);
     log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
-    await downloadAssetToFile(
-      github,
-      { owner: scope.owner, repo: scope.repo },
-      bundleAsset.id,
-      file,
-    );
-    const { size } = await stat(file);
-    const digest = await bundleDigest(file);
-    if (digest !== manifest.build.digest || size !== manifest.build.size) {
-      throw new ConfigurationError(
-        `release ${entry.tag}: the bundle ${name} is ${digest} (${size} bytes) but ${MANIFEST_ASSET} says ${manifest.build.digest} (${manifest.build.size} bytes); the asset was replaced or damaged`,
-      );
+    const body = await openAsset(github, { owner: scope.owner, repo: scope.repo }, bundleAsset.id);
+    const output = createWriteStream(file, { highWaterMark: 1 << 20 });
+    const written = finished(output);
+    written.catch(() => undefined);
+    const hash = createHash('sha256');
+    let size = 0;
+    // Past what both the manifest and GitHub say it holds, the rest is not worth reading.
+    const limit = Math.max(manifest.build.size, bundleAsset.size) + 1;
+    async function* incoming(): AsyncGenerator<Buffer> {
+      for await (const chunk of body) {
+        const bytes = chunk as Buffer;
+        hash.update(bytes);
+        size += bytes.length;
+        if (!output.write(bytes)) await once(output, 'drain');
+        yield bytes;
+        if (size >= limit) return;
+      }
     }
+    const source = incoming();
+    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+    const unclosable: AsyncIterable<Buffer> = {
+      [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+    };
+    let refusal: ConfigurationError | undefined;
     try {
-      for await (const checked of checkedEntries(file, {
+      for await (const checked of checkedEntries(unclosable, {
         compression: manifest.build.compression,
       })) {
         void checked;
       }
     } catch (error) {
       if (!(error instanceof ConfigurationError)) throw error;
-      throw new ConfigurationError(`release ${entry.tag}: ${error.message}`);
+      refusal = error;
     }
+    for await (const rest of source) void rest;
+    body.destroy();
+    output.end();
+    await written;
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (digest !== manifest.build.digest || size !== manifest.build.size) {
+      const got =
+        size >= limit ? `more than ${manifest.build.size} bytes` : `${digest} (${size} bytes)`;
+      throw new ConfigurationError(
+        `release ${entry.tag}: the bundle ${name} is ${got} but ${MANIFEST_ASSET} says ${manifest.build.digest} (${manifest.build.size} bytes); the asset was replaced or damaged`,
+      );
+    }
+    if (refusal) throw new ConfigurationError(`release ${entry.tag}: ${refusal.message}`);
     return { file, size, directory };
   } catch (error) {
     await rm(directory, { recursive: true, force: true });

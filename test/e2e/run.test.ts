@@ -1,7 +1,19 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  realpath,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { zstdCompressSync } from 'node:zlib';
+import { pack as tarPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHistory, type HistoryEvent } from '../../shared/hosts/history.js';
 import { runInReleaseScript } from '../../shared/hosts/plan.js';
@@ -301,8 +313,10 @@ async function untouched(site: Site): Promise<() => Promise<void>> {
 describe('run-action verifies the release before it touches any host', () => {
   let site: Site;
   let v1: PublishedRelease;
+  let hostile: PackedBundle;
 
   beforeAll(async () => {
+    hostile = await hostileBundle();
     site = await newSite('verify');
     v1 = await release(site);
     const first = await deploy(site);
@@ -318,6 +332,8 @@ describe('run-action verifies the release before it touches any host', () => {
     tamper: () => Promise<NonNullable<PublishOptions['tamper']>>;
     /** A function: the bundles exist only once beforeAll has run. */
     error: () => RegExp;
+    /** The bundle the release is made with, when not the sample app. */
+    bundle?: () => PackedBundle;
   }[] = [
     {
       name: 'one byte of release.json changed',
@@ -343,6 +359,13 @@ describe('run-action verifies the release before it touches any host', () => {
         ),
     },
     {
+      name: 'a signed bundle holding an entry that escapes its directory',
+      tamper: () => Promise.resolve({}),
+      bundle: () => hostile,
+      error: () =>
+        /^release shop\/production\/v[0-9]+: bundle entry '\.\.\/escaped' contains '\.\.'; expected a path inside the root$/,
+    },
+    {
       name: 'signed by a key not in allowed-signers',
       tamper: async () => {
         const stranger = await makeSigner('mallory@example.com');
@@ -360,9 +383,10 @@ describe('run-action verifies the release before it touches any host', () => {
     },
   ];
 
-  for (const { name, tamper, error } of cases) {
+  for (const { name, tamper, error, bundle } of cases) {
     it(`refuses a release with ${name}; the host is byte-for-byte unchanged`, async () => {
       const bad = await release(site, {
+        ...(bundle ? { bundle: bundle() } : {}),
         greeting: 'hello from a bad release',
         tamper: await tamper(),
       });
@@ -407,6 +431,25 @@ describe('run-action verifies the release before it touches any host', () => {
     await check();
   });
 });
+
+/** A zstd tar whose second entry climbs out of the release directory, as a hostile build might. */
+async function hostileBundle(): Promise<PackedBundle> {
+  const archive = tarPack();
+  archive.entry({ name: 'server.mjs', mode: 0o644, mtime: new Date(0) }, 'export {};\n');
+  archive.entry({ name: '../escaped', mode: 0o644, mtime: new Date(0) }, 'owned\n');
+  archive.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive) chunks.push(chunk as Buffer);
+  const bytes = zstdCompressSync(Buffer.concat(chunks));
+  const dir = await mkdtemp(path.join(tmpdir(), 'brr-hostile-'));
+  const file = path.join(dir, `shop-${SHA_A}.tar.zst`);
+  await writeFile(file, bytes);
+  return {
+    file,
+    size: bytes.length,
+    digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+  };
+}
 
 function signWith(bytes: Buffer, signer: Awaited<ReturnType<typeof makeSigner>>): string {
   return signMessage(bytes, signer.key);
