@@ -15,7 +15,7 @@ import {
 import { mergeConfig, validateConfig, type MergedConfig } from '../config.js';
 import type { ActionContext } from '../context.js';
 import { ConfigurationError } from '../errors.js';
-import { gitHubClient, type GitHub, type Repository } from '../github.js';
+import { gitHubClient, statusOf, type GitHub, type Repository } from '../github.js';
 import { booleanInput, splitLines } from '../inputs.js';
 import {
   assetDigest,
@@ -268,9 +268,12 @@ export async function release(
   const scope: LedgerScope = { ...repository, app, environment };
 
   const scratch = await mkdtemp(path.join(context.tempDir, 'release-'));
+  const progress = { step: 'finding the build' };
+  let leftovers: string[] = [];
   let found: FoundBuild | undefined;
   try {
     found = await locateBuild(checked, inputs, context, github, scratch);
+    progress.step = 'reserving the next release ID';
     const reservation = await reserveReleaseId(github, scope, {
       sha,
       id: inputs['release-id'],
@@ -278,17 +281,47 @@ export async function release(
     });
     log.info(`Reserved ${reservation.tag} (tag at ${sha})`);
     try {
-      return await publish({ checked, inputs, context, github, scope, reservation, found });
+      return await publish({
+        checked,
+        inputs,
+        context,
+        github,
+        scope,
+        reservation,
+        found,
+        progress,
+      });
     } catch (error) {
-      await abandon(github, scope, reservation.tag, log);
+      leftovers = await abandon(github, scope, reservation.tag, progress.step, log);
       throw error;
     }
+  } catch (error) {
+    throw failedAt(progress.step, `${app}/${environment}`, leftovers, error);
   } finally {
     await rm(scratch, { recursive: true, force: true });
     if (found?.source === 'cache') {
       await rm(path.dirname(found.bundlePath), { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A GitHub failure, said in one line with the step it stopped: by then any draft and tag are
+ * gone, so running the job again starts over. Mistakes the user can fix pass through as they are.
+ */
+function failedAt(step: string, scope: string, leftovers: string[], error: unknown): unknown {
+  if (error instanceof ConfigurationError || !(error instanceof Error)) return error;
+  const status = statusOf(error);
+  const why = error.message.replace(/ - https:\/\/docs\.github\.com\S*$/, '');
+  const after = leftovers.length
+    ? `${leftovers.join(' and ')} could not be removed: delete them, then run the job again`
+    : 'nothing is left behind, run the job again';
+  const wrapped = new Error(
+    `No release of ${scope} made: ${step} failed (${status !== undefined ? `${status} ` : ''}${why}); ${after}`,
+    { cause: error },
+  );
+  wrapped.name = error.name;
+  return wrapped;
 }
 
 interface PublishOptions {
@@ -299,16 +332,19 @@ interface PublishOptions {
   scope: LedgerScope;
   reservation: Reservation;
   found: FoundBuild;
+  /** The step under way, for the log when it fails. */
+  progress: { step: string };
 }
 
 /** Writes the manifest, then draft → bundle, release.json, signature → publish. */
 async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutputs>> {
-  const { checked, context, github, scope, reservation, found } = options;
+  const { checked, context, github, scope, reservation, found, progress } = options;
   const { app, sha, config } = checked;
   const { environment } = scope;
   const { log } = context;
   const repository: Repository = { owner: scope.owner, repo: scope.repo };
 
+  progress.step = `reading ${reservation.previous?.tag ?? 'the previous release'}`;
   const previous = reservation.previous
     ? await readManifest(github, repository, reservation.previous)
     : undefined;
@@ -358,6 +394,7 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
     digest,
   });
 
+  progress.step = 'creating the draft release';
   const { data: draft } = await github.rest.repos.createRelease({
     ...repository,
     tag_name: reservation.tag,
@@ -370,24 +407,28 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
   });
   log.info(`Draft release ${draft.id} created; uploading the bundle, release.json and signature`);
   const bundleName = bundleFileName(app, sha, found.facts.compression);
+  progress.step = `uploading ${bundleName}`;
   await uploadAsset(github, draft.upload_url, {
     name: bundleName,
     contentType: 'application/octet-stream',
     body: { file: found.bundlePath },
     digest: found.facts.digest,
   });
+  progress.step = `uploading ${MANIFEST_ASSET}`;
   await uploadAsset(github, draft.upload_url, {
     name: MANIFEST_ASSET,
     contentType: 'application/json',
     body: { bytes },
     digest,
   });
+  progress.step = `uploading ${SIGNATURE_ASSET}`;
   await uploadAsset(github, draft.upload_url, {
     name: SIGNATURE_ASSET,
     contentType: 'text/plain',
     body: { bytes: signature },
     digest: assetDigest(signature),
   });
+  progress.step = 'publishing the release';
   const { data: published } = await github.rest.repos.updateRelease({
     ...repository,
     release_id: draft.id,
@@ -418,11 +459,18 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
 
 /**
  * Undoes a release that was not published: its drafts (a retried create can leave two) and its
- * tag, so no half release is left and the ID is free again. Cleanup problems are warnings: the
- * error that stopped the release is the one to report.
+ * tag, so no half release is left and the ID is free again. Returns what could not be removed;
+ * the error that stopped the release stays the one reported.
  */
-async function abandon(github: GitHub, scope: LedgerScope, tag: string, log: Log): Promise<void> {
-  log.info(`Release not published: removing its draft and the tag ${tag}`);
+async function abandon(
+  github: GitHub,
+  scope: LedgerScope,
+  tag: string,
+  step: string,
+  log: Log,
+): Promise<string[]> {
+  log.info(`Release not published (${step} failed): removing its draft and the tag ${tag}`);
+  const leftovers: string[] = [];
   try {
     const drafts = (await listLedger(github, scope)).filter(
       (entry) => entry.tag === tag && entry.draft,
@@ -436,14 +484,15 @@ async function abandon(github: GitHub, scope: LedgerScope, tag: string, log: Log
     }
   } catch (error) {
     log.warning(`Could not delete the draft release of ${tag}: ${(error as Error).message}`);
+    leftovers.push(`the draft release of ${tag}`);
   }
   try {
     await releaseReservation(github, scope, tag);
   } catch (error) {
-    log.warning(
-      `Could not delete the tag ${tag}: ${(error as Error).message}; delete it by hand, or the next release waits for it`,
-    );
+    log.warning(`Could not delete the tag ${tag}: ${(error as Error).message}`);
+    leftovers.push(`the tag ${tag} (the next release waits for it)`);
   }
+  return leftovers;
 }
 
 async function readManifest(
