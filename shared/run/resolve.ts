@@ -37,6 +37,19 @@ export function previousFromHosts(states: readonly HostState[]): {
   id: string;
   current: string | undefined;
 } {
+  const ids = new Set(states.map((state) => state.previous));
+  const currents = new Set(states.map((state) => state.current));
+  if (ids.size > 1 || currents.size > 1) {
+    const described = states
+      .map(
+        (state) =>
+          `${state.host} is on ${state.current ?? 'nothing'}, previous ${state.previous ?? 'none'}`,
+      )
+      .join('; ');
+    throw new ConfigurationError(
+      `Input 'release-id': previous: the hosts disagree (${described}); deploy an explicit release-id to bring them together`,
+    );
+  }
   const missing = states.filter((state) => state.previous === undefined);
   if (missing.length > 0) {
     const described = missing
@@ -48,18 +61,6 @@ export function previousFromHosts(states: readonly HostState[]): {
       .join('; ');
     throw new ConfigurationError(
       `Input 'release-id': previous: ${described}; deploy an explicit release-id instead`,
-    );
-  }
-  const ids = new Set(states.map((state) => state.previous));
-  const currents = new Set(states.map((state) => state.current));
-  if (ids.size > 1 || currents.size > 1) {
-    const described = states
-      .map(
-        (state) => `${state.host} is on ${state.current ?? 'nothing'}, previous ${state.previous}`,
-      )
-      .join('; ');
-    throw new ConfigurationError(
-      `Input 'release-id': previous: the hosts disagree (${described}); deploy an explicit release-id to bring them together`,
     );
   }
   return { id: states[0]!.previous!, current: states[0]!.current };

@@ -242,6 +242,12 @@ describe('run-action across a fleet', () => {
       );
       expect(run.outputs['release-id']).toBe('');
       expect(run.outputs['rolled-back']).toBe('true');
+      // `previous` would not bring a split fleet together: it is refused, naming each host.
+      const back = await deploy(fleet, hosts, { 'release-id': 'previous' });
+      expect(back.errors).toHaveLength(1);
+      expect(back.errors[0]).toMatch(
+        /^Input 'release-id': previous: the hosts disagree \(.* is on v2, previous v1; .* is on v1, previous .*\); deploy an explicit release-id to bring them together$/,
+      );
     } finally {
       await rm(path.join(failing.root, 'FAIL'));
     }

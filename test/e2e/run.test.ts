@@ -537,6 +537,8 @@ describe('run-action release-id: previous', () => {
         .filter((r) => /\/releases\/assets\/[0-9]+$/.test(r.path));
       expect(downloads).toHaveLength(2);
       expect(run.summary).toContain('Rollback shop production v1: rolled back on 1 host');
+      expect(run.summary).toContain('To go back to v2, deploy `v2` again');
+      expect(run.summary).toContain('    release-id: v2\n');
       expect((await historyOf(site.root)).at(-1)).toMatchObject({
         event: 'rolled-back',
         release: 'v1',
@@ -906,6 +908,32 @@ describe('run-action keeps planted values away from the shell', () => {
       ).toBe('');
     } finally {
       await stopApp(site);
+    }
+  });
+});
+
+describe('run-action on the runner itself', () => {
+  it('deploys to `local` without SSH, and its commands see none of the step’s inputs or tokens', async () => {
+    const site = await newSite('local');
+    site.root = await mkdtemp(path.join(tmpdir(), 'brr-local-'));
+    try {
+      await release(site);
+      const run = await deploy(site, {
+        hosts: 'local',
+        'ssh-key': undefined,
+        'known-hosts': undefined,
+        'health-check': `bin/health && test -z "\${INPUT_IDENTITY:-}\${GITHUB_TOKEN:-}\${ACTIONS_RUNTIME_TOKEN:-}" && env > ../../shared/log/env.txt`,
+      });
+      expect(run.errors).toEqual([]);
+      expect(await readlink(path.join(site.root, 'current'))).toBe('releases/v1');
+      expect(await ask(site.port)).toMatchObject({ release: 'v1', greeting: 'hello from v1' });
+      const env = await readFile(path.join(site.root, 'shared/log/env.txt'), 'utf8');
+      expect(env).not.toMatch(/^(INPUT_|GITHUB_TOKEN|ACTIONS_)/m);
+      expect(env).toContain(`API_TOKEN=token-of-v1-${site.port}`);
+      expect(hostRowCells(run, 'local')[2]).toBe('✓ v1 activated');
+    } finally {
+      await stopApp(site);
+      await rm(site.root, { recursive: true, force: true });
     }
   });
 });
