@@ -98,18 +98,21 @@ const KEY_MATERIAL = /-----BEGIN OPENSSH PRIVATE KEY-----|AGE-SECRET-KEY-1[0-9A-
 
 /**
  * Masks every secret value, and each line of a multi-line one, before anything can print it. Runs
- * before the JSON is checked: text that is not JSON is masked whole.
+ * before the JSON is checked: text that is not a JSON object is masked whole.
  */
-export function maskSecretValues(json: string | undefined, log: Log): void {
+function maskSecretValues(json: string | undefined, log: Log): void {
   if (json === undefined) return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) {
     log.setSecret(json);
     return;
   }
-  if (typeof parsed !== 'object' || parsed === null) return;
+  // Values that are not strings are refused later without being shown.
   for (const value of Object.values(parsed)) {
     if (typeof value !== 'string' || value === '') continue;
     log.setSecret(value);
