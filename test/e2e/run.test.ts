@@ -20,7 +20,7 @@ import { runInReleaseScript } from '../../shared/hosts/plan.js';
 import { shellQuote } from '../../shared/names.js';
 import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { startAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import { runAction, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
 import {
   appTree,
   makeIdentity,
@@ -934,6 +934,62 @@ describe('run-action on the runner itself', () => {
     } finally {
       await stopApp(site);
       await rm(site.root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('run-action after build-action and release-action', () => {
+  it('deploys what the two actions before it made, over SSH', async () => {
+    const site = await newSite('pipeline');
+    const runId = 90_000 + site.port;
+    const env = {
+      ...emulator().runnerEnv({ repository: site.repository, runId }),
+      GITHUB_SHA: SHA_A,
+      SOURCE_DATE_EPOCH: '1700000000',
+    };
+    try {
+      const workspace = await appTree();
+      const built = await runAction({
+        action: 'build-action',
+        workspace,
+        env,
+        inputs: { app: 'shop', path: 'bin\nserver.mjs' },
+      });
+      expect(built.errors).toEqual([]);
+      const released = await runAction({
+        action: 'release-action',
+        workspace,
+        env,
+        inputs: {
+          app: 'shop',
+          environment: 'production',
+          vars: JSON.stringify({
+            PORT: String(site.port),
+            GREETING: 'hello from the pipeline',
+            NODE,
+          }),
+          secrets: JSON.stringify({ API_TOKEN: 'pipeline-secret' }),
+          'signing-key': keys.signer.privateKey,
+          recipients: keys.recipient,
+        },
+      });
+      expect(released.errors).toEqual([]);
+      expect(released.outputs['release-id']).toBe('v1');
+
+      const run = await deploy(site);
+      expect(run.errors).toEqual([]);
+      expect(run.outputs['release-id']).toBe('v1');
+      expect(run.summary).toContain(built.outputs.digest);
+      expect(await ask(site.port)).toMatchObject({
+        greeting: 'hello from the pipeline',
+        release: 'v1',
+      });
+      expect(envSeenBy(site.root, 'v1', ['API_TOKEN']).API_TOKEN).toBe('pipeline-secret');
+      expect(
+        await readFile(path.join(site.root, 'releases/v1/.release/release.json'), 'utf8'),
+      ).toContain(`"digest":"${built.outputs.digest}"`);
+    } finally {
+      await stopApp(site);
     }
   });
 });

@@ -23,6 +23,8 @@ import { ROOT } from './action.js';
 
 export interface SignerKeys {
   key: SigningKey;
+  /** The OpenSSH private key text, as release-action's `signing-key` takes it. */
+  privateKey: string;
   /** The line for allowed-signers. */
   allowedSigner: string;
 }
@@ -41,8 +43,13 @@ export async function makeSigner(principal = 'ci@example.com'): Promise<SignerKe
   const dir = await mkdtemp(path.join(tmpdir(), 'brr-signer-'));
   const file = path.join(dir, 'key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', file]);
-  const key = parseSigningKey(await readFile(file, 'utf8'));
-  return { key, allowedSigner: `${principal} namespaces="build-release-run" ${key.publicKey}` };
+  const privateKey = await readFile(file, 'utf8');
+  const key = parseSigningKey(privateKey);
+  return {
+    key,
+    privateKey,
+    allowedSigner: `${principal} namespaces="build-release-run" ${key.publicKey}`,
+  };
 }
 
 /** An age identity made by age-keygen. */
