@@ -1,4 +1,4 @@
-import './node-globals.js';
+import '../../shared/node-globals.js';
 import * as core from '@actions/core';
 import { oneLine } from '../../shared/errors.js';
 import { run } from './main.js';
