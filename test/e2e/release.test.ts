@@ -446,7 +446,7 @@ describe.concurrent('release-action ledger', () => {
     expect(v2.manifest.previous).toEqual({ id: 'v1', digest: sha256(v1.bytes) });
   });
 
-  it('refuses an explicit release-id that exists and leaves that release untouched', async () => {
+  it('refuses an explicit release-id that exists, leaving that release untouched, and takes a new one', async () => {
     const repo = await newRepo(emulator());
     const run = runId();
     await build(repo, { runId: run });
@@ -464,6 +464,23 @@ describe.concurrent('release-action ledger', () => {
     const after = emulator().state.repository(repo.name);
     expect(after.releases).toEqual(before.releases);
     expect(after.tags).toEqual(before.tags);
+
+    // A new explicit ID joins the chain, and numbering goes on after it.
+    const hotfix = await release(repo, {
+      runId: run,
+      inputs: { ...keys(), 'release-id': 'hotfix-1' },
+    });
+    const next = await release(repo, { runId: run, inputs: keys() });
+    expect([hotfix, next].map((result) => result.errors)).toEqual([[], []]);
+    expect(
+      [hotfix, next].map((result) => [
+        result.outputs['release-id'],
+        result.outputs['previous-release-id'],
+      ]),
+    ).toEqual([
+      ['hotfix-1', 'v1'],
+      ['v2', 'hotfix-1'],
+    ]);
   });
 
   it('marks preview releases as prereleases and leaves "latest" alone unless make-latest', async () => {
