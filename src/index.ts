@@ -1,3 +1,4 @@
+import '../shared/node-globals.js';
 import * as core from '@actions/core';
 import { oneLine } from '../shared/errors.js';
 import { run } from './main.js';

@@ -1,7 +1,14 @@
 import { actionContext, readInputs, report } from '../shared/entry.js';
+import { RunFailed } from '../shared/stages/run.js';
 import { ship, shipInputs } from '../shared/stages/ship.js';
 
 export async function run(): Promise<void> {
   const inputs = readInputs(shipInputs);
-  await report(await ship(inputs, actionContext()));
+  try {
+    await report(await ship(inputs, actionContext()));
+  } catch (error) {
+    // What each host runs now matters most when something failed.
+    if (error instanceof RunFailed) await report(error.result);
+    throw error;
+  }
 }
