@@ -26,6 +26,8 @@ export async function buildAll(outRoot = root, only = ACTIONS) {
     await mkdir(dist, { recursive: true });
     await writeFile(path.join(dist, 'index.js'), code);
     for (const [name, asset] of Object.entries(assets)) {
+      // ssh2's helper for Windows' Pageant agent: this project never uses an SSH agent.
+      if (name === 'pagent.exe') continue;
       await mkdir(path.dirname(path.join(dist, name)), { recursive: true });
       await writeFile(path.join(dist, name), asset.source);
     }
