@@ -7,7 +7,7 @@ import { DefaultArtifactClient } from '@actions/artifact';
 import * as cache from '@actions/cache';
 import { z } from 'zod';
 import { bundleDigest, packBundle, type Compression } from '../bundle.js';
-import { buildId, bundleFileName, cacheKey, factsFileName } from '../builds.js';
+import { buildDirectory, buildId, cacheKey, cachePaths } from '../builds.js';
 import type { ActionContext } from '../context.js';
 import { ConfigurationError } from '../errors.js';
 import { booleanInput, enumInput, integerInput, splitLines } from '../inputs.js';
@@ -86,19 +86,6 @@ async function sourceDateEpoch(context: ActionContext, sha: string): Promise<num
   return 0;
 }
 
-/**
- * A directory outside the workspace whose path is the same in every run of the repository:
- * @actions/cache keys entries by the literal paths saved, so restoring needs the same path.
- */
-function bundleDirectory(context: ActionContext, app: string, sha: string): string {
-  return path.join(
-    context.env.HOME ?? os.homedir(),
-    '.cache',
-    'build-release-run',
-    `${app}-${sha}`,
-  );
-}
-
 export async function build(
   inputs: BuildInputs,
   context: ActionContext,
@@ -111,11 +98,10 @@ export async function build(
     throw new Error(`GITHUB_SHA is not a full commit SHA: ${JSON.stringify(sha)}`);
   const compression: Compression = inputs.compression;
   const workDir = resolveWorkingDirectory(context.workspace, inputs['working-directory']);
-  const dir = bundleDirectory(context, app, sha);
+  const dir = buildDirectory(context.env.HOME ?? os.homedir(), app, sha);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const bundlePath = path.join(dir, bundleFileName(app, sha, compression));
-  const factsPath = path.join(dir, factsFileName(app, sha));
+  const [bundlePath, factsPath] = cachePaths(dir, app, sha, compression) as [string, string];
   const timings: [string, number][] = [];
   const time = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
     const at = Date.now();
