@@ -57,9 +57,7 @@ export const runInputs = z.object({
   path: z.string().optional(),
   'ssh-key': z.string().optional(),
   'known-hosts': z.string().optional(),
-  'allowed-signers': z.string({
-    error: 'expected allowed_signers lines naming the release signing keys',
-  }),
+  'allowed-signers': z.string().optional(),
   identity: z.string().optional(),
   restart: z.string().optional(),
   'health-check': z.string().optional(),
@@ -132,8 +130,9 @@ export async function run(
   const { environment } = inputs;
   const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
   const sharedPaths = inputs['shared-paths'].map(checkSharedPath);
-  const allowedSigners = parseAllowedSigners(inputs['allowed-signers']);
-  if (allowedSigners.length === 0) {
+  // Destroying verifies nothing: it removes what is on the hosts.
+  const allowedSigners = inputs.destroy ? [] : parseAllowedSigners(inputs['allowed-signers'] ?? '');
+  if (!inputs.destroy && allowedSigners.length === 0) {
     throw new ConfigurationError(
       "Input 'allowed-signers': expected at least one line like `ci@example.com ssh-ed25519 AAAA…`",
     );

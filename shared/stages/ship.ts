@@ -21,6 +21,10 @@ export const shipInputs = z.object({
     'delete-releases': true,
   }).shape,
   'deploy-path': runInputs.shape.path,
+  // Optional in run-action for `destroy` only; shipping always verifies what it deploys.
+  'allowed-signers': z.string({
+    error: 'expected allowed_signers lines naming the release signing keys',
+  }),
 });
 
 export type ShipInputs = z.output<typeof shipInputs>;

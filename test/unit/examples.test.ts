@@ -271,7 +271,6 @@ jobs:
     expect(usageProblems('bad.yml', workflow, actions)).toEqual([
       "bad.yml jobs.deploy.steps[0]: input 'recipient' is not in release-action/action.yml",
       "bad.yml jobs.deploy.steps[1]: required input 'hosts' is not given",
-      "bad.yml jobs.deploy.steps[1]: required input 'allowed-signers' is not given",
       'bad.yml jobs.deploy: steps.release.outputs.release_id is not an output of release-action/action.yml',
     ]);
   });
