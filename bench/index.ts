@@ -1,7 +1,8 @@
 // `npm run bench -- <name>`: runs one benchmark.
+import { buildBench } from './build.js';
 import { packBench } from './pack.js';
 
-const benches: Record<string, () => Promise<void>> = { pack: packBench };
+const benches: Record<string, () => Promise<void>> = { pack: packBench, build: buildBench };
 
 const name = process.argv[2];
 const bench = name === undefined ? undefined : benches[name];
