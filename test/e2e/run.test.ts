@@ -407,7 +407,10 @@ describe('run-action verifies the release before it touches any host', () => {
     expect(missing.errors).toEqual([
       `Input 'identity' is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
     ]);
-    const wrong = await deploy(site, { 'release-id': good.id, identity: makeIdentity().identity });
+    const wrong = await deploy(site, {
+      'release-id': good.id,
+      identity: (await makeIdentity()).identity,
+    });
     expect(wrong.errors).toEqual([
       "identity: the identity does not decrypt the release's secrets; they were encrypted to other recipients",
     ]);

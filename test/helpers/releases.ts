@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,6 +13,7 @@ import { encryptSecrets, secretFingerprints } from '../../shared/secrets.js';
 import { parseSigningKey, signMessage, type SigningKey } from '../../shared/signature.js';
 import type { GitHubEmulator } from '../emulator/index.js';
 import { ROOT } from './action.js';
+import { ageKey, sshKey } from './keys.js';
 
 /*
  * Releases for run-action tests, published straight into the emulator as release-action
@@ -40,36 +40,24 @@ export interface ReleaseKeys {
 
 /** A signing key made by ssh-keygen, as a user makes one. */
 export async function makeSigner(principal = 'ci@example.com'): Promise<SignerKeys> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'brr-signer-'));
-  const file = path.join(dir, 'key');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', file]);
-  const privateKey = await readFile(file, 'utf8');
-  const key = parseSigningKey(privateKey);
+  const made = await sshKey('ed25519', principal);
+  const key = parseSigningKey(made.privateKey);
   return {
     key,
-    privateKey,
+    privateKey: made.privateKey,
     allowedSigner: `${principal} namespaces="build-release-run" ${key.publicKey}`,
   };
 }
 
 /** An age identity made by age-keygen. */
-export function makeIdentity(): { identity: string; recipient: string } {
-  const identity = execFileSync('age-keygen', {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-    .split('\n')
-    .find((line) => line.startsWith('AGE-SECRET-KEY-1'))!;
-  const recipient = execFileSync('age-keygen', ['-y'], {
-    input: identity,
-    encoding: 'utf8',
-  }).trim();
+export async function makeIdentity(): Promise<{ identity: string; recipient: string }> {
+  const { identity, recipient } = await ageKey();
   return { identity, recipient };
 }
 
 export async function makeKeys(): Promise<ReleaseKeys> {
-  const signer = await makeSigner();
-  return { signer, allowedSigners: `${signer.allowedSigner}\n`, ...makeIdentity() };
+  const [signer, identity] = await Promise.all([makeSigner(), makeIdentity()]);
+  return { signer, allowedSigners: `${signer.allowedSigner}\n`, ...identity };
 }
 
 /** Files of a bundle: paths relative to its root, with content (a Buffer, or text). */
