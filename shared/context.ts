@@ -20,9 +20,15 @@ export interface ActionContext {
   /** The environment the runner gave the step: the @actions clients read their tokens from it. */
   env: Readonly<Record<string, string | undefined>>;
   log: Log;
+  /** Aborts when the job is cancelled, for a stage that has something to undo first. */
+  signal: AbortSignal;
 }
 
-export function contextFromEnv(env: Record<string, string | undefined>, log: Log): ActionContext {
+export function contextFromEnv(
+  env: Record<string, string | undefined>,
+  log: Log,
+  signal: AbortSignal = new AbortController().signal,
+): ActionContext {
   const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '').split('/');
   return {
     workspace: path.resolve(env.GITHUB_WORKSPACE ?? process.cwd()),
@@ -40,5 +46,6 @@ export function contextFromEnv(env: Record<string, string | undefined>, log: Log
     apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
     env,
     log,
+    signal,
   };
 }

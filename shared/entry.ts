@@ -1,6 +1,8 @@
+import { getEventListeners } from 'node:events';
 import * as core from '@actions/core';
 import type { z } from 'zod';
 import { contextFromEnv, type ActionContext } from './context.js';
+import { Cancelled } from './errors.js';
 import { parseInputs } from './inputs.js';
 import type { StageResult } from './stage.js';
 
@@ -15,8 +17,39 @@ export function readInputs<S extends z.ZodObject>(schema: S): z.output<S> {
   });
 }
 
-export function actionContext(): ActionContext {
-  return contextFromEnv(process.env, core);
+export function actionContext(signal?: AbortSignal): ActionContext {
+  return contextFromEnv(process.env, core, signal);
+}
+
+const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Aborts when the runner cancels the job: it sends SIGINT, then SIGTERM, then kills the process
+ * about 7.5 s after the first. A stage listens only while it holds something to undo; a signal
+ * that finds no one listening ends the process as it would with no handler installed.
+ */
+export function cancellation(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Already undoing: the runner's kill bounds how long that may take.
+    if (controller.signal.aborted) return;
+    if (getEventListeners(controller.signal, 'abort').length === 0) {
+      for (const name of CANCEL_SIGNALS) process.off(name, onSignal);
+      process.kill(process.pid, signal);
+      return;
+    }
+    controller.abort(new Cancelled(`the job was cancelled (${signal})`));
+  };
+  for (const name of CANCEL_SIGNALS) process.on(name, onSignal);
+  return controller.signal;
+}
+
+/**
+ * Ends a cancelled step as soon as it has reported: a request its stage gave up on would hold the
+ * process open until the runner kills it.
+ */
+export function endIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) process.exit();
 }
 
 export async function report(result: StageResult<Record<string, string>>): Promise<void> {

@@ -6,6 +6,11 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
+/** The runner cancelled the job: the step stopped on purpose, not because something broke. */
+export class Cancelled extends Error {
+  override name = 'Cancelled';
+}
+
 /** One line, fit for `core.setFailed`: the first line of the message, whitespace folded. */
 export function oneLine(error: unknown): string {
   const text =

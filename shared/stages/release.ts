@@ -14,7 +14,7 @@ import {
 } from '../builds.js';
 import { mergeConfig, validateConfig, type MergedConfig } from '../config.js';
 import type { ActionContext } from '../context.js';
-import { ConfigurationError } from '../errors.js';
+import { Cancelled, ConfigurationError } from '../errors.js';
 import { gitHubClient, statusOf, type GitHub, type Repository } from '../github.js';
 import { booleanInput, splitLines } from '../inputs.js';
 import {
@@ -284,18 +284,14 @@ export async function release(
     });
     log.info(`Reserved ${reservation.tag} (tag at ${sha})`);
     try {
-      return await publish({
-        checked,
-        inputs,
-        context,
-        github,
-        scope,
-        reservation,
-        found,
-        progress,
-      });
+      return await unlessAborted(
+        context.signal,
+        publish({ checked, inputs, context, github, scope, reservation, found, progress }),
+      );
     } catch (error) {
-      leftovers = await abandon(github, scope, reservation.tag, progress.step, log);
+      const why =
+        error instanceof Cancelled ? `cancelled while ${progress.step}` : `${progress.step} failed`;
+      leftovers = await abandon(github, scope, reservation.tag, why, log);
       throw error;
     }
   } catch (error) {
@@ -309,11 +305,37 @@ export async function release(
 }
 
 /**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a cancelled job
+ * cannot wait for the request under way to finish.
+ */
+async function unlessAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
  * A GitHub failure, said in one line with the step it stopped: by then any draft and tag are
  * gone, so running the job again starts over. Mistakes the user can fix pass through as they are.
  */
 function failedAt(step: string, scope: string, leftovers: string[], error: unknown): unknown {
   if (error instanceof ConfigurationError || !(error instanceof Error)) return error;
+  if (error instanceof Cancelled) {
+    const after = leftovers.length
+      ? `${leftovers.join(' and ')} could not be removed: delete them`
+      : 'nothing is left behind';
+    return new Cancelled(`No release of ${scope} made: ${error.message} while ${step}; ${after}`, {
+      cause: error,
+    });
+  }
   const status = statusOf(error);
   const why = error.message.replace(/ - https:\/\/docs\.github\.com\S*$/, '');
   const after = leftovers.length
@@ -346,8 +368,14 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
   const { environment } = scope;
   const { log } = context;
   const repository: Repository = { owner: scope.owner, repo: scope.repo };
+  // Once cancelled, the draft and tag are being removed: no later step may start, above all not
+  // publishing.
+  const next = (step: string) => {
+    context.signal.throwIfAborted();
+    progress.step = step;
+  };
 
-  progress.step = `reading ${reservation.previous?.tag ?? 'the previous release'}`;
+  next(`reading ${reservation.previous?.tag ?? 'the previous release'}`);
   const previous = reservation.previous
     ? await readManifest(github, repository, reservation.previous)
     : undefined;
@@ -397,7 +425,7 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
     digest,
   });
 
-  progress.step = 'creating the draft release';
+  next('creating the draft release');
   const { data: draft } = await github.rest.repos.createRelease({
     ...repository,
     tag_name: reservation.tag,
@@ -410,28 +438,28 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
   });
   log.info(`Draft release ${draft.id} created; uploading the bundle, release.json and signature`);
   const bundleName = bundleFileName(app, sha, found.facts.compression);
-  progress.step = `uploading ${bundleName}`;
+  next(`uploading ${bundleName}`);
   await uploadAsset(github, draft.upload_url, {
     name: bundleName,
     contentType: 'application/octet-stream',
     body: { file: found.bundlePath },
     digest: found.facts.digest,
   });
-  progress.step = `uploading ${MANIFEST_ASSET}`;
+  next(`uploading ${MANIFEST_ASSET}`);
   await uploadAsset(github, draft.upload_url, {
     name: MANIFEST_ASSET,
     contentType: 'application/json',
     body: { bytes },
     digest,
   });
-  progress.step = `uploading ${SIGNATURE_ASSET}`;
+  next(`uploading ${SIGNATURE_ASSET}`);
   await uploadAsset(github, draft.upload_url, {
     name: SIGNATURE_ASSET,
     contentType: 'text/plain',
     body: { bytes: signature },
     digest: assetDigest(signature),
   });
-  progress.step = 'publishing the release';
+  next('publishing the release');
   const { data: published } = await github.rest.repos.updateRelease({
     ...repository,
     release_id: draft.id,
@@ -469,10 +497,10 @@ async function abandon(
   github: GitHub,
   scope: LedgerScope,
   tag: string,
-  step: string,
+  why: string,
   log: Log,
 ): Promise<string[]> {
-  log.info(`Release not published (${step} failed): removing its draft and the tag ${tag}`);
+  log.info(`Release not published (${why}): removing its draft and the tag ${tag}`);
   const leftovers: string[] = [];
   try {
     const drafts = (await listLedger(github, scope)).filter(
