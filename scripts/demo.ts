@@ -2,11 +2,11 @@
 // emulator and this machine as the target host. Everything it starts, it stops.
 import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startGitHub, type GitHubEmulator } from '../test/emulator/index.js';
 import { ROOT, runAction, type ActionName, type ActionRun } from '../test/helpers/action.js';
+import { freePort } from '../test/hosts/fixtures.js';
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
@@ -17,18 +17,6 @@ function say(text: string): void {
 
 function chapter(title: string): void {
   console.log(`\n${bold(title)}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function step(

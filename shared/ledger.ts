@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -295,11 +294,6 @@ export async function uploadAsset(
     );
   }
   return { id: uploaded.id, name: uploaded.name, size: uploaded.size };
-}
-
-/** sha256 of bytes in memory, as GitHub writes asset digests. */
-export function assetDigest(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /**

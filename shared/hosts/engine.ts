@@ -1,10 +1,11 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError } from '../errors.js';
 import type { Log } from '../log.js';
 import { renderEnvFile } from '../dotenv.js';
+import { digestOf } from '../manifest.js';
 import {
   historyLine,
   parseHistory,
@@ -194,10 +195,6 @@ export interface HostPlan {
 }
 
 const DEFAULT_STALE_SECONDS = 120;
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 function manifestBuildDigest(manifest: Buffer | undefined): string | undefined {
   if (!manifest) return undefined;
@@ -731,8 +728,8 @@ export async function deployToHost(
 
     const previousId = snapshot.current;
     const existing = snapshot.releases.find((r) => r.id === id);
-    const wanted = sha256(release.manifestBytes);
-    const same = existing?.manifest !== undefined && sha256(existing.manifest) === wanted;
+    const wanted = digestOf(release.manifestBytes);
+    const same = existing?.manifest !== undefined && digestOf(existing.manifest) === wanted;
     if (existing && !same && previousId === id) {
       throw new ConfigurationError(
         `host ${session.label}: releases/${id} is current but holds a different release.json than release ${id}; releases never change: deploy a new release ID`,
@@ -863,7 +860,7 @@ export async function rollbackHost(
     }
     if (
       options.manifestBytes &&
-      (!target.manifest || sha256(target.manifest) !== sha256(options.manifestBytes))
+      (!target.manifest || digestOf(target.manifest) !== digestOf(options.manifestBytes))
     ) {
       throw new ConfigurationError(
         `host ${session.label}: releases/${id} holds a different release.json than release ${id}; deploy it to replace it`,
@@ -908,7 +905,7 @@ function hostState(label: string, snapshot: HostSnapshot, staleSeconds: number):
     releases: snapshot.releases.map((r) => ({
       id: r.id,
       digest: manifestBuildDigest(r.manifest),
-      manifestDigest: r.manifest ? sha256(r.manifest) : undefined,
+      manifestDigest: r.manifest ? digestOf(r.manifest) : undefined,
       status: statuses.get(r.id)?.status ?? 'unknown',
       lastEvent: statuses.get(r.id)?.time,
     })),
@@ -951,7 +948,7 @@ export async function planHost(
   const snapshot = await session.inspect();
   const state = hostState(transport.label, snapshot, options.staleSeconds ?? DEFAULT_STALE_SECONDS);
   const existing = state.releases.find((r) => r.id === id);
-  const same = existing?.manifestDigest === sha256(options.release.manifestBytes);
+  const same = existing?.manifestDigest === digestOf(options.release.manifestBytes);
   const upload = same ? 'skip' : existing ? 'replace' : 'upload';
   const problems: string[] = [];
   if (upload !== 'skip' && !snapshot.tar) problems.push('tar is not installed or not on the PATH');

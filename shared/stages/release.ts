@@ -18,7 +18,6 @@ import { Cancelled, ConfigurationError } from '../errors.js';
 import { gitHubClient, statusOf, type GitHub, type Repository } from '../github.js';
 import { booleanInput, splitLines } from '../inputs.js';
 import {
-  assetDigest,
   downloadAsset,
   listLedger,
   releaseReservation,
@@ -457,7 +456,7 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
     name: SIGNATURE_ASSET,
     contentType: 'text/plain',
     body: { bytes: signature },
-    digest: assetDigest(signature),
+    digest: digestOf(signature),
   });
   next('publishing the release');
   const { data: published } = await github.rest.repos.updateRelease({
