@@ -24,6 +24,13 @@ export interface ActionContext {
   signal: AbortSignal;
 }
 
+/** The address of this workflow run's page, kept in locks, histories, releases and Deployments. */
+export function runUrl(
+  context: Pick<ActionContext, 'serverUrl' | 'owner' | 'repo' | 'runId'>,
+): string {
+  return `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`;
+}
+
 export function contextFromEnv(
   env: Record<string, string | undefined>,
   log: Log,

@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { z } from 'zod';
 import { ConfigurationError } from './errors.js';
-import { ENV_NAME, appName, environmentName, releaseId } from './names.js';
+import { COMMIT_SHA, ENV_NAME, appName, environmentName, releaseId } from './names.js';
+
+/** The release assets that hold the manifest and its SSH signature, beside the bundle. */
+export const MANIFEST_ASSET = 'release.json';
+export const SIGNATURE_ASSET = 'release.json.sig';
 
 /** The manifest format this code writes and the newest it reads. */
 export const SCHEMA_VERSION = 1;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const FINGERPRINT = /^hmac-sha256:[0-9a-f]{64}$/;
 const AGE_ARMOR = '-----BEGIN AGE ENCRYPTED FILE-----';
 

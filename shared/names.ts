@@ -21,6 +21,14 @@ export const environmentName = safeName('an environment name', 64, 'production o
 
 const NUMBERED_ID = /^v[1-9][0-9]{0,8}$/;
 
+/** A full commit SHA, lower-case hex: 40 digits (SHA-1) or 64 (a SHA-256 repository). */
+export const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** A pull request's preview environment, `pr-<number>`: transient, and the one kind destroy may remove. */
+export function isPreviewEnvironment(environment: string): boolean {
+  return /^pr-[1-9][0-9]*$/.test(environment);
+}
+
 /** A release ID: `v<N>` as the ledger numbers them, or an explicit safe ID. */
 export const releaseId = safeName('a release ID', 64, 'v12');
 
@@ -33,18 +41,6 @@ export function releaseNumber(id: string): number | undefined {
 
 export function releaseTag(app: string, environment: string, id: string): string {
   return `${app}/${environment}/${id}`;
-}
-
-export function parseReleaseTag(
-  tag: string,
-): { app: string; environment: string; id: string } | undefined {
-  const parts = tag.split('/');
-  if (parts.length !== 3) return undefined;
-  const [app, environment, id] = parts as [string, string, string];
-  if (!appName.safeParse(app).success) return undefined;
-  if (!environmentName.safeParse(environment).success) return undefined;
-  if (!releaseId.safeParse(id).success) return undefined;
-  return { app, environment, id };
 }
 
 export type Host =

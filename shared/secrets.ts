@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { Decrypter, Encrypter, armor, identityToRecipient } from 'age-encryption';
+import { Decrypter, Encrypter, armor } from 'age-encryption';
 import { ConfigurationError } from './errors.js';
 import { canonicalJson } from './manifest.js';
 import { ENV_NAME } from './names.js';
 import type { SigningKey } from './signature.js';
+import type { Log } from './log.js';
 
 /** An age X25519 recipient: `age1` and 58 bech32 characters, as `age-keygen -y` prints it. */
 const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
@@ -68,10 +69,14 @@ function parseIdentities(text: string): string[] {
   return identities;
 }
 
-/** The `age1…` recipient of an `AGE-SECRET-KEY-1…` identity, as `age-keygen -y` prints it. */
-export async function recipientOf(identity: string): Promise<string> {
-  const [first] = parseIdentities(identity);
-  return identityToRecipient(first!);
+/**
+ * Masks a secret value in everything the runner prints from now on, and each line of a
+ * multi-line value too: the runner matches masks line by line.
+ */
+export function maskSecret(log: Pick<Log, 'setSecret'>, value: string): void {
+  if (value === '') return;
+  log.setSecret(value);
+  for (const line of value.split(/\r?\n/)) if (line.trim().length > 3) log.setSecret(line);
 }
 
 /**

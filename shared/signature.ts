@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, hkdfSync, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { ConfigurationError } from './errors.js';
+import { matchPatternList } from './openssh-patterns.js';
 
 /**
  * SSHSIG signatures (OpenSSH's PROTOCOL.sshsig), Ed25519 only, written byte for byte as
@@ -446,28 +447,6 @@ function parseSignerTime(text: string, option: string, fail: (why: string) => ne
     fail(`invalid "${option}" time ${JSON.stringify(text)}: no such date`);
   }
   return date;
-}
-
-/** OpenSSH's match_pattern_list: comma-separated `*`/`?` globs, `!` negates and wins. */
-function matchPatternList(value: string, patterns: string): boolean {
-  let matched = false;
-  for (const raw of patterns.split(',')) {
-    const negated = raw.startsWith('!');
-    const pattern = negated ? raw.slice(1) : raw;
-    if (globMatch(value, pattern)) {
-      if (negated) return false;
-      matched = true;
-    }
-  }
-  return matched;
-}
-
-function globMatch(value: string, pattern: string): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 's').test(value);
 }
 
 export interface VerifiedSignature {

@@ -11,8 +11,14 @@ import { ConfigurationError } from './errors.js';
 import type { GitHub, Repository } from './github.js';
 import { downloadAsset, openAsset, type LedgerEntry, type LedgerScope } from './ledger.js';
 import type { Log } from './log.js';
-import { digestOf, parseManifest, type Manifest } from './manifest.js';
-import { decryptSecrets } from './secrets.js';
+import {
+  digestOf,
+  MANIFEST_ASSET,
+  parseManifest,
+  SIGNATURE_ASSET,
+  type Manifest,
+} from './manifest.js';
+import { decryptSecrets, maskSecret } from './secrets.js';
 import {
   SIGNATURE_NAMESPACE,
   verifyMessage,
@@ -28,8 +34,6 @@ import {
  */
 
 /** The release assets besides the bundle. */
-export const MANIFEST_ASSET = 'release.json';
-export const SIGNATURE_ASSET = 'release.json.sig';
 
 /** release.json whose signature and names were checked, with its exact bytes. */
 export interface VerifiedManifest {
@@ -215,11 +219,7 @@ export async function releaseConfig(
       );
     }
     values = await decryptSecrets(secrets.ciphertext, identity);
-    for (const value of Object.values(values)) {
-      if (value === '') continue;
-      log.setSecret(value);
-      for (const line of value.split(/\r?\n/)) if (line.trim().length > 3) log.setSecret(line);
-    }
+    for (const value of Object.values(values)) maskSecret(log, value);
     const decrypted = Object.keys(values).sort();
     if (decrypted.join('\n') !== secrets.names.join('\n')) {
       throw new ConfigurationError(

@@ -1,6 +1,6 @@
 import '../../shared/node-globals.js';
 import * as core from '@actions/core';
-import { oneLine } from '../../shared/errors.js';
+import { formatError } from '../../shared/errors.js';
 import { run } from './main.js';
 
-run().catch((error: unknown) => core.setFailed(oneLine(error)));
+run().catch((error: unknown) => core.setFailed(formatError(error)));

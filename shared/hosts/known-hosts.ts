@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { matchPatternList } from '../openssh-patterns.js';
 
 /** One key line of a known_hosts file (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"). */
 export interface KnownHostEntry {
@@ -38,14 +39,6 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function wildcard(pattern: string, name: string): boolean {
-  const regex = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${regex}$`, 'i').test(name);
-}
-
 function hashedMatch(pattern: string, name: string): boolean {
   const [, kind, salt, hash] = pattern.split('|');
   if (kind !== '1' || salt === undefined || hash === undefined) return false;
@@ -57,15 +50,7 @@ function hashedMatch(pattern: string, name: string): boolean {
 /** Whether a line's host field names this host: hashed `|1|…`, wildcards, `!negation`. */
 export function patternsMatch(patterns: string, name: string): boolean {
   if (patterns.startsWith('|')) return hashedMatch(patterns, name);
-  let matched = false;
-  for (const pattern of patterns.split(',')) {
-    if (pattern.startsWith('!')) {
-      if (wildcard(pattern.slice(1), name)) return false;
-    } else if (wildcard(pattern, name)) {
-      matched = true;
-    }
-  }
-  return matched;
+  return matchPatternList(name, patterns, { ignoreCase: true });
 }
 
 export function keysFor(entries: KnownHostEntry[], host: string, port: number): HostKeys {

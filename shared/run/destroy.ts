@@ -1,4 +1,4 @@
-import { oneLine } from '../errors.js';
+import { formatError } from '../errors.js';
 import type { GitHub, Repository } from '../github.js';
 import { destroyHost, type LockOptions } from '../hosts/engine.js';
 import { listLedger, releaseReservation, type LedgerScope } from '../ledger.js';
@@ -44,7 +44,7 @@ export async function destroyOnHosts(
       host,
       removed: false,
       stopped: false,
-      error: reason instanceof Error ? reason.message : oneLine(reason),
+      error: reason instanceof Error ? reason.message : formatError(reason),
     };
   });
 }

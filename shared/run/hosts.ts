@@ -1,4 +1,4 @@
-import { ConfigurationError, oneLine } from '../errors.js';
+import { ConfigurationError, formatError } from '../errors.js';
 import type { HostResult } from '../hosts/engine.js';
 import { localTransport } from '../hosts/local.js';
 import { connectSsh } from '../hosts/ssh.js';
@@ -82,7 +82,7 @@ export async function closeAll(connections: readonly Connection[]): Promise<void
 }
 
 function describe(error: unknown): string {
-  return error instanceof ConfigurationError ? error.message : oneLine(error);
+  return error instanceof ConfigurationError ? error.message : formatError(error);
 }
 
 /** `fn` over `items`, at most `limit` running at once; every outcome, in the items' order. */

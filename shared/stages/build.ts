@@ -12,7 +12,7 @@ import type { ActionContext } from '../context.js';
 import { ConfigurationError } from '../errors.js';
 import { booleanInput, enumInput, integerInput, splitLines } from '../inputs.js';
 import { parseBuildFacts, type BuildFacts } from '../manifest.js';
-import { appName } from '../names.js';
+import { appName, COMMIT_SHA } from '../names.js';
 import { runBash } from '../shell.js';
 import type { StageResult } from '../stage.js';
 import { formatBytes, formatSeconds, markdownTable } from '../summary.js';
@@ -42,8 +42,6 @@ export interface BuildOutputs extends Record<string, string> {
   files: string;
   'cache-hit': string;
 }
-
-const SHA = /^[0-9a-f]{40}$/;
 
 /** The app name: the input, or the repository's name when that is a safe name. */
 export function resolveApp(input: string | undefined, context: ActionContext): string {
@@ -94,7 +92,7 @@ export async function build(
   const { log } = context;
   const app = resolveApp(inputs.app, context);
   const sha = context.sha;
-  if (!SHA.test(sha))
+  if (!COMMIT_SHA.test(sha))
     throw new Error(`GITHUB_SHA is not a full commit SHA: ${JSON.stringify(sha)}`);
   const compression: Compression = inputs.compression;
   const workDir = resolveWorkingDirectory(context.workspace, inputs['working-directory']);

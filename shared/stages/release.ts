@@ -13,7 +13,7 @@ import {
   type FoundBuild,
 } from '../builds.js';
 import { mergeConfig, validateConfig, type MergedConfig } from '../config.js';
-import type { ActionContext } from '../context.js';
+import { runUrl, type ActionContext } from '../context.js';
 import { Cancelled, ConfigurationError } from '../errors.js';
 import { gitHubClient, statusOf, type GitHub, type Repository } from '../github.js';
 import { booleanInput, splitLines } from '../inputs.js';
@@ -32,17 +32,18 @@ import {
   changeSummary,
   configDiff,
   digestOf,
+  MANIFEST_ASSET,
   parseManifest,
   serializeManifest,
+  SIGNATURE_ASSET,
   type ConfigDiff,
   type Manifest,
 } from '../manifest.js';
-import { appName, environmentName, releaseId } from '../names.js';
-import { encryptSecrets, parseRecipients, secretFingerprints } from '../secrets.js';
+import { appName, COMMIT_SHA, environmentName, isPreviewEnvironment, releaseId } from '../names.js';
+import { encryptSecrets, maskSecret, parseRecipients, secretFingerprints } from '../secrets.js';
 import { parseSigningKey, signMessage, type SigningKey } from '../signature.js';
 import type { StageResult } from '../stage.js';
 import { formatBytes, markdownTable } from '../summary.js';
-import { MANIFEST_ASSET, SIGNATURE_ASSET } from '../verify.js';
 import { resolveApp } from './build.js';
 
 export const releaseInputs = z.object({
@@ -50,7 +51,7 @@ export const releaseInputs = z.object({
   app: appName.optional(),
   sha: z
     .string()
-    .regex(/^[0-9a-f]{40}$/, 'expected a full 40-character commit SHA in lower-case hex')
+    .regex(COMMIT_SHA, 'expected a full commit SHA: 40 lower-case hex digits')
     .optional(),
   vars: z.string().optional(),
   secrets: z.string().optional(),
@@ -87,7 +88,6 @@ export interface ReleaseOutputs extends Record<string, string> {
 }
 
 /** Preview environments, one per pull request: their releases are prereleases. */
-const PREVIEW_ENVIRONMENT = /^pr-[0-9]+$/;
 
 /**
  * Private keys a workflow hands to other steps (run-action's SSH key, the hosts' age identity)
@@ -112,11 +112,7 @@ function maskSecretValues(json: string | undefined, log: Log): void {
     return;
   }
   // Values that are not strings are refused later without being shown.
-  for (const value of Object.values(parsed)) {
-    if (typeof value !== 'string' || value === '') continue;
-    log.setSecret(value);
-    for (const line of value.split(/\r?\n/)) if (line.trim().length > 3) log.setSecret(line);
-  }
+  for (const value of Object.values(parsed)) if (typeof value === 'string') maskSecret(log, value);
 }
 
 /** Rewrites a shared module's "signing-key: …" or "recipients line 2 …" error to name the input. */
@@ -193,7 +189,7 @@ async function checkInputs(inputs: ReleaseInputs, context: ActionContext): Promi
       `Input 'recipients' is empty, but ${secretNames.length} secret(s) would be released (${secretNames.join(', ')}): give the age public keys (age1…) to encrypt them to, or leave them out with exclude`,
     );
   }
-  const prerelease = inputs.prerelease || PREVIEW_ENVIRONMENT.test(inputs.environment);
+  const prerelease = inputs.prerelease || isPreviewEnvironment(inputs.environment);
   return { app, sha, signingKey, recipients, config, prerelease };
 }
 
@@ -389,7 +385,7 @@ async function publish(options: PublishOptions): Promise<StageResult<ReleaseOutp
     run: {
       id: Number(context.runId),
       attempt: Number(context.runAttempt),
-      url: `${context.serverUrl}/${scope.owner}/${scope.repo}/actions/runs/${context.runId}`,
+      url: runUrl(context),
     },
     build: {
       sha,

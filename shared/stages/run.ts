@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { checkedTar } from '../bundle.js';
-import type { ActionContext } from '../context.js';
-import { ConfigurationError, oneLine } from '../errors.js';
+import { runUrl as runAddress, type ActionContext } from '../context.js';
+import { ConfigurationError, formatError } from '../errors.js';
 import { gitHubClient, type GitHub } from '../github.js';
 import {
   deployToHost,
@@ -16,7 +16,13 @@ import {
 import { checkSharedPath, deployRoot } from '../hosts/plan.js';
 import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
 import { findRelease, type LedgerScope } from '../ledger.js';
-import { appName, environmentName, parseHost, releaseSelector } from '../names.js';
+import {
+  appName,
+  environmentName,
+  isPreviewEnvironment,
+  parseHost,
+  releaseSelector,
+} from '../names.js';
 import { finishDeployment, startDeployment } from '../run/deployment.js';
 import {
   deactivateDeployments,
@@ -147,7 +153,7 @@ export async function run(
   const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
   const repository = { owner: context.owner, repo: context.repo };
   const scope: LedgerScope = { ...repository, app, environment };
-  const runUrl = `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`;
+  const runUrl = runAddress(context);
   const lock: LockOptions = {
     holder: `${context.actor || 'someone'} (run ${context.runId || '?'})`,
     run: runUrl,
@@ -284,7 +290,7 @@ export async function run(
               manifestDigest: verified.digest,
               description: `${rollback ? 'Roll back to' : 'Deploy'} ${manifest.id}: ${manifest.changes}`,
               transient:
-                /^pr-[0-9]+$/.test(environment) || context.eventName.startsWith('pull_request'),
+                isPreviewEnvironment(environment) || context.eventName.startsWith('pull_request'),
               production: environment === 'production',
               rollback,
             },
@@ -303,7 +309,7 @@ export async function run(
           repository,
           deploymentId,
           'failure',
-          { description: oneLine(error), logUrl: runUrl },
+          { description: formatError(error), logUrl: runUrl },
           log,
         );
       }

@@ -80,3 +80,9 @@ export async function ageKey(): Promise<AgeKey> {
 export function ageDecrypt(key: AgeKey, armored: string): string {
   return execFileSync('age', ['-d', '-i', key.identityFile], { input: armored, encoding: 'utf8' });
 }
+
+/** The `age1…` recipient of an identity, as the reference tool `age-keygen -y` derives it. */
+export function recipientOf(identity: string): string {
+  const line = identity.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1')) ?? identity;
+  return execFileSync('age-keygen', ['-y'], { input: `${line}\n`, encoding: 'utf8' }).trim();
+}

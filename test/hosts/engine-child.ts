@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { deployToHost, type LockOptions } from '../../shared/hosts/engine.js';
-import { oneLine } from '../../shared/errors.js';
+import { formatError } from '../../shared/errors.js';
 import { connectSsh } from '../../shared/hosts/ssh.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
@@ -103,7 +103,7 @@ async function main(job: ChildJob): Promise<void> {
 
 if (process.argv[2] !== undefined && import.meta.url === `file://${process.argv[1]}`) {
   main(JSON.parse(process.argv[2]) as ChildJob).catch((error: unknown) => {
-    process.stdout.write(`error ${oneLine(error)}\n`);
+    process.stdout.write(`error ${formatError(error)}\n`);
     process.exitCode = 1;
   });
 }

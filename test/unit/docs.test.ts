@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recipientOf } from '../helpers/keys.js';
 import { digestOf, serializeManifest, type Manifest } from '../../shared/manifest.js';
 import {
   decryptSecrets,
   encryptSecrets,
   parseRecipients,
-  recipientOf,
   secretFingerprints,
 } from '../../shared/secrets.js';
 import {
@@ -162,7 +162,7 @@ describe('the documented commands, run as written', () => {
     const identity = await readFile(path.join(dir, 'identity.txt'), 'utf8');
     const recipients = (await readFile(path.join(dir, 'recipients.txt'), 'utf8')).split('\n');
     expect(parseRecipients(recipients.filter((line) => line !== ''))).toEqual([
-      await recipientOf(identity),
+      recipientOf(identity),
     ]);
     const deployKey = await readFile(path.join(dir, 'deploy_key'), 'utf8');
     expect(deployKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);

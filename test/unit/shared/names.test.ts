@@ -4,7 +4,6 @@ import {
   appName,
   environmentName,
   parseHost,
-  parseReleaseTag,
   releaseNumber,
   releaseSelector,
   releaseTag,
@@ -53,13 +52,6 @@ describe('names', () => {
 
   it('builds and reads release tags', () => {
     expect(releaseTag('shop', 'production', 'v7')).toBe('shop/production/v7');
-    expect(parseReleaseTag('shop/production/v7')).toEqual({
-      app: 'shop',
-      environment: 'production',
-      id: 'v7',
-    });
-    expect(parseReleaseTag('shop/production')).toBeUndefined();
-    expect(parseReleaseTag('shop/../v7')).toBeUndefined();
   });
 });
 

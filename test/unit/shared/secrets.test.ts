@@ -10,7 +10,6 @@ import {
   decryptSecrets,
   encryptSecrets,
   parseRecipients,
-  recipientOf,
   secretFingerprints,
 } from '../../../shared/secrets.js';
 import { parseSigningKey } from '../../../shared/signature.js';
@@ -171,11 +170,6 @@ describe('decryptSecrets', () => {
 });
 
 describe('recipients', () => {
-  it('gives the recipient of an identity as age-keygen -y does', async () => {
-    expect(await recipientOf(alice.identity)).toBe(alice.recipient);
-    expect(await recipientOf(bob.file)).toBe(bob.recipient);
-  });
-
   it('accepts X25519 recipients and drops duplicates', () => {
     expect(parseRecipients([alice.recipient, ` ${bob.recipient} `, alice.recipient])).toEqual([
       alice.recipient,
