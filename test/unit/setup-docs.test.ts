@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -157,5 +157,39 @@ describe('docs/keys.md gh api forms', () => {
         body: { value },
       },
     ]);
+  });
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, each space a hyphen. */
+function slug(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+describe('links between the docs pages', () => {
+  it('every page.md#anchor names a heading of that page', async () => {
+    const docs = path.join(ROOT, 'docs');
+    const pages = (await readdir(docs)).filter((name) => name.endsWith('.md'));
+    const anchors = new Map<string, Set<string>>();
+    const texts = new Map<string, string>();
+    for (const page of pages) {
+      const text = await readFile(path.join(docs, page), 'utf8');
+      texts.set(page, text);
+      const headings = [...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!));
+      anchors.set(page, new Set(headings));
+    }
+    const broken: string[] = [];
+    let checked = 0;
+    for (const [page, text] of texts) {
+      for (const [, target, anchor] of text.matchAll(/\]\(([\w-]*\.md)?#([^)\s]+)\)/g)) {
+        checked++;
+        const into = target ?? page;
+        if (!anchors.get(into)?.has(anchor!)) broken.push(`${page} -> ${into}#${anchor}`);
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(5);
+    expect(broken).toEqual([]);
   });
 });
