@@ -2,7 +2,8 @@
 # Makes sure the tools the tests run for real are on this machine: OpenSSH (the target hosts and
 # ssh-keygen -Y, the reference for signatures), age (the reference for encryption), GNU tar and
 # zstd (the references for bundles), systemd's libsystemd-shared read through python3's ctypes (the
-# reference for EnvironmentFile= parsing), jq (the commands of docs/verify-by-hand.md). Installs them
+# reference for EnvironmentFile= parsing), jq (the commands of docs/verify-by-hand.md), and what
+# docs/host-setup.md has a host install and use (sudo, setfacl, setpriv, curl). Installs them
 # with apt-get when running as root; otherwise names what is missing and fails. Tests never skip for
 # want of a tool.
 set -euo pipefail
@@ -26,6 +27,12 @@ declare -A package_of=(
   [systemctl]=systemd
   [python3]=python3
   [jq]=jq
+  [ssh-keyscan]=openssh-client
+  [sudo]=sudo
+  [visudo]=sudo
+  [setfacl]=acl
+  [setpriv]=util-linux
+  [curl]=curl
 )
 
 missing=()
