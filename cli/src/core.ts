@@ -31,6 +31,7 @@ export {
 } from '../../shared/names.js';
 export { mapLimit } from '../../shared/run/hosts.js';
 export { deployRoot } from '../../shared/hosts/plan.js';
-export { parseKnownHosts } from '../../shared/hosts/known-hosts.js';
+export { keysFor, knownHostsName, parseKnownHosts } from '../../shared/hosts/known-hosts.js';
+export { splitLines } from '../../shared/inputs.js';
 export { parseAllowedSigners, type AllowedSigner } from '../../shared/signature.js';
 export { verifyBundle, verifyManifest, type VerifiedManifest } from '../../shared/verify.js';

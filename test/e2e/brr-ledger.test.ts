@@ -224,6 +224,26 @@ describe.concurrent('brr show', () => {
   });
 });
 
+describe('brr show, of text a terminal must not run', () => {
+  it('escapes control characters in what a release says', async () => {
+    const hostile = await standardLedger(emulator(), {
+      vars: { BANNER: '\u001b]0;owned\u0007\nrm -rf /' },
+    });
+    const args = ['show', 'production', 'v3', '--repo', hostile.repository];
+    for (const tty of [false, true]) {
+      const result = await brr(args, { env: { ...emulatorEnv(emulator()), NO_COLOR: '1' }, tty });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('\\x1b]0;owned\\x07\\x0arm -rf /');
+      expect(result.stdout).not.toContain('\u001b');
+      expect(result.stdout).not.toContain('\u0007');
+    }
+    const json = await brr([...args, '--json'], { env: emulatorEnv(emulator()) });
+    expect((JSON.parse(json.stdout) as ShowJson).vars.BANNER).toBe(
+      '\u001b]0;owned\u0007\nrm -rf /',
+    );
+  });
+});
+
 describe.concurrent('brr diff', () => {
   it('compares build and config; secrets by name only', async () => {
     const result = await run(['diff', 'production', 'v1', 'v2', '--json']);

@@ -138,7 +138,7 @@ export interface StandardLedger {
  */
 export async function standardLedger(
   github: GitHubEmulator,
-  options: { immutableReleases?: boolean } = {},
+  options: { immutableReleases?: boolean; vars?: Record<string, string> } = {},
 ): Promise<StandardLedger> {
   const app = uniqueName('shop');
   const repository = `acme/${app}`;
@@ -168,7 +168,7 @@ export async function standardLedger(
     ...later,
     id: 'v3',
     previous: v2,
-    vars: { PORT: '9090', LOG_LEVEL: 'debug', FEATURE: 'on' },
+    vars: { PORT: '9090', LOG_LEVEL: 'debug', FEATURE: 'on', ...options.vars },
     secrets: v2Secrets,
   });
   const allowedSigners = await tempFile('allowed_signers', keys.allowedSigners);
