@@ -35,6 +35,21 @@ function expectFailure(result: BrrRun, code: 1 | 2, line: string | RegExp): void
   expect(result.code).toBe(code);
 }
 
+describe.concurrent('help', () => {
+  it('every command has help with its options and an example, on stdout, exit 0', async () => {
+    for (const command of ['releases', 'show', 'diff', 'verify']) {
+      const help = await brr([command, '--help']);
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout).toMatch(new RegExp(`^Usage: brr ${command} \\[options\\] <environment>`));
+      expect(help.stdout).toContain('--json');
+      expect(help.stdout).toMatch(new RegExp(`Examples:\\n  brr ${command} production`));
+    }
+    const top = await brr(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/releases .*\n.*show .*\n.*diff .*\n.*verify /);
+  });
+});
+
 describe.concurrent('usage errors exit 2 with one line', () => {
   it('no command, an unknown one, a missing or malformed argument, an unknown option', async () => {
     expectFailure(
