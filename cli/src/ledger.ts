@@ -27,6 +27,15 @@ export interface Ledger {
 
 export function openLedger(settings: Settings, environment: string, log: Log): Ledger {
   const github = gitHubClient({ token: settings.token.value, apiUrl: settings.apiUrl, log });
+  // GitHub's refusal of the token, said as what to fix: which token it was.
+  github.hook.error('request', (error) => {
+    if (statusOf(error) !== 401) throw error;
+    throw new ConfigurationError({
+      input: settings.token.source,
+      problem: `GitHub (${settings.apiUrl}) refused this token: 401 Bad credentials`,
+      hint: 'give a valid token: --token, GITHUB_TOKEN, or gh auth login',
+    });
+  });
   return { github, scope: { ...settings.repository, app: settings.app, environment } };
 }
 

@@ -3,7 +3,7 @@ import { diffCommand } from './commands/diff.js';
 import { releasesCommand } from './commands/releases.js';
 import { showCommand } from './commands/show.js';
 import { verifyCommand } from './commands/verify.js';
-import { ConfigurationError, foldedTail, formatError, statusOf } from './core.js';
+import { foldedTail, formatError } from './core.js';
 import type { Io } from './io.js';
 import { UsageError } from './usage.js';
 
@@ -31,18 +31,6 @@ function program(io: Io): Command {
   return brr;
 }
 
-/** GitHub's refusal of the token, said as what to fix. */
-function explained(error: unknown): unknown {
-  if (statusOf(error) === 401) {
-    return new ConfigurationError({
-      subject: 'GitHub',
-      problem: 'refused the token (401 Bad credentials)',
-      hint: 'check --token, GITHUB_TOKEN, or gh auth token',
-    });
-  }
-  return error;
-}
-
 /** Runs one brr command line; returns the exit code. Every failure is one line on stderr. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const brr = program(io);
@@ -58,7 +46,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       // --help and --version end through here too, with exit code 0.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    io.stderr.write(`${formatError(explained(error))}\n`);
+    io.stderr.write(`${formatError(error)}\n`);
     return error instanceof UsageError ? EXIT.usage : EXIT.failed;
   }
 }

@@ -181,26 +181,19 @@ describe.concurrent('usage errors exit 2 with one line', () => {
 });
 
 describe.concurrent('failures exit 1 with one line', () => {
-  it('a token GitHub refuses', async () => {
-    const refused =
-      'GitHub: refused the token (401 Bad credentials); check --token, GITHUB_TOKEN, or gh auth token';
+  it('a token GitHub refuses, naming where it came from', async () => {
+    const api = emulator().apiUrl;
+    const refused = (source: string) =>
+      `Input '${source}': GitHub (${api}) refused this token: 401 Bad credentials; give a valid token: --token, GITHUB_TOKEN, or gh auth login`;
     expectFailure(
       await run(['releases', 'production', '--repo', ledger.repository], {
         GITHUB_TOKEN: 'ghp_not_a_token',
       }),
       1,
-      refused,
+      refused('GITHUB_TOKEN'),
     );
-    const withOption = await run([
-      'show',
-      'production',
-      'v1',
-      '--repo',
-      ledger.repository,
-      '--token',
-      'nope',
-    ]);
-    expectFailure(withOption, 1, refused);
+    const args = ['show', 'production', 'v1', '--repo', ledger.repository, '--token', 'nope'];
+    expectFailure(await run(args), 1, refused('--token'));
     emulator().clearViolations();
   });
 
