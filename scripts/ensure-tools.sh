@@ -3,7 +3,8 @@
 # ssh-keygen -Y, the reference for signatures), age (the reference for encryption), GNU tar and
 # zstd (the references for bundles), systemd's libsystemd-shared read through python3's ctypes (the
 # reference for EnvironmentFile= parsing), jq (the commands of docs/verify-by-hand.md), and what
-# docs/host-setup.md has a host install and use (sudo, setfacl, setpriv, curl). Installs them
+# docs/host-setup.md has a host install and use (sudo, setfacl, setpriv, curl), gh (brr takes its
+# token from `gh auth token`) and script (brr's tables on a real terminal). Installs them
 # with apt-get when running as root; otherwise names what is missing and fails. Tests never skip for
 # want of a tool.
 set -euo pipefail
@@ -33,6 +34,8 @@ declare -A package_of=(
   [setfacl]=acl
   [setpriv]=util-linux
   [curl]=curl
+  [gh]=gh
+  [script]=bsdutils
 )
 
 missing=()
