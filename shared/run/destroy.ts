@@ -1,6 +1,7 @@
 import { formatError } from '../errors.js';
 import type { GitHub, Repository } from '../github.js';
-import { destroyHost, type LockOptions } from '../hosts/engine.js';
+import { destroyHost } from '../host/destroy.js';
+import type { LockOptions } from '../host/session.js';
 import { listLedger, releaseReservation, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import { markdownTable } from '../summary.js';

@@ -1,8 +1,8 @@
 import { ConfigurationError, formatError } from '../errors.js';
-import type { HostResult } from '../hosts/engine.js';
-import { localTransport } from '../hosts/local.js';
-import { connectSsh } from '../hosts/ssh.js';
-import type { Transport } from '../hosts/transport.js';
+import type { HostResult } from '../host/activate.js';
+import { localTransport } from '../host/local.js';
+import { connectSsh } from '../host/ssh.js';
+import type { Transport } from '../host/transport.js';
 import type { Log } from '../log.js';
 import type { Host } from '../names.js';
 

@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
-import type { HostState } from '../hosts/engine.js';
+import type { HostState } from '../host/state.js';
 import { findRelease, publishedReleases, type LedgerEntry, type LedgerScope } from '../ledger.js';
 
 /** `latest` or an explicit ID, looked up in the ledger: published releases only. */

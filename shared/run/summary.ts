@@ -1,4 +1,4 @@
-import type { HostPlan } from '../hosts/engine.js';
+import type { DryRun as HostPlan } from '../host/state.js';
 import type { Manifest } from '../manifest.js';
 import { formatBytes, formatSeconds, markdownTable } from '../summary.js';
 import type { HostOutcome } from './hosts.js';

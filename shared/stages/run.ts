@@ -4,16 +4,13 @@ import { checkedTar } from '../bundle.js';
 import { runUrl as runAddress, type ActionContext } from '../context.js';
 import { ConfigurationError, formatError } from '../errors.js';
 import { gitHubClient, type GitHub } from '../github.js';
-import {
-  deployToHost,
-  planHost,
-  readHostState,
-  rollbackHost,
-  type HostRelease,
-  type HostResult,
-  type LockOptions,
-} from '../hosts/engine.js';
-import { checkSharedPath, deployRoot } from '../hosts/plan.js';
+import type { HostResult } from '../host/activate.js';
+import { deployToHost } from '../host/deploy.js';
+import { rollbackHost } from '../host/rollback.js';
+import { deployRoot, sharedPath } from '../host/scripts/root.js';
+import type { LockOptions } from '../host/session.js';
+import { dryRunHost as planHost, readHostState } from '../host/state.js';
+import type { HostRelease } from '../host/transfer.js';
 import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
 import { findRelease, type LedgerScope } from '../ledger.js';
 import {
@@ -69,9 +66,7 @@ export const runInputs = z.object({
   'health-check': z.string().optional(),
   'health-timeout': integerInput(60, 1, 3600),
   keep: integerInput(5, 2, 100),
-  'shared-paths': linesInput('a relative directory path', (line) =>
-    /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_./-]+$/.test(line) ? line : undefined,
-  ),
+  'shared-paths': linesInput('a relative directory path', sharedPath),
   parallel: integerInput(1, 1, 256),
   'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
   'lock-timeout': integerInput(0, 0, 3600),
@@ -135,7 +130,7 @@ export async function run(
   const app = resolveApp(inputs.app, context);
   const { environment } = inputs;
   const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
-  const sharedPaths = inputs['shared-paths'].map(checkSharedPath);
+  const sharedPaths = inputs['shared-paths'];
   // Destroying verifies nothing: it removes what is on the hosts.
   const allowedSigners = inputs.destroy ? [] : parseAllowedSigners(inputs['allowed-signers'] ?? '');
   if (!inputs.destroy && allowedSigners.length === 0) {

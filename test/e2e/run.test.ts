@@ -15,8 +15,8 @@ import path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseHistory, type HistoryEvent } from '../../shared/hosts/history.js';
-import { runInReleaseScript } from '../../shared/hosts/plan.js';
+import { parseHistory, type HistoryEvent } from '../../shared/host/history.js';
+import { commandScript } from '../../shared/host/scripts/command.js';
 import { shellQuote } from '../../shared/names.js';
 import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
@@ -165,7 +165,7 @@ async function exists(file: string): Promise<boolean> {
 function envSeenBy(root: string, id: string, names: string[]): Record<string, string | undefined> {
   const print = `const o={};for(const n of process.argv.slice(1))o[n]=process.env[n];console.log(JSON.stringify(o))`;
   const command = [NODE, '-e', print, ...names].map(shellQuote).join(' ');
-  const out = execFileSync('sh', ['-c', runInReleaseScript(root, id, command)], {
+  const out = execFileSync('sh', ['-c', commandScript(root, id, command)], {
     encoding: 'utf8',
   });
   return JSON.parse(out) as Record<string, string | undefined>;
@@ -899,7 +899,11 @@ describe('run-action keeps planted values away from the shell', () => {
       for (const [input, value, message] of [
         ['release-id', `v1; touch ${canary}-id`, /^Input 'release-id'/],
         ['hosts', `${host.user}@127.0.0.1;touch ${canary}-host`, /^Input 'hosts': line 1/],
-        ['path', `${site.root}\nsecond line`, /^path: expected a directory path on one line/],
+        [
+          'path',
+          `${site.root}\nsecond line`,
+          /^Input 'path': expected a directory path on one line/,
+        ],
       ] as const) {
         const bad = await deploy(site, { [input]: value });
         expect(bad.errors[0]).toMatch(message);
