@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { foldedTail } from '../errors.js';
+import { foldedTail, type Problem } from '../errors.js';
 import { historyLine, type HistoryEvent } from './history.js';
 import { commandScript } from './scripts/command.js';
 import { switchScript, unsetCurrentScript } from './scripts/release.js';
@@ -23,7 +23,9 @@ export interface Commands {
 
 export interface HostFailure {
   step: 'restart' | 'health-check';
-  /** One line: what failed, what the host runs now, the tail of the output. */
+  /** What failed, what the host runs now, the tail of the output: as data. */
+  problem: Problem;
+  /** The same as one line. */
   message: string;
   /** The last lines the failing command printed. */
   output: string;
@@ -97,7 +99,7 @@ export function hostResult(
     result: activation.result,
     currentId: activation.currentId,
     bytesSent: session.sent,
-    seconds: (Date.now() - started) / 1000,
+    seconds: (Date.now() - started - session.waitedMs) / 1000,
     ...(activation.failure ? { failure: activation.failure } : {}),
   };
 }
@@ -198,10 +200,13 @@ function hostFailure(
       ? 'nothing was current before, so nothing is current now'
       : `switched back to ${back.to}${back.problem ? ` (but ${back.problem})` : options.commands.restart !== undefined ? ' and restarted it' : ''}`;
   const tail = trouble.output ? `; last output: ${foldedTail(trouble.output)}` : '';
+  const error = options.session.error({
+    problem: `${options.id}: ${trouble.what}; ${where}${tail}`,
+  });
   return {
     step: trouble.step,
-    message: options.session.error({ problem: `${options.id}: ${trouble.what}; ${where}${tail}` })
-      .message,
+    problem: error.problem,
+    message: error.message,
     output: trouble.output,
     ...(back.problem ? { switchBackProblem: back.problem } : {}),
   };

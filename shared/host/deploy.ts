@@ -37,7 +37,7 @@ export async function deployToHost(
     session.phase('inspect');
     const snapshot = await session.inspect();
     const onHost = placeOnHost(session, snapshot, release);
-    await options.beforeChange?.();
+    await session.beforeChange(options.beforeChange);
     await clean(session, snapshot);
     if (onHost === 'same') {
       session.log.info(`host ${session.label}: ${id} is already on the host; nothing to upload`);

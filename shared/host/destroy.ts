@@ -7,7 +7,7 @@ import type { Transport } from './transport.js';
 /** How long a stop command may take before the teardown gives up, removing nothing. */
 const STOP_TIMEOUT_SECONDS = 120;
 
-export interface DestroyOptions extends StepOptions {
+export interface DestroyOptions extends Omit<StepOptions, 'beforeChange'> {
   /** Run in the current release before anything is removed: stops the app. */
   stopCommand?: string;
 }
@@ -33,7 +33,6 @@ export async function destroyHost(
     });
   }
   return session.withLock(options.lock, undefined, async () => {
-    await options.beforeChange?.();
     let stopped = false;
     if (options.stopCommand !== undefined && snapshot.current !== undefined) {
       const stop = await execInRelease(

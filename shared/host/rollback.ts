@@ -42,7 +42,7 @@ export async function rollbackHost(
         hint: 'deploy it to replace it',
       });
     }
-    await options.beforeChange?.();
+    await session.beforeChange(options.beforeChange);
     const previousId = snapshot.current;
     const activation = await activate({
       session,

@@ -73,6 +73,8 @@ export class HostSession {
   readonly log: Log;
   /** Bytes this session sent; the transport's own count also holds other deploys sharing it. */
   sent = 0;
+  /** Milliseconds spent waiting for the caller's `beforeChange`: not the host's own time. */
+  waitedMs = 0;
 
   constructor(
     readonly transport: Transport,
@@ -94,6 +96,17 @@ export class HostSession {
   /** An error about this host. */
   error(problem: Omit<Problem, 'subject'>): ConfigurationError {
     return new ConfigurationError({ subject: `host ${this.label}`, ...problem });
+  }
+
+  /** Awaits the caller's hook before the first change, keeping its time out of the host's. */
+  async beforeChange(hook: (() => Promise<void>) | undefined): Promise<void> {
+    if (!hook) return;
+    const started = Date.now();
+    try {
+      await hook();
+    } finally {
+      this.waitedMs += Date.now() - started;
+    }
   }
 
   async exec(script: string, options?: ExecOptions): Promise<ExecResult> {
@@ -250,20 +263,18 @@ async function acquireLock(
       seconds(sections.get('now') ?? ''),
       staleSeconds,
     );
-    if (heartbeat === undefined) {
-      // Its holder writes the heartbeat right after mkdir; missing for long, that holder died between.
-      unreadableSince ??= Date.now();
-      if (Date.now() - unreadableSince >= 2000) lock.stale = true;
-    } else {
-      unreadableSince = undefined;
-    }
+    // Its holder writes who it is and the heartbeat right after mkdir: missing, it is either
+    // being written (look again shortly, to name the holder) or its holder died between.
+    const unreadable = heartbeat === undefined;
+    unreadableSince = unreadable ? (unreadableSince ?? Date.now()) : undefined;
+    if (unreadableSince !== undefined && Date.now() - unreadableSince >= 2000) lock.stale = true;
     const remaining = deadline - Date.now();
     // A stale lock never goes away by itself: say so at once rather than wait for nothing.
-    if (lock.stale || remaining <= 0) {
+    if (lock.stale || (remaining <= 0 && !unreadable)) {
       const waited = Math.round((Date.now() - started) / 1000);
       throw session.error(lockProblem(session.root, lock, waited));
     }
-    await sleep(Math.min(1000, remaining));
+    await sleep(unreadable ? 100 : Math.min(1000, remaining));
   }
 }
 

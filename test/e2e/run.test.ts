@@ -639,6 +639,8 @@ describe('run-action and the deploy lock', () => {
         ['activated', 'v1'],
       ]);
       expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
+      // A Deployment is recorded once a host is about to change: the loser changed nothing.
+      expect(emulator().state.repository(site.repository).deployments).toHaveLength(1);
 
       // Asked to wait, the second run proceeds once the first is done: whole deploys only.
       await release(site);
@@ -805,7 +807,18 @@ describe('run-action names the host when it cannot be used', () => {
       `host ${host.hostLine}: not in known-hosts; add a line for [127.0.0.1]:${host.port} (ssh-keyscan -p ${host.port} 127.0.0.1, then check its fingerprint)`,
     );
     const none = await refused({ 'known-hosts': undefined });
-    expect(none).toMatch(/^Input 'known-hosts' is required for SSH hosts \(brr-deploy@/);
+    expect(none).toMatch(/^Input 'known-hosts': required for SSH hosts \(brr-deploy@/);
+  });
+
+  it('a public key given as ssh-key: one line naming the input, before any connection', async () => {
+    const seen = connections();
+    const publicKey = await readFile(path.join(host.dir, 'other/key.pub'), 'utf8');
+    const run = await deploy(site, { 'ssh-key': publicKey });
+    expect(run.errors).toEqual([
+      "Input 'ssh-key': expected an unencrypted OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----), got a ssh-ed25519 public key; give the private half of the key pair; the public half goes in the host user’s authorized_keys",
+    ]);
+    expect(connections(), 'SSH connections to the host').toBe(seen);
+    expect(await exists(path.join(site.root, 'current'))).toBe(false);
   });
 
   it('a user key the host does not accept', async () => {
