@@ -12,7 +12,6 @@ export interface HostAccess {
   knownHosts: string | undefined;
   /** The environment of commands on the `local` host: never the action's own, which holds its inputs. */
   localEnv: Record<string, string>;
-  connectTimeoutSeconds?: number;
 }
 
 /** Variables the `local` host's commands get: enough to find tools, none of the action's inputs. */
@@ -65,7 +64,7 @@ export interface Connection {
  * Connects to every host, at most `parallel` at once. All or nothing: when one cannot be reached,
  * the others are closed and nothing is deployed anywhere. The error names each failing host.
  */
-export async function connectHosts(
+async function connectHosts(
   hosts: readonly Host[],
   access: HostAccess,
   parallel: number,
@@ -78,7 +77,6 @@ export async function connectHosts(
       target: host,
       privateKey: access.sshKey ?? '',
       knownHosts: access.knownHosts ?? '',
-      connectTimeoutSeconds: access.connectTimeoutSeconds ?? 20,
     });
     return { host, transport };
   });
@@ -96,13 +94,12 @@ export async function connectHosts(
   });
 }
 
-export async function closeAll(connections: readonly Connection[]): Promise<void> {
+async function closeAll(connections: readonly Connection[]): Promise<void> {
   await Promise.all(connections.map((c) => c.transport.close().catch(() => undefined)));
 }
 
 /** The hosts of one step: connected when first needed, closed once at the end. */
 export interface Fleet {
-  readonly hosts: readonly Host[];
   connections(): Promise<Connection[]>;
   close(): Promise<void>;
 }
@@ -110,7 +107,6 @@ export interface Fleet {
 export function openFleet(hosts: readonly Host[], access: HostAccess, parallel: number): Fleet {
   let connecting: Promise<Connection[]> | undefined;
   return {
-    hosts,
     connections: () => (connecting ??= connectHosts(hosts, access, parallel)),
     close: async () => {
       const connections = await connecting?.catch(() => []);

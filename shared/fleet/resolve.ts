@@ -11,7 +11,7 @@ import { releaseConfig, verifyBundle, verifyManifest, type VerifiedManifest } fr
 import type { Fleet } from './connect.js';
 
 /** `latest` or an explicit ID, looked up in the ledger: published releases only. */
-export async function resolveFromLedger(
+async function resolveFromLedger(
   github: GitHub,
   scope: LedgerScope,
   selector: string,

@@ -8,13 +8,13 @@ import { mapLimit } from './parallel.js';
 /** What a host runs: a release, nothing (no `current`), or not known (the step broke off there). */
 export type Runs = { kind: 'release'; id: string } | { kind: 'nothing' } | { kind: 'unknown' };
 
-export const UNKNOWN: Runs = { kind: 'unknown' };
+const UNKNOWN: Runs = { kind: 'unknown' };
 
 export function describeRuns(runs: Runs): string {
   return runs.kind === 'release' ? runs.id : runs.kind;
 }
 
-export function runsOf(id: string | undefined): Runs {
+function runsOf(id: string | undefined): Runs {
   return id === undefined ? { kind: 'nothing' } : { kind: 'release', id };
 }
 

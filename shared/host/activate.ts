@@ -87,19 +87,15 @@ export interface Activation {
 export function hostResult(
   session: HostSession,
   activation: Activation,
-  step: Pick<HostResult, 'releaseId' | 'previousId' | 'skippedUpload' | 'pruned'> & {
-    /** When the step started, `Date.now()`. */
-    started: number;
-  },
+  step: Pick<HostResult, 'releaseId' | 'previousId' | 'skippedUpload' | 'pruned'>,
 ): HostResult {
-  const { started, ...facts } = step;
   return {
     host: session.label,
-    ...facts,
+    ...step,
     result: activation.result,
     currentId: activation.currentId,
     bytesSent: session.sent,
-    seconds: (Date.now() - started - session.waitedMs) / 1000,
+    seconds: (Date.now() - session.started - session.waitedMs) / 1000,
     ...(activation.failure ? { failure: activation.failure } : {}),
   };
 }

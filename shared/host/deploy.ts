@@ -32,10 +32,7 @@ export async function deployToHost(
   const sharedPaths = checkSharedPaths(options.sharedPaths);
   const envFile = renderEnvFile(release.env);
   const session = new HostSession(transport, options);
-  const started = Date.now();
-  return session.withLock(options.lock, id, async (token) => {
-    session.phase('inspect');
-    const snapshot = await session.inspect();
+  return session.lockedState(options.lock, id, async (token, snapshot) => {
     const onHost = placeOnHost(session, snapshot, release);
     await session.beforeChange(options.beforeChange);
     await clean(session, snapshot);
@@ -75,7 +72,6 @@ export async function deployToHost(
       previousId,
       skippedUpload: onHost === 'same',
       pruned,
-      started,
     });
   });
 }

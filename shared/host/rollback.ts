@@ -22,10 +22,7 @@ export async function rollbackHost(
 ): Promise<HostResult> {
   const id = checkReleaseId(options.to);
   const session = new HostSession(transport, options);
-  const started = Date.now();
-  return session.withLock(options.lock, id, async (token) => {
-    session.phase('inspect');
-    const snapshot = await session.inspect();
+  return session.lockedState(options.lock, id, async (token, snapshot) => {
     const target = snapshot.releases.find((r) => r.id === id);
     if (!target) {
       throw session.error({
@@ -62,7 +59,6 @@ export async function rollbackHost(
       previousId,
       skippedUpload: true,
       pruned: [],
-      started,
     });
   });
 }

@@ -75,6 +75,8 @@ export class HostSession {
   sent = 0;
   /** Milliseconds spent waiting for the caller's `beforeChange`: not the host's own time. */
   waitedMs = 0;
+  /** When the step began, `Date.now()`: what the host's time is counted from. */
+  readonly started = Date.now();
 
   constructor(
     readonly transport: Transport,
@@ -156,6 +158,18 @@ export class HostSession {
     const nonce = randomBytes(12).toString('hex');
     const result = await this.must('reading the deploy directory', inspectScript(this.root, nonce));
     return parseInspect(result.stdout, nonce);
+  }
+
+  /** Takes the lock, then reads the host: how every step that changes what it runs begins. */
+  lockedState<T>(
+    lock: LockOptions,
+    releaseId: string,
+    body: (token: string, snapshot: HostSnapshot) => Promise<T>,
+  ): Promise<T> {
+    return this.withLock(lock, releaseId, async (token) => {
+      this.phase('inspect');
+      return body(token, await this.inspect());
+    });
   }
 
   /** Runs `body` holding the host's deploy lock, kept fresh by a heartbeat; always releases it. */

@@ -32,10 +32,12 @@ export interface SshOptions {
   privateKey: string;
   /** known_hosts text (the `known-hosts` input): the only keys this host may present. */
   knownHosts: string;
+  /** Default 20. */
   connectTimeoutSeconds?: number;
-  /** Seconds a command may keep its channel open after it exited (a daemon it started). */
-  closeGraceSeconds?: number;
 }
+
+/** How long a command may keep its channel open after it exited (a daemon it started). */
+const CLOSE_GRACE_MS = 2000;
 
 // ssh2 is CommonJS: Node's ESM loader sees only its default export.
 const { Client, utils } = ssh2;
@@ -144,7 +146,7 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
     client.once('ready', onReady);
     client.connect(config);
   });
-  return sshTransport(client, target, (options.closeGraceSeconds ?? 2) * 1000);
+  return sshTransport(client, target, CLOSE_GRACE_MS);
 }
 
 function sshTransport(client: ssh2.Client, target: SshTarget, graceMs: number): Transport {

@@ -118,9 +118,9 @@ export function awaitCommand(
 }
 
 /** Output kept per stream; beyond it the oldest bytes go, since the end says what went wrong. */
-export const OUTPUT_LIMIT = 16 * 1024 * 1024;
+const OUTPUT_LIMIT = 16 * 1024 * 1024;
 
-export class OutputBuffer {
+class OutputBuffer {
   private chunks: Buffer[] = [];
   private size = 0;
   truncated = false;

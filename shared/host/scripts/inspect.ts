@@ -24,8 +24,6 @@ export function inspectScript(root: string, nonce: string): string {
     `if [ -d .deploy/lock ]; then`,
     `  ${section(nonce, 'lock')}`,
     `  cat .deploy/lock/info 2>/dev/null`,
-    `  ${section(nonce, 'lock-token')}`,
-    `  cat .deploy/lock/token 2>/dev/null`,
     `  ${section(nonce, 'lock-heartbeat')}`,
     `  cat .deploy/lock/heartbeat 2>/dev/null`,
     `fi`,
@@ -51,7 +49,7 @@ export interface HostSnapshot {
   releases: { id: string; manifest: Buffer | undefined }[];
   /** Names under releases/ left by interrupted deploys (`*.tmp`). */
   leftovers: string[];
-  lock: { info: string; token: string; heartbeat: number | undefined } | undefined;
+  lock: { info: string; heartbeat: number | undefined } | undefined;
   /** The host's clock, seconds since the epoch. */
   now: number | undefined;
   history: string;
@@ -106,10 +104,7 @@ export function parseInspect(stdout: Buffer, nonce: string): HostSnapshot {
         if (lastRelease) lastRelease.manifest = body;
         break;
       case 'lock':
-        snapshot.lock = { info: text.trim(), token: '', heartbeat: undefined };
-        break;
-      case 'lock-token':
-        if (snapshot.lock) snapshot.lock.token = text.trim();
+        snapshot.lock = { info: text.trim(), heartbeat: undefined };
         break;
       case 'lock-heartbeat':
         if (snapshot.lock) snapshot.lock.heartbeat = seconds(text);

@@ -15,7 +15,8 @@ export interface LockRecord {
 /**
  * Takes the lock: mkdir is atomic, so one deploy wins. The winner writes who it is, a token that
  * proves ownership later, and a heartbeat (the host's clock, in seconds) it keeps fresh. A loser
- * exits with EXIT.lockHeld and prints what the lock says, for the message and the staleness test.
+ * exits with EXIT.lockHeld and prints who holds it and the heartbeat, for the message and the
+ * staleness test.
  */
 export function acquireLockScript(
   root: string,
@@ -36,8 +37,6 @@ export function acquireLockScript(
       `[ -d .deploy/lock ] || exit 1`,
       section(nonce, 'info'),
       `cat .deploy/lock/info 2>/dev/null`,
-      section(nonce, 'token'),
-      `cat .deploy/lock/token 2>/dev/null`,
       section(nonce, 'heartbeat'),
       `cat .deploy/lock/heartbeat 2>/dev/null`,
       section(nonce, 'now'),

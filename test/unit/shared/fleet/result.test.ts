@@ -118,6 +118,12 @@ function where(outcomes: readonly HostOutcome[]) {
 
 const v = (id: string) => ({ kind: 'release', id }) as const;
 
+/** v2 goes to the first host, then fails its health check on the second, which goes back to v1. */
+const secondFails: Record<string, Step> = {
+  'deploy@a': { result: 'activated', from: 'v1' },
+  'deploy@b': { result: 'failed-rolled-back', from: 'v1', failed: { what: 'health check failed' } },
+};
+
 describe('what a rollout comes to', () => {
   it('all activated: the fleet runs the release, healthy, and the step succeeds', async () => {
     const activated: Step = { result: 'activated', from: 'v1' };
@@ -143,18 +149,7 @@ describe('what a rollout comes to', () => {
   });
 
   it('failed and rolled back: switched hosts go back, the rest is never started, the fleet is whole', async () => {
-    const { outcomes, fleet, started, putBack } = await roll(
-      'v2',
-      {
-        'deploy@a': { result: 'activated', from: 'v1' },
-        'deploy@b': {
-          result: 'failed-rolled-back',
-          from: 'v1',
-          failed: { what: 'health check failed' },
-        },
-      },
-      { reads: 'v1' },
-    );
+    const { outcomes, fleet, started, putBack } = await roll('v2', secondFails, { reads: 'v1' });
     expect(started).toEqual(['deploy@a', 'deploy@b']);
     expect(putBack).toEqual(['deploy@a -> v1']);
     expect(where(outcomes)).toEqual([
@@ -200,18 +195,10 @@ describe('what a rollout comes to', () => {
   });
 
   it('not reached, with on-failure: stop: nothing is put back and the fleet is split', async () => {
-    const { outcomes, fleet, putBack } = await roll(
-      'v2',
-      {
-        'deploy@a': { result: 'activated', from: 'v1' },
-        'deploy@b': {
-          result: 'failed-rolled-back',
-          from: 'v1',
-          failed: { what: 'health check failed' },
-        },
-      },
-      { onFailure: 'stop', reads: 'v1' },
-    );
+    const { outcomes, fleet, putBack } = await roll('v2', secondFails, {
+      onFailure: 'stop',
+      reads: 'v1',
+    });
     expect(putBack).toEqual([]);
     expect(outcomes.map((o) => o.after)).toEqual([v('v2'), v('v1'), v('v1')]);
     expect(fleet).toMatchObject({
@@ -225,18 +212,7 @@ describe('what a rollout comes to', () => {
   });
 
   it('not reached and unreadable: what it runs is unknown, never "nothing"', async () => {
-    const { outcomes, fleet } = await roll(
-      'v2',
-      {
-        'deploy@a': { result: 'activated', from: 'v1' },
-        'deploy@b': {
-          result: 'failed-rolled-back',
-          from: 'v1',
-          failed: { what: 'health check failed' },
-        },
-      },
-      { onFailure: 'stop' },
-    );
+    const { outcomes, fleet } = await roll('v2', secondFails, { onFailure: 'stop' });
     expect(outcomes[2]).toMatchObject({ reached: false, after: { kind: 'unknown' } });
     expect(fleet.headline).toBe(
       'failed, the hosts are split: deploy@a on v2, deploy@b on v1, deploy@c unknown',
