@@ -13,9 +13,9 @@ import { ConfigurationError } from '../errors.js';
 import { booleanInput, enumInput, integerInput, splitLines } from '../inputs.js';
 import { parseBuildFacts, type BuildFacts } from '../manifest.js';
 import { appName, COMMIT_SHA } from '../names.js';
-import { runBash } from '../shell.js';
-import type { StageResult } from '../stage.js';
-import { formatBytes, formatSeconds, markdownTable } from '../summary.js';
+import { execBash } from '../shell.js';
+import type { StageResult } from './result.js';
+import { formatBytes, formatSeconds, markdownTable } from '../markdown.js';
 
 export const buildInputs = z.object({
   path: z
@@ -141,7 +141,7 @@ export async function build(
       if (inputs.command !== undefined) {
         log.info(`Running the build command in ${workDir}`);
         const result = await time('command', () =>
-          runBash(inputs.command as string, {
+          execBash(inputs.command as string, {
             cwd: workDir,
             env: context.env,
             write: (chunk) => process.stdout.write(chunk),

@@ -42,8 +42,8 @@ import {
 import { appName, COMMIT_SHA, environmentName, isPreviewEnvironment, releaseId } from '../names.js';
 import { encryptSecrets, maskSecret, parseRecipients, secretFingerprints } from '../secrets.js';
 import { parseSigningKey, signMessage, type SigningKey } from '../signature.js';
-import type { StageResult } from '../stage.js';
-import { formatBytes, markdownTable } from '../summary.js';
+import type { StageResult } from './result.js';
+import { formatBytes, markdownTable } from '../markdown.js';
 import { resolveApp } from './build.js';
 
 export const releaseInputs = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ActionContext } from '../context.js';
-import type { StageResult } from '../stage.js';
+import type { StageResult } from './result.js';
 import { build, buildInputs, type BuildOutputs } from './build.js';
 import { release, releaseInputs, type ReleaseOutputs } from './release.js';
 import { run, runInputs, type RunOutputs } from './run.js';
@@ -57,5 +57,6 @@ export async function ship(
   return {
     outputs: { ...built.outputs, ...released.outputs, ...ran.outputs },
     summary: [built.summary, released.summary, ran.summary].join('\n'),
+    ...(ran.failure ? { failure: ran.failure } : {}),
   };
 }

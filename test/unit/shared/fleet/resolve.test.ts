@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../../../shared/errors.js';
-import type { HostState } from '../../../../shared/hosts/engine.js';
-import { previousFromHosts } from '../../../../shared/run/resolve.js';
+import type { HostState } from '../../../../shared/host/state.js';
+import { previousFromHosts } from '../../../../shared/fleet/resolve.js';
 
 function state(host: string, current: string | undefined, previous: string | undefined): HostState {
   return {

@@ -10,7 +10,7 @@ import {
   knownHostsName,
   parseKnownHosts,
   patternsMatch,
-} from '../../../../shared/hosts/known-hosts.js';
+} from '../../../../shared/host/known-hosts.js';
 
 let dir: string;
 let keyA: string;

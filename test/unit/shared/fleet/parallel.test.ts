@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../../../shared/errors.js';
-import { checkHostAccess, mapLimit } from '../../../../shared/run/hosts.js';
-import { parseHost, type Host } from '../../../../shared/names.js';
+import { mapLimit } from '../../../../shared/fleet/parallel.js';
 
 describe('mapLimit', () => {
   it('runs at most `limit` at once and keeps the order of the items', async () => {
@@ -42,26 +40,5 @@ describe('mapLimit', () => {
     );
     expect(started).toEqual([1, 2]);
     expect(outcomes.filter(Boolean)).toHaveLength(2);
-  });
-});
-
-describe('host access', () => {
-  const ssh = parseHost('deploy@web-1.example.com') as Host;
-  const local = parseHost('local') as Host;
-
-  it('needs known-hosts and ssh-key for SSH hosts, nothing for local', () => {
-    expect(() =>
-      checkHostAccess([local], { sshKey: undefined, knownHosts: undefined, localEnv: {} }),
-    ).not.toThrow();
-    expect(() =>
-      checkHostAccess([local, ssh], { sshKey: 'k', knownHosts: undefined, localEnv: {} }),
-    ).toThrow(
-      new ConfigurationError(
-        "Input 'known-hosts' is required for SSH hosts (deploy@web-1.example.com): give their known_hosts lines (ssh-keyscan, then check the fingerprints); host keys are always checked",
-      ),
-    );
-    expect(() =>
-      checkHostAccess([ssh], { sshKey: undefined, knownHosts: 'x', localEnv: {} }),
-    ).toThrow(/^Input 'ssh-key' is required for SSH hosts/);
   });
 });

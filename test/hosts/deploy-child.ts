@@ -4,9 +4,10 @@
  * starts, then `result <json>` or `error <message>`.
  */
 import { spawn } from 'node:child_process';
-import { deployToHost, type LockOptions } from '../../shared/hosts/engine.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import type { LockOptions } from '../../shared/host/session.js';
 import { formatError } from '../../shared/errors.js';
-import { connectSsh } from '../../shared/hosts/ssh.js';
+import { connectSsh } from '../../shared/host/ssh.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 

@@ -5,7 +5,7 @@ import {
   previousGood,
   releasesToPrune,
   type HistoryEvent,
-} from '../../../../shared/hosts/history.js';
+} from '../../../../shared/host/history.js';
 
 let clock = 0;
 const at = () => new Date(Date.UTC(2024, 0, 1, 0, 0, clock++)).toISOString();

@@ -1,9 +1,12 @@
-import type { HostPlan } from '../hosts/engine.js';
+import { formatError } from '../errors.js';
+import type { DryRun } from '../host/state.js';
 import type { Manifest } from '../manifest.js';
-import { formatBytes, formatSeconds, markdownTable } from '../summary.js';
-import type { HostOutcome } from './hosts.js';
+import { formatBytes, formatSeconds, markdownTable } from '../markdown.js';
+import { describeRuns, type HostOutcome } from './rollout.js';
+import type { Teardown } from './teardown.js';
 
-export interface RunReport {
+/** The verified release a step deploys, as the summary shows it. */
+export interface ReleaseFacts {
   app: string;
   environment: string;
   releaseId: string;
@@ -11,6 +14,9 @@ export interface RunReport {
   manifest: Manifest;
   manifestDigest: string;
   signer: string;
+}
+
+export interface RunReport extends ReleaseFacts {
   /** `previous`: a rollback to a release still on the hosts. */
   rollback: boolean;
   /** One line: what happened overall. */
@@ -23,8 +29,8 @@ export interface RunReport {
 }
 
 function resultText(outcome: HostOutcome): string {
-  if (outcome.skipped) return 'not started (an earlier host failed)';
-  if (outcome.error !== undefined) return `✗ ${outcome.error}`;
+  if (!outcome.reached) return 'not started (an earlier host failed)';
+  if (outcome.error !== undefined) return `✗ ${formatError(outcome.error)}`;
   const result = outcome.result;
   if (!result) return '?';
   const base =
@@ -38,22 +44,22 @@ function resultText(outcome: HostOutcome): string {
   if (outcome.putBack) {
     return `${base}; put back on ${outcome.putBack.currentId ?? '?'}${outcome.putBack.failure ? ` (${outcome.putBack.failure.message})` : ''}`;
   }
-  if (outcome.putBackError) return `${base}; putting it back failed: ${outcome.putBackError}`;
+  if (outcome.putBackError) {
+    return `${base}; putting it back failed: ${formatError(outcome.putBackError)}`;
+  }
   return base;
 }
 
 function hostRows(outcomes: readonly HostOutcome[]): string[][] {
   return outcomes.map((outcome) => {
-    const result = outcome.result;
-    const current = outcome.skipped
-      ? outcome.current
-      : (outcome.putBack?.currentId ?? result?.currentId);
+    const { result, after } = outcome;
+    const current = after.kind === 'unknown' ? '–' : describeRuns(after);
     const seconds = (result?.seconds ?? 0) + (outcome.putBack?.seconds ?? 0);
     const sent = (result?.bytesSent ?? 0) + (outcome.putBack?.bytesSent ?? 0);
     return [
       `\`${outcome.host}\``,
       resultText(outcome),
-      current ?? (result || outcome.skipped ? 'nothing' : '–'),
+      current,
       result?.previousId ?? (result ? 'none' : '–'),
       result ? formatSeconds(seconds * 1000) : '–',
       result ? formatBytes(sent) : '–',
@@ -86,7 +92,9 @@ function rollbackSnippet(
   ];
 }
 
-function releaseTable(report: RunReport): string {
+function releaseTable(
+  report: ReleaseFacts & Partial<Pick<RunReport, 'deploymentId' | 'url'>>,
+): string {
   const { manifest } = report;
   return markdownTable(
     ['', ''],
@@ -131,37 +139,60 @@ export function runSummary(report: RunReport): string {
 }
 
 /** The job summary of a dry run: what each host would get. */
-export function planSummary(
-  report: Pick<
-    RunReport,
-    'app' | 'environment' | 'releaseId' | 'releaseUrl' | 'manifest' | 'manifestDigest' | 'signer'
-  > & { plans: readonly HostPlan[] },
-): string {
-  const rows = report.plans.map((plan) => [
-    `\`${plan.host}\``,
-    plan.upload === 'skip'
+export function dryRunSummary(report: ReleaseFacts & { hosts: readonly DryRun[] }): string {
+  const rows = report.hosts.map((host) => [
+    `\`${host.host}\``,
+    host.upload === 'skip'
       ? 'already there: no upload'
-      : plan.upload === 'replace'
+      : host.upload === 'replace'
         ? 'replace a different copy'
         : `upload ${formatBytes(report.manifest.build.size)} (compressed)`,
-    `${plan.current ?? 'nothing'} → ${plan.releaseId}`,
-    plan.prune.join(', '),
-    plan.problems.join('; '),
+    `${host.current ?? 'nothing'} → ${host.releaseId}`,
+    host.prune.join(', '),
+    host.problems.join('; '),
   ]);
   return [
     `### Dry run: ${report.app} ${report.environment} ${report.releaseId}, nothing changed`,
     '',
-    releaseTable({
-      ...report,
-      rollback: false,
-      headline: '',
-      outcomes: [],
-      rollbackTo: undefined,
-      deploymentId: undefined,
-      url: undefined,
-    }),
+    releaseTable(report),
     '',
     markdownTable(['Host', 'Upload', 'Switch', 'Would prune', 'Problems'], rows),
     '',
   ].join('\n');
+}
+
+/** The job summary of a teardown: each host's result, and what GitHub's record says now. */
+export function destroySummary(
+  options: Pick<Teardown, 'hosts' | 'deactivated' | 'deletedReleases'> & {
+    app: string;
+    environment: string;
+    root: string;
+  },
+): string {
+  const rows = options.hosts.map((h) => [
+    `\`${h.host}\``,
+    h.error !== undefined
+      ? `✗ ${formatError(h.error)}`
+      : h.removed
+        ? `✓ removed${h.stopped ? ' (stopped first)' : ''}`
+        : 'nothing there',
+  ]);
+  const lines = [
+    `### Destroy ${options.app} ${options.environment}`,
+    '',
+    `Deploy root \`${options.root}\` on each host:`,
+    '',
+    markdownTable(['Host', 'Result'], rows),
+    '',
+  ];
+  if (options.deactivated !== undefined) {
+    lines.push(`GitHub Deployments marked inactive: ${options.deactivated}`, '');
+  }
+  if (options.deletedReleases !== undefined) {
+    lines.push(
+      `Releases deleted: ${options.deletedReleases.length ? options.deletedReleases.map((t) => `\`${t}\``).join(', ') : 'none'}`,
+      '',
+    );
+  }
+  return lines.join('\n');
 }
