@@ -29,9 +29,9 @@ export {
   releaseTag,
   type Host,
 } from '../../shared/names.js';
-export { mapLimit } from '../../shared/run/hosts.js';
-export { deployRoot } from '../../shared/hosts/plan.js';
-export { keysFor, knownHostsName, parseKnownHosts } from '../../shared/hosts/known-hosts.js';
+export { mapLimit } from '../../shared/fleet/parallel.js';
+export { deployRoot } from '../../shared/host/scripts/root.js';
+export { keysFor, knownHostsName, parseKnownHosts } from '../../shared/host/known-hosts.js';
 export { splitLines } from '../../shared/inputs.js';
 export { parseAllowedSigners, type AllowedSigner } from '../../shared/signature.js';
 export { verifyBundle, verifyManifest, type VerifiedManifest } from '../../shared/verify.js';
