@@ -1,0 +1,205 @@
+// `npm run bench -- deploy [--large] [--hosts 8]`: run-action's built dist deploying a realistic
+// app (real npm packages, ~150 MiB and >10,000 files; seven times that with --large) to test
+// sshd hosts, v1 then v2 with one file changed, against OpenSSH and rsync on the same tree and
+// hosts in the same run. Build run-action's dist first: `npm run build`.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startGitHub, type GitHubEmulator } from '../test/emulator/index.js';
+import { makeKeys, type ReleaseKeys } from '../test/helpers/releases.js';
+import { startHost, type TestHost } from '../test/hosts/sshd.js';
+import { ensureAppTrees, type AppTrees } from './app-tree.js';
+import {
+  deployStep,
+  diskKiB,
+  packVersions,
+  publishVersions,
+  REPOSITORY,
+  type StepFigures,
+} from './deploy-steps.js';
+import { bash, onWire, proxied, type Measured, type ProxiedHost } from './wire.js';
+
+const work = join(import.meta.dirname, '.work');
+const MiB = 2 ** 20;
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(bytes < 10 * MiB ? 2 : 1)} MiB`;
+const secs = (seconds: number) => `${seconds.toFixed(2)} s`;
+const times = (ratio: number) => `${ratio.toFixed(2)}x`;
+
+interface World {
+  github: GitHubEmulator;
+  keys: ReleaseKeys;
+  trees: AppTrees;
+  hosts: TestHost[];
+  targets: ProxiedHost[];
+}
+
+async function setUp(copies: number, hostCount: number): Promise<World> {
+  const trees = await ensureAppTrees(work, copies);
+  const github = await startGitHub();
+  github.createRepository(REPOSITORY);
+  const keys = await makeKeys();
+  const hosts = await Promise.all(
+    Array.from({ length: hostCount }, () => startHost({ ownWorkingDirectory: true })),
+  );
+  // One `ssh-key` input for the whole fleet, as a team would have.
+  const first = hosts[0] as TestHost;
+  const clientKey = await readFile(join(first.dir, 'client_key.pub'), 'utf8');
+  for (const host of hosts.slice(1)) {
+    await writeFile(join(host.dir, 'authorized_keys'), clientKey, { flag: 'a' });
+    host.privateKey = first.privateKey;
+  }
+  const targets = await Promise.all(hosts.map(proxied));
+  return { github, keys, trees, hosts, targets };
+}
+
+async function tearDown(world: World): Promise<void> {
+  for (const target of world.targets) await target.proxy.close();
+  for (const host of world.hosts) await host.stop();
+  await world.github.stop();
+}
+
+function row(label: string, figures: { host?: number; step?: number; up: number; down: number }) {
+  const host = figures.host === undefined ? '' : secs(figures.host);
+  const step = figures.step === undefined ? '' : secs(figures.step);
+  console.log(
+    `  ${label.padEnd(44)} ${host.padStart(9)} ${step.padStart(9)} ${mib(figures.up).padStart(11)} ${mib(figures.down).padStart(10)}`,
+  );
+}
+
+function header(): void {
+  console.log(
+    `  ${''.padEnd(44)} ${'host'.padStart(9)} ${'step'.padStart(9)} ${'sent'.padStart(11)} ${'received'.padStart(10)}`,
+  );
+}
+
+function ours(label: string, figures: StepFigures): void {
+  row(label, { host: Math.max(...figures.hostSeconds), step: figures.stepSeconds, ...figures });
+}
+
+function theirs(label: string, figures: Measured): void {
+  row(label, { host: figures.seconds, ...figures });
+}
+
+/** OpenSSH's pipelines and rsync on one host, in a directory of its own. */
+async function baselines(target: ProxiedHost, trees: AppTrees) {
+  const ssh = [...target.ssh, target.login];
+  const dir = join(target.host.root, 'openssh');
+  const plain = await onWire(target, () =>
+    bash(`tar -cf - -C "$1" . | "\${@:2}" 'mkdir -p plain/v1 && tar -xf - -C plain/v1'`, [
+      trees.v1,
+      ...ssh,
+    ]),
+  );
+  const zstd = await onWire(target, () =>
+    bash(
+      `tar -cf - -C "$1" . | zstd -q -T0 | "\${@:2}" 'mkdir -p openssh/v1 && zstd -q -d | tar -xf - -C openssh/v1'`,
+      [trees.v1, ...ssh],
+    ),
+  );
+  const rsyncShell = target.ssh.join(' ');
+  const linkDest = await onWire(target, () =>
+    bash(`rsync -a --link-dest=../v1 -e "$1" "$2/" "$3:openssh/v2/"`, [
+      rsyncShell,
+      trees.v2,
+      target.login,
+    ]),
+  );
+  const [, linkDestKiB = 0] = diskKiB([join(dir, 'v1'), join(dir, 'v2')]);
+  const inPlace = await onWire(target, () =>
+    bash(`rsync -a -e "$1" "$2/" "$3:openssh/v1/"`, [rsyncShell, trees.v2, target.login]),
+  );
+  return { plain, zstd, linkDest, linkDestKiB, inPlace };
+}
+
+async function singleHost(world: World): Promise<void> {
+  const { github, keys, trees } = world;
+  const target = world.targets[0] as ProxiedHost;
+  const bundles = await packVersions(trees);
+  await publishVersions(github, keys, 'production', bundles);
+  console.log(
+    `tree: ${mib(trees.bytes)} in ${trees.files} files; bundles (zstd): v1 ${mib(bundles[0]?.size ?? 0)}, v2 ${mib(bundles[1]?.size ?? 0)}`,
+  );
+  const step = { github, keys, targets: [target], environment: 'production', path: 'ours' };
+  const v1 = await deployStep({ ...step, releaseId: 'v1' });
+  const v2 = await deployStep({ ...step, releaseId: 'v2' });
+  const releases = join(target.host.root, 'ours', 'releases');
+  const [v1KiB = 0, v2KiB = 0] = diskKiB([join(releases, 'v1'), join(releases, 'v2')]);
+  const base = await baselines(target, trees);
+
+  console.log('first deploy (v1):');
+  header();
+  ours('run-action', v1);
+  theirs('tar | ssh | tar -x (OpenSSH, plain)', base.plain);
+  theirs('tar | zstd -T0 | ssh | zstd -d | tar -x', base.zstd);
+  console.log('one file changed (v2):');
+  header();
+  ours('run-action', v2);
+  theirs('rsync -a (into v1, in place)', base.inPlace);
+  theirs('rsync -a --link-dest=../v1 (a new directory)', base.linkDest);
+  const share = (kib: number) => `${((100 * kib) / v1KiB).toFixed(1)}%`;
+  console.log('host disk per release (du, a hard-linked file counted once):');
+  console.log(`  a full release (run-action v1): ${mib(v1KiB * 1024)}`);
+  console.log(`  run-action v2: ${mib(v2KiB * 1024)} more, ${share(v2KiB)} of a full release`);
+  console.log(
+    `  rsync --link-dest v2: ${mib(base.linkDestKiB * 1024)} more, ${share(base.linkDestKiB)} (its directories: hard links cannot share them)`,
+  );
+  console.log(
+    `peak RSS of run-action: v1 ${mib(v1.peakRssKiB * 1024)}, v2 ${mib(v2.peakRssKiB * 1024)}`,
+  );
+
+  const v1Host = Math.max(...v1.hostSeconds);
+  const v2Host = Math.max(...v2.hostSeconds);
+  const timeLimit = 2 * base.inPlace.seconds + 1;
+  console.log('against the targets (issue 13):');
+  console.log(
+    `  first deploy, time on the host / OpenSSH zstd pipeline: ${times(v1Host / base.zstd.seconds)} (target <= 1.30x)`,
+  );
+  console.log(`  first deploy, bytes sent / OpenSSH zstd pipeline: ${times(v1.up / base.zstd.up)}`);
+  console.log(
+    `  one file, bytes sent / rsync -a: ${times(v2.up / base.inPlace.up)} (target <= 2x)`,
+  );
+  console.log(
+    `  one file, time on the host ${secs(v2Host)} against 2 x rsync + 1 s = ${secs(timeLimit)}: ${times(v2Host / timeLimit)} of the limit (target <= 1x)`,
+  );
+  console.log(`  one file, disk for v2: ${share(v2KiB)} of a full release (target <= 2%)`);
+}
+
+/** The same release to one host and to every host at once: what parallel costs. */
+async function fleet(world: World): Promise<void> {
+  const { github, keys, trees, targets } = world;
+  const bundles = await packVersions(trees);
+  await publishVersions(github, keys, 'one', bundles);
+  await publishVersions(github, keys, 'all', bundles);
+  const one = { github, keys, targets: targets.slice(0, 1), environment: 'one', path: 'one' };
+  const all = { github, keys, targets, environment: 'all', path: 'all' };
+  console.log(`tree: ${mib(trees.bytes)} in ${trees.files} files; ${targets.length} hosts`);
+  header();
+  const results: [string, StepFigures, StepFigures][] = [];
+  for (const releaseId of ['v1', 'v2']) {
+    const single = await deployStep({ ...one, releaseId });
+    const many = await deployStep({ ...all, releaseId });
+    ours(`${releaseId}, 1 host`, single);
+    ours(`${releaseId}, ${targets.length} hosts, parallel ${targets.length}`, many);
+    results.push([releaseId, single, many]);
+  }
+  for (const [releaseId, single, many] of results) {
+    console.log(
+      `  ${releaseId}: step time ${targets.length} hosts / 1 host: ${times(many.stepSeconds / single.stepSeconds)} (target <= 1.30x); peak RSS ${mib(single.peakRssKiB * 1024)} / ${mib(many.peakRssKiB * 1024)}`,
+    );
+  }
+}
+
+export async function deployBench(args: string[]): Promise<void> {
+  const large = args.includes('--large');
+  const at = args.indexOf('--hosts');
+  const hostCount = at >= 0 ? Number(args[at + 1]) : 1;
+  if (!Number.isInteger(hostCount) || hostCount < 1) {
+    throw new Error('usage: npm run bench -- deploy [--large] [--hosts <count>]');
+  }
+  const world = await setUp(large ? 7 : 1, hostCount);
+  try {
+    if (hostCount === 1) await singleHost(world);
+    else await fleet(world);
+  } finally {
+    await tearDown(world);
+  }
+}
