@@ -12,7 +12,7 @@ import {
   type PublishedRelease,
   type ReleaseKeys,
 } from '../test/helpers/releases.js';
-import type { ProxiedHost } from './wire.js';
+import { settle, type ProxiedHost } from './wire.js';
 
 export const REPOSITORY = 'acme/bench';
 export const APP = 'bench';
@@ -80,6 +80,7 @@ export async function deployStep(options: {
   const { targets } = options;
   const scratch = await mkdtemp(join(tmpdir(), 'brr-bench-rss-'));
   const rssFile = join(scratch, 'rss');
+  settle();
   for (const target of targets) target.proxy.reset();
   try {
     const started = performance.now();

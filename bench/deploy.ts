@@ -3,6 +3,7 @@
 // sshd hosts, v1 then v2 with one file changed, against OpenSSH and rsync on the same tree and
 // hosts in the same run. Build run-action's dist first: `npm run build`.
 import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startGitHub, type GitHubEmulator } from '../test/emulator/index.js';
 import { makeKeys, type ReleaseKeys } from '../test/helpers/releases.js';
@@ -196,9 +197,17 @@ export async function deployBench(args: string[]): Promise<void> {
     throw new Error('usage: npm run bench -- deploy [--large] [--hosts <count>]');
   }
   const world = await setUp(large ? 7 : 1, hostCount);
+  const load = () =>
+    loadavg()
+      .map((value) => value.toFixed(1))
+      .join(' ');
+  console.log(
+    `load average before: ${load()} (2 cores: figures taken on a busy machine are slower)`,
+  );
   try {
     if (hostCount === 1) await singleHost(world);
     else await fleet(world);
+    console.log(`load average after: ${load()}`);
   } finally {
     await tearDown(world);
   }

@@ -2,11 +2,13 @@
 import { buildBench } from './build.js';
 import { deployBench } from './deploy.js';
 import { packBench } from './pack.js';
+import { sshBench } from './ssh.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   pack: packBench,
   build: buildBench,
   deploy: deployBench,
+  ssh: sshBench,
 };
 
 const [name, ...args] = process.argv.slice(2);
