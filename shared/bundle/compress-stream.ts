@@ -1,4 +1,4 @@
-import type { Compression } from './compression.js';
+import { compressFrame, type Compression } from './compression.js';
 import { FrameWriter } from './frames.js';
 
 /**
@@ -8,7 +8,7 @@ import { FrameWriter } from './frames.js';
  * of the stream; a slow reader slows the source down, nothing piles up.
  */
 export async function* compressStream(
-  source: AsyncIterable<Buffer>,
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
   compression: Compression,
 ): AsyncGenerator<Buffer> {
   const ready: Buffer[] = [];
@@ -17,14 +17,18 @@ export async function* compressStream(
     return Promise.resolve();
   });
   let finished = false;
+  let empty = true;
   try {
     for await (const chunk of source) {
+      empty &&= chunk.length === 0;
       await frames.put(chunk);
       while (ready.length > 0) yield ready.shift() as Buffer;
     }
     await frames.finish();
     finished = true;
     while (ready.length > 0) yield ready.shift() as Buffer;
+    // No frame at all is not a stream `zstd -d` or `gzip -d` accepts; an empty frame is.
+    if (empty) yield await compressFrame(Buffer.alloc(0), compression);
   } finally {
     // Compressions still running write into frames the pool hands out again: let them end.
     if (!finished) await frames.abort();
