@@ -53,7 +53,8 @@ export interface ReleaseStreamOptions {
  * anew under `into` (quirks of the original archive never reach the host's tar), except the
  * files in `carry`, which become hard links to `<base>/<path>`. Without `carry` it is the whole
  * bundle: a full transfer. A refusal or a digest that changed fails the stream before the end
- * of the archive, so the host's tar fails too.
+ * of the archive; the caller must then fail the transfer and remove `into`, since a tar cut at
+ * an entry's end can look whole to the host's tar.
  */
 export function releaseStream(source: BundleSource, options: ReleaseStreamOptions): Readable {
   const tar = entriesOf(source, options);

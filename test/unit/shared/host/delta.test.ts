@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { releaseStream } from '../../../../shared/bundle/delta-tar.js';
 import { serializeIndex } from '../../../../shared/bundle/file-index.js';
 import {
   checkBaseScript,
@@ -176,6 +177,23 @@ describe('a release built from the one before', () => {
   });
 });
 
+describe('names only pax headers can hold', () => {
+  it('links files whose paths and link targets are longer than ustar allows', async () => {
+    const long = `deep/${'d'.repeat(120)}/${'f'.repeat(150)}.js`;
+    const spec: TreeSpec = {
+      ...app,
+      [long]: 'long\n',
+      [`${long}.link`]: { link: 'f'.repeat(150) + '.js' },
+    };
+    const { root } = await hostWith(spec);
+    const v2 = await bundleOf({ ...spec, 'app.js': 'v2\n' });
+    const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
+
+    expect(second.plan.carry.has(long)).toBe(true);
+    await expectRelease(root, 'v2', v2, serializeIndex(second.next));
+  });
+});
+
 describe('hosts with fewer tools', () => {
   for (const [label, without] of [
     ['gzip and shasum', ['zstd', 'sha256sum']],
@@ -210,5 +228,19 @@ describe('the receiving end', () => {
     const stray = sh(receiveDeltaScript(root, 'v1', undefined), unprefixed);
     expect(stray.code).not.toBe(0);
     expect(sh(`ls -A '${root}/releases/v1.tmp'`).stdout.toString()).toBe('');
+  });
+
+  it('gets a stream that fails before its end when the bundle changed since it was verified', async () => {
+    const bundle = await bundleOf(app);
+    const stream = releaseStream(bundle, {
+      into: 'v1.tmp',
+      expectedDigest: `sha256:${'0'.repeat(64)}`,
+    });
+    const chunks: Buffer[] = [];
+    await expect(async () => {
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+    }).rejects.toThrow(/changed since it was verified/);
+    // Every entry went out, but not the end of the archive: the caller fails the transfer.
+    expect(Buffer.concat(chunks).subarray(-1024).equals(Buffer.alloc(1024))).toBe(false);
   });
 });
