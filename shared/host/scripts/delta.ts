@@ -79,10 +79,10 @@ BEGIN {
   while ((getline line < index_file) > 0) {
     if (++n == 1) continue
     split(line, f, "\t")
-    if (f[2] == "f" && index(f[1], "\\") == 0) want[f[1]] = f[3] " " f[5]
+    if (f[2] == "f" && index(f[1], "\\") == 0) want[f[1]] = (f[3] + 0) " " f[5]
   }
 }
-/^mode [0-7]+$/ { mode = substr($0, 6); next }
+/^mode [0-7]+$/ { mode = substr($0, 6) + 0; next }
 {
   sep = substr($0, 65, 4)
   if (sep != "  ./" && sep != " *./") next

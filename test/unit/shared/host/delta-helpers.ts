@@ -1,35 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { buffer } from 'node:stream/consumers';
 import { lstat, mkdir, readdir, readFile, readlink, rename, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { packBundle } from '../../../../shared/bundle.js';
-import { compressStream } from '../../../../shared/bundle/compress-stream.js';
-import { releaseStream } from '../../../../shared/bundle/delta-tar.js';
+import { indexBundle, type FileIndex } from '../../../../shared/bundle/file-index.js';
+import type { DeltaPlan } from '../../../../shared/host/delta-plan.js';
 import {
-  indexBundle,
-  INDEX_HEADER,
-  parseIndex,
-  serializeIndex,
-  type FileIndex,
-} from '../../../../shared/bundle/file-index.js';
-import {
-  decompressOutput,
-  deltaPlan,
-  fullPlan,
-  type DeltaPlan,
-} from '../../../../shared/host/delta-plan.js';
-import {
-  checkBaseScript,
-  hostToolsScript,
-  indexUpdateInput,
-  parseBaseCheck,
-  parseHostTools,
-  parseIndexDigest,
-  receiveDeltaScript,
-  writeIndexScript,
-  type HostTools,
-} from '../../../../shared/host/scripts/delta.js';
+  findHostTools,
+  receiveRelease,
+  writeReleaseIndex,
+  type ScriptHost,
+} from '../../../../shared/host/delta-transfer.js';
+import type { HostTools } from '../../../../shared/host/scripts/delta.js';
 import { tempDir, writeTree, type TreeSpec } from '../bundle-helpers.js';
 
 /** Runs a script as a transport would: /bin/sh -c, stdin as data. */
@@ -70,12 +54,6 @@ export async function bundleOf(spec: TreeSpec): Promise<string> {
   return file;
 }
 
-async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 export interface Transferred {
   tools: HostTools;
   plan: DeltaPlan;
@@ -84,10 +62,33 @@ export interface Transferred {
   wireBytes: number;
 }
 
+/** A "host" that is a directory and /bin/sh, counting what its scripts receive on stdin. */
+function localHost(env: NodeJS.ProcessEnv | undefined): ScriptHost & { received: number } {
+  const host = {
+    received: 0,
+    async exec(script: string, options: { stdin?: Readable | Buffer | string } = {}) {
+      const input = options.stdin;
+      const bytes =
+        input === undefined
+          ? Buffer.alloc(0)
+          : typeof input === 'string' || Buffer.isBuffer(input)
+            ? Buffer.from(input)
+            : await buffer(input);
+      host.received += bytes.length;
+      return sh(script, bytes, env);
+    },
+    async must(what: string, script: string, options: { stdin?: Readable | Buffer | string } = {}) {
+      const result = await host.exec(script, options);
+      if (result.code !== 0) throw new Error(`${what}: exit ${result.code}: ${result.stderr}`);
+      return result;
+    },
+  };
+  return host;
+}
+
 /**
- * Puts a bundle on a "host" (a directory and /bin/sh) as the runner's transfer would: find the
- * host's tools, check the base release against its index, send the delta, write the index,
- * rename. Throws with the script's stderr when a step fails.
+ * Puts a bundle on a "host" (a directory and /bin/sh) as a deploy does: find the host's tools,
+ * receive the release from the base (checked against its index), write the index, rename.
  */
 export async function transfer(options: {
   root: string;
@@ -96,57 +97,20 @@ export async function transfer(options: {
   base?: string;
   env?: NodeJS.ProcessEnv;
 }): Promise<Transferred> {
-  const { root, id, base, env } = options;
-  const run = (what: string, script: string, stdin?: Buffer) => {
-    const result = sh(script, stdin, env);
-    if (result.code !== 0) throw new Error(`${what}: exit ${result.code}: ${result.stderr}`);
-    return result;
-  };
-  const tools = parseHostTools(run('tools', hostToolsScript()).stdout);
+  const { root, id } = options;
+  const host = localHost(options.env);
+  const tools = await findHostTools(host);
   const next = await indexBundle(options.bundle, { compression: 'zstd' });
-  let plan = fullPlan(next);
-  const nonce = randomBytes(16).toString('hex');
-  if (base !== undefined && tools.hash !== undefined) {
-    const hash = tools.hash;
-    const checked = run('check', checkBaseScript(root, base, { ...tools, hash }, nonce));
-    const report = parseBaseCheck(
-      await decompressOutput(checked.stdout, tools.decompressor),
-      nonce,
-    );
-    if (report === undefined) throw new Error('the check report was cut short');
-    plan = deltaPlan(parseIndex(report.index), report.unverified, next);
-  }
-  const wire = tools.decompressor;
-  const stream = releaseStream(options.bundle, {
-    into: `${id}.tmp`,
-    ...(plan.carry.size > 0 ? { base, carry: plan.carry } : {}),
+  const common = { root, id, next, tools };
+  const received = await receiveRelease(host, {
+    ...common,
+    bundle: options.bundle,
     compression: 'zstd',
-    ...(wire ? { wire } : {}),
+    base: options.base,
   });
-  const tar = await collect(stream);
-  run('receive', receiveDeltaScript(root, id, wire), tar);
-  const input = Buffer.from(indexUpdateInput(plan.update, nonce));
-  const update = wire ? await collect(compressStream(Readable.from([input]), wire)) : input;
-  const written = run(
-    'index',
-    writeIndexScript({
-      root,
-      id,
-      base: plan.carry.size > 0 ? base : undefined,
-      how: plan.update.how,
-      header: INDEX_HEADER,
-      nonce,
-      tools,
-    }),
-    update,
-  );
-  const expected = createHash('sha256').update(serializeIndex(next)).digest('hex');
-  const digest = parseIndexDigest(written.stdout);
-  if (tools.hash !== undefined && digest !== expected) {
-    throw new Error(`the host's index is ${digest}, expected ${expected}`);
-  }
+  await writeReleaseIndex(host, { ...common, ...received });
   await rename(path.join(root, 'releases', `${id}.tmp`), path.join(root, 'releases', id));
-  return { tools, plan, next, wireBytes: tar.length + update.length };
+  return { tools, plan: received.plan, next, wireBytes: host.received };
 }
 
 export interface TreeEntry {

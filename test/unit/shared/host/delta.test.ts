@@ -118,6 +118,19 @@ describe('a release built from the one before', () => {
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
   });
 
+  it('rewrites the new index whole when the base index is not written the canonical way', async () => {
+    const { root } = await hostWith(app);
+    const baseIndex = path.join(root, 'releases/v1/.release/index');
+    const text = await readFile(baseIndex, 'utf8');
+    await writeFile(baseIndex, text.replace(/^(lib\/util\.js\tf\t)644\t/m, '$10644\t'));
+    expect(await readFile(baseIndex, 'utf8')).not.toBe(text);
+    const v2 = await bundleOf({ ...app, 'app.js': 'v2\n' });
+    const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
+
+    expect(second.plan.carry.has('lib/util.js')).toBe(true);
+    await expectRelease(root, 'v2', v2, serializeIndex(second.next));
+  });
+
   it('the check reports exactly the files that are not as shipped', async () => {
     const { root } = await hostWith(app);
     await writeFile(path.join(root, 'releases/v1/app.js'), 'changed on the host\n');
