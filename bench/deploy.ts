@@ -21,11 +21,11 @@ import { bash, onWire, proxied, type Measured, type ProxiedHost } from './wire.j
 
 const work = join(import.meta.dirname, '.work');
 const MiB = 2 ** 20;
-const mib = (bytes: number) => `${(bytes / MiB).toFixed(bytes < 10 * MiB ? 2 : 1)} MiB`;
-const secs = (seconds: number) => `${seconds.toFixed(2)} s`;
-const times = (ratio: number) => `${ratio.toFixed(2)}x`;
+export const mib = (bytes: number) => `${(bytes / MiB).toFixed(bytes < 10 * MiB ? 2 : 1)} MiB`;
+export const secs = (seconds: number) => `${seconds.toFixed(2)} s`;
+export const times = (ratio: number) => `${ratio.toFixed(2)}x`;
 
-interface World {
+export interface World {
   github: GitHubEmulator;
   keys: ReleaseKeys;
   trees: AppTrees;
@@ -33,7 +33,7 @@ interface World {
   targets: ProxiedHost[];
 }
 
-async function setUp(copies: number, hostCount: number): Promise<World> {
+export async function setUp(copies: number, hostCount: number): Promise<World> {
   const trees = await ensureAppTrees(work, copies);
   const github = await startGitHub();
   github.createRepository(REPOSITORY);
@@ -52,13 +52,16 @@ async function setUp(copies: number, hostCount: number): Promise<World> {
   return { github, keys, trees, hosts, targets };
 }
 
-async function tearDown(world: World): Promise<void> {
+export async function tearDown(world: World): Promise<void> {
   for (const target of world.targets) await target.proxy.close();
   for (const host of world.hosts) await host.stop();
   await world.github.stop();
 }
 
-function row(label: string, figures: { host?: number; step?: number; up: number; down: number }) {
+export function row(
+  label: string,
+  figures: { host?: number; step?: number; up: number; down: number },
+) {
   const host = figures.host === undefined ? '' : secs(figures.host);
   const step = figures.step === undefined ? '' : secs(figures.step);
   console.log(
@@ -66,7 +69,7 @@ function row(label: string, figures: { host?: number; step?: number; up: number;
   );
 }
 
-function header(): void {
+export function header(): void {
   console.log(
     `  ${''.padEnd(44)} ${'host'.padStart(9)} ${'step'.padStart(9)} ${'sent'.padStart(11)} ${'received'.padStart(10)}`,
   );
@@ -76,12 +79,12 @@ function ours(label: string, figures: StepFigures): void {
   row(label, { host: Math.max(...figures.hostSeconds), step: figures.stepSeconds, ...figures });
 }
 
-function theirs(label: string, figures: Measured): void {
+export function theirs(label: string, figures: Measured): void {
   row(label, { host: figures.seconds, ...figures });
 }
 
 /** OpenSSH's pipelines and rsync on one host, in a directory of its own. */
-async function baselines(target: ProxiedHost, trees: AppTrees) {
+export async function baselines(target: ProxiedHost, trees: AppTrees) {
   const ssh = [...target.ssh, target.login];
   const dir = join(target.host.root, 'openssh');
   const plain = await onWire(target, () =>

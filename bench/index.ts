@@ -1,4 +1,5 @@
 // `npm run bench -- <name> [options]`: runs one benchmark.
+import { blocksBench } from './blocks.js';
 import { buildBench } from './build.js';
 import { deployBench } from './deploy.js';
 import { packBench } from './pack.js';
@@ -9,6 +10,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   build: buildBench,
   deploy: deployBench,
   ssh: sshBench,
+  blocks: blocksBench,
 };
 
 const [name, ...args] = process.argv.slice(2);
