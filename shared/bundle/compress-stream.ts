@@ -19,7 +19,8 @@ export async function* compressStream(
   let finished = false;
   let empty = true;
   try {
-    for await (const chunk of source) {
+    for await (const item of source) {
+      const chunk: Buffer = item;
       empty &&= chunk.length === 0;
       await frames.put(chunk);
       while (ready.length > 0) yield ready.shift() as Buffer;

@@ -46,6 +46,8 @@ export interface ReleaseStreamOptions {
   expectedDigest?: string;
   /** Compresses the stream for the wire; a plain tar without it. */
   wire?: Compression;
+  /** Told the tar's bytes as they go, before compression: for progress. */
+  onTar?: (bytes: number) => void;
 }
 
 /**
@@ -57,8 +59,18 @@ export interface ReleaseStreamOptions {
  * an entry's end can look whole to the host's tar.
  */
 export function releaseStream(source: BundleSource, options: ReleaseStreamOptions): Readable {
-  const tar = entriesOf(source, options);
+  const tar = counted(entriesOf(source, options), options.onTar);
   return Readable.from(options.wire ? compressStream(tar, options.wire) : tar);
+}
+
+async function* counted(
+  source: AsyncIterable<Buffer>,
+  count: ((bytes: number) => void) | undefined,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    count?.(chunk.length);
+    yield chunk;
+  }
 }
 
 async function* entriesOf(

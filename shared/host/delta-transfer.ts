@@ -6,6 +6,7 @@ import { releaseStream } from '../bundle/delta-tar.js';
 import { INDEX_HEADER, parseIndex, serializeIndex, type FileIndex } from '../bundle/file-index.js';
 import type { BundleSource } from '../bundle/unpack.js';
 import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
+import { UploadProgress, type ProgressOptions } from './progress.js';
 import {
   checkBaseScript,
   hostToolsScript,
@@ -52,6 +53,8 @@ export interface ReceiveOptions {
   /** The host's newest complete release, when it has one. */
   base: string | undefined;
   tools: HostTools;
+  /** Progress lines for a long upload: `label` names it, `report` writes a line to the log. */
+  progress?: Pick<ProgressOptions, 'label' | 'report' | 'now'>;
 }
 
 export interface Received {
@@ -91,16 +94,22 @@ export async function receiveRelease(host: ScriptHost, options: ReceiveOptions):
   const plan = delta && delta.carry.size > 0 ? delta : fullPlan(options.next);
   const base = plan.carry.size > 0 ? options.base : undefined;
   const wire = options.tools.decompressor;
+  const headers = 512 * (plan.sendEntries + plan.carry.size);
+  const progress = options.progress
+    ? new UploadProgress({ ...options.progress, total: plan.sendBytes + headers })
+    : undefined;
   const stream = releaseStream(options.bundle, {
     into: `${options.id}.tmp`,
     ...(base === undefined ? {} : { base, carry: plan.carry }),
     ...(options.compression ? { compression: options.compression } : {}),
     ...(options.expectedDigest ? { expectedDigest: options.expectedDigest } : {}),
     ...(wire ? { wire } : {}),
+    ...(progress ? { onTar: (bytes: number) => progress.tar(bytes) } : {}),
   });
   await host.must(`unpacking ${options.id}`, receiveDeltaScript(options.root, options.id, wire), {
-    stdin: stream,
+    stdin: progress ? Readable.from(progress.wire(stream)) : stream,
   });
+  progress?.finish();
   return { plan, base };
 }
 

@@ -11,6 +11,7 @@ import {
   findHostTools,
   receiveRelease,
   writeReleaseIndex,
+  type ReceiveOptions,
   type ScriptHost,
 } from '../../../../shared/host/delta-transfer.js';
 import type { HostTools } from '../../../../shared/host/scripts/delta.js';
@@ -96,6 +97,7 @@ export async function transfer(options: {
   bundle: string;
   base?: string;
   env?: NodeJS.ProcessEnv;
+  progress?: ReceiveOptions['progress'];
 }): Promise<Transferred> {
   const { root, id } = options;
   const host = localHost(options.env);
@@ -107,6 +109,7 @@ export async function transfer(options: {
     bundle: options.bundle,
     compression: 'zstd',
     base: options.base,
+    ...(options.progress ? { progress: options.progress } : {}),
   });
   await writeReleaseIndex(host, { ...common, ...received });
   await rename(path.join(root, 'releases', `${id}.tmp`), path.join(root, 'releases', id));

@@ -91,6 +91,23 @@ describe('a release built from the one before', () => {
     expect(second.wireBytes).toBeLessThan(first.wireBytes / 4);
   });
 
+  it('reports the progress of a long upload in the log', async () => {
+    const root = path.join(await tempDir(), 'deploy');
+    const v1 = await bundleOf({ ...app, 'lib/more.bin': randomBytes(4 * 1024 * 1024) });
+    let now = 0;
+    const lines: string[] = [];
+    // A clock that runs a second per look: the upload seems to take minutes.
+    const progress = {
+      label: 'host test: v1',
+      report: (line: string) => lines.push(line),
+      now: () => (now += 1000),
+    };
+    await transfer({ root, id: 'v1', bundle: v1, progress });
+
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.at(-1)).toMatch(/^host test: v1: 4\.\d MiB of 4\.\d MiB \(100%\), 4\.\d MiB sent/);
+  });
+
   it('never carries a file edited on the host: the bundle content travels instead', async () => {
     const { root } = await hostWith(app);
     const edited = path.join(root, 'releases/v1/lib/util.js');
