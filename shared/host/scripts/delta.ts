@@ -180,6 +180,9 @@ export function receiveDeltaScript(
     `command -v tar >/dev/null 2>&1 || { printf '%s\\n' 'tar is not installed or not on the PATH' >&2; exit ${DELTA_EXIT.noTar}; }`,
     `mkdir -p releases shared && cd releases || exit 1`,
     `rm -rf ${incoming} && mkdir ${incoming} || exit 1`,
+    // The bundle's modes, whatever the deploy user's umask: files of the next release are
+    // checked against them before they are linked.
+    `umask 022`,
     decompressed(decompressor, `tar -xof - ${incoming}`),
     '',
   ].join('\n');

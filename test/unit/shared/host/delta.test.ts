@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { buffer } from 'node:stream/consumers';
+import { chmod, chown, lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { releaseStream } from '../../../../shared/bundle/delta-tar.js';
@@ -248,6 +250,27 @@ describe('hosts with fewer tools', () => {
 });
 
 describe('the receiving end', () => {
+  it("unpacks the bundle's modes whatever the deploy user's umask", async () => {
+    const dir = await tempDir();
+    await chmod(dir, 0o755);
+    const root = path.join(dir, 'deploy');
+    await mkdir(root);
+    const bundle = await bundleOf(app);
+    const stream = await buffer(releaseStream(bundle, { into: 'v1.tmp' }));
+    // A deploy user of its own (tar run by root keeps the archive's modes anyway), umask 077.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) await chown(root, 65534, 65534);
+    const command = ['/bin/sh', '-c', `umask 077; ${receiveDeltaScript(root, 'v1', undefined)}`];
+    const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const [program = '', ...args] = asRoot ? [...drop, ...command] : command;
+    const result = spawnSync(program, args, { input: stream });
+    expect(result.status, result.stderr.toString()).toBe(0);
+    const release = path.join(root, 'releases/v1.tmp');
+    expect((await stat(path.join(release, 'app.js'))).mode & 0o777).toBe(0o644);
+    expect((await stat(path.join(release, 'bin/start'))).mode & 0o777).toBe(0o755);
+    expect((await stat(path.join(release, 'lib'))).mode & 0o777).toBe(0o755);
+  });
+
   it('fails on a damaged compressed stream and on entries outside the new directory', async () => {
     const root = path.join(await tempDir(), 'deploy');
     const garbage = sh(receiveDeltaScript(root, 'v1', 'zstd'), Buffer.from('not zstd at all'));
