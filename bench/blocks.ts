@@ -12,6 +12,7 @@ import {
 import { connectSsh } from '../shared/hosts/ssh.js';
 import type { Transport } from '../shared/hosts/transport.js';
 import { shellQuote } from '../shared/names.js';
+import { checkBaseScript } from '../shared/host/scripts/delta.js';
 import { baselines, header, mib, row, secs, setUp, tearDown, theirs, times } from './deploy.js';
 import { diskKiB, packVersions } from './deploy-steps.js';
 import { onWire, type ProxiedHost } from './wire.js';
@@ -52,6 +53,17 @@ export async function blocksBench(): Promise<void> {
       const started = performance.now();
       const next = await indexBundle(bundle.file, { compression: 'zstd' });
       const indexSeconds = (performance.now() - started) / 1000;
+      if (base !== undefined && tools.hash !== undefined) {
+        // The check alone, as receiveRelease runs it first: what the host spends on hashing.
+        const hash = tools.hash;
+        const checked = await onWire(target, () =>
+          host.must('checking', checkBaseScript(root, base ?? '', { ...tools, hash }, 'n')),
+        );
+        row(`${id}: checking ${base} against its index, alone`, {
+          host: checked.seconds,
+          ...checked,
+        });
+      }
       let carried = 0;
       const figures = await onWire(target, async () => {
         const common = { root, id, next, tools };
