@@ -60,7 +60,28 @@ export interface ReleaseStreamOptions {
  */
 export function releaseStream(source: BundleSource, options: ReleaseStreamOptions): Readable {
   const tar = counted(entriesOf(source, options), options.onTar);
-  return Readable.from(options.wire ? compressStream(tar, options.wire) : tar);
+  return Readable.from(options.wire ? compressStream(tar, options.wire) : batched(tar));
+}
+
+/**
+ * A tar comes in pieces of 512 bytes (headers) and of a few KiB (small files); written one by
+ * one, each would be an SSH packet and a system call of its own, which slows ssh2 from over a
+ * hundred MB/s to a few (bench/ssh.ts). Pieces are gathered into writes of this size.
+ */
+const WRITE_BYTES = 256 * 1024;
+
+async function* batched(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    pending.push(chunk);
+    size += chunk.length;
+    if (size < WRITE_BYTES) continue;
+    yield pending.length === 1 ? chunk : Buffer.concat(pending, size);
+    pending = [];
+    size = 0;
+  }
+  if (size > 0) yield Buffer.concat(pending, size);
 }
 
 async function* counted(

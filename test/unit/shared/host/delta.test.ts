@@ -283,6 +283,17 @@ describe('the receiving end', () => {
     expect(sh(`ls -A '${root}/releases/v1.tmp'`).stdout.toString()).toBe('');
   });
 
+  it('gets a plain stream in large pieces, not a write per tar header', async () => {
+    const many: TreeSpec = {};
+    for (let i = 0; i < 2000; i++) many[`small/${i}.txt`] = `file ${i}\n`;
+    const sizes: number[] = [];
+    for await (const chunk of releaseStream(await bundleOf(many), { into: 'v1.tmp' })) {
+      sizes.push((chunk as Buffer).length);
+    }
+    expect(sizes.length).toBeGreaterThan(2);
+    expect(sizes.slice(0, -1).every((size) => size >= 256 * 1024)).toBe(true);
+  });
+
   it('gets a stream that fails before its end when the bundle changed since it was verified', async () => {
     const bundle = await bundleOf(app);
     const stream = releaseStream(bundle, {
