@@ -91,7 +91,7 @@ export async function blocksBench(): Promise<void> {
     console.log(
       `disk: v1 ${mib(v1KiB * 1024)}, v2 ${mib(v2KiB * 1024)} more (${((100 * v2KiB) / v1KiB).toFixed(1)}%)`,
     );
-    const base2 = await baselines(target, world.trees);
+    const base2 = await baselines(target, world.trees, 'openssh');
     theirs('tar | zstd -T0 | ssh | zstd -d | tar -x', base2.zstd);
     theirs('rsync -a (into v1, in place)', base2.inPlace);
     theirs('rsync -a --link-dest=../v1 (a new directory)', base2.linkDest);

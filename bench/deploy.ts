@@ -1,12 +1,12 @@
-// `npm run bench -- deploy [--large] [--hosts 8]`: run-action's built dist deploying a realistic
+// `npm run bench -- deploy [--large] [--hosts 8] [--runs 3]`: run-action's built dist deploying a realistic
 // app (real npm packages, ~150 MiB and >10,000 files; seven times that with --large) to test
 // sshd hosts, v1 then v2 with one file changed, against OpenSSH and rsync on the same tree and
 // hosts in the same run. Build run-action's dist first: `npm run build`.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startGitHub, type GitHubEmulator } from '../test/emulator/index.js';
-import { makeKeys, type ReleaseKeys } from '../test/helpers/releases.js';
+import { makeKeys, type PackedBundle, type ReleaseKeys } from '../test/helpers/releases.js';
 import { startHost, type TestHost } from '../test/hosts/sshd.js';
 import { ensureAppTrees, type AppTrees } from './app-tree.js';
 import {
@@ -83,51 +83,102 @@ export function theirs(label: string, figures: Measured): void {
   row(label, { host: figures.seconds, ...figures });
 }
 
-/** OpenSSH's pipelines and rsync on one host, in a directory of its own. */
-export async function baselines(target: ProxiedHost, trees: AppTrees) {
+/** OpenSSH's pipelines and rsync on one host, in directories of their own under `dir`. */
+export async function baselines(target: ProxiedHost, trees: AppTrees, dir: string) {
   const ssh = [...target.ssh, target.login];
-  const dir = join(target.host.root, 'openssh');
   const plain = await onWire(target, () =>
-    bash(`tar -cf - -C "$1" . | "\${@:2}" 'mkdir -p plain/v1 && tar -xf - -C plain/v1'`, [
+    bash(`tar -cf - -C "$1" . | "\${@:3}" "mkdir -p $2/plain && tar -xf - -C $2/plain"`, [
       trees.v1,
+      dir,
       ...ssh,
     ]),
   );
   const zstd = await onWire(target, () =>
     bash(
-      `tar -cf - -C "$1" . | zstd -q -T0 | "\${@:2}" 'mkdir -p openssh/v1 && zstd -q -d | tar -xf - -C openssh/v1'`,
-      [trees.v1, ...ssh],
+      `tar -cf - -C "$1" . | zstd -q -T0 | "\${@:3}" "mkdir -p $2/v1 && zstd -q -d | tar -xf - -C $2/v1"`,
+      [trees.v1, dir, ...ssh],
     ),
   );
   const rsyncShell = target.ssh.join(' ');
   const linkDest = await onWire(target, () =>
-    bash(`rsync -a --link-dest=../v1 -e "$1" "$2/" "$3:openssh/v2/"`, [
+    bash(`rsync -a --link-dest=../v1 -e "$1" "$2/" "$3:$4/v2/"`, [
       rsyncShell,
       trees.v2,
       target.login,
+      dir,
     ]),
   );
-  const [, linkDestKiB = 0] = diskKiB([join(dir, 'v1'), join(dir, 'v2')]);
+  const local = join(target.host.root, dir);
+  const [, linkDestKiB = 0] = diskKiB([join(local, 'v1'), join(local, 'v2')]);
   const inPlace = await onWire(target, () =>
-    bash(`rsync -a -e "$1" "$2/" "$3:openssh/v1/"`, [rsyncShell, trees.v2, target.login]),
+    bash(`rsync -a -e "$1" "$2/" "$3:$4/v1/"`, [rsyncShell, trees.v2, target.login, dir]),
   );
   return { plain, zstd, linkDest, linkDestKiB, inPlace };
 }
 
-async function singleHost(world: World): Promise<void> {
-  const { github, keys, trees } = world;
+type Baselines = Awaited<ReturnType<typeof baselines>>;
+
+interface Run {
+  v1: StepFigures;
+  v2: StepFigures;
+  v1KiB: number;
+  v2KiB: number;
+  base: Baselines;
+}
+
+/** One run of everything, in directories of its own; removed afterwards. */
+async function oneRun(world: World, index: number, bundles: PackedBundle[]): Promise<Run> {
   const target = world.targets[0] as ProxiedHost;
-  const bundles = await packVersions(trees);
-  await publishVersions(github, keys, 'production', bundles);
-  console.log(
-    `tree: ${mib(trees.bytes)} in ${trees.files} files; bundles (zstd): v1 ${mib(bundles[0]?.size ?? 0)}, v2 ${mib(bundles[1]?.size ?? 0)}`,
-  );
-  const step = { github, keys, targets: [target], environment: 'production', path: 'ours' };
+  const environment = `run-${index}`;
+  await publishVersions(world.github, world.keys, environment, bundles);
+  const step = { ...world, targets: [target], environment, path: environment };
   const v1 = await deployStep({ ...step, releaseId: 'v1' });
   const v2 = await deployStep({ ...step, releaseId: 'v2' });
-  const releases = join(target.host.root, 'ours', 'releases');
+  const releases = join(target.host.root, environment, 'releases');
   const [v1KiB = 0, v2KiB = 0] = diskKiB([join(releases, 'v1'), join(releases, 'v2')]);
-  const base = await baselines(target, trees);
+  const base = await baselines(target, world.trees, `openssh-${index}`);
+  for (const dir of [environment, `openssh-${index}`]) {
+    await rm(join(target.host.root, dir), { recursive: true, force: true });
+  }
+  return { v1, v2, v1KiB, v2KiB, base };
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+/** The median of each figure over the runs; of a list (seconds per host), of its largest. */
+function medianOf<T extends object>(samples: T[]): T {
+  const rows = samples as unknown as Record<string, number | number[]>[];
+  const out: Record<string, number | number[]> = {};
+  for (const key of Object.keys(rows[0] ?? {})) {
+    const values = rows.map((sample) => sample[key] ?? 0);
+    out[key] = values.some(Array.isArray)
+      ? [median(values.map((value) => Math.max(...[value].flat())))]
+      : median(values as number[]);
+  }
+  return out as unknown as T;
+}
+
+async function singleHost(world: World, runs: number): Promise<void> {
+  const { trees } = world;
+  const bundles = await packVersions(trees);
+  console.log(
+    `tree: ${mib(trees.bytes)} in ${trees.files} files; bundles (zstd): v1 ${mib(bundles[0]?.size ?? 0)}, v2 ${mib(bundles[1]?.size ?? 0)}; medians of ${runs} run(s)`,
+  );
+  const all: Run[] = [];
+  for (let i = 0; i < runs; i++) all.push(await oneRun(world, i, bundles));
+  const v1 = medianOf(all.map((run) => run.v1));
+  const v2 = medianOf(all.map((run) => run.v2));
+  const base = {
+    plain: medianOf(all.map((run) => run.base.plain)),
+    zstd: medianOf(all.map((run) => run.base.zstd)),
+    inPlace: medianOf(all.map((run) => run.base.inPlace)),
+    linkDest: medianOf(all.map((run) => run.base.linkDest)),
+    linkDestKiB: median(all.map((run) => run.base.linkDestKiB)),
+  };
+  const v1KiB = median(all.map((run) => run.v1KiB));
+  const v2KiB = median(all.map((run) => run.v2KiB));
+  const spread = (values: number[]) => `[${values.map((value) => value.toFixed(2)).join(', ')}]`;
 
   console.log('first deploy (v1):');
   header();
@@ -139,6 +190,13 @@ async function singleHost(world: World): Promise<void> {
   ours('run-action', v2);
   theirs('rsync -a (into v1, in place)', base.inPlace);
   theirs('rsync -a --link-dest=../v1 (a new directory)', base.linkDest);
+  if (runs > 1) {
+    console.log('each run, time on the host (s):');
+    console.log(`  run-action v1 ${spread(all.map((run) => Math.max(...run.v1.hostSeconds)))}`);
+    console.log(`  OpenSSH zstd  ${spread(all.map((run) => run.base.zstd.seconds))}`);
+    console.log(`  run-action v2 ${spread(all.map((run) => Math.max(...run.v2.hostSeconds)))}`);
+    console.log(`  rsync -a      ${spread(all.map((run) => run.base.inPlace.seconds))}`);
+  }
   const share = (kib: number) => `${((100 * kib) / v1KiB).toFixed(1)}%`;
   console.log('host disk per release (du, a hard-linked file counted once):');
   console.log(`  a full release (run-action v1): ${mib(v1KiB * 1024)}`);
@@ -159,7 +217,7 @@ async function singleHost(world: World): Promise<void> {
   );
   console.log(`  first deploy, bytes sent / OpenSSH zstd pipeline: ${times(v1.up / base.zstd.up)}`);
   console.log(
-    `  one file, bytes sent / rsync -a: ${times(v2.up / base.inPlace.up)} (target <= 2x)`,
+    `  one file, bytes sent / rsync -a: ${times(v2.up / base.inPlace.up)} (target <= 2x); received ${times(v2.down / base.inPlace.down)}`,
   );
   console.log(
     `  one file, time on the host ${secs(v2Host)} against 2 x rsync + 1 s = ${secs(timeLimit)}: ${times(v2Host / timeLimit)} of the limit (target <= 1x)`,
@@ -192,13 +250,19 @@ async function fleet(world: World): Promise<void> {
   }
 }
 
+function option(args: string[], name: string, fallback: number): number {
+  const at = args.indexOf(name);
+  const value = at >= 0 ? Number(args[at + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error('usage: npm run bench -- deploy [--large] [--hosts <count>] [--runs <count>]');
+  }
+  return value;
+}
+
 export async function deployBench(args: string[]): Promise<void> {
   const large = args.includes('--large');
-  const at = args.indexOf('--hosts');
-  const hostCount = at >= 0 ? Number(args[at + 1]) : 1;
-  if (!Number.isInteger(hostCount) || hostCount < 1) {
-    throw new Error('usage: npm run bench -- deploy [--large] [--hosts <count>]');
-  }
+  const hostCount = option(args, '--hosts', 1);
+  const runs = option(args, '--runs', 1);
   const world = await setUp(large ? 7 : 1, hostCount);
   const load = () =>
     loadavg()
@@ -208,7 +272,7 @@ export async function deployBench(args: string[]): Promise<void> {
     `load average before: ${load()} (2 cores: figures taken on a busy machine are slower)`,
   );
   try {
-    if (hostCount === 1) await singleHost(world);
+    if (hostCount === 1) await singleHost(world, runs);
     else await fleet(world);
     console.log(`load average after: ${load()}`);
   } finally {
