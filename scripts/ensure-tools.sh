@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure the tools the tests run for real are on this machine: OpenSSH (the target hosts and
 # ssh-keygen -Y, the reference for signatures), age (the reference for encryption), GNU tar and
-# zstd (the references for bundles), rsync (the baseline of the deploy benchmark), systemd's
-# libsystemd-shared read through python3's ctypes (the reference for EnvironmentFile= parsing), jq
-# (the commands of docs/verify-by-hand.md). Installs them with apt-get when running as root;
-# otherwise names what is missing and fails. Tests never skip for want of a tool.
+# zstd (the references for bundles), rsync (the baseline of the deploy benchmark), gzip, shasum and
+# openssl (what hosts without zstd or sha256sum use), systemd's libsystemd-shared read through
+# python3's ctypes (the reference for EnvironmentFile= parsing), jq (the commands of
+# docs/verify-by-hand.md). Installs them with apt-get when running as root; otherwise names what
+# is missing and fails. Tests never skip for want of a tool.
 set -euo pipefail
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -27,6 +28,9 @@ declare -A package_of=(
   [python3]=python3
   [jq]=jq
   [rsync]=rsync
+  [gzip]=gzip
+  [shasum]=perl
+  [openssl]=openssl
 )
 
 missing=()
