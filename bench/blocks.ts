@@ -1,32 +1,16 @@
-// `npm run bench -- blocks`: the incremental transfer's building blocks (shared/host/delta-*.ts)
-// over ssh2 (the product's SSH transport) on the deploy bench's app and host, v1 then v2 with one
-// file changed, against the same baselines: what run-action can reach once they are wired in.
+// `npm run bench -- blocks`: the transfer's steps alone over ssh2 (the product's SSH
+// transport) on the deploy bench's app and host: v1 in full, then v2 with one file changed
+// built from v1; and the check of v1 against its index, by hashing every file and with stamps.
 import { join } from 'node:path';
-import { indexBundle } from '../shared/bundle/file-index.js';
-import {
-  findHostTools,
-  receiveRelease,
-  writeReleaseIndex,
-  type ScriptHost,
-} from '../shared/host/delta-transfer.js';
+import { HostSession } from '../shared/host/session.js';
 import { connectSsh } from '../shared/host/ssh.js';
-import type { Transport } from '../shared/host/transport.js';
-import { shellQuote } from '../shared/names.js';
+import { transferRelease } from '../shared/host/transfer.js';
 import { checkBaseScript } from '../shared/host/scripts/delta.js';
-import { baselines, header, mib, row, secs, setUp, tearDown, theirs, times } from './deploy.js';
+import { silentLog } from '../shared/log.js';
+import { payloadOf } from '../test/helpers/payload.js';
+import { baselines, header, mib, row, setUp, tearDown, theirs, times } from './deploy.js';
 import { diskKiB, packVersions } from './deploy-steps.js';
 import { onWire, type ProxiedHost } from './wire.js';
-
-function scriptHost(transport: Transport): ScriptHost {
-  return {
-    exec: (script, options) => transport.exec(script, options),
-    async must(what, script, options) {
-      const result = await transport.exec(script, options);
-      if (result.code !== 0) throw new Error(`${what}: ${result.stderr.toString()}`);
-      return result;
-    },
-  };
-}
 
 export async function blocksBench(): Promise<void> {
   const world = await setUp(1, 1);
@@ -39,11 +23,11 @@ export async function blocksBench(): Promise<void> {
       privateKey: target.host.privateKey,
       knownHosts: target.knownHosts,
     });
-    const host = scriptHost(transport);
     const root = 'blocks';
-    const tools = await findHostTools(host);
+    const session = new HostSession(transport, { root, log: silentLog });
+    const { tools } = await session.inspect();
     console.log(
-      `host tools: ${tools.decompressor ?? 'no decompressor'}, ${tools.hash ?? 'no hash tool'}`,
+      `host tools: ${tools.decompressor ?? 'no decompressor'}, ${tools.hash ?? 'no hash tool'}, ${tools.stamps ? 'stamps' : 'no stamps'}`,
     );
     header();
     const results = [];
@@ -51,34 +35,30 @@ export async function blocksBench(): Promise<void> {
     for (const [at, bundle] of bundles.entries()) {
       const id = `v${at + 1}`;
       const started = performance.now();
-      const next = await indexBundle(bundle.file, { compression: 'zstd' });
+      const payload = await payloadOf(bundle.file, 'zstd');
       const indexSeconds = (performance.now() - started) / 1000;
       if (base !== undefined && tools.hash !== undefined) {
-        // The check alone, as receiveRelease runs it first: what the host spends on hashing.
-        const hash = tools.hash;
-        const checked = await onWire(target, () =>
-          host.must('checking', checkBaseScript(root, base ?? '', { ...tools, hash }, 'n')),
-        );
-        row(`${id}: checking ${base} against its index, alone`, {
-          host: checked.seconds,
-          ...checked,
-        });
+        for (const stamps of [false, true]) {
+          const script = checkBaseScript(root, base, { ...tools, hash: tools.hash, stamps }, 'n');
+          const checked = await onWire(target, () => session.must('checking', script));
+          row(`${id}: check of ${base}, ${stamps ? 'with stamps' : 'hashing all'}`, {
+            host: checked.seconds,
+            ...checked,
+          });
+        }
       }
-      let carried = 0;
-      const figures = await onWire(target, async () => {
-        const common = { root, id, next, tools };
-        const received = await receiveRelease(host, {
-          ...common,
-          bundle: bundle.file,
-          compression: 'zstd',
-          expectedDigest: bundle.digest,
-          base,
-        });
-        carried = received.plan.carry.size;
-        await writeReleaseIndex(host, { ...common, ...received });
-        await host.must('renaming', `cd ${shellQuote(root)}/releases && mv ${id}.tmp ${id}`);
-      });
-      row(`${id}: ${carried} files linked (index pass ${secs(indexSeconds)})`, {
+      const manifest = Buffer.from(JSON.stringify({ id }));
+      const release = {
+        id,
+        digest: bundle.digest,
+        manifestBytes: manifest,
+        signatureBytes: manifest,
+        env: {},
+        payload,
+      };
+      const options = { release, envFile: '', sharedPaths: [], replace: false, tools, base };
+      const figures = await onWire(target, () => transferRelease(session, options));
+      row(`${id}: transfer (recording it: ${indexSeconds.toFixed(2)} s)`, {
         host: figures.seconds,
         ...figures,
       });
@@ -91,21 +71,13 @@ export async function blocksBench(): Promise<void> {
     console.log(
       `disk: v1 ${mib(v1KiB * 1024)}, v2 ${mib(v2KiB * 1024)} more (${((100 * v2KiB) / v1KiB).toFixed(1)}%)`,
     );
-    const base2 = await baselines(target, world.trees, 'openssh');
-    theirs('tar | zstd -T0 | ssh | zstd -d | tar -x', base2.zstd);
-    theirs('rsync -a (into v1, in place)', base2.inPlace);
-    theirs('rsync -a --link-dest=../v1 (a new directory)', base2.linkDest);
+    const them = await baselines(target, world.trees, 'openssh');
+    theirs('tar | zstd -T0 | ssh | zstd -d | tar -x', them.zstd);
+    theirs('rsync -a (into v1, in place)', them.inPlace);
     const [v1, v2] = results;
     if (v1 && v2) {
-      console.log(
-        `  v1 time / OpenSSH zstd: ${times(v1.seconds / base2.zstd.seconds)} (target <= 1.30x)`,
-      );
-      console.log(
-        `  v2 bytes sent / rsync -a: ${times(v2.up / base2.inPlace.up)} (target <= 2x); received ${times(v2.down / Math.max(1, base2.inPlace.down))}`,
-      );
-      console.log(
-        `  v2 time ${secs(v2.seconds)} against 2 x rsync + 1 s = ${secs(2 * base2.inPlace.seconds + 1)}`,
-      );
+      console.log(`  v1 transfer / OpenSSH zstd: ${times(v1.seconds / them.zstd.seconds)}`);
+      console.log(`  v2 transfer bytes sent / rsync -a: ${times(v2.up / them.inPlace.up)}`);
     }
   } finally {
     await tearDown(world);

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { finished } from 'node:stream/promises';
 import { checkedEntries } from './bundle.js';
+import { ContentRecorder } from './bundle/content.js';
+import { ReleasePayload } from './bundle/payload.js';
 import { bundleFileName } from './builds.js';
 import { renderEnvFile } from './dotenv.js';
 import { ConfigurationError } from './errors.js';
@@ -32,8 +31,6 @@ import {
  * asked for, the bundle's digest against the manifest, the secrets decrypting to the names the
  * manifest lists. Each refusal is a ConfigurationError naming the release and what differs.
  */
-
-/** The release assets besides the bundle. */
 
 /** release.json whose signature and names were checked, with its exact bytes. */
 export interface VerifiedManifest {
@@ -112,37 +109,47 @@ export async function verifyManifest(
 }
 
 export interface VerifiedBundle {
-  /** The bundle file, as the manifest describes it, byte for byte. */
-  file: string;
   size: number;
-  /** Directory holding it; remove it when done. */
-  directory: string;
+  /**
+   * What the hosts get: the bundle's files and their index, recorded in the pass that checked
+   * it (when asked for). Its files are under `directory`; remove it when done.
+   */
+  payload: ReleasePayload | undefined;
+  directory: string | undefined;
+}
+
+export interface BundleOptions {
+  scope: LedgerScope;
+  /** Where the bundle's content is kept for the hosts. */
+  tempDir: string;
+  log: Log;
+  /** Keep the content and index for the hosts; a check alone keeps nothing. */
+  keep: boolean;
 }
 
 /**
- * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
- * one pass: its size and digest against the manifest, and every entry (a host's tar is later fed
- * a checked rebuild of it). A bundle that differs from the manifest is reported as such, even
- * when its entries also fail the checks.
+ * Downloads the bundle the manifest names and checks it in one pass: its size and digest
+ * against the manifest, and every entry; with `keep`, each checked entry is indexed and its
+ * bytes kept in the same pass, for the hosts. A bundle that differs from the manifest is
+ * reported as such, even when its entries also fail the checks.
  */
 export async function verifyBundle(
   github: GitHub,
-  scope: LedgerScope,
   release: VerifiedManifest,
-  tempDir: string,
-  log: Log,
+  options: BundleOptions,
 ): Promise<VerifiedBundle> {
   const { manifest, entry } = release;
+  const { scope, log } = options;
   const name = bundleFileName(manifest.app, manifest.build.sha, manifest.build.compression);
   const bundleAsset = asset(entry, name);
-  const directory = await mkdtemp(path.join(tempDir, 'run-bundle-'));
+  const directory = options.keep
+    ? await mkdtemp(path.join(options.tempDir, 'run-bundle-'))
+    : undefined;
+  let recorder: ContentRecorder | undefined;
   try {
-    const file = path.join(directory, name);
     log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
     const body = await openAsset(github, { owner: scope.owner, repo: scope.repo }, bundleAsset.id);
-    const output = createWriteStream(file, { highWaterMark: 1 << 20 });
-    const written = finished(output);
-    written.catch(() => undefined);
+    if (directory) recorder = await ContentRecorder.create(path.join(directory, 'content'));
     const hash = createHash('sha256');
     let size = 0;
     // Past what both the manifest and GitHub say it holds, the rest is not worth reading.
@@ -152,7 +159,6 @@ export async function verifyBundle(
         const bytes = chunk as Buffer;
         hash.update(bytes);
         size += bytes.length;
-        if (!output.write(bytes)) await once(output, 'drain');
         yield bytes;
         if (size >= limit) return;
       }
@@ -167,7 +173,7 @@ export async function verifyBundle(
       for await (const checked of checkedEntries(unclosable, {
         compression: manifest.build.compression,
       })) {
-        void checked;
+        await recorder?.add(checked);
       }
     } catch (error) {
       if (!(error instanceof ConfigurationError)) throw error;
@@ -175,20 +181,25 @@ export async function verifyBundle(
     }
     for await (const rest of source) void rest;
     body.destroy();
-    output.end();
-    await written;
     const digest = `sha256:${hash.digest('hex')}`;
     if (digest !== manifest.build.digest || size !== manifest.build.size) {
       const got =
         size >= limit ? `more than ${manifest.build.size} bytes` : `${digest} (${size} bytes)`;
-      throw new ConfigurationError(
-        `release ${entry.tag}: the bundle ${name} is ${got} but ${MANIFEST_ASSET} says ${manifest.build.digest} (${manifest.build.size} bytes); the asset was replaced or damaged`,
-      );
+      throw new ConfigurationError({
+        subject: `release ${entry.tag}`,
+        problem: `the bundle ${name} is ${got} but ${MANIFEST_ASSET} says ${manifest.build.digest} (${manifest.build.size} bytes)`,
+        hint: 'the asset was replaced or damaged',
+      });
     }
-    if (refusal) throw new ConfigurationError(`release ${entry.tag}: ${refusal.message}`);
-    return { file, size, directory };
+    if (refusal) {
+      throw new ConfigurationError({ subject: `release ${entry.tag}`, problem: refusal.message });
+    }
+    const content = await recorder?.finish();
+    const payload = content && directory ? new ReleasePayload(content, directory) : undefined;
+    return { size, payload, directory };
   } catch (error) {
-    await rm(directory, { recursive: true, force: true });
+    await recorder?.abort();
+    if (directory) await rm(directory, { recursive: true, force: true });
     throw error;
   }
 }

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import {
   findRelease,
   verifyBundle,
@@ -59,12 +58,5 @@ export async function checkBundle(
   release: VerifiedManifest,
   options: { tempDir: string; log: Log },
 ): Promise<void> {
-  const bundle = await verifyBundle(
-    ledger.github,
-    ledger.scope,
-    release,
-    options.tempDir,
-    options.log,
-  );
-  await rm(bundle.directory, { recursive: true, force: true });
+  await verifyBundle(ledger.github, release, { scope: ledger.scope, ...options, keep: false });
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntryKind } from './rules.js';
 import { entryMode } from './tar.js';
-import { checkedEntries, type BundleSource, type CheckOptions } from './unpack.js';
 
 /*
  * The index of a release's files, kept on the host as `.release/index`: what each entry of the
@@ -122,52 +121,38 @@ export interface IndexableEntry {
   content?: AsyncIterable<Buffer>;
 }
 
-/**
- * Builds an index entry by entry, as a pass over a bundle meets them: the pass that checks a
- * bundle hands each checked entry to `add`, which reads a file's content to hash it.
- */
-export class FileIndexBuilder {
-  readonly #entries: IndexEntry[] = [];
-
-  async add(entry: IndexableEntry): Promise<void> {
-    const mode = entryMode(entry.kind, entry.executable);
-    if (entry.kind !== 'file') {
-      this.#entries.push({
-        path: entry.path,
-        kind: entry.kind,
-        mode,
-        size: 0,
-        ...(entry.kind === 'symlink' ? { linkTarget: entry.linkTarget ?? '' } : {}),
-      });
-      return;
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of entry.content ?? []) {
-      hash.update(chunk);
-      size += chunk.length;
-    }
-    if (size !== entry.size) {
-      throw new Error(
-        `bundle entry '${entry.path}' held ${size} bytes, its header says ${entry.size}`,
-      );
-    }
-    this.#entries.push({ path: entry.path, kind: 'file', mode, size, sha256: hash.digest('hex') });
+/** The index entry of a checked bundle entry, reading a file's content to hash it. */
+export async function indexEntry(entry: IndexableEntry): Promise<IndexEntry> {
+  const mode = entryMode(entry.kind, entry.executable);
+  if (entry.kind !== 'file') {
+    return {
+      path: entry.path,
+      kind: entry.kind,
+      mode,
+      size: 0,
+      ...(entry.kind === 'symlink' ? { linkTarget: entry.linkTarget ?? '' } : {}),
+    };
   }
-
-  finish(): FileIndex {
-    return [...this.#entries].sort((a, b) => compareBytes(indexLine(a), indexLine(b)));
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of entry.content ?? []) {
+    hash.update(chunk);
+    size += chunk.length;
   }
+  if (size !== entry.size) {
+    throw new Error(
+      `bundle entry '${entry.path}' held ${size} bytes, its header says ${entry.size}`,
+    );
+  }
+  return { path: entry.path, kind: 'file', mode, size, sha256: hash.digest('hex') };
 }
 
-/** The index of a whole bundle, in a pass of its own (the local transport, tests). */
-export async function indexBundle(
-  source: BundleSource,
-  options: CheckOptions = {},
-): Promise<FileIndex> {
-  const builder = new FileIndexBuilder();
-  for await (const entry of checkedEntries(source, options)) await builder.add(entry);
-  return builder.finish();
+/** Entries in the index's order, each line made once: sorting by lines made anew is slow. */
+export function sortIndex<T extends IndexEntry>(entries: readonly T[]): T[] {
+  return entries
+    .map((entry) => ({ entry, line: Buffer.from(indexLine(entry), 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.line, b.line))
+    .map(({ entry }) => entry);
 }
 
 export interface IndexDiff {

@@ -7,6 +7,8 @@ export interface TarEntry {
   size: number;
   executable: boolean;
   linkTarget?: string;
+  /** A mode other than the bundle's own (0644, 0755): a release's `.env` is 0600. */
+  mode?: number;
 }
 
 const BLOCK = 512;
@@ -48,7 +50,7 @@ export function encodeHeader(entry: TarEntry, mtime: number): Buffer {
   const header = ustarBlock({
     name: split?.name ?? ustarFallback(name),
     prefix: split?.prefix ?? '',
-    mode: entryMode(entry.kind, entry.executable),
+    mode: entry.mode ?? entryMode(entry.kind, entry.executable),
     size: size > MAX_OCTAL_SIZE ? 0 : size,
     mtime,
     type: entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5',

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { checkedTar } from '../bundle.js';
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import { readHostState, type HostState } from '../host/state.js';
@@ -123,9 +122,18 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
   const { manifest } = verified;
   describeRelease(verified, log);
-  const bundle = await verifyBundle(github, scope, verified, options.tempDir, log);
-  const dispose = () => rm(bundle.directory, { recursive: true, force: true });
+  const bundle = await verifyBundle(github, verified, {
+    scope,
+    tempDir: options.tempDir,
+    log,
+    keep: true,
+  });
+  const { payload, directory } = bundle;
+  const dispose = async () => {
+    if (directory) await rm(directory, { recursive: true, force: true });
+  };
   try {
+    if (!payload) throw new Error('the verified bundle kept nothing for the hosts');
     const config = await releaseConfig(verified, options.identity, log);
     log.info(
       `Verified ${entry.tag}: bundle ${manifest.build.digest}, ${config.secretNames.length} secrets decrypted`,
@@ -136,7 +144,7 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
       manifestBytes: verified.bytes,
       signatureBytes: verified.signature,
       env: config.env,
-      openBundle: () => checkedTar(bundle.file, { compression: manifest.build.compression }),
+      payload,
     };
     return { verified, rollback: false, hostRelease, dispose };
   } catch (error) {

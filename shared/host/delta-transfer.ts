@@ -1,29 +1,23 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Compression } from '../bundle/compression.js';
-import { compressStream } from '../bundle/compress-stream.js';
-import { releaseStream } from '../bundle/delta-tar.js';
-import { INDEX_HEADER, parseIndex, serializeIndex, type FileIndex } from '../bundle/file-index.js';
-import type { BundleSource } from '../bundle/unpack.js';
+import { parseIndex, type FileIndex } from '../bundle/file-index.js';
+import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
+import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
 import {
   checkBaseScript,
-  hostToolsScript,
-  indexUpdateInput,
+  indexUpdateText,
   parseBaseCheck,
-  parseHostTools,
-  parseIndexDigest,
-  receiveDeltaScript,
   writeIndexScript,
   type HostTools,
 } from './scripts/delta.js';
 
 /*
- * The runner's side of a transfer, in the order a deploy takes it: find the host's tools (once
- * per host), receive the release into `releases/<id>.tmp` (from the host's newest release when it
- * has one: check it, link what it has as shipped, send the rest), then write the new release's
- * index once the release's own metadata directory is ready.
+ * The runner's side of a transfer: what a host lacks (its newest release checked against that
+ * release's index), the stream it reads (the release's files that travel, shared with every
+ * host on the same plan, then its own files and the index update), and the index written whole
+ * in the rare case the host's merge differs.
  */
 
 type Stdin = Readable | Buffer | string;
@@ -37,37 +31,23 @@ export interface ScriptHost {
   must(what: string, script: string, options?: { stdin?: Stdin }): Promise<{ stdout: Buffer }>;
 }
 
-export async function findHostTools(host: ScriptHost): Promise<HostTools> {
-  return parseHostTools((await host.must('finding the host tools', hostToolsScript())).stdout);
-}
-
-export interface ReceiveOptions {
+export interface PlanOptions {
   root: string;
-  id: string;
-  /** The verified bundle and what it was verified as. */
-  bundle: BundleSource;
-  compression?: Compression;
-  expectedDigest?: string;
-  /** The bundle's index, computed in the pass that verified it. */
-  next: FileIndex;
-  /** The host's newest complete release, when it has one. */
+  /** The release to build from: current when on disk, else the newest good one. */
   base: string | undefined;
   tools: HostTools;
-  /** Progress lines for a long upload: `label` names it, `report` writes a line to the log. */
-  progress?: Pick<ProgressOptions, 'label' | 'report' | 'now'>;
+  /** The new release's index, computed in the pass that verified the bundle. */
+  next: FileIndex;
 }
 
-export interface Received {
+export interface TransferPlan {
   plan: DeltaPlan;
-  /** The release the files were linked from; undefined for a full transfer. */
+  /** The release the files are linked from; undefined for a full transfer. */
   base: string | undefined;
 }
 
 /** Checks the base against its index; undefined when the host cannot vouch for any of it. */
-async function checkBase(
-  host: ScriptHost,
-  options: ReceiveOptions,
-): Promise<DeltaPlan | undefined> {
+async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaPlan | undefined> {
   const { base, tools } = options;
   if (base === undefined || tools.hash === undefined) return undefined;
   const nonce = randomBytes(16).toString('hex');
@@ -86,73 +66,83 @@ async function checkBase(
 }
 
 /**
- * Puts the bundle into `releases/<id>.tmp`: the files the base has as shipped hard-linked from
- * it, everything else sent, compressed when the host can decompress. Throws what `must` throws.
+ * What travels: the files the base has as shipped are linked from it, the rest is sent; with
+ * no base, no hash tool or nothing to link, everything is sent.
  */
-export async function receiveRelease(host: ScriptHost, options: ReceiveOptions): Promise<Received> {
+export async function planTransfer(host: ScriptHost, options: PlanOptions): Promise<TransferPlan> {
   const delta = await checkBase(host, options);
   const plan = delta && delta.carry.size > 0 ? delta : fullPlan(options.next);
-  const base = plan.carry.size > 0 ? options.base : undefined;
-  const wire = options.tools.decompressor;
-  const headers = 512 * (plan.sendEntries + plan.carry.size);
-  const progress = options.progress
-    ? new UploadProgress({ ...options.progress, total: plan.sendBytes + headers })
-    : undefined;
-  const stream = releaseStream(options.bundle, {
-    into: `${options.id}.tmp`,
-    ...(base === undefined ? {} : { base, carry: plan.carry }),
-    ...(options.compression ? { compression: options.compression } : {}),
-    ...(options.expectedDigest ? { expectedDigest: options.expectedDigest } : {}),
-    ...(wire ? { wire } : {}),
-    ...(progress ? { onTar: (bytes: number) => progress.tar(bytes) } : {}),
-  });
-  await host.must(`unpacking ${options.id}`, receiveDeltaScript(options.root, options.id, wire), {
-    stdin: progress ? Readable.from(progress.wire(stream)) : stream,
-  });
-  progress?.finish();
-  return { plan, base };
+  return { plan, base: plan.carry.size > 0 ? options.base : undefined };
 }
 
-async function compressed(text: string, tools: HostTools): Promise<Buffer> {
-  const bytes = Buffer.from(text);
-  if (tools.decompressor === undefined) return bytes;
-  const chunks: Buffer[] = [];
-  for await (const chunk of compressStream([bytes], tools.decompressor)) chunks.push(chunk);
-  return Buffer.concat(chunks);
+export interface UploadOptions {
+  id: string;
+  payload: ReleasePayload;
+  planned: TransferPlan;
+  tools: HostTools;
+  /** The release's own files: `.env`, release.json and its signature. */
+  files: readonly ReleaseFile[];
+  /** Held by the stream's last file; splits the index update. */
+  nonce: string;
+  /** Progress lines for a long upload: `label` names it, `report` writes a line to the log. */
+  progress?: Pick<ProgressOptions, 'label' | 'report' | 'now'>;
 }
 
 /**
- * Writes `releases/<id>.tmp/.release/index`: the host keeps its base's lines for the linked
- * files and takes the rest from the runner. When the host can hash, the result is compared with
- * the index the runner computed; a difference rewrites it whole from the runner's lines.
+ * The stream a host unpacks: the release's entries as the plan says (made once for every host
+ * with that plan), then its own files, the index update and, last, a file holding the nonce,
+ * so the host can tell a whole stream from one cut short. Compressed as the host can read.
  */
-export async function writeReleaseIndex(
+export function uploadStream(options: UploadOptions): { stdin: Readable; finish(): void } {
+  const { planned, nonce } = options;
+  const wire = options.tools.decompressor;
+  const into = `${options.id}.tmp`;
+  const read = options.payload.read({
+    into,
+    wire,
+    ...(planned.base === undefined ? {} : { base: planned.base, carry: planned.plan.carry }),
+  });
+  const total = planned.plan.sendBytes + 512 * (planned.plan.sendEntries + planned.plan.carry.size);
+  const progress = options.progress
+    ? new UploadProgress({ ...options.progress, total })
+    : undefined;
+  const files: ReleaseFile[] = [
+    ...options.files,
+    {
+      path: '.release/index.update',
+      content: Buffer.from(indexUpdateText(planned.plan.update, nonce)),
+    },
+    { path: '.release/complete', content: Buffer.from(nonce) },
+  ];
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let wireBytes = 0;
+    for await (const chunk of read.chunks) {
+      wireBytes += chunk.length;
+      progress?.at(read.tarSent(), wireBytes);
+      yield chunk;
+    }
+    // Only once every entry went out whole: a stream that failed never gets its last file.
+    yield* onTheWire(releaseFilesTar(into, files), wire);
+  }
+  return { stdin: Readable.from(chunks()), finish: () => progress?.finish() };
+}
+
+/**
+ * Writes `releases/<id>.tmp/.release/index` whole from the runner's index, when the one merged
+ * on the host (from a base index not written the canonical way) differs from it.
+ */
+export async function rewriteIndex(
   host: ScriptHost,
-  options: Pick<ReceiveOptions, 'root' | 'id' | 'next' | 'tools'> & Received,
+  options: { root: string; id: string; payload: ReleasePayload; tools: HostTools },
 ): Promise<void> {
-  const expected = createHash('sha256').update(serializeIndex(options.next)).digest('hex');
-  const write = async (plan: DeltaPlan, base: string | undefined) => {
-    const nonce = randomBytes(16).toString('hex');
-    const script = writeIndexScript({
-      root: options.root,
-      id: options.id,
-      base,
-      how: plan.update.how,
-      header: INDEX_HEADER,
-      nonce,
-      tools: options.tools,
-    });
-    const stdin = await compressed(indexUpdateInput(plan.update, nonce), options.tools);
-    const written = await host.must(`writing ${options.id}/.release/index`, script, { stdin });
-    return parseIndexDigest(written.stdout);
-  };
-  if (options.tools.hash === undefined) {
-    await write(fullPlan(options.next), undefined);
-    return;
+  const { text } = options.payload.indexFile;
+  const chunks: Buffer[] = [];
+  for await (const chunk of onTheWire([Buffer.from(text)], options.tools.decompressor)) {
+    chunks.push(chunk);
   }
-  if ((await write(options.plan, options.base)) === expected) return;
-  const whole = await write(fullPlan(options.next), undefined);
-  if (whole !== expected) {
-    throw new Error(`the index written on the host is ${whole ?? 'unreadable'}, not ${expected}`);
-  }
+  await host.must(
+    `writing ${options.id}/.release/index`,
+    writeIndexScript(options.root, options.id, options.tools),
+    { stdin: Buffer.concat(chunks) },
+  );
 }

@@ -39,8 +39,14 @@ export async function deployToHost(
     if (onHost === 'same') {
       session.log.info(`host ${session.label}: ${id} is already on the host; nothing to upload`);
     } else {
-      const replace = onHost === 'replace';
-      await transferRelease(session, { release, envFile, sharedPaths, replace });
+      await transferRelease(session, {
+        release,
+        envFile,
+        sharedPaths,
+        replace: onHost === 'replace',
+        tools: snapshot.tools,
+        base: baseOf(snapshot),
+      });
     }
     const previousId = snapshot.current;
     const present = new Set(snapshot.releases.map((r) => r.id).concat(id));
@@ -61,12 +67,16 @@ export async function deployToHost(
       run: options.lock.run,
     });
     await record(session, activation.events);
-    const pruned = await prune(session, {
-      present: [...present],
-      current: activation.currentId,
-      history: [...parseHistory(snapshot.history), ...activation.events],
-      keep: options.keep,
-    });
+    const pruned = await prune(
+      session,
+      {
+        present: [...present],
+        current: activation.currentId,
+        history: [...parseHistory(snapshot.history), ...activation.events],
+        keep: options.keep,
+      },
+      snapshot.tools.stamps,
+    );
     return hostResult(session, activation, {
       releaseId: id,
       previousId,
@@ -112,14 +122,25 @@ async function clean(session: HostSession, snapshot: HostSnapshot): Promise<void
   await session.must('cleaning leftovers', cleanScript(session.root));
 }
 
+/**
+ * The release a new one is built from: current when it is on the host, else the newest good
+ * one there. Its files that are as shipped are linked, not sent.
+ */
+function baseOf(snapshot: HostSnapshot): string | undefined {
+  const present = new Set(snapshot.releases.map((r) => r.id));
+  if (snapshot.current !== undefined && present.has(snapshot.current)) return snapshot.current;
+  return previousGood(parseHistory(snapshot.history), undefined, present);
+}
+
 async function prune(
   session: HostSession,
   what: Parameters<typeof releasesToPrune>[0],
+  stamps: boolean,
 ): Promise<string[]> {
   const ids = releasesToPrune(what);
   if (ids.length === 0) return [];
   session.phase('prune');
-  await session.must('pruning old releases', pruneScript(session.root, ids));
+  await session.must('pruning old releases', pruneScript(session.root, ids, stamps));
   session.log.info(`host ${session.label}: pruned ${ids.join(', ')}`);
   return ids;
 }

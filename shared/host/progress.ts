@@ -66,20 +66,14 @@ export class UploadProgress {
     this.#last = this.#started;
   }
 
-  /** The tar's bytes, before compression: what the share and the time left are made of. */
-  tar(bytes: number): void {
-    this.#done += bytes;
+  /**
+   * How far the upload has got: `done` bytes of the release's tar (before compression: what
+   * the share and the time left are made of), `wire` bytes sent.
+   */
+  at(done: number, wire: number): void {
+    this.#done = done;
+    this.#wire = wire;
     this.#tick();
-  }
-
-  /** Passes the wire stream through, counting it. */
-  async *wire(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const item of source) {
-      const chunk: Buffer = item;
-      this.#wire += chunk.length;
-      this.#tick();
-      yield chunk;
-    }
   }
 
   /** A last line, once the upload is over, if it was long enough to report at all. */

@@ -18,6 +18,7 @@ export type Phase =
   | 'lock'
   | 'inspect'
   | 'clean'
+  | 'check'
   | 'upload'
   | 'unpack'
   | 'install'

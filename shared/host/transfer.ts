@@ -1,12 +1,10 @@
-import type { Readable } from 'node:stream';
-import {
-  installScript,
-  prepareMetadataScript,
-  receiveScript,
-  writeReleaseFileScript,
-  type ReleaseFile,
-} from './scripts/release.js';
-import { cleanScript } from './scripts/root.js';
+import { randomBytes } from 'node:crypto';
+import { INDEX_HEADER } from '../bundle/file-index.js';
+import type { ReleasePayload } from '../bundle/payload.js';
+import { planTransfer, rewriteIndex, uploadStream } from './delta-transfer.js';
+import type { HostTools } from './scripts/delta.js';
+import { installScript, receiveScript } from './scripts/release.js';
+import { EXIT, cleanScript } from './scripts/root.js';
 import type { HostSession } from './session.js';
 
 /** A release as one host receives it: verified before any host is touched. */
@@ -19,8 +17,8 @@ export interface HostRelease {
   signatureBytes: Buffer;
   /** The release's config, vars and decrypted secrets, written to `.env` by shared/dotenv.ts. */
   env: Readonly<Record<string, string>>;
-  /** The bundle as a plain tar stream, already checked; opened only when the host lacks it. */
-  openBundle: () => Readable | Promise<Readable>;
+  /** The verified bundle: its index, and the streams hosts read, made once per plan. */
+  payload: ReleasePayload;
 }
 
 export interface TransferOptions {
@@ -31,53 +29,69 @@ export interface TransferOptions {
   sharedPaths: readonly string[];
   /** Replace a release directory of the same ID that holds another release.json. */
   replace: boolean;
+  /** What the host offers a transfer, as its inspection found. */
+  tools: HostTools;
+  /** The release to build from: current when on disk, else the newest good one. */
+  base: string | undefined;
 }
 
 /**
- * Puts a release directory on the host: the bundle unpacked into `releases/<id>.tmp`, its `.env`
- * and signed manifest written from stdin, shared paths linked, then renamed into place, so a
- * release directory that exists is complete. A failure leaves nothing half-made behind.
+ * Puts a release directory on the host: the files its newest release has as shipped linked
+ * from it, the rest sent, compressed when the host can decompress; its `.env`, signed manifest
+ * and index in the same stream; shared paths linked, then renamed into place, so a release
+ * directory that exists is complete. A failure leaves nothing half-made behind.
  */
 export async function transferRelease(
   session: HostSession,
   options: TransferOptions,
 ): Promise<void> {
-  const { release } = options;
+  const { release, tools } = options;
   const { root } = session;
-  const id = release.id;
+  const { id, payload } = release;
+  if (options.base !== undefined) session.phase('check');
+  const next = payload.index;
+  const planned = await planTransfer(session, { root, base: options.base, tools, next });
   session.phase('upload');
-  const bundle = await release.openBundle();
-  let ended = false;
-  bundle.once('end', () => {
-    ended = true;
-    session.phase('unpack');
+  const nonce = randomBytes(16).toString('hex');
+  const upload = uploadStream({
+    id,
+    payload,
+    planned,
+    tools,
+    nonce,
+    files: [
+      { path: '.env', content: Buffer.from(options.envFile), mode: 0o600 },
+      { path: '.release/release.json', content: release.manifestBytes },
+      { path: '.release/release.json.sig', content: release.signatureBytes },
+    ],
+    progress: { label: `host ${session.label}: ${id}`, report: (line) => session.log.info(line) },
   });
-  const received = await session.exec(receiveScript(root, id), { stdin: bundle });
-  if (received.code !== 0) {
-    const error = session.failure(`unpacking ${id}`, received);
-    // Free what the partial unpack took (a full disk); the next deploy would clean it anyway.
-    await session.exec(cleanScript(root)).catch(() => undefined);
-    throw error;
-  }
-  if (!ended) session.phase('unpack');
-  session.phase('install');
-  const files: [ReleaseFile, string | Buffer][] = [
-    ['.env', options.envFile],
-    ['.release/release.json', release.manifestBytes],
-    ['.release/release.json.sig', release.signatureBytes],
-  ];
+  upload.stdin.once('end', () => session.phase('unpack'));
+  const install = {
+    id,
+    sharedPaths: options.sharedPaths,
+    replace: options.replace,
+    stamps: tools.stamps,
+  };
+  const script = receiveScript(root, {
+    ...install,
+    decompressor: tools.decompressor,
+    nonce,
+    index: { base: planned.base, how: planned.plan.update.how, header: INDEX_HEADER },
+    indexDigest: tools.hash ? { hash: tools.hash, hex: payload.indexFile.sha256 } : undefined,
+  });
   try {
-    await session.must(`preparing ${id}`, prepareMetadataScript(root, id));
-    for (const [file, content] of files) {
-      await session.must(`writing ${id}/${file}`, writeReleaseFileScript(root, id, file), {
-        stdin: content,
-      });
+    const received = await session.exec(script, { stdin: upload.stdin });
+    upload.finish();
+    session.phase('install');
+    if (received.code === EXIT.indexDiffers) {
+      await rewriteIndex(session, { root, id, payload, tools });
+      await session.must(`installing ${id}`, installScript(root, install));
+    } else if (received.code !== 0) {
+      throw session.failure(`unpacking ${id}`, received);
     }
-    await session.must(
-      `installing ${id}`,
-      installScript(root, id, options.sharedPaths, options.replace),
-    );
   } catch (error) {
+    // Free what the partial unpack took (a full disk); the next deploy would clean it anyway.
     await session.exec(cleanScript(root)).catch(() => undefined);
     throw error;
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ROOT } from '../helpers/action.js';
+import { payloadOf } from '../helpers/payload.js';
 import type { HostRelease } from '../../shared/host/transfer.js';
 
 export const APP_DIR = path.join(ROOT, 'examples/app');
@@ -77,12 +78,12 @@ export function digestOf(bytes: Buffer): string {
 }
 
 /** A release as the run stage hands it to the engine; the manifest is a stand-in with the fields the host reads. */
-export function releaseOf(
+export async function releaseOf(
   id: string,
   bundle: Buffer | (() => Readable),
   env: Record<string, string>,
   digest = Buffer.isBuffer(bundle) ? digestOf(bundle) : 'sha256:unknown',
-): HostRelease {
+): Promise<HostRelease> {
   const manifest = Buffer.from(
     JSON.stringify({ schemaVersion: 1, id, build: { digest }, config: { vars: env } }),
   );
@@ -94,7 +95,7 @@ export function releaseOf(
       `-----BEGIN SSH SIGNATURE-----\n${id}\n-----END SSH SIGNATURE-----\n`,
     ),
     env,
-    openBundle: () => (Buffer.isBuffer(bundle) ? Readable.from([bundle]) : bundle()),
+    payload: await payloadOf(Buffer.isBuffer(bundle) ? Readable.from([bundle]) : bundle()),
   };
 }
 

@@ -85,7 +85,7 @@ async function main(job: ChildJob): Promise<void> {
   try {
     const result = await deployToHost(transport, {
       root: job.root,
-      release: releaseOf(job.id, bundle, job.env),
+      release: await releaseOf(job.id, bundle, job.env),
       ...(job.restart ? { restart: job.restart } : {}),
       ...(job.healthCheck ? { healthCheck: job.healthCheck } : {}),
       healthTimeoutSeconds: 10,

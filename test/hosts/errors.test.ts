@@ -142,7 +142,7 @@ describe('hosts that cannot take a release', () => {
       const ssh = await connect(host);
       expect((await ssh.exec('command -v tar || echo none')).stdout.toString()).toBe('none\n');
       const error = await failure(
-        deployToHost(ssh, appDeploy(host.root, releaseOf('v1', bundle, appEnv(1, 'x')))),
+        deployToHost(ssh, appDeploy(host.root, await releaseOf('v1', bundle, appEnv(1, 'x')))),
       );
       expect(error.message).toBe(
         `host ${host.hostLine}: tar is not installed or not on the PATH; the host needs POSIX sh and tar`,
@@ -161,13 +161,16 @@ describe('hosts that cannot take a release', () => {
     try {
       const ssh = await connect(host);
       const port = await freePort();
-      await deployToHost(ssh, appDeploy(host.root, releaseOf('v1', bundle, appEnv(port, 'one'))));
+      await deployToHost(
+        ssh,
+        appDeploy(host.root, await releaseOf('v1', bundle, appEnv(port, 'one'))),
+      );
       const before = snapshotTree(path.join(host.root, 'releases'));
       const big = await tarBuffer(
         await appFiles([{ name: 'big.bin', content: Buffer.alloc(8 * 1024 * 1024, 1) }]),
       );
       const error = await failure(
-        deployToHost(ssh, appDeploy(host.root, releaseOf('v2', big, appEnv(port, 'two')))),
+        deployToHost(ssh, appDeploy(host.root, await releaseOf('v2', big, appEnv(port, 'two')))),
       );
       expect(error.message).toBe(
         `host ${host.hostLine}: no space left on device under ${host.root} while unpacking v2`,

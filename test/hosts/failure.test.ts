@@ -36,11 +36,14 @@ describe('a release that fails on the host', () => {
   });
 
   it('goes back to the previous release when its health check fails, restarts it and records the failure', async () => {
-    await deployToHost(ssh, appDeploy(host.root, releaseOf('v1', bundle, appEnv(port, 'one'))));
+    await deployToHost(
+      ssh,
+      appDeploy(host.root, await releaseOf('v1', bundle, appEnv(port, 'one'))),
+    );
     const before = await ask(port);
 
     // A config mistake: the app refuses to start without GREETING, so nothing answers.
-    const broken = releaseOf('v2', bundle, appEnv(port, ''));
+    const broken = await releaseOf('v2', bundle, appEnv(port, ''));
     const started = performance.now();
     const result = await deployToHost(
       ssh,
@@ -85,7 +88,7 @@ describe('a release that fails on the host', () => {
   it('goes back when the restart command fails, with its output', async () => {
     const result = await deployToHost(
       ssh,
-      appDeploy(host.root, releaseOf('v3', bundle, appEnv(port, 'three')), {
+      appDeploy(host.root, await releaseOf('v3', bundle, appEnv(port, 'three')), {
         restart: 'echo "cannot bind: port busy" >&2; exit 3',
       }),
     );
@@ -103,7 +106,7 @@ describe('a release that fails on the host', () => {
       const transport = await connect(other);
       const result = await deployToHost(
         transport,
-        appDeploy(other.root, releaseOf('v1', bundle, appEnv(port, 'x')), {
+        appDeploy(other.root, await releaseOf('v1', bundle, appEnv(port, 'x')), {
           restart: undefined,
           healthCheck: 'echo not ready; exit 1',
           healthTimeoutSeconds: 1,

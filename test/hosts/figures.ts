@@ -51,7 +51,11 @@ async function rollback(ssh: Transport, root: string, to: string) {
 const host = await startHost();
 const ssh = await connect(host);
 try {
-  const hundred = await deploy(ssh, host.root, releaseOf('v100mb', sizedBundle(100 * MB, 'a'), {}));
+  const hundred = await deploy(
+    ssh,
+    host.root,
+    await releaseOf('v100mb', sizedBundle(100 * MB, 'a'), {}),
+  );
   const mbps = 100 / hundred.seconds;
   console.log(
     `deploy of a 100 MiB bundle over SSH: ${hundred.seconds.toFixed(2)} s (${mbps.toFixed(0)} MiB/s, ${hundred.result.bytesSent} bytes sent)`,
@@ -62,9 +66,9 @@ try {
     ['1 GiB', 1024 * MB],
   ] as const) {
     const id = `v${label.replace(' ', '').toLowerCase()}`;
-    const big = await deploy(ssh, host.root, releaseOf(id, sizedBundle(bytes, id), {}));
+    const big = await deploy(ssh, host.root, await releaseOf(id, sizedBundle(bytes, id), {}));
     console.log(`deploy of a ${label} bundle over SSH: ${big.seconds.toFixed(2)} s`);
-    await deploy(ssh, host.root, releaseOf(`${id}-next`, sizedBundle(1024, 'next'), {}));
+    await deploy(ssh, host.root, await releaseOf(`${id}-next`, sizedBundle(1024, 'next'), {}));
     // Let the kernel write the bundle out first, so the switches are not timed against writeback.
     execFileSync('sync');
     const times: number[] = [];

@@ -37,7 +37,10 @@ describe('a deploy killed with SIGKILL at each phase', () => {
     ssh = await connect(host);
     port = await freePort();
     bundle = await tarBuffer(await appFiles());
-    await deployToHost(ssh, appDeploy(host.root, releaseOf('v1', bundle, appEnv(port, 'one'))));
+    await deployToHost(
+      ssh,
+      appDeploy(host.root, await releaseOf('v1', bundle, appEnv(port, 'one'))),
+    );
   });
 
   afterAll(async () => {
@@ -76,7 +79,7 @@ describe('a deploy killed with SIGKILL at each phase', () => {
       const after = `v${next++}`;
       const result = await deployToHost(
         ssh,
-        appDeploy(host.root, releaseOf(after, bundle, appEnv(port, `release ${after}`))),
+        appDeploy(host.root, await releaseOf(after, bundle, appEnv(port, `release ${after}`))),
       );
       expect(result.result).toBe('activated');
       expect(await expectCompleteCurrent(host.root)).toBe(after);

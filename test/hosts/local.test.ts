@@ -34,10 +34,10 @@ describe('the local transport: this machine as the host', () => {
   it('deploys, rolls back without uploading, and reads the state back', async () => {
     const first = await deployToHost(
       local,
-      appDeploy(root, releaseOf('v1', bundle, appEnv(port, 'one'))),
+      appDeploy(root, await releaseOf('v1', bundle, appEnv(port, 'one'))),
     );
     expect(first).toMatchObject({ host: 'local', result: 'activated' });
-    await deployToHost(local, appDeploy(root, releaseOf('v2', bundle, appEnv(port, 'two'))));
+    await deployToHost(local, appDeploy(root, await releaseOf('v2', bundle, appEnv(port, 'two'))));
     expect(await ask(port)).toMatchObject({ greeting: 'two', release: 'v2' });
 
     const state = await readHostState(local, { root, log: silentLog });
@@ -128,7 +128,7 @@ describe('the local transport: this machine as the host', () => {
     try {
       const big = await tarBuffer([{ name: 'big.bin', content: Buffer.alloc(4 * 1024 * 1024, 1) }]);
       const error = await deployToHost(local, {
-        ...appDeploy(host.root, releaseOf('v1', big, {})),
+        ...appDeploy(host.root, await releaseOf('v1', big, {})),
         restart: undefined,
         healthCheck: undefined,
       }).then(
@@ -149,9 +149,9 @@ describe('the local transport: this machine as the host', () => {
   it('replaces a release dir holding another release of the same ID, unless it is current', async () => {
     const other = path.join(dir, 'replace');
     const deploy = (id: string, content: string) =>
-      tarBuffer([{ name: 'index.html', content }]).then((tar) =>
+      tarBuffer([{ name: 'index.html', content }]).then(async (tar) =>
         deployToHost(local, {
-          ...appDeploy(other, releaseOf(id, tar, { WHICH: content })),
+          ...appDeploy(other, await releaseOf(id, tar, { WHICH: content })),
           restart: undefined,
           healthCheck: undefined,
         }),

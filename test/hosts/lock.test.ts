@@ -32,11 +32,12 @@ describe('the deploy lock', () => {
   });
 
   it('lets one of two deploys started at once proceed; the other fails fast naming the holder', async () => {
-    const attempt = (transport: Transport, id: string, holder: string) => {
+    const attempt = async (transport: Transport, id: string, holder: string) => {
+      const release = await releaseOf(id, bundle, appEnv(port, id));
       const started = performance.now();
       return deployToHost(
         transport,
-        appDeploy(host.root, releaseOf(id, bundle, appEnv(port, id)), {
+        appDeploy(host.root, release, {
           lock: { holder, run: `https://github.com/o/r/actions/runs/${id}`, waitSeconds: 0 },
         }),
       ).then(
@@ -73,10 +74,10 @@ describe('the deploy lock', () => {
 
   it('makes a deploy asked to wait proceed after the other, with whole deploys in the history', async () => {
     const phases: string[] = [];
-    const deploy = (transport: Transport, id: string) =>
+    const deploy = async (transport: Transport, id: string) =>
       deployToHost(
         transport,
-        appDeploy(host.root, releaseOf(id, bundle, appEnv(port, id)), {
+        appDeploy(host.root, await releaseOf(id, bundle, appEnv(port, id)), {
           lock: { holder: id, waitSeconds: 30 },
           onPhase: (phase) => phases.push(`${id} ${phase}`),
         }),
@@ -120,10 +121,10 @@ describe('the deploy lock', () => {
     });
 
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    const next = () =>
+    const next = async () =>
       deployToHost(
         a,
-        appDeploy(host.root, releaseOf('v6', bundle, appEnv(port, 'six')), {
+        appDeploy(host.root, await releaseOf('v6', bundle, appEnv(port, 'six')), {
           lock: { holder: 'next run', waitSeconds: 0, staleSeconds: 1 },
         }),
       );

@@ -23,10 +23,10 @@ describe('pruning on a real host', () => {
     await host?.stop();
   });
 
-  const deploy = (id: string, keep: number, healthy = true) =>
+  const deploy = async (id: string, keep: number, healthy = true) =>
     deployToHost(ssh, {
       root: host.root,
-      release: releaseOf(id, bundle, { GREETING: id }),
+      release: await releaseOf(id, bundle, { GREETING: id }),
       healthCheck: healthy ? 'true' : 'echo down; exit 1',
       healthTimeoutSeconds: 1,
       healthIntervalSeconds: 0.2,

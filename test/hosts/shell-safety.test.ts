@@ -67,7 +67,7 @@ describe('shell safety on a real host', () => {
     const transport = recording(ssh);
     const result = await deployToHost(
       transport,
-      appDeploy(root, releaseOf('v1', bundle, env), {
+      appDeploy(root, await releaseOf('v1', bundle, env), {
         // The restart writes what it sees, to compare with what the release says.
         restart:
           'printf "%s" "$GREETING" > seen-greeting && printf "%s" "$QUOTED" > seen-quoted && printf "%s" "$SECRET_TOKEN" > seen-secret && bin/restart',
@@ -113,7 +113,7 @@ describe('shell safety on a real host', () => {
     for (const id of [`v1$(touch ${marker})`, "v1'", 'v 1', 'v1\nv2', '../v1', '-v1', 'v1.tmp']) {
       const error = await deployToHost(
         transport,
-        appDeploy(host.root, releaseOf(id, bundle, { PORT: String(port) })),
+        appDeploy(host.root, await releaseOf(id, bundle, { PORT: String(port) })),
       ).then(
         () => undefined,
         (e: unknown) => e,
@@ -124,7 +124,7 @@ describe('shell safety on a real host', () => {
     for (const shared of [`log$(touch ${marker})`, '../x', '/etc', 'a b', '.env']) {
       const error = await deployToHost(
         transport,
-        appDeploy(host.root, releaseOf('v1', bundle, { PORT: String(port) }), {
+        appDeploy(host.root, await releaseOf('v1', bundle, { PORT: String(port) }), {
           sharedPaths: [shared],
         }),
       ).then(
@@ -136,7 +136,7 @@ describe('shell safety on a real host', () => {
     for (const name of ['A-B', '$(id)', 'A B']) {
       const error = await deployToHost(
         transport,
-        appDeploy(host.root, releaseOf('v1', bundle, { [name]: 'x' })),
+        appDeploy(host.root, await releaseOf('v1', bundle, { [name]: 'x' })),
       ).then(
         () => undefined,
         (e: unknown) => e,

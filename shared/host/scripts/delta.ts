@@ -1,17 +1,32 @@
 import { shellQuote as q } from '../../names.js';
+import { EXIT, fail, inRoot } from './root.js';
 
 /*
- * The host side of an incremental transfer, as POSIX sh builders. A release is received as
- * one tar stream unpacked in `releases/`, every name under `<id>.tmp/`: directories, symlinks,
- * the files that travel, and hard-link entries naming `<base>/<path>` for the files the host
- * already has in its newest release, so one tar process makes all the links. Before, the base
- * release is checked against its own `.release/index`: a file edited on the host (content or
- * mode) is reported and travels instead of being linked.
+ * What the host already has, as POSIX sh builders: the tools it offers, the check of its newest
+ * release against that release's index (so only what the host lacks travels), the merge of the
+ * new release's index from the base's lines and the lines sent, and the stamps that spare the
+ * next check from hashing files nothing has touched.
  *
  * The host needs POSIX sh, tar, find, awk and sort; to link files it needs one of sha256sum
  * (GNU coreutils, busybox), shasum (perl, macOS) or openssl; to receive compressed streams,
  * zstd or else gzip. Without a hash tool every file travels; without a decompressor the stream
- * is a plain tar.
+ * is a plain tar; without GNU find (its -printf) every file of the base is hashed at each check.
+ *
+ * Stamps. After a release is made (and again after a prune), `.deploy/stamps` records for each
+ * of its files the inode, size, mtime, ctime and mode, but only for a file whose bytes are known
+ * to be as shipped (just written from the verified stream, or linked from a base file the check
+ * passed and whose inode, size, mtime and mode are unchanged since) and whose ctime is older
+ * than a marker file made just before the stamps are read. At the next check a file whose five
+ * values are still the stamp's is not hashed; any other is. Any change to a file (a write, a
+ * truncate, chmod, chown, a link or unlink, a rename over it, which brings another inode) sets
+ * its ctime to the time of the change, and no call lets a user set ctime; a change after the
+ * stamp was read gets a ctime no earlier than the marker's, later than the stamp's. So a file
+ * changed on the host after a deploy is hashed at the next check and travels unless its bytes
+ * and mode are still as shipped. What stamps cannot see is a change made during a deploy, after
+ * its check, that keeps the inode, size, mode and mtime (bytes rewritten in place and the mtime
+ * set back); a check by hashing cannot see a change between the check and the link either.
+ * Our own links and unlinks change ctimes too: that is why stamps are taken after the last of
+ * them, not carried over.
  */
 
 export type Decompressor = 'zstd' | 'gzip';
@@ -20,10 +35,9 @@ export type HashTool = 'sha256sum' | 'shasum' | 'openssl';
 export interface HostTools {
   decompressor: Decompressor | undefined;
   hash: HashTool | undefined;
+  /** GNU find's -printf, with inode, times to the nanosecond, mode and link count: stamps. */
+  stamps: boolean;
 }
-
-/** Exit statuses; the same numbers mean the same as in the other host scripts. */
-export const DELTA_EXIT = { missing: 79, noTar: 127 } as const;
 
 const HASH_COMMAND: Record<HashTool, string> = {
   sha256sum: 'sha256sum',
@@ -34,12 +48,11 @@ const HASH_COMMAND: Record<HashTool, string> = {
 const DECOMPRESS: Record<Decompressor, string> = { zstd: 'zstd -q -d -c', gzip: 'gzip -d -c' };
 const COMPRESS: Record<Decompressor, string> = { zstd: 'zstd -q -c', gzip: 'gzip -c' };
 
-function enter(root: string): string {
-  return `set -u\ncd ${q(root)} || exit ${DELTA_EXIT.missing}`;
-}
+/** A file's stamp as GNU find prints it: inode, size, mtime, ctime, mode, then the path. */
+const STAMP_FORMAT = '%i %s %T@ %C@ %m';
 
-/** Prints which decompressor and hash tool the host has, as one line: `tools <d> <h>`. */
-export function hostToolsScript(): string {
+/** sh lines printing which decompressor, hash tool and find the host has: `tools <d> <h> <f>`. */
+export function toolsCommands(): string[] {
   const first = (variable: string, tools: string[]) =>
     [
       `${variable}=none`,
@@ -48,33 +61,60 @@ export function hostToolsScript(): string {
       `done`,
     ].join('\n');
   return [
-    'set -u',
     first('d', ['zstd', 'gzip']),
     first('h', Object.keys(HASH_COMMAND)),
-    `printf 'tools %s %s\\n' "$d" "$h"`,
-    '',
-  ].join('\n');
+    `f=$(find . -maxdepth 0 -printf '${STAMP_FORMAT} %n\\n' 2>/dev/null)`,
+    `printf 'tools %s %s %s\\n' "$d" "$h" "$(printf '%s' "$f" | tr ' ' ,)"`,
+  ];
 }
 
-export function parseHostTools(stdout: Buffer): HostTools {
-  const line = stdout
-    .toString('utf8')
-    .split('\n')
-    .find((text) => text.startsWith('tools '));
-  const [, decompressor, hash] = line?.split(' ') ?? [];
+/** Reads the line toolsCommands printed. */
+export function parseHostTools(text: string): HostTools {
+  const line = text.split('\n').find((candidate) => candidate.startsWith('tools '));
+  const [, decompressor, hash, find] = line?.split(' ') ?? [];
   return {
     decompressor: decompressor === 'zstd' || decompressor === 'gzip' ? decompressor : undefined,
     hash: hash !== undefined && hash in HASH_COMMAND ? (hash as HashTool) : undefined,
+    stamps: /^[0-9]+,[0-9]+,[0-9]+\.[0-9]+,[0-9]+\.[0-9]+,[0-7]+,[0-9]+$/.test(find ?? ''),
   };
 }
 
+/** awk: the path after a stamp line's five fields (after six with the link count). */
+const AWK_PATH = String.raw`
+function path_of(line, fields,   pattern) {
+  pattern = fields == 6 ? "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ " : "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ "
+  if (match(line, pattern)) return substr(line, RLENGTH + 1)
+  return ""
+}
+`;
+
 /**
- * Reads the base index and the hash tool's lines (`<hex>  ./path`, or ` *./path` from openssl)
- * after `mode <octal>` lines, and prints the plain paths of files the index lists that are not
- * on the host as listed: missing, another kind, another mode or other bytes. A path with a
- * backslash is never compared (it is never linked); names with a newline are never hashed.
+ * Reads the base's stamps and its files' stamps now (on stdin); prints `ok <path>` for a file
+ * whose stamp is unchanged, and lists the others by mode for hashing (0644 and 0755 are the
+ * only modes a release's files have; a file with another one is not as shipped).
+ */
+const SPLIT = String.raw`
+${AWK_PATH}
+BEGIN {
+  if ((getline line < stamps_file) > 0 && line == "release " base)
+    while ((getline line < stamps_file) > 0) stamp[path_of(line, 5)] = line
+}
+{
+  path = path_of($0, 5)
+  if ((path in stamp) && stamp[path] == $0) print "ok " path
+  else if ($5 == "644" || $5 == "755") print path > (list $5 ".tmp")
+}
+`;
+
+/**
+ * Reads the base index, then `ok <path>` lines and the hash tool's lines (`<hex>  ./path`, or
+ * ` *./path` from openssl) after `mode <octal>` lines; prints the plain paths of files the index
+ * lists that are not on the host as listed: missing, another kind, another mode or other bytes.
+ * A path with a backslash is never compared (it is never linked); names with a newline are never
+ * hashed. With `live_file`, the stamps of the files found as listed go to `evidence_file`.
  */
 const UNVERIFIED = String.raw`
+${AWK_PATH}
 BEGIN {
   while ((getline line < index_file) > 0) {
     if (++n == 1) continue
@@ -82,6 +122,7 @@ BEGIN {
     if (f[2] == "f" && index(f[1], "\\") == 0) want[f[1]] = (f[3] + 0) " " f[5]
   }
 }
+/^ok / { path = substr($0, 4); if (path in want) ok[path] = 1; next }
 /^mode [0-7]+$/ { mode = substr($0, 6) + 0; next }
 {
   sep = substr($0, 65, 4)
@@ -91,14 +132,42 @@ BEGIN {
   path = substr($0, 69)
   if ((path in want) && want[path] == mode " " hex) ok[path] = 1
 }
-END { for (path in want) if (!(path in ok)) print path }
+END {
+  for (path in want) if (!(path in ok)) print path
+  if (live_file != "") while ((getline line < live_file) > 0)
+    if (path_of(line, 5) in ok) print line > evidence_file
+}
 `;
+
+/** Where the check leaves, for the stamps, what it found as shipped; under the deploy root. */
+const EVIDENCE = '.deploy/verified.tmp';
+
+function hashCommands(tools: HostTools & { hash: HashTool }): string[] {
+  const hash = HASH_COMMAND[tools.hash];
+  // Names with a newline would make two lines of the tool's output; they are never linked.
+  const skip = `\\( -path "$newline" -o -path '*\\\\*' \\) -prune -o -type f`;
+  if (!tools.stamps) {
+    return [
+      `printf 'mode 644\\n'; find . ${skip} -perm 644 -exec ${hash} {} +`,
+      `printf 'mode 755\\n'; find . ${skip} -perm 755 -exec ${hash} {} +`,
+    ];
+  }
+  const hashList = (mode: string) =>
+    `printf 'mode ${mode}\\n'; if [ -s "$list${mode}.tmp" ]; then sed 's|^|./|' "$list${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
+  return [
+    `find . ${skip} -printf '${STAMP_FORMAT} %P\\n' > "$live" || exit 1`,
+    `LC_ALL=C awk -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" ${q(SPLIT)} "$live"`,
+    hashList('644'),
+    hashList('755'),
+  ];
+}
 
 /**
  * Checks `releases/<base>` against its `.release/index` and prints, compressed with the host's
  * own compressor when it has one: the index, a line `<nonce> unverified`, the paths of files
- * that are not as the index says, and `<nonce> end`. Exits 79 when the base or its index is
- * missing: then everything travels.
+ * that are not as the index says, and `<nonce> end`. Files whose stamps are unchanged are not
+ * hashed; the stamps of the files found as shipped are left for the new release's. Exits 79
+ * when the base or its index is missing: then everything travels.
  */
 export function checkBaseScript(
   root: string,
@@ -106,28 +175,29 @@ export function checkBaseScript(
   tools: HostTools & { hash: HashTool },
   nonce: string,
 ): string {
-  const hash = HASH_COMMAND[tools.hash];
-  // Names with a newline would make two lines of the tool's output; they are never linked.
-  const skip = `\\( -path "$newline" -o -path '*\\\\*' \\) -prune -o -type f`;
+  const stamped = tools.stamps
+    ? `-v live_file="$live" -v evidence_file=../../${EVIDENCE}`
+    : `-v live_file=`;
   const report = [
     `{`,
     `  cat .release/index`,
     `  printf '%s\\n' ${q(`${nonce} unverified`)}`,
     `  {`,
-    `    printf 'mode 644\\n'; find . ${skip} -perm 644 -exec ${hash} {} +`,
-    `    printf 'mode 755\\n'; find . ${skip} -perm 755 -exec ${hash} {} +`,
-    `  } | LC_ALL=C awk -v index_file=.release/index ${q(UNVERIFIED)}`,
+    ...hashCommands(tools).map((line) => `    ${line}`),
+    `  } | LC_ALL=C awk -v index_file=.release/index ${stamped} ${q(UNVERIFIED)}`,
     `  printf '%s\\n' ${q(`${nonce} end`)}`,
     `}`,
   ].join('\n');
-  return [
-    enter(root),
-    `cd ${q(`releases/${base}`)} 2>/dev/null && [ -f .release/index ] || exit ${DELTA_EXIT.missing}`,
+  return inRoot(root, [
+    `rm -f ${EVIDENCE} .deploy/check-*.tmp`,
+    `cd ${q(`releases/${base}`)} 2>/dev/null && [ -f .release/index ] || exit ${EXIT.missing}`,
+    `base=${q(base)}`,
+    `live=../../.deploy/check-live.tmp`,
+    `list=../../.deploy/check-`,
     `newline='*`,
     `*'`,
     tools.decompressor ? `${report} | ${COMPRESS[tools.decompressor]}` : report,
-    '',
-  ].join('\n');
+  ]);
 }
 
 export interface BaseCheck {
@@ -152,46 +222,83 @@ export function parseBaseCheck(output: Buffer, nonce: string): BaseCheck | undef
 }
 
 /**
+ * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
+ * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
+ * whose ctime is older than the marker's. Compares ctimes as text, seconds then nanoseconds:
+ * awk's numbers would round them.
+ */
+const STAMP = String.raw`
+${AWK_PATH}
+function older(a, b,   ai, bi, af, bf) {
+  ai = a; sub(/\..*$/, "", ai); bi = b; sub(/\..*$/, "", bi)
+  if (ai + 0 != bi + 0) return ai + 0 < bi + 0
+  af = index(a, ".") ? substr(a, index(a, ".") + 1) : ""
+  bf = index(b, ".") ? substr(b, index(b, ".") + 1) : ""
+  while (length(af) < 12) af = af "0"
+  while (length(bf) < 12) bf = bf "0"
+  return af < bf
+}
+BEGIN {
+  print "release " release
+  if (!fresh && ((getline line < evidence) <= 0 || line != "release " release)) evidence = ""
+  if (evidence != "") while ((getline line < evidence) > 0) {
+    split(line, f, " ")
+    known[path_of(line, 5)] = f[1] " " f[2] " " f[3] " " f[5]
+  }
+}
+{
+  path = path_of($0, 6)
+  if (path == "" || !older($4, since)) next
+  same = (path in known) && known[path] == $1 " " $2 " " $3 " " $5
+  if (same || (fresh && $6 == 1)) print $1 " " $2 " " $3 " " $4 " " $5 " " path
+}
+`;
+
+/**
+ * sh lines, run in the deploy root, that write `.deploy/stamps` for the release in `directory`
+ * named `id` (both sh words, quoted by the caller). `fresh`: the release was just made, its
+ * files with no other link were written from the stream, and the evidence is what the check
+ * found; otherwise the evidence is the stamps themselves, taken again after our own unlinks
+ * changed ctimes. Stamps are a saving, never a condition: when they cannot be written, there
+ * are none.
+ */
+export function stampCommands(options: {
+  directory: string;
+  id: string;
+  fresh: boolean;
+}): string[] {
+  const evidence = options.fresh ? EVIDENCE : '.deploy/stamps';
+  const find = `find . \\( -path "$newline" -o -path '*\\\\*' \\) -prune -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
+  const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence=${evidence} -v fresh=${options.fresh ? 1 : 0} ${q(STAMP)}`;
+  return [
+    `newline='*`,
+    `*'`,
+    `if rm -f releases/stamp.tmp && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@') &&`,
+    `  (cd ${options.directory} && ${find}) | ${awk} > .deploy/stamps.tmp; then`,
+    `  mv .deploy/stamps.tmp .deploy/stamps`,
+    `else`,
+    `  rm -f .deploy/stamps .deploy/stamps.tmp`,
+    `fi`,
+    `rm -f releases/stamp.tmp ${EVIDENCE}`,
+  ];
+}
+
+/**
  * Runs `consumer` on stdin decompressed, failing when either fails: the decompressor's status
  * comes back through fd 3, since POSIX sh has no pipefail.
  */
-function decompressed(decompressor: Decompressor | undefined, consumer: string): string {
+export function decompressed(decompressor: Decompressor | undefined, consumer: string): string {
   if (decompressor === undefined) return `${consumer} || exit 1`;
   return [
     `status=$( { { ${DECOMPRESS[decompressor]}; printf '%s' "$?" >&3; } | { ${consumer}; } >&2 3>&-; } 3>&1 ) || exit 1`,
-    `[ "$status" = 0 ] || { printf '%s\\n' 'the compressed stream was damaged or cut short' >&2; exit 1; }`,
+    `[ "$status" = 0 ] || ${fail(1, 'the compressed stream was damaged or cut short')}`,
   ].join('\n');
 }
 
 /**
- * Unpacks the release stream on stdin in `releases/`, into a new `releases/<id>.tmp`: only
- * names under it are extracted, never as the archive's owners. Hard-link entries name files of
- * the base release, `<base>/<path>`, relative to `releases/`.
- */
-export function receiveDeltaScript(
-  root: string,
-  id: string,
-  decompressor: Decompressor | undefined,
-): string {
-  const incoming = q(`${id}.tmp`);
-  return [
-    'set -u',
-    `mkdir -p ${q(root)} && cd ${q(root)} || exit 1`,
-    `command -v tar >/dev/null 2>&1 || { printf '%s\\n' 'tar is not installed or not on the PATH' >&2; exit ${DELTA_EXIT.noTar}; }`,
-    `mkdir -p releases shared && cd releases || exit 1`,
-    `rm -rf ${incoming} && mkdir ${incoming} || exit 1`,
-    // The bundle's modes, whatever the deploy user's umask: files of the next release are
-    // checked against them before they are linked.
-    `umask 022`,
-    decompressed(decompressor, `tar -xof - ${incoming}`),
-    '',
-  ].join('\n');
-}
-
-/**
- * Merges lines on stdin (decompressed) into the index below `.release/`: the base's file lines
- * kept as `how` says (the paths listed before the nonce line are the ones kept, or the ones
- * dropped), plus the lines after the nonce line; sorted byte by byte, as the runner sorts them.
+ * Merges the lines of an index update into a release's index: the base's file lines kept as
+ * `how` says (the paths listed before the nonce line are the ones kept, or the ones dropped),
+ * plus the lines after the nonce line; sorted byte by byte, as the runner sorts them.
  */
 const MERGE = String.raw`
 BEGIN {
@@ -206,7 +313,7 @@ BEGIN {
 END { for (path in base) if ((path in listed) == (how == "keep")) print base[path] }
 `;
 
-/** What the runner sends writeIndexScript: which base lines to keep, then its own lines. */
+/** What the runner sends to make the new index: which base lines to keep, then its own lines. */
 export interface IndexUpdate {
   how: 'keep' | 'drop';
   /** Encoded paths of base file lines to keep (or to drop). */
@@ -215,41 +322,54 @@ export interface IndexUpdate {
   lines: readonly string[];
 }
 
-/** The stdin of writeIndexScript for an update; lines end in newlines. */
-export function indexUpdateInput(update: IndexUpdate, nonce: string): string {
+/** An index update as text; lines end in newlines. */
+export function indexUpdateText(update: IndexUpdate, nonce: string): string {
   return [...update.listed, nonce, ...update.lines].map((line) => `${line}\n`).join('');
 }
 
-/**
- * Writes `releases/<id>.tmp/.release/index` from the update on stdin and the base's index (no
- * base: the lines are the whole index), then prints its sha256 so the runner can compare it
- * with the index it computed. `header` is the index's first line.
- */
-export function writeIndexScript(options: {
-  root: string;
-  id: string;
+export interface IndexWrite {
+  /** The base release, relative to `releases/`; none: the update's lines are the whole index. */
   base: string | undefined;
   how: IndexUpdate['how'];
+  /** The index's first line. */
   header: string;
   nonce: string;
-  tools: HostTools;
-}): string {
-  const { tools } = options;
-  const baseIndex = options.base === undefined ? '' : `../${options.base}/.release/index`;
-  const merge = `{ printf '%s\\n' ${q(options.header)}; LC_ALL=C awk -v base_file=${q(baseIndex)} -v marker=${q(options.nonce)} -v how=${q(options.how)} ${q(MERGE)} | LC_ALL=C sort; } > .release/index.tmp`;
-  return [
-    enter(options.root),
-    `cd ${q(`releases/${options.id}.tmp`)} || exit ${DELTA_EXIT.missing}`,
-    `mkdir -p .release || exit 1`,
-    decompressed(tools.decompressor, merge),
-    `mv .release/index.tmp .release/index || exit 1`,
-    tools.hash ? `${HASH_COMMAND[tools.hash]} .release/index` : '',
-    '',
-  ].join('\n');
 }
 
-/** The hex sha256 writeIndexScript printed, if the host could compute one. */
-export function parseIndexDigest(stdout: Buffer): string | undefined {
-  const match = /^\\?([0-9a-f]{64})[ *]/m.exec(stdout.toString('utf8'));
-  return match?.[1];
+/**
+ * sh lines, run in the release directory, that write `.release/index` from the update read
+ * from `input` and the base's index.
+ */
+export function mergeIndexCommands(write: IndexWrite, input: string): string[] {
+  const baseIndex = write.base === undefined ? '' : `../${write.base}/.release/index`;
+  const awk = `LC_ALL=C awk -v base_file=${q(baseIndex)} -v marker=${q(write.nonce)} -v how=${q(write.how)} ${q(MERGE)}`;
+  return [
+    `{ printf '%s\\n' ${q(write.header)}; ${awk} ${input} | LC_ALL=C sort; } > .release/index.tmp || exit 1`,
+    `mv .release/index.tmp .release/index || exit 1`,
+  ];
+}
+
+/** sh lines that fail with EXIT.indexDiffers unless `.release/index` hashes to `digest`. */
+export function checkIndexCommands(hash: HashTool, digest: string): string[] {
+  return [
+    `set -- $(${HASH_COMMAND[hash]} .release/index)`,
+    `[ "\${1:-}" = ${q(digest)} ] || ${fail(EXIT.indexDiffers, 'the index made on the host differs from the bundle')}`,
+  ];
+}
+
+/**
+ * Writes `releases/<id>.tmp/.release/index` whole from the index on stdin (compressed as the
+ * host reads streams): when the index merged on the host differed from the runner's.
+ */
+export function writeIndexScript(
+  root: string,
+  id: string,
+  tools: Pick<HostTools, 'decompressor'>,
+): string {
+  return inRoot(root, [
+    `cd ${q(`releases/${id}.tmp`)} || exit ${EXIT.missing}`,
+    `mkdir -p .release || exit 1`,
+    decompressed(tools.decompressor, 'cat > .release/index.tmp'),
+    `mv .release/index.tmp .release/index || exit 1`,
+  ]);
 }

@@ -1,16 +1,20 @@
 import { shellQuote as q } from '../../names.js';
+import { parseHostTools, toolsCommands, type HostTools } from './delta.js';
 import { READ_CURRENT, parseSections, section } from './root.js';
 
 /** Lines of history read back: enough for `previous` and pruning. */
 const HISTORY_TAIL = 1000;
 
 /**
- * Reports the host's state in sections: current target, each release with its manifest, the
- * leftovers of interrupted deploys, the lock, the history tail and whether tar is there.
+ * Reports the host's state in sections: the tools a transfer uses, current target, each release
+ * with its manifest, the leftovers of interrupted deploys, the lock, the history tail and
+ * whether tar is there.
  */
 export function inspectScript(root: string, nonce: string): string {
   return [
     'set -u',
+    section(nonce, 'tools'),
+    ...toolsCommands(),
     `cd ${q(root)} 2>/dev/null || { ${section(nonce, 'absent')}; exit 0; }`,
     `if [ -d .deploy ] || [ -d releases ]; then ${section(nonce, 'deploy-root')}; fi`,
     section(nonce, 'current'),
@@ -54,6 +58,8 @@ export interface HostSnapshot {
   now: number | undefined;
   history: string;
   tar: boolean;
+  /** What a transfer can use: a decompressor, a hash tool, stamps. */
+  tools: HostTools;
 }
 
 /** Seconds since the epoch as a script printed them (`date +%s`), or undefined. */
@@ -79,12 +85,16 @@ export function parseInspect(stdout: Buffer, nonce: string): HostSnapshot {
     now: undefined,
     history: '',
     tar: false,
+    tools: { decompressor: undefined, hash: undefined, stamps: false },
   };
   let ended = false;
   let lastRelease: HostSnapshot['releases'][number] | undefined;
   for (const { name, body } of parseSections(stdout, nonce)) {
     const text = body.toString('utf8');
     switch (name) {
+      case 'tools':
+        snapshot.tools = parseHostTools(text);
+        break;
       case 'absent':
         snapshot.exists = false;
         ended = true;

@@ -1,5 +1,14 @@
 import { ConfigurationError } from '../../errors.js';
 import { releaseId, shellQuote as q } from '../../names.js';
+import {
+  checkIndexCommands,
+  decompressed,
+  mergeIndexCommands,
+  stampCommands,
+  type Decompressor,
+  type HashTool,
+  type IndexWrite,
+} from './delta.js';
 import { lockIsOurs } from './lock.js';
 import { EXIT, READ_CURRENT, fail, inRoot } from './root.js';
 
@@ -22,55 +31,28 @@ export function checkReleaseId(id: string): string {
 const release = (id: string) => q(`releases/${id}`);
 const incoming = (id: string) => q(`releases/${id}.tmp`);
 
-/** Unpacks the tar stream on stdin into `releases/<id>.tmp`, never as the archive's owners. */
-export function receiveScript(root: string, id: string): string {
-  return inRoot(
-    root,
-    [
-      `command -v tar >/dev/null 2>&1 || ${fail(EXIT.noTar, 'tar is not installed or not on the PATH')}`,
-      `mkdir -p releases shared || exit 1`,
-      `rm -rf ${incoming(id)} && mkdir ${incoming(id)} || exit 1`,
-      `cd ${incoming(id)} && tar -xof - || exit 1`,
-    ],
-    true,
-  );
-}
-
-/** The bundle's own `.env` or `.release` would be overwritten (or followed, as a link): remove them. */
-export function prepareMetadataScript(root: string, id: string): string {
-  return inRoot(root, [
-    `cd ${incoming(id)} || exit 1`,
-    `rm -rf .env .release && mkdir .release || exit 1`,
-  ]);
-}
-
-export type ReleaseFile = '.env' | '.release/release.json' | '.release/release.json.sig';
-
-/** Writes one file of a release being received from stdin; `.env` with umask 077, so 0600 from the start. */
-export function writeReleaseFileScript(root: string, id: string, file: ReleaseFile): string {
-  return inRoot(root, [
-    `cd ${incoming(id)} || exit 1`,
-    `umask ${file === '.env' ? '077' : '022'}`,
-    `cat > ${q(file)} || exit 1`,
-  ]);
-}
-
 function linkTarget(sharedPath: string): string {
   const depth = sharedPath.split('/').length;
   return `${'../'.repeat(depth + 1)}shared/${sharedPath}`;
 }
 
+export interface InstallOptions {
+  id: string;
+  /** Directories under `shared/` linked into the release. */
+  sharedPaths: readonly string[];
+  /** Remove a release of the same ID that holds something else (never current: the deploy checks). */
+  replace: boolean;
+  /** Whether the host can stamp the release's files (GNU find). */
+  stamps: boolean;
+}
+
 /**
- * Links the shared paths into the release being received and renames it into place. `replace`
- * removes a release of the same ID that holds something else (never current: the deploy checks).
+ * sh lines, run in the deploy root: link the shared paths into the release being received,
+ * stamp its files, and rename it into place.
  */
-export function installScript(
-  root: string,
-  id: string,
-  sharedPaths: readonly string[],
-  replace: boolean,
-): string {
-  const links = sharedPaths.flatMap((entry) => {
+function installCommands(options: InstallOptions): string[] {
+  const { id } = options;
+  const links = options.sharedPaths.flatMap((entry) => {
     const inRelease = q(`releases/${id}.tmp/${entry}`);
     const parent = q(`releases/${id}.tmp/${entry.split('/').slice(0, -1).join('/')}`);
     return [
@@ -78,12 +60,64 @@ export function installScript(
       `rm -rf ${inRelease} && mkdir -p ${parent} && ln -s ${q(linkTarget(entry))} ${inRelease} || exit 1`,
     ];
   });
-  return inRoot(root, [
+  return [
     `[ -d ${incoming(id)} ] || ${fail(EXIT.missing, `releases/${id}.tmp is missing`)}`,
     ...links,
-    ...(replace ? [`rm -rf ${release(id)} || exit 1`] : []),
+    ...(options.replace ? [`rm -rf ${release(id)} || exit 1`] : []),
+    ...(options.stamps ? stampCommands({ directory: incoming(id), id: q(id), fresh: true }) : []),
     `mv ${incoming(id)} ${release(id)} || exit 1`,
-  ]);
+  ];
+}
+
+/** Installs a release received whole but for its index: after the index was written again. */
+export function installScript(root: string, options: InstallOptions): string {
+  return inRoot(root, installCommands(options));
+}
+
+export interface ReceiveOptions extends InstallOptions {
+  decompressor: Decompressor | undefined;
+  /** What the stream's last file holds, and the line the index update is split at. */
+  nonce: string;
+  /** How the new index is made from the base's, and the base it is made from. */
+  index: Omit<IndexWrite, 'nonce'>;
+  /** The index's sha256 as the runner computed it, when the host can hash: checked on the host. */
+  indexDigest: { hash: HashTool; hex: string } | undefined;
+}
+
+/**
+ * Makes a release from the stream on stdin, unpacked in `releases/` into a new
+ * `releases/<id>.tmp` (only names under it, never as the archive's owners, with the bundle's
+ * modes whatever the deploy user's umask): then, if the stream was whole (its last file holds
+ * the nonce), its index merged from the base's and checked against the runner's, its shared
+ * paths linked, its files stamped, and renamed into place. A stream cut short, even at an
+ * entry's end (which tar takes for a whole archive), leaves only `<id>.tmp`; an index that
+ * differs exits EXIT.indexDiffers before the install.
+ */
+export function receiveScript(root: string, options: ReceiveOptions): string {
+  const { id, nonce } = options;
+  return inRoot(
+    root,
+    [
+      `command -v tar >/dev/null 2>&1 || ${fail(EXIT.noTar, 'tar is not installed or not on the PATH')}`,
+      `mkdir -p releases shared .deploy && cd releases || exit 1`,
+      `rm -rf ${q(`${id}.tmp`)} && mkdir ${q(`${id}.tmp`)} || exit 1`,
+      // The bundle's modes, whatever the deploy user's umask: files of this release are checked
+      // against them before they are linked into the next.
+      `umask 022`,
+      decompressed(options.decompressor, `tar -xof - ${q(`${id}.tmp`)}`),
+      `cd ${q(`${id}.tmp`)} || exit 1`,
+      `[ "$(cat .release/complete 2>/dev/null)" = ${q(nonce)} ] || ${fail(EXIT.cutShort, 'the release stream was cut short')}`,
+      `rm -f .release/complete`,
+      ...mergeIndexCommands({ ...options.index, nonce }, '.release/index.update'),
+      `rm -f .release/index.update`,
+      ...(options.indexDigest
+        ? checkIndexCommands(options.indexDigest.hash, options.indexDigest.hex)
+        : []),
+      `cd ../.. || exit 1`,
+      ...installCommands(options),
+    ],
+    true,
+  );
 }
 
 /**
@@ -124,10 +158,21 @@ export function unsetCurrentScript(root: string): string {
   return inRoot(root, [`rm -f current`]);
 }
 
-/** Deletes releases; checks on the host too that none is what `current` points to. */
-export function pruneScript(root: string, ids: readonly string[]): string {
+/**
+ * Deletes releases; checks on the host too that none is what `current` points to. Deleting
+ * unlinks files the releases kept share, which changes their ctimes: with `stamps`, current's
+ * stamps are taken again.
+ */
+export function pruneScript(root: string, ids: readonly string[], stamps: boolean): string {
+  const restamp = [
+    `id=\${now#releases/}`,
+    `if [ "$(head -n 1 .deploy/stamps 2>/dev/null)" = "release $id" ] && [ -d "releases/$id" ]; then`,
+    ...stampCommands({ directory: '"releases/$id"', id: '"$id"', fresh: false }),
+    `fi`,
+  ];
   return inRoot(root, [
     `now=$(${READ_CURRENT})`,
     ...ids.map((id) => `[ "$now" = ${release(id)} ] || rm -rf ${release(id)} || exit 1`),
+    ...(stamps ? restamp : []),
   ]);
 }

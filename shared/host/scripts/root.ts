@@ -23,6 +23,8 @@ export const EXIT = {
   noAtomicRename: 77,
   notDeployRoot: 78,
   missing: 79,
+  indexDiffers: 80,
+  cutShort: 81,
   noTar: 127,
 } as const;
 

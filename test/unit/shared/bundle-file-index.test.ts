@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -8,17 +9,30 @@ import {
   decodeField,
   diffIndex,
   encodeField,
-  FileIndexBuilder,
-  indexBundle,
   indexLine,
   INDEX_HEADER,
   parseIndex,
   serializeIndex,
   type IndexEntry,
 } from '../../../shared/bundle/file-index.js';
+import { ContentRecorder, type ContentEntry } from '../../../shared/bundle/content.js';
+import { payloadOf } from '../../helpers/payload.js';
 import { tempDir, writeTree, type TreeSpec } from './bundle-helpers.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** An index entry without what the runner keeps besides: where the file's bytes are. */
+function withoutPlace(entry: IndexEntry): IndexEntry {
+  const { mtime, offset, ...rest } = entry as ContentEntry;
+  void mtime;
+  void offset;
+  return rest;
+}
+
+/** The index of a bundle, as the pass that verifies it records it. */
+async function indexBundle(source: string): Promise<IndexEntry[]> {
+  return (await payloadOf(source)).index.map(withoutPlace);
+}
 
 async function bundle(spec: TreeSpec): Promise<string> {
   const dir = await tempDir();
@@ -56,15 +70,31 @@ describe('the index of a bundle', () => {
     ]);
   });
 
-  it('is fed entry by entry by the pass that checks the bundle', async () => {
-    const source = await bundle({ 'a/b.txt': 'b', 'a/c.txt': 'c', z: { link: 'a' } });
-    const builder = new FileIndexBuilder();
+  it("is recorded entry by entry in the pass that checks the bundle, with every file's bytes", async () => {
+    const big = randomBytes(3 * 1024 * 1024);
+    const source = await bundle({ 'a/b.txt': 'b', 'a/big': big, 'a/c.txt': 'c', z: { link: 'a' } });
+    const dir = await tempDir();
+    const recorder = await ContentRecorder.create(join(dir, 'content'));
     let digest = '';
     for await (const entry of checkedEntries(source, { onDigest: (d) => (digest = d) })) {
-      await builder.add(entry);
+      await recorder.add(entry);
     }
+    const content = await recorder.finish();
     expect(digest).toMatch(/^sha256:/);
-    expect(builder.finish()).toEqual(await indexBundle(source));
+    expect(content.index.map(withoutPlace)).toEqual(await indexBundle(source));
+    expect(content.entries.map((entry) => entry.path)).toEqual([
+      'a',
+      'a/b.txt',
+      'a/big',
+      'a/c.txt',
+      'z',
+    ]);
+    const bytes = await readFile(content.file);
+    expect(bytes.length).toBe(big.length + 2);
+    for (const entry of content.entries.filter((e) => e.kind === 'file')) {
+      const held = bytes.subarray(entry.offset, entry.offset + entry.size);
+      expect(createHash('sha256').update(held).digest('hex')).toBe(entry.sha256);
+    }
   });
 
   it('has one text: lines sorted as LC_ALL=C sort sorts them, read back unchanged', async () => {

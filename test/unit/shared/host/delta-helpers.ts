@@ -1,20 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { buffer } from 'node:stream/consumers';
-import { lstat, mkdir, readdir, readFile, readlink, rename, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { packBundle } from '../../../../shared/bundle.js';
-import { indexBundle, type FileIndex } from '../../../../shared/bundle/file-index.js';
-import type { DeltaPlan } from '../../../../shared/host/delta-plan.js';
-import {
-  findHostTools,
-  receiveRelease,
-  writeReleaseIndex,
-  type ReceiveOptions,
-  type ScriptHost,
-} from '../../../../shared/host/delta-transfer.js';
+import type { FileIndex } from '../../../../shared/bundle/file-index.js';
+import { localTransport } from '../../../../shared/host/local.js';
 import type { HostTools } from '../../../../shared/host/scripts/delta.js';
+import { HostSession } from '../../../../shared/host/session.js';
+import { transferRelease } from '../../../../shared/host/transfer.js';
+import { silentLog } from '../../../../shared/log.js';
+import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, writeTree, type TreeSpec } from '../bundle-helpers.js';
 
 /** Runs a script as a transport would: /bin/sh -c, stdin as data. */
@@ -57,39 +52,41 @@ export async function bundleOf(spec: TreeSpec): Promise<string> {
 
 export interface Transferred {
   tools: HostTools;
-  plan: DeltaPlan;
+  /** Files of the new release that are hard links to the base's file of the same path. */
+  linked: string[];
+  /** Entries of the new release's index that are not linked: sent. */
+  sent: number;
   next: FileIndex;
-  /** Bytes the host received on stdin, compressed as they would go on the wire. */
+  /** Bytes the host received on stdin, compressed as they went on the wire. */
   wireBytes: number;
 }
 
-/** A "host" that is a directory and /bin/sh, counting what its scripts receive on stdin. */
-function localHost(env: NodeJS.ProcessEnv | undefined): ScriptHost & { received: number } {
-  const host = {
-    received: 0,
-    async exec(script: string, options: { stdin?: Readable | Buffer | string } = {}) {
-      const input = options.stdin;
-      const bytes =
-        input === undefined
-          ? Buffer.alloc(0)
-          : typeof input === 'string' || Buffer.isBuffer(input)
-            ? Buffer.from(input)
-            : await buffer(input);
-      host.received += bytes.length;
-      return sh(script, bytes, env);
-    },
-    async must(what: string, script: string, options: { stdin?: Readable | Buffer | string } = {}) {
-      const result = await host.exec(script, options);
-      if (result.code !== 0) throw new Error(`${what}: exit ${result.code}: ${result.stderr}`);
-      return result;
-    },
+/** Paths of files in `releases/<id>` that are the same inode as in `releases/<base>`. */
+export async function linkedFrom(root: string, base: string, id: string): Promise<string[]> {
+  const linked: string[] = [];
+  const walk = async (relative: string) => {
+    for (const entry of await readdir(path.join(root, 'releases', id, relative), {
+      withFileTypes: true,
+    })) {
+      const name = relative ? `${relative}/${entry.name}` : entry.name;
+      if (name === '.release') continue;
+      if (entry.isDirectory()) await walk(name);
+      if (!entry.isFile()) continue;
+      const [mine, theirs] = await Promise.all([
+        lstat(path.join(root, 'releases', id, name)),
+        lstat(path.join(root, 'releases', base, name)).catch(() => undefined),
+      ]);
+      if (theirs?.ino === mine.ino) linked.push(name);
+    }
   };
-  return host;
+  await walk('');
+  return linked.sort();
 }
 
 /**
- * Puts a bundle on a "host" (a directory and /bin/sh) as a deploy does: find the host's tools,
- * receive the release from the base (checked against its index), write the index, rename.
+ * Puts a bundle on a "host" (a directory and /bin/sh, reached by the local transport) as a
+ * deploy does: inspect it for its tools, then the transfer (the base checked against its index,
+ * what it lacks sent, its index and stamps written, renamed into place).
  */
 export async function transfer(options: {
   root: string;
@@ -97,23 +94,36 @@ export async function transfer(options: {
   bundle: string;
   base?: string;
   env?: NodeJS.ProcessEnv;
-  progress?: ReceiveOptions['progress'];
 }): Promise<Transferred> {
   const { root, id } = options;
-  const host = localHost(options.env);
-  const tools = await findHostTools(host);
-  const next = await indexBundle(options.bundle, { compression: 'zstd' });
-  const common = { root, id, next, tools };
-  const received = await receiveRelease(host, {
-    ...common,
-    bundle: options.bundle,
-    compression: 'zstd',
+  const transport = localTransport(options.env ? { env: options.env } : {});
+  const session = new HostSession(transport, { root, log: silentLog });
+  const { tools } = await session.inspect();
+  const payload = await payloadOf(options.bundle, 'zstd');
+  const manifest = Buffer.from(JSON.stringify({ id }));
+  await transferRelease(session, {
+    release: {
+      id,
+      digest: 'sha256:x',
+      manifestBytes: manifest,
+      signatureBytes: manifest,
+      env: {},
+      payload,
+    },
+    envFile: '',
+    sharedPaths: [],
+    replace: false,
+    tools,
     base: options.base,
-    ...(options.progress ? { progress: options.progress } : {}),
   });
-  await writeReleaseIndex(host, { ...common, ...received });
-  await rename(path.join(root, 'releases', `${id}.tmp`), path.join(root, 'releases', id));
-  return { tools, plan: received.plan, next, wireBytes: host.received };
+  const linked = options.base ? await linkedFrom(root, options.base, id) : [];
+  return {
+    tools,
+    linked,
+    sent: payload.index.length - linked.length,
+    next: payload.index,
+    wireBytes: transport.bytesSent,
+  };
 }
 
 export interface TreeEntry {

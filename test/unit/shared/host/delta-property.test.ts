@@ -1,4 +1,4 @@
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -98,9 +98,9 @@ function treeSpec(value: Release): TreeSpec {
   return spec;
 }
 
-type HostEdit = 'none' | 'content' | 'chmod' | 'remove';
+type HostEdit = 'none' | 'content' | 'same-size' | 'chmod' | 'remove';
 const hostEdits = fc.array(
-  fc.constantFrom<HostEdit>('none', 'none', 'none', 'content', 'chmod', 'remove'),
+  fc.constantFrom<HostEdit>('none', 'none', 'none', 'content', 'same-size', 'chmod', 'remove'),
   { minLength: 16, maxLength: 16 },
 );
 
@@ -112,6 +112,16 @@ async function editOnHost(release: string, spec: TreeSpec, edits: HostEdit[]): P
     const file = path.join(release, name);
     const edit = edits[at % edits.length];
     if (edit === 'content') await writeFile(file, 'edited on the host\n');
+    if (edit === 'same-size') {
+      // Other bytes of the same length, and the mtime set back: only the ctime tells.
+      const before = await stat(file);
+      const bytes = await readFile(file);
+      await writeFile(
+        file,
+        bytes.map((byte) => byte ^ 1),
+      );
+      await utimes(file, before.atime, before.mtime);
+    }
     if (edit === 'chmod') await chmod(file, 0o700);
     if (edit === 'remove') await rm(file);
   }
@@ -133,10 +143,10 @@ describe('a release built from the one before, over many random changes', () => 
         await editOnHost(path.join(root, 'releases/v1'), firstSpec, edits);
         const v2 = await bundleOf(treeSpec(second));
         const sent = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
-        carried += sent.plan.carry.size;
-        sentAgain += sent.plan.sendEntries;
+        carried += sent.linked.length;
+        sentAgain += sent.sent;
 
-        const built = await treeOf(path.join(root, 'releases/v2'), ['.release']);
+        const built = await treeOf(path.join(root, 'releases/v2'), ['.release', '.env']);
         expect(built).toEqual(await treeOf(await plainUnpack(v2)));
         expect(await indexOnHost(root, 'v2')).toBe(serializeIndex(sent.next));
       }),

@@ -1,18 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { buffer } from 'node:stream/consumers';
-import { chmod, chown, lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { releaseStream } from '../../../../shared/bundle/delta-tar.js';
 import { serializeIndex } from '../../../../shared/bundle/file-index.js';
+import { releaseTar } from '../../../../shared/bundle/release-tar.js';
+import { fullPlan } from '../../../../shared/host/delta-plan.js';
+import { uploadStream } from '../../../../shared/host/delta-transfer.js';
 import {
   checkBaseScript,
-  hostToolsScript,
   parseBaseCheck,
   parseHostTools,
-  receiveDeltaScript,
+  toolsCommands,
+  type HostTools,
 } from '../../../../shared/host/scripts/delta.js';
+import { receiveScript } from '../../../../shared/host/scripts/release.js';
+import { EXIT } from '../../../../shared/host/scripts/root.js';
+import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, type TreeSpec } from '../bundle-helpers.js';
 import {
   bundleOf,
@@ -44,26 +59,33 @@ async function hostWith(first: TreeSpec) {
 /** The release as the bundle would unpack, plus the index it carries. */
 async function expectRelease(root: string, id: string, bundle: string, index: string) {
   const release = path.join(root, 'releases', id);
-  expect(await treeOf(release, ['.release'])).toEqual(await treeOf(await plainUnpack(bundle)));
+  expect(await treeOf(release, ['.release', '.env'])).toEqual(
+    await treeOf(await plainUnpack(bundle)),
+  );
   expect(await indexOnHost(root, id)).toBe(index);
 }
 
+const toolsOf = (env?: NodeJS.ProcessEnv) =>
+  parseHostTools(sh(['set -u', ...toolsCommands()].join('\n'), '', env).stdout.toString());
+
 describe('host tools', () => {
-  it('finds zstd and sha256sum here, and falls back to gzip, shasum, openssl or nothing', async () => {
-    expect(parseHostTools(sh(hostToolsScript()).stdout)).toEqual({
-      decompressor: 'zstd',
-      hash: 'sha256sum',
+  it('finds zstd, sha256sum and GNU find here, and falls back to gzip, shasum, openssl or nothing', async () => {
+    expect(toolsOf()).toEqual({ decompressor: 'zstd', hash: 'sha256sum', stamps: true });
+    const lean = async (without: string[]) => toolsOf({ PATH: await pathWithout(without) });
+    expect(await lean(['zstd', 'sha256sum'])).toEqual({
+      decompressor: 'gzip',
+      hash: 'shasum',
+      stamps: true,
     });
-    const lean = async (without: string[]) =>
-      parseHostTools(sh(hostToolsScript(), '', { PATH: await pathWithout(without) }).stdout);
-    expect(await lean(['zstd', 'sha256sum'])).toEqual({ decompressor: 'gzip', hash: 'shasum' });
-    expect(await lean(['zstd', 'gzip', 'sha256sum', 'shasum'])).toEqual({
+    expect(await lean(['zstd', 'gzip', 'sha256sum', 'shasum', 'find'])).toEqual({
       decompressor: undefined,
       hash: 'openssl',
+      stamps: false,
     });
     expect(await lean(['sha256sum', 'shasum', 'openssl'])).toEqual({
       decompressor: 'zstd',
       hash: undefined,
+      stamps: true,
     });
   });
 });
@@ -71,40 +93,52 @@ describe('host tools', () => {
 describe('a release built from the one before', () => {
   it('sends only what changed and links the rest, identical to a full unpack', async () => {
     const { root, sent: first } = await hostWith(app);
-    expect(first.plan.carry.size).toBe(0);
+    expect(first.linked).toEqual([]);
     const v2 = await bundleOf({ ...app, 'app.js': 'console.log("v2")\n' });
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect([...second.plan.carry].sort()).toEqual([
-      'bin/start',
-      'docs/readme',
-      'lib/big.bin',
-      'lib/util.js',
-    ]);
+    expect(second.linked).toEqual(['bin/start', 'docs/readme', 'lib/big.bin', 'lib/util.js']);
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
-    const releases = path.join(root, 'releases');
-    const [old, linked] = await Promise.all([
-      stat(path.join(releases, 'v1/lib/big.bin')),
-      stat(path.join(releases, 'v2/lib/big.bin')),
-    ]);
-    expect(linked.ino).toBe(old.ino);
-    expect((await stat(path.join(releases, 'v2/app.js'))).nlink).toBe(1);
+    expect((await stat(path.join(root, 'releases/v2/app.js'))).nlink).toBe(1);
     // The 256 KiB file did not travel again: the second stream is a fraction of the first.
     expect(second.wireBytes).toBeLessThan(first.wireBytes / 4);
   });
 
+  it('writes the release files in the same stream: .env 0600, the manifest, the index', async () => {
+    const { root } = await hostWith(app);
+    const release = path.join(root, 'releases/v1');
+    expect((await stat(path.join(release, '.env'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(path.join(release, '.release/release.json'), 'utf8')).toBe('{"id":"v1"}');
+    expect(await readdirSorted(path.join(release, '.release'))).toEqual([
+      'index',
+      'release.json',
+      'release.json.sig',
+    ]);
+  });
+
   it('reports the progress of a long upload in the log', async () => {
-    const root = path.join(await tempDir(), 'deploy');
-    const v1 = await bundleOf({ ...app, 'lib/more.bin': randomBytes(4 * 1024 * 1024) });
+    const payload = await payloadOf(
+      await bundleOf({ ...app, 'lib/more.bin': randomBytes(4 * 1024 * 1024) }),
+      'zstd',
+    );
     let now = 0;
     const lines: string[] = [];
     // A clock that runs a second per look: the upload seems to take minutes.
-    const progress = {
-      label: 'host test: v1',
-      report: (line: string) => lines.push(line),
-      now: () => (now += 1000),
-    };
-    await transfer({ root, id: 'v1', bundle: v1, progress });
+    const upload = uploadStream({
+      id: 'v1',
+      payload,
+      planned: { plan: fullPlan(payload.index), base: undefined },
+      tools: { decompressor: 'zstd', hash: undefined, stamps: false },
+      files: [],
+      nonce: 'n',
+      progress: {
+        label: 'host test: v1',
+        report: (line: string) => lines.push(line),
+        now: () => (now += 1000),
+      },
+    });
+    await buffer(upload.stdin);
+    upload.finish();
 
     expect(lines.length).toBeGreaterThan(1);
     expect(lines.at(-1)).toMatch(/^host test: v1: 4\.\d MiB of 4\.\d MiB \(100%\), 4\.\d MiB sent/);
@@ -117,7 +151,7 @@ describe('a release built from the one before', () => {
     const v2 = await bundleOf({ ...app, 'app.js': 'console.log("v2")\n' });
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect(second.plan.carry.has('lib/util.js')).toBe(false);
+    expect(second.linked).not.toContain('lib/util.js');
     expect(await readFile(path.join(root, 'releases/v2/lib/util.js'), 'utf8')).toBe(
       'export const answer = 42;\n',
     );
@@ -133,7 +167,7 @@ describe('a release built from the one before', () => {
     const v2 = await bundleOf(app);
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect([...second.plan.carry].sort()).toEqual(['app.js', 'lib/util.js']);
+    expect(second.linked).toEqual(['app.js', 'lib/util.js']);
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
   });
 
@@ -146,23 +180,20 @@ describe('a release built from the one before', () => {
     const v2 = await bundleOf({ ...app, 'app.js': 'v2\n' });
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect(second.plan.carry.has('lib/util.js')).toBe(true);
+    expect(second.linked).toContain('lib/util.js');
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
   });
 
-  it('the check reports exactly the files that are not as shipped', async () => {
+  it('the check reports exactly the files that are not as shipped, with stamps or without', async () => {
     const { root } = await hostWith(app);
     await writeFile(path.join(root, 'releases/v1/app.js'), 'changed on the host\n');
     const nonce = 'f00d';
-    const script = checkBaseScript(
-      root,
-      'v1',
-      { decompressor: undefined, hash: 'sha256sum' },
-      nonce,
-    );
-    const report = parseBaseCheck(sh(script).stdout, nonce);
-    expect(report?.unverified).toEqual(new Set(['app.js']));
-    expect(report?.index).toBe(await indexOnHost(root, 'v1'));
+    for (const stamps of [false, true]) {
+      const tools = { decompressor: undefined, hash: 'sha256sum' as const, stamps };
+      const report = parseBaseCheck(sh(checkBaseScript(root, 'v1', tools, nonce)).stdout, nonce);
+      expect(report?.unverified).toEqual(new Set(['app.js']));
+      expect(report?.index).toBe(await indexOnHost(root, 'v1'));
+    }
   });
 
   it('leaves out deleted files and follows mode, symlink and empty-directory changes', async () => {
@@ -179,7 +210,7 @@ describe('a release built from the one before', () => {
     const v2 = await bundleOf(next);
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect([...second.plan.carry].sort()).toEqual(['app.js', 'docs/readme']);
+    expect(second.linked).toEqual(['app.js', 'docs/readme']);
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
     const release = path.join(root, 'releases/v2');
     await expect(lstat(path.join(release, 'lib/big.bin'))).rejects.toThrow(/ENOENT/);
@@ -201,11 +232,22 @@ describe('a release built from the one before', () => {
     const v2 = await bundleOf({ ...odd, 'app.js': 'v2\n' });
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect(second.plan.carry.has('odd/new\nline')).toBe(false);
-    expect(second.plan.carry.has('odd/back\\slash')).toBe(false);
-    expect(second.plan.carry.has("odd/it's here")).toBe(true);
-    expect(second.plan.carry.has('odd/naïve 中')).toBe(true);
+    expect(second.linked).not.toContain('odd/new\nline');
+    expect(second.linked).not.toContain('odd/back\\slash');
+    expect(second.linked).toContain("odd/it's here");
+    expect(second.linked).toContain('odd/naïve 中');
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
+  });
+
+  it("leaves out the bundle's own .env and .release: the release writes its own", async () => {
+    const { root } = await hostWith({
+      ...app,
+      '.env': 'FROM_THE_BUNDLE=1\n',
+      '.release/release.json': '{"forged":true}',
+    });
+    const release = path.join(root, 'releases/v1');
+    expect(await readFile(path.join(release, '.env'), 'utf8')).toBe('');
+    expect(await readFile(path.join(release, '.release/release.json'), 'utf8')).toBe('{"id":"v1"}');
   });
 });
 
@@ -221,7 +263,7 @@ describe('names only pax headers can hold', () => {
     const v2 = await bundleOf({ ...spec, 'app.js': 'v2\n' });
     const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
 
-    expect(second.plan.carry.has(long)).toBe(true);
+    expect(second.linked).toContain(long);
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
   });
 });
@@ -231,9 +273,11 @@ describe('hosts with fewer tools', () => {
     ['gzip and shasum', ['zstd', 'sha256sum']],
     ['openssl and a plain tar', ['zstd', 'gzip', 'sha256sum', 'shasum']],
     ['no hash tool: everything travels', ['sha256sum', 'shasum', 'openssl']],
+    ['a find without -printf: the base is hashed whole', ['find']],
   ] as const) {
     it(`builds the same release with ${label}`, async () => {
       const env = { PATH: await pathWithout([...without]) };
+      if ((without as readonly string[]).includes('find')) await findWithoutPrintf(env.PATH);
       const root = path.join(await tempDir(), 'deploy');
       const v1 = await bundleOf(app);
       await transfer({ root, id: 'v1', bundle: v1, env });
@@ -242,12 +286,41 @@ describe('hosts with fewer tools', () => {
       const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1', env });
 
       const hashes = !(without as readonly string[]).includes('openssl');
-      expect(second.plan.carry.size).toBe(hashes ? 3 : 0);
-      expect(second.plan.carry.has('lib/util.js')).toBe(false);
+      expect(second.linked.length).toBe(hashes ? 3 : 0);
+      expect(second.linked).not.toContain('lib/util.js');
       await expectRelease(root, 'v2', v2, serializeIndex(second.next));
     });
   }
 });
+
+/** The stream a full transfer sends, and the receive script for it. */
+async function fullUpload(bundle: string, tools: HostTools, nonce = 'n0nce') {
+  const payload = await payloadOf(bundle, 'zstd');
+  const upload = uploadStream({
+    id: 'v1',
+    payload,
+    planned: { plan: fullPlan(payload.index), base: undefined },
+    tools,
+    files: [],
+    nonce,
+  });
+  return { payload, stdin: upload.stdin };
+}
+
+function receive(root: string, tools: HostTools, nonce = 'n0nce') {
+  return receiveScript(root, {
+    id: 'v1',
+    sharedPaths: [],
+    replace: false,
+    stamps: tools.stamps,
+    decompressor: tools.decompressor,
+    nonce,
+    index: { base: undefined, how: 'keep', header: 'brr-index 1' },
+    indexDigest: undefined,
+  });
+}
+
+const PLAIN: HostTools = { decompressor: undefined, hash: undefined, stamps: false };
 
 describe('the receiving end', () => {
   it("unpacks the bundle's modes whatever the deploy user's umask", async () => {
@@ -255,30 +328,43 @@ describe('the receiving end', () => {
     await chmod(dir, 0o755);
     const root = path.join(dir, 'deploy');
     await mkdir(root);
-    const bundle = await bundleOf(app);
-    const stream = await buffer(releaseStream(bundle, { into: 'v1.tmp' }));
+    const stream = await buffer((await fullUpload(await bundleOf(app), PLAIN)).stdin);
     // A deploy user of its own (tar run by root keeps the archive's modes anyway), umask 077.
     const asRoot = process.getuid?.() === 0;
     if (asRoot) await chown(root, 65534, 65534);
-    const command = ['/bin/sh', '-c', `umask 077; ${receiveDeltaScript(root, 'v1', undefined)}`];
+    const command = ['/bin/sh', '-c', `umask 077; ${receive(root, PLAIN)}`];
     const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
     const [program = '', ...args] = asRoot ? [...drop, ...command] : command;
     const result = spawnSync(program, args, { input: stream });
     expect(result.status, result.stderr.toString()).toBe(0);
-    const release = path.join(root, 'releases/v1.tmp');
+    const release = path.join(root, 'releases/v1');
     expect((await stat(path.join(release, 'app.js'))).mode & 0o777).toBe(0o644);
     expect((await stat(path.join(release, 'bin/start'))).mode & 0o777).toBe(0o755);
     expect((await stat(path.join(release, 'lib'))).mode & 0o777).toBe(0o755);
   });
 
-  it('fails on a damaged compressed stream and on entries outside the new directory', async () => {
+  it('fails on a damaged compressed stream, and on one cut short even at an entry end', async () => {
     const root = path.join(await tempDir(), 'deploy');
-    const garbage = sh(receiveDeltaScript(root, 'v1', 'zstd'), Buffer.from('not zstd at all'));
+    const zstd = { ...PLAIN, decompressor: 'zstd' as const };
+    const garbage = sh(receive(root, zstd), Buffer.from('not zstd at all'));
     expect(garbage.code).not.toBe(0);
     expect(garbage.stderr).toMatch(/damaged|zstd/);
+
+    // Every entry of the bundle, then the end of the archive, but not the release's own files.
+    const { payload } = await fullUpload(await bundleOf(app), PLAIN);
+    const chunks: Buffer[] = [];
+    for await (const chunk of releaseTar(payload.content, { into: 'v1.tmp' })) chunks.push(chunk);
+    const cut = sh(receive(root, PLAIN), Buffer.concat([...chunks, Buffer.alloc(1024)]));
+    expect(cut.code).toBe(EXIT.cutShort);
+    expect(cut.stderr).toMatch(/cut short/);
+    await expect(lstat(path.join(root, 'releases/v1'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('extracts nothing outside the new directory', async () => {
+    const root = path.join(await tempDir(), 'deploy');
     const plain = await bundleOf(app);
     const unprefixed = sh(`zstd -q -d -c '${plain}'`).stdout;
-    const stray = sh(receiveDeltaScript(root, 'v1', undefined), unprefixed);
+    const stray = sh(receive(root, PLAIN), unprefixed);
     expect(stray.code).not.toBe(0);
     expect(sh(`ls -A '${root}/releases/v1.tmp'`).stdout.toString()).toBe('');
   });
@@ -287,24 +373,44 @@ describe('the receiving end', () => {
     const many: TreeSpec = {};
     for (let i = 0; i < 2000; i++) many[`small/${i}.txt`] = `file ${i}\n`;
     const sizes: number[] = [];
-    for await (const chunk of releaseStream(await bundleOf(many), { into: 'v1.tmp' })) {
+    for await (const chunk of (await fullUpload(await bundleOf(many), PLAIN)).stdin) {
       sizes.push((chunk as Buffer).length);
     }
     expect(sizes.length).toBeGreaterThan(2);
-    expect(sizes.slice(0, -1).every((size) => size >= 256 * 1024)).toBe(true);
+    // All but the release's own files at the end come in writes of 256 KiB or more.
+    expect(sizes.slice(0, -2).every((size) => size >= 256 * 1024)).toBe(true);
   });
 
-  it('gets a stream that fails before its end when the bundle changed since it was verified', async () => {
-    const bundle = await bundleOf(app);
-    const stream = releaseStream(bundle, {
-      into: 'v1.tmp',
-      expectedDigest: `sha256:${'0'.repeat(64)}`,
+  it('gets a stream that fails before its end when a file changed on the runner since it was verified', async () => {
+    const payload = await payloadOf(await bundleOf(app), 'zstd');
+    const entry = payload.content.entries.find((e) => e.path === 'lib/util.js');
+    const bytes = await readFile(payload.content.file);
+    bytes.write('X', entry?.offset ?? 0);
+    await writeFile(payload.content.file, bytes);
+    const { stdin } = uploadStream({
+      id: 'v1',
+      payload,
+      planned: { plan: fullPlan(payload.index), base: undefined },
+      tools: PLAIN,
+      files: [],
+      nonce: 'n0nce',
     });
     const chunks: Buffer[] = [];
     await expect(async () => {
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-    }).rejects.toThrow(/changed since it was verified/);
-    // Every entry went out, but not the end of the archive: the caller fails the transfer.
-    expect(Buffer.concat(chunks).subarray(-1024).equals(Buffer.alloc(1024))).toBe(false);
+      for await (const chunk of stdin) chunks.push(chunk as Buffer);
+    }).rejects.toThrow(/lib\/util\.js: changed on the runner since the bundle was verified/);
+    // The release's own files, the completion marker last, never went: the host fails it.
+    expect(Buffer.concat(chunks).includes(Buffer.from('v1.tmp/.release/complete'))).toBe(false);
   });
 });
+
+/** A `find` first on `dir`'s PATH that has no -printf, as BSD's and busybox's. */
+async function findWithoutPrintf(dir: string): Promise<void> {
+  const real = sh('command -v find').stdout.toString().trim();
+  const script = `#!/bin/sh\nfor arg; do [ "$arg" = -printf ] && { echo "find: unknown primary -printf" >&2; exit 1; }; done\nexec ${real} "$@"\n`;
+  await writeFile(path.join(dir, 'find'), script, { mode: 0o755 });
+}
+
+async function readdirSorted(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}

@@ -13,19 +13,22 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { INDEX_HEADER } from '../../../../shared/bundle/file-index.js';
 import { envValueProblem, renderEnvFile } from '../../../../shared/dotenv.js';
+import { fullPlan } from '../../../../shared/host/delta-plan.js';
+import { uploadStream } from '../../../../shared/host/delta-transfer.js';
+import { payloadOf } from '../../../helpers/payload.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandScript } from '../../../../shared/host/scripts/command.js';
 import { inspectScript, parseInspect } from '../../../../shared/host/scripts/inspect.js';
 import { acquireLockScript, releaseLockScript } from '../../../../shared/host/scripts/lock.js';
 import {
   checkReleaseId,
-  installScript,
-  prepareMetadataScript,
   pruneScript,
   receiveScript,
   switchScript,
-  writeReleaseFileScript,
 } from '../../../../shared/host/scripts/release.js';
 import {
   appendHistoryScript,
@@ -92,7 +95,12 @@ describe('names checked before any script is built', () => {
 });
 
 describe('the scripts on real files', () => {
-  async function received(root: string, id: string, files: Record<string, string>): Promise<void> {
+  async function received(
+    root: string,
+    id: string,
+    files: Record<string, string>,
+    sharedPaths: string[] = [],
+  ): Promise<void> {
     const tar = execFileSync('sh', [
       '-c',
       `cd "$1" && tar -cf - .`,
@@ -106,18 +114,36 @@ describe('the scripts on real files', () => {
         return src;
       })(),
     ]);
-    expect(sh(receiveScript(root, id), tar).code).toBe(0);
+    const payload = await payloadOf(Readable.from([tar]));
+    const upload = uploadStream({
+      id,
+      payload,
+      planned: { plan: fullPlan(payload.index), base: undefined },
+      tools: { decompressor: undefined, hash: undefined, stamps: false },
+      files: [
+        { path: '.env', content: Buffer.from('A="1"\n'), mode: 0o600 },
+        { path: '.release/release.json', content: Buffer.from('{"build":{}}') },
+      ],
+      nonce: 'n0nce',
+    });
+    const script = receiveScript(root, {
+      id,
+      sharedPaths,
+      replace: false,
+      stamps: false,
+      decompressor: undefined,
+      nonce: 'n0nce',
+      index: { base: undefined, how: 'keep', header: INDEX_HEADER },
+      indexDigest: undefined,
+    });
+    const result = sh(script, await buffer(upload.stdin));
+    expect(result.code, result.stderr).toBe(0);
   }
 
-  it('receives, installs with shared links, switches and inspects a release', async () => {
+  it('receives and installs with shared links in one script, switches and inspects a release', async () => {
     const root = deployRoot(path.join(dir, 'app'));
-    await received(root, 'v1', { 'index.html': 'one', '.env': 'FROM_BUNDLE=1', 'log/old': 'x' });
-    expect(sh(prepareMetadataScript(root, 'v1')).code).toBe(0);
-    expect(sh(writeReleaseFileScript(root, 'v1', '.env'), 'A="1"\n').code).toBe(0);
-    expect(
-      sh(writeReleaseFileScript(root, 'v1', '.release/release.json'), '{"build":{}}').code,
-    ).toBe(0);
-    expect(sh(installScript(root, 'v1', ['log', 'tmp/pids'], false)).code).toBe(0);
+    const files = { 'index.html': 'one', '.env': 'FROM_BUNDLE=1', 'log/old': 'x' };
+    await received(root, 'v1', files, ['log', 'tmp/pids']);
     expect(sh(switchScript(root, 'v1', 'abc')).code).toBe(0);
 
     expect(await readlink(path.join(root, 'current'))).toBe('releases/v1');
@@ -234,7 +260,7 @@ describe('the scripts on real files', () => {
     for (const id of ['v1', 'v2', 'v3'])
       await mkdir(path.join(root, 'releases', id), { recursive: true });
     await symlink('releases/v2', path.join(root, 'current'));
-    expect(sh(pruneScript(root, ['v1', 'v2'])).code).toBe(0);
+    expect(sh(pruneScript(root, ['v1', 'v2'], false)).code).toBe(0);
     expect((await readdir(path.join(root, 'releases'))).sort()).toEqual(['v2', 'v3']);
   });
 
