@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { runUrl, type ActionContext } from '../context.js';
 import { ConfigurationError, formatError } from '../errors.js';
-import { checkHostAccess, localEnv, openFleet, type Fleet } from '../fleet/connect.js';
+import {
+  checkHostAccess,
+  localEnv,
+  openFleet,
+  type Connection,
+  type Fleet,
+} from '../fleet/connect.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
 import { fleetResult } from '../fleet/result.js';
@@ -64,6 +70,7 @@ export interface RunOutputs extends Record<string, string> {
   'deployment-id': string;
   url: string;
   'rolled-back': string;
+  'bytes-sent': string;
 }
 
 /** What every step of a run works with, from inputs checked before anything happens. */
@@ -195,6 +202,7 @@ async function rollOut(
     'previous-release-id': fleet.before ?? '',
     'deployment-id': deploymentId !== undefined ? String(deploymentId) : '',
     'rolled-back': String(fleet.rolledBack),
+    'bytes-sent': bytesSent(connections),
   });
   return { outputs, summary, ...(fleet.failure ? { failure: fleet.failure } : {}) };
 }
@@ -290,6 +298,15 @@ async function destroy(setup: RunSetup): Promise<StageResult<RunOutputs>> {
   };
 }
 
+/**
+ * Bytes sent to each host in this step, as they went on the wire (a failed upload's too), a
+ * JSON object by host line: for the outputs.
+ */
+function bytesSent(connections: readonly Connection[]): string {
+  const sent = connections.map((c) => [c.host.label, c.transport.bytesSent] as const);
+  return JSON.stringify(Object.fromEntries(sent));
+}
+
 function runOutputs(inputs: RunInputs, values: Partial<RunOutputs>): RunOutputs {
   return {
     'release-id': '',
@@ -298,6 +315,7 @@ function runOutputs(inputs: RunInputs, values: Partial<RunOutputs>): RunOutputs 
     'deployment-id': '',
     url: inputs.url ?? '',
     'rolled-back': 'false',
+    'bytes-sent': '{}',
     ...values,
   };
 }
