@@ -139,13 +139,18 @@ END {
 }
 `;
 
+/**
+ * What a check or stamps never look at, as find's operands: the release's own files, and names
+ * with a newline (two lines of a tool's output) or a backslash (never linked). Needs `$newline`.
+ */
+const SKIP = `\\( -path ./.release -o -path ./.env -o -path "$newline" -o -path '*\\\\*' \\) -prune`;
+
 /** Where the check leaves, for the stamps, what it found as shipped; under the deploy root. */
 const EVIDENCE = '.deploy/verified.tmp';
 
 function hashCommands(tools: HostTools & { hash: HashTool }): string[] {
   const hash = HASH_COMMAND[tools.hash];
-  // Names with a newline would make two lines of the tool's output; they are never linked.
-  const skip = `\\( -path "$newline" -o -path '*\\\\*' \\) -prune -o -type f`;
+  const skip = `${SKIP} -o -type f`;
   if (!tools.stamps) {
     return [
       `printf 'mode 644\\n'; find . ${skip} -perm 644 -exec ${hash} {} +`,
@@ -153,7 +158,7 @@ function hashCommands(tools: HostTools & { hash: HashTool }): string[] {
     ];
   }
   const hashList = (mode: string) =>
-    `printf 'mode ${mode}\\n'; if [ -s "$list${mode}.tmp" ]; then sed 's|^|./|' "$list${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
+    `printf 'mode ${mode}\\n'; if [ -s "\${list}${mode}.tmp" ]; then sed 's|^|./|' "\${list}${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
   return [
     `find . ${skip} -printf '${STAMP_FORMAT} %P\\n' > "$live" || exit 1`,
     `LC_ALL=C awk -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" ${q(SPLIT)} "$live"`,
@@ -268,7 +273,7 @@ export function stampCommands(options: {
   fresh: boolean;
 }): string[] {
   const evidence = options.fresh ? EVIDENCE : '.deploy/stamps';
-  const find = `find . \\( -path "$newline" -o -path '*\\\\*' \\) -prune -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
+  const find = `find . ${SKIP} -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
   const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence=${evidence} -v fresh=${options.fresh ? 1 : 0} ${q(STAMP)}`;
   return [
     `newline='*`,
