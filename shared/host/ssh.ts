@@ -42,11 +42,12 @@ const CLOSE_GRACE_MS = 2000;
 type Algorithms = NonNullable<ConnectConfig['algorithms']>;
 
 /**
- * Ciphers in the order asked for: AES-GCM first, which Node's OpenSSL runs on the CPU's AES
- * instructions and which needs no separate MAC; chacha20-poly1305 (ssh2's default first) last,
- * since ssh2 computes its Poly1305 in WebAssembly without its native add-on (which the bundled
- * actions do not carry). Uploads run several times faster
- * (`npm run bench -- ssh`). A host that offers none of these is refused at the handshake.
+ * Ciphers in the order asked for, pinned rather than left to what ssh2 makes of the CPU (it puts
+ * chacha20-poly1305 first on one it finds without AES instructions): AES-GCM first, which Node's
+ * OpenSSL runs on the CPU's AES instructions and which needs no separate MAC; chacha20-poly1305
+ * last, since ssh2 computes its Poly1305 in WebAssembly without its native add-on, which the
+ * bundled actions do not carry (`npm run bench -- ssh` compares them). A host that offers none
+ * of these is refused at the handshake.
  */
 const CIPHERS: Extract<Algorithms['cipher'], unknown[]> = [
   'aes128-gcm@openssh.com',

@@ -37,6 +37,8 @@ export interface HostOptions {
    * docs says. `privateKey` is then a key that account does not accept.
    */
   user?: string;
+  /** sshd_config lines of the test's own, before the defaults (sshd keeps a keyword's first value). */
+  config?: string[];
 }
 
 export interface TestHost {
@@ -191,6 +193,7 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     await writeFile(
       config,
       [
+        ...(options.config ?? []),
         `Port ${port}`,
         'ListenAddress 127.0.0.1',
         `HostKey ${path.join(dir, 'host_key')}`,
