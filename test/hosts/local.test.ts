@@ -1,4 +1,5 @@
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,32 @@ describe('the local transport: this machine as the host', () => {
   afterAll(async () => {
     await endProcessesUnder(dir);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('makes a release from the one before as over SSH: what changed travels, compressed', async () => {
+    const other = path.join(dir, 'delta');
+    const big = randomBytes(1024 * 1024);
+    const tar = (version: string) =>
+      appFiles([
+        { name: 'lib/big.bin', content: big },
+        { name: 'VERSION', content: version },
+      ]).then(tarBuffer);
+    const deploy = async (id: string) =>
+      deployToHost(local, {
+        ...appDeploy(other, await releaseOf(id, await tar(id), {})),
+        restart: undefined,
+        healthCheck: undefined,
+      });
+    const first = await deploy('v1');
+    const second = await deploy('v2');
+    expect(first.bytesSent).toBeGreaterThan(1024 * 1024);
+    expect(second.bytesSent).toBeLessThan(first.bytesSent / 20);
+    const inode = async (id: string, name: string) =>
+      (await stat(path.join(other, 'releases', id, name))).ino;
+    expect(await inode('v2', 'lib/big.bin')).toBe(await inode('v1', 'lib/big.bin'));
+    expect(await inode('v2', 'VERSION')).not.toBe(await inode('v1', 'VERSION'));
+    expect(await readFile(path.join(other, 'releases/v2/VERSION'), 'utf8')).toBe('v2');
+    expect(await readdir(path.join(other, 'releases/v2/.release'))).toContain('index');
   });
 
   it('deploys, rolls back without uploading, and reads the state back', async () => {
