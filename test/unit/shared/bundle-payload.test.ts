@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import { Spool } from '../../../shared/bundle/spool.js';
+import { payloadOf } from '../../helpers/payload.js';
+import { tempDir } from './bundle-helpers.js';
+import { bundleOf } from './host/delta-helpers.js';
+
+const collect = async (chunks: AsyncIterable<Buffer>) => buffer(chunks);
+
+describe('the streams of a release, for many hosts', () => {
+  it('are made once per plan: hosts on the same plan read one copy, another plan makes another', async () => {
+    const bundle = await bundleOf({ 'a.txt': 'a\n', 'big.bin': randomBytes(3 * 1024 * 1024) });
+    const payload = await payloadOf(bundle, 'zstd');
+    const plan = { into: 'v2.tmp', wire: 'zstd' as const };
+    const reads = Array.from({ length: 8 }, () => payload.read(plan).chunks);
+    const streams = await Promise.all(reads.map(collect));
+    for (const stream of streams) expect(stream.equals(streams[0] ?? Buffer.alloc(0))).toBe(true);
+    // One more host, later: the same copy, read from its start.
+    expect((await collect(payload.read(plan).chunks)).equals(streams[0] ?? Buffer.alloc(0))).toBe(
+      true,
+    );
+    const directory = path.dirname(payload.content.file);
+    expect((await readdir(directory)).filter((name) => name.startsWith('stream-'))).toHaveLength(1);
+
+    const linked = { ...plan, base: 'v1', carry: new Set(['big.bin']) };
+    const smaller = await collect(payload.read(linked).chunks);
+    expect(smaller.length).toBeLessThan((streams[0]?.length ?? 0) / 10);
+    await collect(payload.read({ ...plan, wire: undefined }).chunks);
+    expect((await readdir(directory)).filter((name) => name.startsWith('stream-'))).toHaveLength(3);
+  });
+});
+
+describe('a spool', () => {
+  it('gives every reader the whole stream, however far the source has got when it starts', async () => {
+    const dir = await tempDir();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const pieces = Array.from({ length: 20 }, (_, at) => Buffer.alloc(100_000, at));
+    async function* source() {
+      for (const [at, piece] of pieces.entries()) {
+        if (at === 10) await gate;
+        yield piece;
+      }
+    }
+    const spool = new Spool(path.join(dir, 'spool'), source());
+    const early = collect(spool.read());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(spool.written).toBe(1_000_000);
+    const middle = collect(spool.read());
+    release();
+    const late = await collect(spool.read());
+    const whole = Buffer.concat(pieces);
+    for (const got of [await early, await middle, late]) expect(got.equals(whole)).toBe(true);
+  });
+
+  it('fails every reader when its source fails, after what came before', async () => {
+    const dir = await tempDir();
+    async function* source() {
+      yield Buffer.from('first part');
+      await Promise.resolve();
+      throw new Error('the source broke');
+    }
+    const spool = new Spool(path.join(dir, 'spool'), source());
+    for (let i = 0; i < 2; i++) {
+      const got: Buffer[] = [];
+      await expect(async () => {
+        for await (const chunk of spool.read()) got.push(chunk);
+      }).rejects.toThrow('the source broke');
+      expect(Buffer.concat(got).toString()).toBe('first part');
+    }
+  });
+});
