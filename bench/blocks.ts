@@ -1,6 +1,7 @@
-// `npm run bench -- blocks`: the transfer's steps alone over ssh2 (the product's SSH
+// `npm run bench -- blocks [--large]`: the transfer's steps alone over ssh2 (the product's SSH
 // transport) on the deploy bench's app and host: v1 in full, then v2 with one file changed
-// built from v1; and the check of v1 against its index, by hashing every file and with stamps.
+// built from v1, with the time of each phase; and the check of v1 against its index, by hashing
+// every file and with stamps.
 import { join } from 'node:path';
 import { HostSession } from '../shared/host/session.js';
 import { connectSsh } from '../shared/host/ssh.js';
@@ -12,8 +13,8 @@ import { baselines, header, mib, row, setUp, tearDown, theirs, times } from './d
 import { diskKiB, packVersions } from './deploy-steps.js';
 import { onWire, type ProxiedHost } from './wire.js';
 
-export async function blocksBench(): Promise<void> {
-  const world = await setUp(1, 1);
+export async function blocksBench(args: string[]): Promise<void> {
+  const world = await setUp(args.includes('--large') ? 7 : 1, 1);
   try {
     const target = world.targets[0] as ProxiedHost;
     const bundles = await packVersions(world.trees);
@@ -24,7 +25,9 @@ export async function blocksBench(): Promise<void> {
       knownHosts: target.knownHosts,
     });
     const root = 'blocks';
-    const session = new HostSession(transport, { root, log: silentLog });
+    const phases: [string, number][] = [];
+    const onPhase = (phase: string) => phases.push([phase, performance.now()]);
+    const session = new HostSession(transport, { root, log: silentLog, onPhase });
     const { tools } = await session.inspect();
     console.log(
       `host tools: ${tools.decompressor ?? 'no decompressor'}, ${tools.hash ?? 'no hash tool'}, ${tools.stamps ? 'stamps' : 'no stamps'}`,
@@ -57,11 +60,20 @@ export async function blocksBench(): Promise<void> {
         payload,
       };
       const options = { release, envFile: '', sharedPaths: [], replace: false, tools, base };
-      const figures = await onWire(target, () => transferRelease(session, options));
+      phases.length = 0;
+      const figures = await onWire(target, async () => {
+        await transferRelease(session, options);
+        onPhase('done');
+      });
       row(`${id}: transfer (recording it: ${indexSeconds.toFixed(2)} s)`, {
         host: figures.seconds,
         ...figures,
       });
+      const steps = phases.slice(0, -1).map(([phase, at], i) => {
+        const next = phases[i + 1]?.[1] ?? at;
+        return `${phase} ${((next - at) / 1000).toFixed(2)} s`;
+      });
+      console.log(`    ${steps.join(', ')}`);
       results.push(figures);
       base = id;
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { indexEntry, sortIndex, type FileIndex, type IndexEntry } from './file-index.js';
 import type { CheckedEntry } from './unpack.js';
@@ -21,6 +22,12 @@ export interface ContentEntry extends IndexEntry {
 export interface ReleaseContent {
   /** The file holding the bytes of every file, in the bundle's order. */
   file: string;
+  /**
+   * The sha256 of each CONTENT_BLOCK bytes of the file, one after the other: whatever is read
+   * of it again is checked against them, so a file changed on the runner since the bundle was
+   * verified never reaches a host.
+   */
+  blocks: Buffer;
   /** In the bundle's order: a directory before what it holds. */
   entries: readonly ContentEntry[];
   /** The same entries in the order of `.release/index`. */
@@ -38,11 +45,44 @@ export function isReleaseOwnPath(path: string): boolean {
 /** Bytes gathered before each write to the content file. */
 const WRITE_BYTES = 1024 * 1024;
 
+/** The content file is checked by blocks of this size. */
+export const CONTENT_BLOCK = 1024 * 1024;
+
+/** Hashes a stream of bytes by blocks of CONTENT_BLOCK. */
+class BlockHasher {
+  readonly #digests: Buffer[] = [];
+  #hash = createHash('sha256');
+  #filled = 0;
+
+  update(bytes: Buffer): void {
+    let at = 0;
+    while (at < bytes.length) {
+      const count = Math.min(bytes.length - at, CONTENT_BLOCK - this.#filled);
+      this.#hash.update(bytes.subarray(at, at + count));
+      this.#filled += count;
+      at += count;
+      if (this.#filled === CONTENT_BLOCK) this.#next();
+    }
+  }
+
+  #next(): void {
+    this.#digests.push(this.#hash.digest());
+    this.#hash = createHash('sha256');
+    this.#filled = 0;
+  }
+
+  finish(): Buffer {
+    if (this.#filled > 0) this.#next();
+    return Buffer.concat(this.#digests);
+  }
+}
+
 /** Fed each checked entry of a bundle, in order, by the pass that checks it. */
 export class ContentRecorder {
   readonly #file: string;
   readonly #handle: FileHandle;
   readonly #entries: ContentEntry[] = [];
+  readonly #blocks = new BlockHasher();
   #offset = 0;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -82,6 +122,7 @@ export class ContentRecorder {
 
   async #flush(): Promise<void> {
     const bytes = Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#blocks.update(bytes);
     this.#pending = [];
     this.#pendingBytes = 0;
     let written = 0;
@@ -97,7 +138,12 @@ export class ContentRecorder {
     } finally {
       await this.#handle.close();
     }
-    return { file: this.#file, entries: this.#entries, index: sortIndex(this.#entries) };
+    return {
+      file: this.#file,
+      blocks: this.#blocks.finish(),
+      entries: this.#entries,
+      index: sortIndex(this.#entries),
+    };
   }
 
   /** Closes the file after a failed pass; the caller removes it. */

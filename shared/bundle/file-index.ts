@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntryKind } from './rules.js';
+import { compareUtf8, type EntryKind } from './rules.js';
 import { entryMode } from './tar.js';
 
 /*
@@ -67,18 +67,15 @@ export function indexLine(entry: IndexEntry): string {
   ].join('\t');
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 /**
  * The index file's text: the header line, then one line per entry sorted by the line's bytes
  * (as `LC_ALL=C sort` sorts them, so the host can merge indexes with sort and get the same
  * bytes). The same entries always give the same text.
  */
 export function serializeIndex(index: FileIndex): string {
-  const lines = index.map(indexLine).sort(compareBytes);
-  return `${INDEX_HEADER}\n${lines.map((line) => `${line}\n`).join('')}`;
+  return `${INDEX_HEADER}\n${sortIndex(index)
+    .map((entry) => `${indexLine(entry)}\n`)
+    .join('')}`;
 }
 
 /** Reads an index file; throws on anything that is not one, so the caller sends everything. */
@@ -147,12 +144,29 @@ export async function indexEntry(entry: IndexableEntry): Promise<IndexEntry> {
   return { path: entry.path, kind: 'file', mode, size, sha256: hash.digest('hex') };
 }
 
-/** Entries in the index's order, each line made once: sorting by lines made anew is slow. */
+/**
+ * Entries in the order of their lines' bytes. Paths are unique and a line is the encoded path,
+ * a tab, then the rest; encoded paths hold no byte below a space, so a path before another
+ * (byte by byte, a prefix first) is a line before the other: only paths are compared, as
+ * UTF-8, and encoded only when they need it.
+ */
 export function sortIndex<T extends IndexEntry>(entries: readonly T[]): T[] {
   return entries
-    .map((entry) => ({ entry, line: Buffer.from(indexLine(entry), 'utf8') }))
-    .sort((a, b) => Buffer.compare(a.line, b.line))
+    .map((entry) => ({ entry, key: encodeField(entry.path) }))
+    .sort((a, b) => compareUtf8(a.key, b.key))
     .map(({ entry }) => entry);
+}
+
+/**
+ * How a release's index is made on the host from its base's: which base lines to keep (or to
+ * drop: whichever list is shorter), and the entries whose lines are sent.
+ */
+export interface IndexUpdate {
+  how: 'keep' | 'drop';
+  /** Encoded paths of base file lines to keep (or to drop). */
+  listed: readonly string[];
+  /** Entries the host cannot take from the base index: their lines are sent. */
+  entries: readonly IndexEntry[];
 }
 
 export interface IndexDiff {

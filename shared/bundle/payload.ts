@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Compression } from './compression.js';
 import { compressStream } from './compress-stream.js';
 import type { ReleaseContent } from './content.js';
-import { serializeIndex, type FileIndex } from './file-index.js';
+import { INDEX_HEADER, indexLine, type FileIndex, type IndexUpdate } from './file-index.js';
 import { releaseTar, type ReleaseTarOptions } from './release-tar.js';
+import { encodeHeader, END_OF_ARCHIVE, paddingAfter } from './tar.js';
 import { Spool } from './spool.js';
 
 /**
@@ -40,31 +41,74 @@ export function onTheWire(
 export interface PlanStream extends ReleaseTarOptions {
   /** How the host reads it: zstd, gzip, or a plain tar. */
   wire: Compression | undefined;
+  /** What makes the new release's index from its base's: `.release/index.update`. */
+  update: IndexUpdate;
 }
 
 /** One host's read of a release stream, and how far it has got. */
 export interface StreamRead {
   chunks: AsyncGenerator<Buffer>;
+  /** Splits the index update, and is what the release's completion file must hold. */
+  nonce: string;
   /** Bytes of tar this read has passed on so far, estimated from the compressed bytes. */
   tarSent(): number;
 }
 
 interface Made {
   spool: Spool;
+  nonce: string;
   /** Bytes of tar made so far: all of it once the spool is done. */
   tar: { bytes: number };
+}
+
+/** Text in pieces of about this size: an index of a large release is megabytes. */
+const PIECE_BYTES = 64 * 1024;
+
+function* pieces(lines: Iterable<string>): Generator<Buffer> {
+  let pending: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    pending.push(line, '\n');
+    size += line.length + 1;
+    if (size < PIECE_BYTES) continue;
+    yield Buffer.from(pending.join(''));
+    pending = [];
+    size = 0;
+  }
+  if (size > 0) yield Buffer.from(pending.join(''));
+}
+
+/** The lines of an index update: the base lines listed, the nonce, the lines sent. */
+function* updateLines(update: IndexUpdate, nonce: string): Generator<string> {
+  yield* update.listed;
+  yield nonce;
+  for (const entry of update.entries) yield indexLine(entry);
+}
+
+/** The release's `.release/` and its index update, written in pieces as it is read. */
+function* updateTar(into: string, update: IndexUpdate, nonce: string): Generator<Buffer> {
+  const mtime = Math.floor(Date.now() / 1000);
+  const directory = `${into}/.release`;
+  yield encodeHeader({ path: directory, kind: 'directory', size: 0, executable: false }, mtime);
+  let size = 0;
+  for (const line of updateLines(update, nonce)) size += Buffer.byteLength(line) + 1;
+  const path = `${directory}/index.update`;
+  yield encodeHeader({ path, kind: 'file', size, executable: false }, mtime);
+  yield* pieces(updateLines(update, nonce));
+  const padding = paddingAfter(size);
+  if (padding > 0) yield END_OF_ARCHIVE.subarray(0, padding);
 }
 
 /**
  * What travels to the hosts for one verified release: its content (file bytes and entries,
  * recorded in the pass that verified the bundle) and the streams made from it. A stream is made
- * once per distinct plan (the same base, the same files linked, the same wire compression) and
- * spooled in `directory`; every host with that plan reads the one copy, so eight hosts on the
- * same release cost one pass and one compression, not eight.
+ * once per distinct plan (the same base, the same files linked, the same index update, the same
+ * wire compression) and spooled in `directory`; every host with that plan reads the one copy,
+ * so eight hosts on the same release cost one pass and one compression, not eight.
  */
 export class ReleasePayload {
   readonly #made = new Map<string, Made>();
-  #indexFile: { text: string; sha256: string } | undefined;
+  #indexDigest: string | undefined;
 
   constructor(
     readonly content: ReleaseContent,
@@ -75,13 +119,24 @@ export class ReleasePayload {
     return this.content.index;
   }
 
-  /** `.release/index` as the runner makes it, and its sha256: what a host's must be. */
-  get indexFile(): { text: string; sha256: string } {
-    if (this.#indexFile === undefined) {
-      const text = serializeIndex(this.content.index);
-      this.#indexFile = { text, sha256: createHash('sha256').update(text).digest('hex') };
+  /** `.release/index` as the runner makes it, in pieces: the index is sorted already. */
+  indexFile(): Generator<Buffer> {
+    const index = this.content.index;
+    function* lines(): Generator<string> {
+      yield INDEX_HEADER;
+      for (const entry of index) yield indexLine(entry);
     }
-    return this.#indexFile;
+    return pieces(lines());
+  }
+
+  /** The sha256 of `.release/index`: what a host's must hash to. */
+  get indexDigest(): string {
+    if (this.#indexDigest === undefined) {
+      const hash = createHash('sha256');
+      for (const piece of this.indexFile()) hash.update(piece);
+      this.#indexDigest = hash.digest('hex');
+    }
+    return this.#indexDigest;
   }
 
   read(plan: PlanStream): StreamRead {
@@ -95,6 +150,7 @@ export class ReleasePayload {
     }
     return {
       chunks: chunks(),
+      nonce: made.nonce,
       tarSent: () =>
         made.spool.done && wireRead === made.spool.written
           ? made.tar.bytes
@@ -103,23 +159,37 @@ export class ReleasePayload {
   }
 
   #make(plan: PlanStream): Made {
-    const carried = [...(plan.carry ?? [])].sort().join('\n');
-    const key = createHash('sha256')
-      .update(JSON.stringify([plan.into, plan.base ?? '', plan.wire ?? 'tar', carried]))
-      .digest('hex');
+    const key = planKey(plan);
     const known = this.#made.get(key);
     if (known) return known;
     const tar = { bytes: 0 };
+    const nonce = randomBytes(16).toString('hex');
     const content = this.content;
     async function* counted(): AsyncGenerator<Buffer> {
-      for await (const chunk of releaseTar(content, plan)) {
-        tar.bytes += chunk.length;
-        yield chunk;
+      const parts = [releaseTar(content, plan), updateTar(plan.into, plan.update, nonce)];
+      for (const part of parts) {
+        for await (const chunk of part) {
+          tar.bytes += chunk.length;
+          yield chunk;
+        }
       }
     }
     const file = path.join(this.directory, `stream-${this.#made.size + 1}`);
-    const made = { spool: new Spool(file, onTheWire(counted(), plan.wire)), tar };
+    const made = { spool: new Spool(file, onTheWire(counted(), plan.wire)), nonce, tar };
     this.#made.set(key, made);
     return made;
   }
+}
+
+/** What makes two plans' streams the same, hashed as it is read: the lists can be long. */
+function planKey(plan: PlanStream): string {
+  const hash = createHash('sha256');
+  const field = (value: string) => hash.update(value).update('\0');
+  [plan.into, plan.base ?? '', plan.wire ?? 'tar', plan.update.how].forEach(field);
+  for (const path of plan.carry ?? []) field(path);
+  field('listed');
+  plan.update.listed.forEach(field);
+  field('sent');
+  for (const entry of plan.update.entries) field(entry.path);
+  return hash.digest('hex');
 }

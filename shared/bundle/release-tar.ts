@@ -1,35 +1,43 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '../errors.js';
-import type { ContentEntry, ReleaseContent } from './content.js';
-import { encodeHeader, END_OF_ARCHIVE, entryMode, paddingAfter } from './tar.js';
+import { CONTENT_BLOCK, type ContentEntry, type ReleaseContent } from './content.js';
+import {
+  checksum,
+  encodeHeader,
+  END_OF_ARCHIVE,
+  entryMode,
+  paddingAfter,
+  writeHeader,
+} from './tar.js';
 
 const BLOCK = 512;
 
 /**
- * A hard-link entry: `path` made a second name of the file already at `target`, both relative
- * to where the archive is unpacked. Written as a symlink's header (which carries a long target
- * in a pax record) turned into type `1`, with the file's own mode: a tar that applies modes to
- * hard links must not change the file it links to.
+ * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
+ * of the file already at `target`, both relative to where the archive is unpacked. Written as a
+ * symlink's header (which carries a long target in a pax record) turned into type `1`, with the
+ * file's own mode: a tar that applies modes to hard links must not change the file it links to.
  */
-export function hardLinkHeader(
-  path: string,
-  target: string,
-  options: { executable: boolean; mtime: number },
-): Buffer {
-  const header = encodeHeader(
-    { path, kind: 'symlink', size: 0, executable: false, linkTarget: target },
-    options.mtime,
-  );
-  const block = header.subarray(header.length - BLOCK);
-  block.write('1', 156, 1, 'latin1');
-  const mode = entryMode('file', options.executable);
-  block.write(mode.toString(8).padStart(7, '0'), 100, 7, 'latin1');
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
-  return header;
+export function writeHardLink(
+  link: { path: string; target: string; executable: boolean; mtime: number },
+  out: Buffer,
+  at: number,
+): number {
+  const entry = {
+    path: link.path,
+    kind: 'symlink' as const,
+    size: 0,
+    executable: false,
+    linkTarget: link.target,
+  };
+  const length = writeHeader(entry, link.mtime, out, at);
+  const block = at + length - BLOCK;
+  out[block + 156] = 0x31;
+  const mode = entryMode('file', link.executable).toString(8).padStart(7, '0');
+  for (let i = 0; i < 7; i++) out[block + 100 + i] = mode.charCodeAt(i);
+  checksum(out, block);
+  return length;
 }
 
 export interface ReleaseTarOptions {
@@ -41,61 +49,76 @@ export interface ReleaseTarOptions {
   carry?: ReadonlySet<string>;
 }
 
-/** Bytes read ahead of a file that starts where the last read ended: a full transfer. */
-const READ_AHEAD = 1024 * 1024;
-
 /**
- * Reads file bytes from the content file: in large reads while they come one after the other
- * (a full transfer reads the file once, front to back), else just the bytes asked for.
+ * Reads file bytes from the content file a block at a time, each block checked against the
+ * digest recorded when the bundle was verified. A block read is kept for the files after it: a
+ * full transfer reads the file once, front to back. Pieces handed out are only good until the
+ * next call: the caller copies them.
  */
 class ContentReader {
   readonly #handle: FileHandle;
-  #buffer = Buffer.alloc(0);
-  /** Where `#buffer` starts in the file. */
-  #start = 0;
+  readonly #digests: Buffer;
+  readonly #buffer = Buffer.allocUnsafe(CONTENT_BLOCK);
+  #block = -1;
+  #length = 0;
 
-  constructor(handle: FileHandle) {
+  constructor(handle: FileHandle, digests: Buffer) {
     this.#handle = handle;
+    this.#digests = digests;
   }
 
   async *read(offset: number, size: number): AsyncGenerator<Buffer> {
     const end = offset + size;
-    let at = offset;
-    while (at < end) {
-      const bufferEnd = this.#start + this.#buffer.length;
-      if (at >= this.#start && at < bufferEnd) {
-        const to = Math.min(bufferEnd, end);
-        yield this.#buffer.subarray(at - this.#start, to - this.#start);
-        at = to;
-        continue;
-      }
-      const length = at === bufferEnd ? READ_AHEAD : Math.min(end - at, READ_AHEAD);
-      // A new buffer each time: pieces handed out earlier may still be waiting to be sent.
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await this.#handle.read(buffer, 0, length, at);
-      if (bytesRead < Math.min(length, end - at)) {
-        throw new Error('the release content file is shorter than its entries say');
-      }
-      this.#buffer = buffer.subarray(0, bytesRead);
-      this.#start = at;
+    for (let at = offset; at < end;) {
+      const block = Math.floor(at / CONTENT_BLOCK);
+      if (block !== this.#block) await this.#load(block);
+      const start = block * CONTENT_BLOCK;
+      const to = Math.min(end, start + this.#length);
+      yield this.#buffer.subarray(at - start, to - start);
+      at = to;
     }
+  }
+
+  async #load(block: number): Promise<void> {
+    this.#block = -1;
+    const digest = this.#digests.subarray(block * 32, block * 32 + 32);
+    const { bytesRead } = await this.#handle.read(
+      this.#buffer,
+      0,
+      CONTENT_BLOCK,
+      block * CONTENT_BLOCK,
+    );
+    const bytes = this.#buffer.subarray(0, bytesRead);
+    const same = createHash('sha256').update(bytes).digest().equals(digest);
+    if (!same || bytesRead === 0) throw new ContentChanged();
+    this.#block = block;
+    this.#length = bytesRead;
   }
 }
 
+/** A block of the content file that is not what was recorded. */
+class ContentChanged extends Error {}
+
 function changed(entry: ContentEntry): ConfigurationError {
   return new ConfigurationError({
-    subject: `bundle entry ${entry.path}`,
-    problem: 'changed on the runner since the bundle was verified',
+    subject: 'bundle',
+    problem: `the files kept on the runner changed since they were verified (found reading ${entry.path})`,
+    hint: 'something else on the runner writes to its temporary directory',
   });
 }
+
+/** Bytes of tar gathered before they are handed on: headers and file bytes written in place. */
+const BATCH_BYTES = 1024 * 1024;
+/** Room kept for one header, pax records and all: paths are at most a few KiB. */
+const HEADER_ROOM = 64 * 1024;
 
 /**
  * The bundle's entries as a host unpacks them to make a release: each written anew under `into`
  * from what the verified pass recorded (quirks of the original archive never reach the host's
  * tar), except the files in `carry`, which become hard links to `<base>/<path>`. Without `carry`
- * it is the whole bundle: a full transfer. Every file that travels is hashed again on its way
- * and must still be what the index says; the stream fails otherwise. It has no end-of-archive
- * blocks: the release's own files follow (releaseFilesTar).
+ * it is the whole bundle: a full transfer. File bytes are read again only for the files that
+ * travel, checked on the way; the stream fails if they changed. It comes in pieces of about a
+ * MiB, and has no end-of-archive blocks: the index update and the release's own files follow.
  */
 export async function* releaseTar(
   content: ReleaseContent,
@@ -106,30 +129,47 @@ export async function* releaseTar(
     throw new Error('files to hard-link need the base release they are linked from');
   }
   const handle = await open(content.file, 'r');
+  let out = Buffer.allocUnsafe(BATCH_BYTES);
+  let at = 0;
+  function* handOn(room: number): Generator<Buffer> {
+    if (BATCH_BYTES - at >= room) return;
+    yield out.subarray(0, at);
+    out = Buffer.allocUnsafe(BATCH_BYTES);
+    at = 0;
+  }
   try {
-    const reader = new ContentReader(handle);
+    const reader = new ContentReader(handle, content.blocks);
     for (const entry of content.entries) {
+      yield* handOn(HEADER_ROOM);
       const path = `${options.into}/${entry.path}`;
       const executable = entry.kind === 'file' && entry.mode === 0o755;
       if (entry.kind === 'file' && carry.has(entry.path)) {
-        yield hardLinkHeader(path, `${options.base ?? ''}/${entry.path}`, {
-          executable,
-          mtime: entry.mtime,
-        });
+        const target = `${options.base ?? ''}/${entry.path}`;
+        at += writeHardLink({ path, target, executable, mtime: entry.mtime }, out, at);
         continue;
       }
       const { kind, size, linkTarget } = entry;
-      yield encodeHeader({ path, kind, size, executable, linkTarget }, entry.mtime);
+      at += writeHeader({ path, kind, size, executable, linkTarget }, entry.mtime, out, at);
       if (kind !== 'file') continue;
-      const hash = createHash('sha256');
-      for await (const chunk of reader.read(entry.offset, size)) {
-        hash.update(chunk);
-        yield chunk;
+      try {
+        for await (const piece of reader.read(entry.offset, size)) {
+          for (let from = 0; from < piece.length;) {
+            const count = Math.min(piece.length - from, BATCH_BYTES - at);
+            piece.copy(out, at, from, from + count);
+            at += count;
+            from += count;
+            yield* handOn(1);
+          }
+        }
+      } catch (error) {
+        throw error instanceof ContentChanged ? changed(entry) : error;
       }
-      if (hash.digest('hex') !== entry.sha256) throw changed(entry);
       const padding = paddingAfter(size);
-      if (padding > 0) yield END_OF_ARCHIVE.subarray(0, padding);
+      yield* handOn(padding);
+      out.fill(0, at, at + padding);
+      at += padding;
     }
+    if (at > 0) yield out.subarray(0, at);
   } finally {
     await handle.close();
   }
@@ -143,11 +183,12 @@ export interface ReleaseFile {
   mode?: number;
 }
 
-/** The release's own files under `into`, in order, then the end of the archive. */
+/**
+ * The release's own files under `into` (its `.release/` directory came before, in the shared
+ * stream), then the end of the archive.
+ */
 export function* releaseFilesTar(into: string, files: readonly ReleaseFile[]): Generator<Buffer> {
   const mtime = Math.floor(Date.now() / 1000);
-  const path = `${into}/.release`;
-  yield encodeHeader({ path, kind: 'directory', size: 0, executable: false }, mtime);
   for (const file of files) {
     const size = file.content.length;
     const entry = { path: `${into}/${file.path}`, size, executable: false, mode: file.mode };

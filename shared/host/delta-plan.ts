@@ -3,11 +3,11 @@ import zlib from 'node:zlib';
 import {
   diffIndex,
   encodeField,
-  indexLine,
   type FileIndex,
   type IndexEntry,
+  type IndexUpdate,
 } from '../bundle/file-index.js';
-import type { Decompressor, IndexUpdate } from './scripts/delta.js';
+import type { Decompressor } from './scripts/delta.js';
 
 /*
  * What travels to a host for a new release, decided on the runner from the new bundle's index,
@@ -34,7 +34,7 @@ export function fullPlan(next: FileIndex): DeltaPlan {
     sendEntries: next.length,
     sendBytes: bytes,
     carriedBytes: 0,
-    update: { how: 'keep', listed: [], lines: next.map(indexLine) },
+    update: { how: 'keep', listed: [], entries: next },
   };
 }
 
@@ -66,7 +66,7 @@ export function deltaPlan(
     update: {
       how: keep ? 'keep' : 'drop',
       listed: encoded(keep ? carried : dropped),
-      lines: sent.map(indexLine),
+      entries: sent,
     },
   };
 }

@@ -7,7 +7,6 @@ import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-p
 import { UploadProgress, type ProgressOptions } from './progress.js';
 import {
   checkBaseScript,
-  indexUpdateText,
   parseBaseCheck,
   writeIndexScript,
   type HostTools,
@@ -82,24 +81,31 @@ export interface UploadOptions {
   tools: HostTools;
   /** The release's own files: `.env`, release.json and its signature. */
   files: readonly ReleaseFile[];
-  /** Held by the stream's last file; splits the index update. */
-  nonce: string;
   /** Progress lines for a long upload: `label` names it, `report` writes a line to the log. */
   progress?: Pick<ProgressOptions, 'label' | 'report' | 'now'>;
 }
 
+export interface Upload {
+  stdin: Readable;
+  /** What the stream's last file holds, and the line that splits its index update. */
+  nonce: string;
+  /** Writes the last progress line of a long upload. */
+  finish(): void;
+}
+
 /**
- * The stream a host unpacks: the release's entries as the plan says (made once for every host
- * with that plan), then its own files, the index update and, last, a file holding the nonce,
+ * The stream a host unpacks: the release's entries as the plan says and the index update (made
+ * once for every host with that plan), then its own files and, last, a file holding the nonce,
  * so the host can tell a whole stream from one cut short. Compressed as the host can read.
  */
-export function uploadStream(options: UploadOptions): { stdin: Readable; finish(): void } {
-  const { planned, nonce } = options;
+export function uploadStream(options: UploadOptions): Upload {
+  const { planned } = options;
   const wire = options.tools.decompressor;
   const into = `${options.id}.tmp`;
   const read = options.payload.read({
     into,
     wire,
+    update: planned.plan.update,
     ...(planned.base === undefined ? {} : { base: planned.base, carry: planned.plan.carry }),
   });
   const total = planned.plan.sendBytes + 512 * (planned.plan.sendEntries + planned.plan.carry.size);
@@ -108,11 +114,7 @@ export function uploadStream(options: UploadOptions): { stdin: Readable; finish(
     : undefined;
   const files: ReleaseFile[] = [
     ...options.files,
-    {
-      path: '.release/index.update',
-      content: Buffer.from(indexUpdateText(planned.plan.update, nonce)),
-    },
-    { path: '.release/complete', content: Buffer.from(nonce) },
+    { path: '.release/complete', content: Buffer.from(read.nonce) },
   ];
   async function* chunks(): AsyncGenerator<Buffer> {
     let wireBytes = 0;
@@ -124,7 +126,11 @@ export function uploadStream(options: UploadOptions): { stdin: Readable; finish(
     // Only once every entry went out whole: a stream that failed never gets its last file.
     yield* onTheWire(releaseFilesTar(into, files), wire);
   }
-  return { stdin: Readable.from(chunks()), finish: () => progress?.finish() };
+  return {
+    stdin: Readable.from(chunks()),
+    nonce: read.nonce,
+    finish: () => progress?.finish(),
+  };
 }
 
 /**
@@ -135,14 +141,9 @@ export async function rewriteIndex(
   host: ScriptHost,
   options: { root: string; id: string; payload: ReleasePayload; tools: HostTools },
 ): Promise<void> {
-  const { text } = options.payload.indexFile;
-  const chunks: Buffer[] = [];
-  for await (const chunk of onTheWire([Buffer.from(text)], options.tools.decompressor)) {
-    chunks.push(chunk);
-  }
   await host.must(
     `writing ${options.id}/.release/index`,
     writeIndexScript(options.root, options.id, options.tools),
-    { stdin: Buffer.concat(chunks) },
+    { stdin: Readable.from(onTheWire(options.payload.indexFile(), options.tools.decompressor)) },
   );
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { INDEX_HEADER } from '../bundle/file-index.js';
 import type { ReleasePayload } from '../bundle/payload.js';
 import { planTransfer, rewriteIndex, uploadStream } from './delta-transfer.js';
@@ -52,13 +51,11 @@ export async function transferRelease(
   const next = payload.index;
   const planned = await planTransfer(session, { root, base: options.base, tools, next });
   session.phase('upload');
-  const nonce = randomBytes(16).toString('hex');
   const upload = uploadStream({
     id,
     payload,
     planned,
     tools,
-    nonce,
     files: [
       { path: '.env', content: Buffer.from(options.envFile), mode: 0o600 },
       { path: '.release/release.json', content: release.manifestBytes },
@@ -76,9 +73,9 @@ export async function transferRelease(
   const script = receiveScript(root, {
     ...install,
     decompressor: tools.decompressor,
-    nonce,
+    nonce: upload.nonce,
     index: { base: planned.base, how: planned.plan.update.how, header: INDEX_HEADER },
-    indexDigest: tools.hash ? { hash: tools.hash, hex: payload.indexFile.sha256 } : undefined,
+    indexDigest: tools.hash ? { hash: tools.hash, hex: payload.indexDigest } : undefined,
   });
   try {
     const received = await session.exec(script, { stdin: upload.stdin });

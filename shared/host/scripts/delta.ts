@@ -1,3 +1,4 @@
+import type { IndexUpdate } from '../../bundle/file-index.js';
 import { shellQuote as q } from '../../names.js';
 import { EXIT, fail, inRoot } from './root.js';
 
@@ -317,20 +318,6 @@ BEGIN {
 { print }
 END { for (path in base) if ((path in listed) == (how == "keep")) print base[path] }
 `;
-
-/** What the runner sends to make the new index: which base lines to keep, then its own lines. */
-export interface IndexUpdate {
-  how: 'keep' | 'drop';
-  /** Encoded paths of base file lines to keep (or to drop). */
-  listed: readonly string[];
-  /** Lines the host cannot take from the base index, as file-index.ts writes them. */
-  lines: readonly string[];
-}
-
-/** An index update as text; lines end in newlines. */
-export function indexUpdateText(update: IndexUpdate, nonce: string): string {
-  return [...update.listed, nonce, ...update.lines].map((line) => `${line}\n`).join('');
-}
 
 export interface IndexWrite {
   /** The base release, relative to `releases/`; none: the update's lines are the whole index. */

@@ -13,6 +13,7 @@ import {
   INDEX_HEADER,
   parseIndex,
   serializeIndex,
+  sortIndex,
   type IndexEntry,
 } from '../../../shared/bundle/file-index.js';
 import { ContentRecorder, type ContentEntry } from '../../../shared/bundle/content.js';
@@ -127,6 +128,22 @@ describe('the index of a bundle', () => {
         const field = encodeField(path);
         expect(field).not.toMatch(/[\t\n\r]/);
         expect(decodeField(field)).toBe(path);
+      }),
+    );
+  });
+
+  it('sorts entries by their lines, byte by byte, comparing only paths', () => {
+    const paths = fc.uniqueArray(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }), {
+      minLength: 2,
+      maxLength: 30,
+    });
+    fc.assert(
+      fc.property(paths, (names) => {
+        const entries = names.map((name, at) => file(name, String(at)));
+        const byLines = [...entries].sort((a, b) =>
+          Buffer.compare(Buffer.from(indexLine(a)), Buffer.from(indexLine(b))),
+        );
+        expect(sortIndex(entries)).toEqual(byLines);
       }),
     );
   });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { Spool } from '../../../shared/bundle/spool.js';
+import { fullPlan } from '../../../shared/host/delta-plan.js';
 import { payloadOf } from '../../helpers/payload.js';
 import { tempDir } from './bundle-helpers.js';
 import { bundleOf } from './host/delta-helpers.js';
@@ -14,7 +15,7 @@ describe('the streams of a release, for many hosts', () => {
   it('are made once per plan: hosts on the same plan read one copy, another plan makes another', async () => {
     const bundle = await bundleOf({ 'a.txt': 'a\n', 'big.bin': randomBytes(3 * 1024 * 1024) });
     const payload = await payloadOf(bundle, 'zstd');
-    const plan = { into: 'v2.tmp', wire: 'zstd' as const };
+    const plan = { into: 'v2.tmp', wire: 'zstd' as const, update: fullPlan(payload.index).update };
     const reads = Array.from({ length: 8 }, () => payload.read(plan).chunks);
     const streams = await Promise.all(reads.map(collect));
     for (const stream of streams) expect(stream.equals(streams[0] ?? Buffer.alloc(0))).toBe(true);
@@ -25,7 +26,13 @@ describe('the streams of a release, for many hosts', () => {
     const directory = path.dirname(payload.content.file);
     expect((await readdir(directory)).filter((name) => name.startsWith('stream-'))).toHaveLength(1);
 
-    const linked = { ...plan, base: 'v1', carry: new Set(['big.bin']) };
+    const carry = new Set(['big.bin']);
+    const update = {
+      how: 'keep' as const,
+      listed: ['big.bin'],
+      entries: payload.index.filter((e) => e.path !== 'big.bin'),
+    };
+    const linked = { ...plan, base: 'v1', carry, update };
     const smaller = await collect(payload.read(linked).chunks);
     expect(smaller.length).toBeLessThan((streams[0]?.length ?? 0) / 10);
     await collect(payload.read({ ...plan, wire: undefined }).chunks);

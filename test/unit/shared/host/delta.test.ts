@@ -130,7 +130,6 @@ describe('a release built from the one before', () => {
       planned: { plan: fullPlan(payload.index), base: undefined },
       tools: { decompressor: 'zstd', hash: undefined, stamps: false },
       files: [],
-      nonce: 'n',
       progress: {
         label: 'host test: v1',
         report: (line: string) => lines.push(line),
@@ -294,7 +293,7 @@ describe('hosts with fewer tools', () => {
 });
 
 /** The stream a full transfer sends, and the receive script for it. */
-async function fullUpload(bundle: string, tools: HostTools, nonce = 'n0nce') {
+async function fullUpload(bundle: string, tools: HostTools) {
   const payload = await payloadOf(bundle, 'zstd');
   const upload = uploadStream({
     id: 'v1',
@@ -302,9 +301,8 @@ async function fullUpload(bundle: string, tools: HostTools, nonce = 'n0nce') {
     planned: { plan: fullPlan(payload.index), base: undefined },
     tools,
     files: [],
-    nonce,
   });
-  return { payload, stdin: upload.stdin };
+  return { payload, stdin: upload.stdin, nonce: upload.nonce };
 }
 
 function receive(root: string, tools: HostTools, nonce = 'n0nce') {
@@ -328,11 +326,12 @@ describe('the receiving end', () => {
     await chmod(dir, 0o755);
     const root = path.join(dir, 'deploy');
     await mkdir(root);
-    const stream = await buffer((await fullUpload(await bundleOf(app), PLAIN)).stdin);
+    const upload = await fullUpload(await bundleOf(app), PLAIN);
+    const stream = await buffer(upload.stdin);
     // A deploy user of its own (tar run by root keeps the archive's modes anyway), umask 077.
     const asRoot = process.getuid?.() === 0;
     if (asRoot) await chown(root, 65534, 65534);
-    const command = ['/bin/sh', '-c', `umask 077; ${receive(root, PLAIN)}`];
+    const command = ['/bin/sh', '-c', `umask 077; ${receive(root, PLAIN, upload.nonce)}`];
     const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
     const [program = '', ...args] = asRoot ? [...drop, ...command] : command;
     const result = spawnSync(program, args, { input: stream });
@@ -351,10 +350,10 @@ describe('the receiving end', () => {
     expect(garbage.stderr).toMatch(/damaged|zstd/);
 
     // Every entry of the bundle, then the end of the archive, but not the release's own files.
-    const { payload } = await fullUpload(await bundleOf(app), PLAIN);
+    const { payload, nonce } = await fullUpload(await bundleOf(app), PLAIN);
     const chunks: Buffer[] = [];
     for await (const chunk of releaseTar(payload.content, { into: 'v1.tmp' })) chunks.push(chunk);
-    const cut = sh(receive(root, PLAIN), Buffer.concat([...chunks, Buffer.alloc(1024)]));
+    const cut = sh(receive(root, PLAIN, nonce), Buffer.concat([...chunks, Buffer.alloc(1024)]));
     expect(cut.code).toBe(EXIT.cutShort);
     expect(cut.stderr).toMatch(/cut short/);
     await expect(lstat(path.join(root, 'releases/v1'))).rejects.toThrow(/ENOENT/);
@@ -393,12 +392,11 @@ describe('the receiving end', () => {
       planned: { plan: fullPlan(payload.index), base: undefined },
       tools: PLAIN,
       files: [],
-      nonce: 'n0nce',
     });
     const chunks: Buffer[] = [];
     await expect(async () => {
       for await (const chunk of stdin) chunks.push(chunk as Buffer);
-    }).rejects.toThrow(/lib\/util\.js: changed on the runner since the bundle was verified/);
+    }).rejects.toThrow(/^bundle: the files kept on the runner changed since they were verified/);
     // The release's own files, the completion marker last, never went: the host fails it.
     expect(Buffer.concat(chunks).includes(Buffer.from('v1.tmp/.release/complete'))).toBe(false);
   });

@@ -124,7 +124,6 @@ describe('the scripts on real files', () => {
         { path: '.env', content: Buffer.from('A="1"\n'), mode: 0o600 },
         { path: '.release/release.json', content: Buffer.from('{"build":{}}') },
       ],
-      nonce: 'n0nce',
     });
     const script = receiveScript(root, {
       id,
@@ -132,7 +131,7 @@ describe('the scripts on real files', () => {
       replace: false,
       stamps: false,
       decompressor: undefined,
-      nonce: 'n0nce',
+      nonce: upload.nonce,
       index: { base: undefined, how: 'keep', header: INDEX_HEADER },
       indexDigest: undefined,
     });
