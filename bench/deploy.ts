@@ -83,8 +83,8 @@ export function theirs(label: string, figures: Measured): void {
   row(label, { host: figures.seconds, ...figures });
 }
 
-/** OpenSSH's pipelines and rsync on one host, in directories of their own under `dir`. */
-export async function baselines(target: ProxiedHost, trees: AppTrees, dir: string) {
+/** OpenSSH's pipelines for a first deploy, on one host, in directories of their own under `dir`. */
+async function firstBaselines(target: ProxiedHost, trees: AppTrees, dir: string) {
   const ssh = [...target.ssh, target.login];
   const plain = await onWire(target, () =>
     bash(`tar -cf - -C "$1" . | "\${@:3}" "mkdir -p $2/plain && tar -xf - -C $2/plain"`, [
@@ -99,6 +99,11 @@ export async function baselines(target: ProxiedHost, trees: AppTrees, dir: strin
       [trees.v1, dir, ...ssh],
     ),
   );
+  return { plain, zstd };
+}
+
+/** rsync for the one file changed, after firstBaselines: into a new directory and in place. */
+async function secondBaselines(target: ProxiedHost, trees: AppTrees, dir: string) {
   const rsyncShell = target.ssh.join(' ');
   const linkDest = await onWire(target, () =>
     bash(`rsync -a --link-dest=../v1 -e "$1" "$2/" "$3:$4/v2/"`, [
@@ -113,7 +118,15 @@ export async function baselines(target: ProxiedHost, trees: AppTrees, dir: strin
   const inPlace = await onWire(target, () =>
     bash(`rsync -a -e "$1" "$2/" "$3:$4/v1/"`, [rsyncShell, trees.v2, target.login, dir]),
   );
-  return { plain, zstd, linkDest, linkDestKiB, inPlace };
+  return { linkDest, linkDestKiB, inPlace };
+}
+
+/** OpenSSH's pipelines and rsync on one host, in directories of their own under `dir`. */
+export async function baselines(target: ProxiedHost, trees: AppTrees, dir: string) {
+  return {
+    ...(await firstBaselines(target, trees, dir)),
+    ...(await secondBaselines(target, trees, dir)),
+  };
 }
 
 type Baselines = Awaited<ReturnType<typeof baselines>>;
@@ -132,11 +145,14 @@ async function oneRun(world: World, index: number, bundles: PackedBundle[]): Pro
   const environment = `run-${index}`;
   await publishVersions(world.github, world.keys, environment, bundles);
   const step = { ...world, targets: [target], environment, path: environment };
+  // Each of ours right before its baseline: the machine's load changes by the minute.
   const v1 = await deployStep({ ...step, releaseId: 'v1' });
+  const first = await firstBaselines(target, world.trees, `openssh-${index}`);
   const v2 = await deployStep({ ...step, releaseId: 'v2' });
+  const second = await secondBaselines(target, world.trees, `openssh-${index}`);
+  const base = { ...first, ...second };
   const releases = join(target.host.root, environment, 'releases');
   const [v1KiB = 0, v2KiB = 0] = diskKiB([join(releases, 'v1'), join(releases, 'v2')]);
-  const base = await baselines(target, world.trees, `openssh-${index}`);
   for (const dir of [environment, `openssh-${index}`]) {
     await rm(join(target.host.root, dir), { recursive: true, force: true });
   }
@@ -191,6 +207,15 @@ async function singleHost(world: World, runs: number): Promise<void> {
   theirs('rsync -a (into v1, in place)', base.inPlace);
   theirs('rsync -a --link-dest=../v1 (a new directory)', base.linkDest);
   if (runs > 1) {
+    const paired = (ratio: (run: Run) => number) =>
+      `${times(median(all.map(ratio)))} ${spread(all.map(ratio))}`;
+    console.log('each run, its own against the baseline right after it (median, then each):');
+    console.log(
+      `  first deploy / OpenSSH zstd: ${paired((run) => Math.max(...run.v1.hostSeconds) / run.base.zstd.seconds)}`,
+    );
+    console.log(
+      `  one file / (2 x rsync + 1 s): ${paired((run) => Math.max(...run.v2.hostSeconds) / (2 * run.base.inPlace.seconds + 1))}`,
+    );
     console.log('each run, time on the host (s):');
     console.log(`  run-action v1 ${spread(all.map((run) => Math.max(...run.v1.hostSeconds)))}`);
     console.log(`  OpenSSH zstd  ${spread(all.map((run) => run.base.zstd.seconds))}`);

@@ -333,10 +333,13 @@ export interface IndexWrite {
  * from `input` and the base's index.
  */
 export function mergeIndexCommands(write: IndexWrite, input: string): string[] {
-  const baseIndex = write.base === undefined ? '' : `../${write.base}/.release/index`;
-  const awk = `LC_ALL=C awk -v base_file=${q(baseIndex)} -v marker=${q(write.nonce)} -v how=${q(write.how)} ${q(MERGE)}`;
+  // No base: the update is the nonce line, then every line, sorted already by the runner.
+  const lines =
+    write.base === undefined
+      ? `tail -n +2 ${input}`
+      : `LC_ALL=C awk -v base_file=${q(`../${write.base}/.release/index`)} -v marker=${q(write.nonce)} -v how=${q(write.how)} ${q(MERGE)} ${input} | LC_ALL=C sort`;
   return [
-    `{ printf '%s\\n' ${q(write.header)}; ${awk} ${input} | LC_ALL=C sort; } > .release/index.tmp || exit 1`,
+    `{ printf '%s\\n' ${q(write.header)}; ${lines}; } > .release/index.tmp || exit 1`,
     `mv .release/index.tmp .release/index || exit 1`,
   ];
 }
