@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { parseIndex, type FileIndex } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
@@ -57,11 +57,32 @@ async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaP
   if (checked.code !== 0) return undefined;
   const report = parseBaseCheck(await decompressOutput(checked.stdout, tools.decompressor), nonce);
   if (report === undefined) return undefined;
-  try {
-    return deltaPlan(parseIndex(report.index), report.unverified, options.next);
-  } catch {
-    return undefined;
-  }
+  const key = createHash('sha256').update(report.index);
+  for (const path of [...report.unverified].sort()) key.update('\0').update(path);
+  return planOnce(options.next, key.digest('hex'), () => {
+    try {
+      return deltaPlan(parseIndex(report.index), report.unverified, options.next);
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/**
+ * Plans made for a release, by what the host reported: hosts on the same base with the same
+ * files as shipped (most of a fleet) share one plan, parsed and diffed once.
+ */
+const plans = new WeakMap<FileIndex, Map<string, DeltaPlan | undefined>>();
+
+function planOnce(
+  next: FileIndex,
+  key: string,
+  make: () => DeltaPlan | undefined,
+): DeltaPlan | undefined {
+  let made = plans.get(next);
+  if (!made) plans.set(next, (made = new Map<string, DeltaPlan | undefined>()));
+  if (!made.has(key)) made.set(key, make());
+  return made.get(key);
 }
 
 /**
