@@ -3,8 +3,9 @@ import { compareUtf8, type EntryKind } from './rules.js';
 import { entryMode } from './tar.js';
 
 /*
- * The index of a release's files, kept on the host as `.release/index`: what each entry of the
- * bundle is (kind, mode, size, sha256 of a file's bytes, a symlink's target). Comparing the index
+ * The index of a release's files, kept on the host as `.release/index` (compressed, as
+ * `index.zst` or `index.gz`, when the host has zstd or gzip): what each entry of the bundle is
+ * (kind, mode, size, sha256 of a file's bytes, a symlink's target). Comparing the index
  * of the host's newest release with the new bundle's tells which files can be hard-linked from
  * that release and which must travel; checking the host's files against its index tells which
  * of them are still what was shipped.

@@ -155,7 +155,7 @@ export function uploadStream(options: UploadOptions): Upload {
 }
 
 /**
- * Writes `releases/<id>.tmp/.release/index` whole from the runner's index, when the one merged
+ * Writes the index of `releases/<id>.tmp` whole from the runner's index, when the one merged
  * on the host (from a base index not written the canonical way) differs from it.
  */
 export async function rewriteIndex(

@@ -55,7 +55,7 @@ describe('the local transport: this machine as the host', () => {
     expect(await inode('v2', 'lib/big.bin')).toBe(await inode('v1', 'lib/big.bin'));
     expect(await inode('v2', 'VERSION')).not.toBe(await inode('v1', 'VERSION'));
     expect(await readFile(path.join(other, 'releases/v2/VERSION'), 'utf8')).toBe('v2');
-    expect(await readdir(path.join(other, 'releases/v2/.release'))).toContain('index');
+    expect(await readdir(path.join(other, 'releases/v2/.release'))).toContain('index.zst');
   });
 
   it('deploys, rolls back without uploading, and reads the state back', async () => {

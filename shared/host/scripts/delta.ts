@@ -48,6 +48,20 @@ const HASH_COMMAND: Record<HashTool, string> = {
 
 const DECOMPRESS: Record<Decompressor, string> = { zstd: 'zstd -q -d -c', gzip: 'gzip -d -c' };
 const COMPRESS: Record<Decompressor, string> = { zstd: 'zstd -q -c', gzip: 'gzip -c' };
+const INDEX_EXTENSION: Record<Decompressor, string> = { zstd: '.zst', gzip: '.gz' };
+
+/**
+ * sh: `index_text <release directory>` prints a release's index as text, from
+ * `.release/index.zst`, `.release/index.gz` or `.release/index`; fails when there is none.
+ */
+const INDEX_TEXT = [
+  `index_text() {`,
+  `  if [ -f "$1/.release/index.zst" ]; then ${DECOMPRESS.zstd} "$1/.release/index.zst"`,
+  `  elif [ -f "$1/.release/index.gz" ]; then ${DECOMPRESS.gzip} "$1/.release/index.gz"`,
+  `  elif [ -f "$1/.release/index" ]; then cat "$1/.release/index"`,
+  `  else return 1; fi`,
+  `}`,
+].join('\n');
 
 /** A file's stamp as GNU find prints it: inode, size, mtime, ctime, mode, then the path. */
 const STAMP_FORMAT = '%i %s %T@ %C@ %m';
@@ -169,11 +183,12 @@ function hashCommands(tools: HostTools & { hash: HashTool }): string[] {
 }
 
 /**
- * Checks `releases/<base>` against its `.release/index` and prints, compressed with the host's
+ * Checks `releases/<base>` against its index (`index_text`) and prints, compressed with the host's
  * own compressor when it has one: the index, a line `<nonce> unverified`, the paths of files
  * that are not as the index says, and `<nonce> end`. Files whose stamps are unchanged are not
  * hashed; the stamps of the files found as shipped are left for the new release's. Exits 79
- * when the base or its index is missing: then everything travels.
+ * when the base or its index is missing or unreadable (kept with a tool the host no longer has):
+ * then everything travels.
  */
 export function checkBaseScript(
   root: string,
@@ -186,23 +201,30 @@ export function checkBaseScript(
     : `-v live_file=`;
   const report = [
     `{`,
-    `  cat .release/index`,
+    `  cat "$index"`,
     `  printf '%s\\n' ${q(`${nonce} unverified`)}`,
     `  {`,
     ...hashCommands(tools).map((line) => `    ${line}`),
-    `  } | LC_ALL=C awk -v index_file=.release/index ${stamped} ${q(UNVERIFIED)}`,
+    `  } | LC_ALL=C awk -v index_file="$index" ${stamped} ${q(UNVERIFIED)}`,
     `  printf '%s\\n' ${q(`${nonce} end`)}`,
     `}`,
   ].join('\n');
   return inRoot(root, [
     `rm -f ${EVIDENCE} .deploy/check-*.tmp`,
-    `cd ${q(`releases/${base}`)} 2>/dev/null && [ -f .release/index ] || exit ${EXIT.missing}`,
+    INDEX_TEXT,
+    `cd ${q(`releases/${base}`)} 2>/dev/null || exit ${EXIT.missing}`,
+    `index=../../.deploy/check-index.tmp`,
+    `index_text . > "$index" || exit ${EXIT.missing}`,
     `base=${q(base)}`,
     `live=../../.deploy/check-live.tmp`,
     `list=../../.deploy/check-`,
     `newline='*`,
     `*'`,
     tools.decompressor ? `${report} | ${COMPRESS[tools.decompressor]}` : report,
+    // The report's status is the script's; what the check wrote for itself goes, the evidence stays.
+    `status=$?`,
+    `rm -f ../../.deploy/check-*.tmp`,
+    `exit "$status"`,
   ]);
 }
 
@@ -329,32 +351,53 @@ export interface IndexWrite {
 }
 
 /**
- * sh lines, run in the release directory, that write `.release/index` from the update read
- * from `input` and the base's index.
+ * sh lines, run in the release directory, that write `.release/index.tmp` (plain text) from the
+ * update read from `input` and the base's index.
  */
 export function mergeIndexCommands(write: IndexWrite, input: string): string[] {
-  // No base: the update is the nonce line, then every line, sorted already by the runner.
-  const lines =
-    write.base === undefined
-      ? `tail -n +2 ${input}`
-      : `LC_ALL=C awk -v base_file=${q(`../${write.base}/.release/index`)} -v marker=${q(write.nonce)} -v how=${q(write.how)} ${q(MERGE)} ${input} | LC_ALL=C sort`;
+  if (write.base === undefined) {
+    // No base: the update is the nonce line, then every line, sorted already by the runner.
+    return [
+      `{ printf '%s\\n' ${q(write.header)}; tail -n +2 ${input}; } > .release/index.tmp || exit 1`,
+    ];
+  }
+  const base = '../../.deploy/merge-base.tmp';
+  const awk = `LC_ALL=C awk -v base_file=${base} -v marker=${q(write.nonce)} -v how=${q(write.how)} ${q(MERGE)}`;
   return [
-    `{ printf '%s\\n' ${q(write.header)}; ${lines}; } > .release/index.tmp || exit 1`,
-    `mv .release/index.tmp .release/index || exit 1`,
+    INDEX_TEXT,
+    `merged=no`,
+    `index_text ${q(`../${write.base}`)} > ${base} &&`,
+    `  { printf '%s\\n' ${q(write.header)}; ${awk} ${input} | LC_ALL=C sort; } > .release/index.tmp &&`,
+    `  merged=yes`,
+    `rm -f ${base}`,
+    `[ "$merged" = yes ] || exit 1`,
   ];
 }
 
-/** sh lines that fail with EXIT.indexDiffers unless `.release/index` hashes to `digest`. */
+/** sh lines that fail with EXIT.indexDiffers unless `.release/index.tmp` hashes to `digest`. */
 export function checkIndexCommands(hash: HashTool, digest: string): string[] {
   return [
-    `set -- $(${HASH_COMMAND[hash]} .release/index)`,
+    `set -- $(${HASH_COMMAND[hash]} .release/index.tmp)`,
     `[ "\${1:-}" = ${q(digest)} ] || ${fail(EXIT.indexDiffers, 'the index made on the host differs from the bundle')}`,
   ];
 }
 
 /**
- * Writes `releases/<id>.tmp/.release/index` whole from the index on stdin (compressed as the
- * host reads streams): when the index merged on the host differed from the runner's.
+ * sh lines that keep `.release/index.tmp` as the release's index, compressed with the host's
+ * own tool when it has one (an index is megabytes: a release's largest file but its own).
+ */
+export function storeIndexCommands(decompressor: Decompressor | undefined): string[] {
+  if (decompressor === undefined) return [`mv .release/index.tmp .release/index || exit 1`];
+  const file = `.release/index${INDEX_EXTENSION[decompressor]}`;
+  return [
+    `${COMPRESS[decompressor]} < .release/index.tmp > ${file}.tmp && mv ${file}.tmp ${file} || exit 1`,
+    `rm -f .release/index.tmp`,
+  ];
+}
+
+/**
+ * Writes the index of `releases/<id>.tmp` whole from the runner's index on stdin (compressed
+ * as the host reads streams): when the index merged on the host differed from the runner's.
  */
 export function writeIndexScript(
   root: string,
@@ -365,6 +408,6 @@ export function writeIndexScript(
     `cd ${q(`releases/${id}.tmp`)} || exit ${EXIT.missing}`,
     `mkdir -p .release || exit 1`,
     decompressed(tools.decompressor, 'cat > .release/index.tmp'),
-    `mv .release/index.tmp .release/index || exit 1`,
+    ...storeIndexCommands(tools.decompressor),
   ]);
 }

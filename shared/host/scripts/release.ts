@@ -5,6 +5,7 @@ import {
   decompressed,
   mergeIndexCommands,
   stampCommands,
+  storeIndexCommands,
   type Decompressor,
   type HashTool,
   type IndexWrite,
@@ -113,6 +114,7 @@ export function receiveScript(root: string, options: ReceiveOptions): string {
       ...(options.indexDigest
         ? checkIndexCommands(options.indexDigest.hash, options.indexDigest.hex)
         : []),
+      ...storeIndexCommands(options.decompressor),
       `cd ../.. || exit 1`,
       ...installCommands(options),
     ],

@@ -8,7 +8,7 @@ import { shellQuote as q } from '../../names.js';
  * nothing here touches a host. Every variable part is single-quoted or travels over stdin.
  *
  * Layout under the deploy root:
- *   releases/<id>/            the bundle, .env (0600), .release/{release.json,release.json.sig}
+ *   releases/<id>/            the bundle, .env (0600), .release/{release.json,release.json.sig,index.zst}
  *   releases/<id>.tmp/        a release being received; renamed into place when complete
  *   current -> releases/<id>  replaced by rename(2) of a new link: atomic
  *   shared/<dir>              shared paths, linked into each release

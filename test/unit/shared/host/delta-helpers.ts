@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { expect } from 'vitest';
 import { packBundle } from '../../../../shared/bundle.js';
 import type { FileIndex } from '../../../../shared/bundle/file-index.js';
 import { localTransport } from '../../../../shared/host/local.js';
@@ -11,6 +13,17 @@ import { transferRelease } from '../../../../shared/host/transfer.js';
 import { silentLog } from '../../../../shared/log.js';
 import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, writeTree, type TreeSpec } from '../bundle-helpers.js';
+
+/** A small app with each kind of entry: files of both modes, a symlink, an empty directory. */
+export const app: TreeSpec = {
+  'app.js': 'console.log("v1")\n',
+  'bin/start': { content: '#!/bin/sh\nexec node app.js\n', mode: 0o755 },
+  'lib/util.js': 'export const answer = 42;\n',
+  'lib/big.bin': randomBytes(256 * 1024),
+  'docs/readme': 'read me\n',
+  'current-docs': { link: 'docs' },
+  'empty/': { dir: 0o755 },
+};
 
 /** Runs a script as a transport would: /bin/sh -c, stdin as data. */
 export function sh(script: string, stdin?: Buffer | string, env?: NodeJS.ProcessEnv) {
@@ -170,6 +183,26 @@ export async function plainUnpack(bundle: string): Promise<string> {
   return dir;
 }
 
-export function indexOnHost(root: string, id: string): Promise<string> {
-  return readFile(path.join(root, 'releases', id, '.release', 'index'), 'utf8');
+/** A release's index as text, kept compressed with the host's zstd or gzip, or plain. */
+export async function indexOnHost(root: string, id: string): Promise<string> {
+  const file = (name: string) => readFile(path.join(root, 'releases', id, '.release', name));
+  const read = [
+    async () => zstdDecompressSync(await file('index.zst')),
+    async () => gunzipSync(await file('index.gz')),
+    async () => file('index'),
+  ];
+  for (const attempt of read) {
+    const text = await attempt().catch(() => undefined);
+    if (text !== undefined) return text.toString('utf8');
+  }
+  throw new Error(`releases/${id} has no index`);
+}
+
+/** The release as the bundle would unpack, plus the index it carries. */
+export async function expectRelease(root: string, id: string, bundle: string, index: string) {
+  const release = path.join(root, 'releases', id);
+  expect(await treeOf(release, ['.release', '.env'])).toEqual(
+    await treeOf(await plainUnpack(bundle)),
+  );
+  expect(await indexOnHost(root, id)).toBe(index);
 }
