@@ -17,7 +17,7 @@ import {
   REPOSITORY,
   type StepFigures,
 } from './deploy-steps.js';
-import { bash, onWire, proxied, type Measured, type ProxiedHost } from './wire.js';
+import { bash, onWire, proxied, settle, type Measured, type ProxiedHost } from './wire.js';
 
 const work = join(import.meta.dirname, '.work');
 const MiB = 2 ** 20;
@@ -93,13 +93,21 @@ async function firstBaselines(target: ProxiedHost, trees: AppTrees, dir: string)
       ...ssh,
     ]),
   );
-  const zstd = await onWire(target, () =>
-    bash(
-      `tar -cf - -C "$1" . | zstd -q -T0 | "\${@:3}" "mkdir -p $2/v1 && zstd -q -d | tar -xf - -C $2/v1"`,
-      [trees.v1, dir, ...ssh],
-    ),
-  );
+  const zstd = await onWire(target, () => bash(ZSTD_PIPELINE, [trees.v1, dir, ...ssh]));
   return { plain, zstd };
+}
+
+/** OpenSSH's pipeline with zstd: `$1` the tree, into `$2/v1` on the host; `$3…` ssh and login. */
+const ZSTD_PIPELINE = `tar -cf - -C "$1" . | zstd -q -T0 | "\${@:3}" "mkdir -p $2/v1 && zstd -q -d | tar -xf - -C $2/v1"`;
+
+/** OpenSSH's zstd pipeline to every target at once, in `dir` on each: seconds until all are done. */
+async function opensshToAll(targets: ProxiedHost[], tree: string, dir: string): Promise<number> {
+  settle();
+  const started = performance.now();
+  await Promise.all(
+    targets.map((target) => bash(ZSTD_PIPELINE, [tree, dir, ...target.ssh, target.login])),
+  );
+  return (performance.now() - started) / 1000;
 }
 
 /** rsync for the one file changed, after firstBaselines: into a new directory and in place. */
@@ -273,6 +281,12 @@ async function fleet(world: World): Promise<void> {
       `  ${releaseId}: step time ${targets.length} hosts / 1 host: ${times(many.stepSeconds / single.stepSeconds)} (target <= 1.30x); peak RSS ${mib(single.peakRssKiB * 1024)} / ${mib(many.peakRssKiB * 1024)}`,
     );
   }
+  // The hosts share this machine's cores: what the same first deploy costs OpenSSH in parallel.
+  const alone = await opensshToAll(targets.slice(0, 1), trees.v1, 'openssh-one');
+  const together = await opensshToAll(targets, trees.v1, 'openssh-all');
+  console.log(
+    `  OpenSSH tar | zstd -T0 | ssh, v1: 1 host ${secs(alone)}, ${targets.length} hosts at once ${secs(together)}: ${times(together / alone)}`,
+  );
 }
 
 function option(args: string[], name: string, fallback: number): number {
