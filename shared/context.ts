@@ -17,6 +17,13 @@ export interface ActionContext {
   runAttempt: string;
   serverUrl: string;
   apiUrl: string;
+  /**
+   * Where this action comes from, as a workflow names it in `uses:` (`owner/repo/run-action@ref`):
+   * from GITHUB_ACTION_REPOSITORY and GITHUB_ACTION_REF; undefined for an action in the
+   * workflow's own repository (`uses: ./run-action`).
+   */
+  actionRepository: string | undefined;
+  actionRef: string | undefined;
   /** The environment the runner gave the step: the @actions clients read their tokens from it. */
   env: Readonly<Record<string, string | undefined>>;
   log: Log;
@@ -51,6 +58,8 @@ export function contextFromEnv(
     runAttempt: env.GITHUB_RUN_ATTEMPT ?? '1',
     serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
     apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    actionRepository: env.GITHUB_ACTION_REPOSITORY || undefined,
+    actionRef: env.GITHUB_ACTION_REF || undefined,
     env,
     log,
     signal,

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import * as core from '@actions/core';
 import type { z } from 'zod';
 import { contextFromEnv, type ActionContext } from './context.js';
 import { Cancelled, formatError } from './errors.js';
 import { parseInputs } from './inputs.js';
+import type { Log } from './log.js';
 import type { StageResult } from './stages/result.js';
 
 /**
@@ -18,7 +20,25 @@ export function readInputs<S extends z.ZodObject>(schema: S): z.output<S> {
 }
 
 export function actionContext(signal?: AbortSignal): ActionContext {
-  return contextFromEnv(process.env, core, signal);
+  return contextFromEnv(process.env, runnerLog(), signal);
+}
+
+/** The runner's log: @actions/core, with a host's output kept from being read as commands. */
+function runnerLog(): Log {
+  return {
+    info: (message) => core.info(message),
+    warning: (message) => core.warning(message),
+    debug: (message) => core.debug(message),
+    setSecret: (value) => core.setSecret(value),
+    group: (name, body) => core.group(name, body),
+    output: (text) => {
+      // A line such as `::error::` or `::add-mask::` from a host is text, not a command.
+      const token = randomUUID();
+      core.info(`::stop-commands::${token}`);
+      core.info(text);
+      core.info(`::${token}::`);
+    },
+  };
 }
 
 const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM'] as const;

@@ -27,5 +27,7 @@ export function stderrLog(io: Io): Log {
     debug: () => undefined,
     warning: (message) => io.stderr.write(`warning: ${message}\n`),
     setSecret: () => undefined,
+    group: (_name, body) => body(),
+    output: () => undefined,
   };
 }

@@ -132,7 +132,7 @@ export async function dryRunHost(
   if (upload === 'replace' && state.current === id) {
     problems.push(`releases/${id} is current but holds a different release.json`);
   }
-  if (state.lock) problems.push(session.error(lockProblem(session.root, state.lock, 0)).message);
+  if (state.lock) problems.push(session.error(lockProblem(state.lock, 0)).message);
   const present = [...new Set(snapshot.releases.map((r) => r.id).concat(id))];
   const event: HistoryEvent = { event: 'activated', release: id, time: new Date().toISOString() };
   return {
