@@ -169,3 +169,18 @@ export function secretFingerprints(
   }
   return fingerprints;
 }
+
+/**
+ * Text the step writes where the runner's masking may not reach (a job summary built from a
+ * host's output), with every secret value, and each line of one, replaced by `***`: the same
+ * values `maskSecret` registers.
+ */
+export function redactSecrets(text: string, values: readonly string[]): string {
+  const pieces = values
+    .flatMap((value) => [value, ...value.split(/\r?\n/).filter((line) => line.trim().length > 3)])
+    .filter((piece) => piece.length > 0)
+    .sort((a, b) => b.length - a.length);
+  let redacted = text;
+  for (const piece of pieces) redacted = redacted.split(piece).join('***');
+  return redacted;
+}

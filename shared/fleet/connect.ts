@@ -57,7 +57,44 @@ export function checkHostAccess(hosts: readonly Host[], access: HostAccess): voi
 
 export interface Connection {
   host: Host;
-  transport: Transport;
+  /** The host's transport: the one made by `reconnect` once it was called. */
+  readonly transport: Transport;
+  /**
+   * Connects to the host again after its connection dropped, and uses that from then on: to
+   * release a lock and read back what the host runs. The `local` host keeps its transport.
+   */
+  reconnect(): Promise<Transport>;
+}
+
+/** How long a connection made again may take: the host was just there, or is gone. */
+const RECONNECT_TIMEOUT_SECONDS = 10;
+
+function connectTo(host: Host, access: HostAccess, timeoutSeconds?: number): Promise<Transport> {
+  if (host.kind === 'local') return Promise.resolve(localTransport({ env: access.localEnv }));
+  return connectSsh({
+    target: host,
+    privateKey: access.sshKey ?? '',
+    knownHosts: access.knownHosts ?? '',
+    ...(timeoutSeconds !== undefined ? { connectTimeoutSeconds: timeoutSeconds } : {}),
+  });
+}
+
+function connection(host: Host, first: Transport, access: HostAccess): Connection {
+  let transport = first;
+  return {
+    host,
+    get transport() {
+      return transport;
+    },
+    async reconnect() {
+      if (host.kind === 'local') return transport;
+      const fresh = await connectTo(host, access, RECONNECT_TIMEOUT_SECONDS);
+      const old = transport;
+      transport = fresh;
+      await old.close().catch(() => undefined);
+      return fresh;
+    },
+  };
 }
 
 /**
@@ -69,17 +106,9 @@ async function connectHosts(
   access: HostAccess,
   parallel: number,
 ): Promise<Connection[]> {
-  const outcomes = await mapLimit(hosts, parallel, async (host) => {
-    if (host.kind === 'local') {
-      return { host, transport: localTransport({ env: access.localEnv }) };
-    }
-    const transport = await connectSsh({
-      target: host,
-      privateKey: access.sshKey ?? '',
-      knownHosts: access.knownHosts ?? '',
-    });
-    return { host, transport };
-  });
+  const outcomes = await mapLimit(hosts, parallel, async (host) =>
+    connection(host, await connectTo(host, access), access),
+  );
   const failed = outcomes.flatMap((outcome) =>
     outcome.status === 'rejected' ? [outcome.reason as unknown] : [],
   );

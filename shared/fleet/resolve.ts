@@ -8,6 +8,9 @@ import { findRelease, publishedReleases, type LedgerEntry, type LedgerScope } fr
 import type { Log } from '../log.js';
 import type { AllowedSigner } from '../signature.js';
 import { releaseConfig, verifyBundle, verifyManifest, type VerifiedManifest } from '../verify.js';
+import { MANIFEST_ASSET } from '../manifest.js';
+import { code } from '../markdown.js';
+import type { Checklist } from './checklist.js';
 import type { Fleet } from './connect.js';
 
 /** `latest` or an explicit ID, looked up in the ledger: published releases only. */
@@ -94,6 +97,8 @@ export interface ResolveOptions {
   fleet: Fleet;
   root: string;
   log: Log;
+  /** Where each check that passed is noted, for the summary of a run that stops early. */
+  checklist: Checklist;
 }
 
 /** A release checked from end to end before any host changes. */
@@ -103,6 +108,8 @@ export interface ResolvedRelease {
   rollback: boolean;
   /** For a deploy, the release as each host receives it. */
   hostRelease: HostRelease | undefined;
+  /** The values of its secrets, decrypted: kept out of what the step writes. */
+  secretValues: string[];
   /** Removes the downloaded bundle. */
   dispose(): Promise<void>;
 }
@@ -113,20 +120,31 @@ export interface ResolvedRelease {
  * it asks the hosts what that is, and checks each holds the signed release.json.
  */
 export async function resolveRelease(options: ResolveOptions): Promise<ResolvedRelease> {
-  const { log } = options;
+  const { log, checklist } = options;
   if (options.selector === 'previous') {
     const verified = await resolvePrevious(options);
-    return { verified, rollback: true, hostRelease: undefined, dispose: () => Promise.resolve() };
+    return {
+      verified,
+      rollback: true,
+      hostRelease: undefined,
+      secretValues: [],
+      dispose: () => Promise.resolve(),
+    };
   }
   const { github, scope } = options;
   const entry = await resolveFromLedger(github, scope, options.selector);
+  checklist.pass(`release ${entry.id} found in the ledger: [${entry.tag}](${entry.url})`);
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
   const { manifest } = verified;
+  checklist.pass(`${MANIFEST_ASSET} signed by ${code(verified.signer.principal)}`);
   describeRelease(verified, log);
   const bundle = await verifyBundle(github, scope, verified, options.tempDir, log);
+  checklist.pass(`the bundle: its digest ${code(manifest.build.digest)} and every entry`);
   const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {
     const config = await releaseConfig(verified, options.identity, log);
+    const secrets = config.secretNames.length;
+    checklist.pass(`the config: ${secrets} secret${secrets === 1 ? '' : 's'} decrypted`);
     log.info(
       `Verified ${entry.tag}: bundle ${manifest.build.digest}, ${config.secretNames.length} secrets decrypted`,
     );
@@ -138,7 +156,8 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
       env: config.env,
       openBundle: () => checkedTar(bundle.file, { compression: manifest.build.compression }),
     };
-    return { verified, rollback: false, hostRelease, dispose };
+    const secretValues = config.secretNames.flatMap((name) => config.env[name] ?? []);
+    return { verified, rollback: false, hostRelease, secretValues, dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -158,6 +177,8 @@ async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifes
   const states = await Promise.all(
     connections.map((c) => readHostState(c.transport, { root: options.root, log })),
   );
+  options.checklist.pass(`connected to ${states.length} host${states.length === 1 ? '' : 's'}`);
+  options.checklist.read(states.map((state) => ({ host: state.host, current: state.current })));
   const previous = previousFromHosts(states);
   log.info(`previous: ${previous.id} (the hosts run ${previous.current ?? 'nothing'})`);
   const entry = await findRelease(github, scope, previous.id);
@@ -168,6 +189,9 @@ async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifes
     });
   }
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
+  options.checklist.pass(
+    `${MANIFEST_ASSET} of ${previous.id} signed by ${code(verified.signer.principal)}`,
+  );
   for (const state of states) {
     const copy = state.releases.find((r) => r.id === previous.id);
     if (copy?.manifestDigest !== verified.digest) {

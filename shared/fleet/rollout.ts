@@ -1,17 +1,20 @@
 import { ConfigurationError } from '../errors.js';
 import type { HostResult } from '../host/activate.js';
 import type { Phase } from '../host/session.js';
-import type { Log } from '../log.js';
+import { heldLog, type Log } from '../log.js';
 import type { Connection } from './connect.js';
 import { mapLimit } from './parallel.js';
 
-/** What a host runs: a release, nothing (no `current`), or not known (the step broke off there). */
+/**
+ * What a host runs: a release, nothing (no `current`), or not known (the host could not be
+ * reached to read it).
+ */
 export type Runs = { kind: 'release'; id: string } | { kind: 'nothing' } | { kind: 'unknown' };
 
 const UNKNOWN: Runs = { kind: 'unknown' };
 
 export function describeRuns(runs: Runs): string {
-  return runs.kind === 'release' ? runs.id : runs.kind;
+  return runs.kind === 'release' ? runs.id : runs.kind === 'nothing' ? 'nothing' : 'not reached';
 }
 
 function runsOf(id: string | undefined): Runs {
@@ -27,9 +30,12 @@ export interface HostOutcome {
   switched: boolean;
   /** What the host ran before the step. */
   before: Runs;
-  /** What it runs after the step; for a host not reached, read from it afterwards. */
+  /**
+   * What it runs after the step: from the step's own result, or read back from the host when
+   * the step broke off or never started there; unknown when the host could not be reached.
+   */
   after: Runs;
-  /** Whether what it runs after came up (restart and health check); undefined when not known. */
+  /** Whether what it runs after came up (restart and health check); undefined when not checked. */
   healthy: boolean | undefined;
   /** The first thing that went wrong on this host. */
   failure: Error | undefined;
@@ -45,13 +51,18 @@ export interface HostOutcome {
 export interface RolloutOptions {
   parallel: number;
   onFailure: 'rollback' | 'stop';
-  /** Deploys (or rolls back) one host; a failure is a thrown error or a result with `failure`. */
-  step: (connection: Connection, onPhase: (phase: Phase) => void) => Promise<HostResult>;
+  /**
+   * Deploys (or rolls back) one host, logging to `log` (the host's own group); a failure is a
+   * thrown error or a result with `failure`.
+   */
+  step: (connection: Connection, onPhase: (phase: Phase) => void, log: Log) => Promise<HostResult>;
   /** Puts a host switched in this step back on `to`, when another host failed. */
-  putBack: (connection: Connection, to: string) => Promise<HostResult>;
-  /** What a host not reached runs: for the report. */
+  putBack: (connection: Connection, to: string, log: Log) => Promise<HostResult>;
+  /** What a host runs now, read from it: for a host whose step did not say. */
   current: (connection: Connection) => Promise<string | undefined>;
   log: Log;
+  /** The name of each host's log group, e.g. `deploy@web-1: deploy v3`. */
+  title: (host: string) => string;
 }
 
 /** How far the step got on one host, before any host is put back. */
@@ -66,31 +77,52 @@ function asError(error: unknown): Error {
 }
 
 /**
+ * Runs `work` with its log in a group of its own. One host at a time, the group is printed as it
+ * goes; several at once, each host's lines are held and printed together when it is done.
+ */
+function grouped(options: Pick<RolloutOptions, 'log' | 'parallel'>) {
+  let printed = Promise.resolve();
+  return async <T>(name: string, work: (log: Log) => Promise<T>): Promise<T> => {
+    if (options.parallel === 1) return options.log.group(name, () => work(options.log));
+    const held = heldLog(options.log);
+    try {
+      return await work(held);
+    } finally {
+      printed = printed.then(() => held.flush(name));
+      await printed;
+    }
+  };
+}
+
+/**
  * Rolls a release across hosts, at most `parallel` at once. After the first failure no new host
  * is started; with `on-failure: rollback`, every host this step switched goes back to the release
- * it ran before, so the fleet does not stay split across two releases.
+ * it ran before, so the fleet does not stay split across two releases. Every host whose step did
+ * not say what it runs now is read back.
  */
 export async function rollout(
   connections: readonly Connection[],
   options: RolloutOptions,
 ): Promise<HostOutcome[]> {
   let failed = false;
+  const group = grouped(options);
   const settled = await mapLimit(
     connections,
     options.parallel,
-    async (connection): Promise<Attempt> => {
-      const attempt: Attempt = { switched: false };
-      const onPhase = (phase: Phase) => {
-        if (phase === 'switch') attempt.switched = true;
-      };
-      try {
-        attempt.result = await options.step(connection, onPhase);
-      } catch (error) {
-        attempt.error = asError(error);
-      }
-      if (attempt.error ?? attempt.result?.failure) failed = true;
-      return attempt;
-    },
+    (connection): Promise<Attempt> =>
+      group(options.title(connection.host.label), async (log) => {
+        const attempt: Attempt = { switched: false };
+        const onPhase = (phase: Phase) => {
+          if (phase === 'switch') attempt.switched = true;
+        };
+        try {
+          attempt.result = await options.step(connection, onPhase, log);
+        } catch (error) {
+          attempt.error = asError(error);
+        }
+        if (attempt.error ?? attempt.result?.failure) failed = true;
+        return attempt;
+      }),
     () => !failed,
   );
   // Hosts never started have no entry: map over the connections, since map skips array holes.
@@ -98,32 +130,38 @@ export async function rollout(
     const attempt = settled[index];
     return attempt?.status === 'fulfilled' ? attempt.value : undefined;
   });
-  const notReached = await readNotReached(connections, attempts, options);
   const putBack =
     failed && options.onFailure === 'rollback'
-      ? await putBackSwitched(connections, attempts, options)
+      ? await putBackSwitched(connections, attempts, options, group)
       : new Map<number, PutBack>();
-  return connections.map((connection, index) => {
+  const outcomes = connections.map((connection, index) => {
     const attempt = attempts[index];
     const host = connection.host.label;
-    return attempt
-      ? outcomeOf(host, attempt, putBack.get(index))
-      : notReachedOutcome(host, notReached.get(index) ?? UNKNOWN);
+    return attempt ? outcomeOf(host, attempt, putBack.get(index)) : notStarted(host);
   });
+  await mapLimit(outcomes, options.parallel, async (outcome, index) => {
+    if (outcome.after.kind !== 'unknown') return;
+    const now = await readBack(connections[index]!, options);
+    outcome.after = now;
+    // A host the step never switched still runs what it ran before.
+    if (!outcome.switched) outcome.before = now;
+  });
+  return outcomes;
 }
 
-async function readNotReached(
-  connections: readonly Connection[],
-  attempts: readonly (Attempt | undefined)[],
-  options: RolloutOptions,
-): Promise<Map<number, Runs>> {
-  const indexes = attempts.flatMap((attempt, index) => (attempt ? [] : [index]));
-  const read = new Map<number, Runs>();
-  await mapLimit(indexes, options.parallel, async (index) => {
-    const current = await options.current(connections[index]!).then(runsOf, () => UNKNOWN);
-    read.set(index, current);
-  });
-  return read;
+/** What a host runs, read from it; when its connection dropped, connected again once to read. */
+async function readBack(connection: Connection, options: RolloutOptions): Promise<Runs> {
+  try {
+    return runsOf(await options.current(connection));
+  } catch {
+    try {
+      await connection.reconnect();
+      return runsOf(await options.current(connection));
+    } catch (error) {
+      options.log.debug(`host ${connection.host.label}: not reached: ${asError(error).message}`);
+      return UNKNOWN;
+    }
+  }
 }
 
 type PutBack = { result: HostResult } | { error: Error };
@@ -132,6 +170,7 @@ async function putBackSwitched(
   connections: readonly Connection[],
   attempts: readonly (Attempt | undefined)[],
   options: RolloutOptions,
+  group: ReturnType<typeof grouped>,
 ): Promise<Map<number, PutBack>> {
   const switched = attempts.flatMap((attempt, index) => {
     const result = attempt?.result;
@@ -144,11 +183,14 @@ async function putBackSwitched(
   });
   if (switched.length > 0) {
     const which = switched.map((s) => `${connections[s.index]!.host.label} back on ${s.to}`);
-    options.log.warning(`Putting ${which.join(', ')}`);
+    options.log.info(`Another host failed: putting ${which.join(', ')}`);
   }
   const done = new Map<number, PutBack>();
   await mapLimit(switched, options.parallel, async ({ index, to }) => {
-    const back = await options.putBack(connections[index]!, to).then(
+    const connection = connections[index]!;
+    const back = await group(`${connection.host.label}: put back on ${to}`, (log) =>
+      options.putBack(connection, to, log),
+    ).then(
       (result): PutBack => ({ result }),
       (error: unknown): PutBack => ({ error: asError(error) }),
     );
@@ -157,13 +199,13 @@ async function putBackSwitched(
   return done;
 }
 
-function notReachedOutcome(host: string, current: Runs): HostOutcome {
+function notStarted(host: string): HostOutcome {
   return {
     host,
     reached: false,
     switched: false,
-    before: current,
-    after: current,
+    before: UNKNOWN,
+    after: UNKNOWN,
     healthy: undefined,
     failure: undefined,
   };

@@ -1,7 +1,15 @@
 import { formatError } from '../errors.js';
 import type { DryRun } from '../host/state.js';
 import type { Manifest } from '../manifest.js';
-import { formatBytes, formatSeconds, markdownTable } from '../markdown.js';
+import {
+  code,
+  codeBlock,
+  formatBytes,
+  formatSeconds,
+  markdownTable,
+  markdownText,
+} from '../markdown.js';
+import type { FleetResult } from './result.js';
 import { describeRuns, type HostOutcome } from './rollout.js';
 import type { Teardown } from './teardown.js';
 
@@ -16,21 +24,31 @@ export interface ReleaseFacts {
   signer: string;
 }
 
+/** Where to go back from here, as a command that runs as written. */
+export interface RollbackHint {
+  /** `owner/repo`: where the rollback workflow runs. */
+  repository: string;
+  /** The rollback workflow's page. */
+  workflowUrl: string;
+  environment: string;
+  /** The release to go back to. */
+  to: string;
+}
+
 export interface RunReport extends ReleaseFacts {
   /** `previous`: a rollback to a release still on the hosts. */
   rollback: boolean;
-  /** One line: what happened overall. */
-  headline: string;
+  fleet: FleetResult;
   outcomes: readonly HostOutcome[];
-  /** The release to go back to, if any: what the roll-back snippet names. */
-  rollbackTo: string | undefined;
+  /** How to go back, after a step that succeeded and moved the hosts. */
+  hint: RollbackHint | undefined;
   deploymentId: number | undefined;
   url: string | undefined;
 }
 
 function resultText(outcome: HostOutcome): string {
   if (!outcome.reached) return 'not started (an earlier host failed)';
-  if (outcome.error !== undefined) return `✗ ${formatError(outcome.error)}`;
+  if (outcome.error !== undefined) return `✗ ${markdownText(formatError(outcome.error))}`;
   const result = outcome.result;
   if (!result) return '?';
   const base =
@@ -38,29 +56,33 @@ function resultText(outcome: HostOutcome): string {
       ? `✓ ${result.releaseId} activated${result.skippedUpload ? ' (already on the host)' : ''}`
       : result.result === 'rolled-back'
         ? `✓ rolled back to ${result.releaseId}`
-        : result.result === 'failed-rolled-back'
-          ? `✗ ${result.failure?.message ?? 'failed'}`
-          : `✗ ${result.failure?.message ?? 'failed'}; nothing is current`;
+        : `✗ ${markdownText(result.failure?.message ?? 'failed')}`;
   if (outcome.putBack) {
-    return `${base}; put back on ${outcome.putBack.currentId ?? '?'}${outcome.putBack.failure ? ` (${outcome.putBack.failure.message})` : ''}`;
+    const failed = outcome.putBack.failure;
+    return `${base}; put back on ${outcome.putBack.currentId ?? 'nothing'}${failed ? ` (${markdownText(failed.message)})` : ''}`;
   }
   if (outcome.putBackError) {
-    return `${base}; putting it back failed: ${formatError(outcome.putBackError)}`;
+    return `${base}; putting it back failed: ${markdownText(formatError(outcome.putBackError))}`;
   }
   return base;
 }
 
+/** What a host runs now, and whether it came up. */
+function runsText(outcome: HostOutcome): string {
+  const runs = describeRuns(outcome.after);
+  return outcome.healthy === false ? `${runs} ✗ down` : runs;
+}
+
 function hostRows(outcomes: readonly HostOutcome[]): string[][] {
   return outcomes.map((outcome) => {
-    const { result, after } = outcome;
-    const current = after.kind === 'unknown' ? '–' : describeRuns(after);
+    const { result } = outcome;
     const seconds = (result?.seconds ?? 0) + (outcome.putBack?.seconds ?? 0);
     const sent = (result?.bytesSent ?? 0) + (outcome.putBack?.bytesSent ?? 0);
     return [
-      `\`${outcome.host}\``,
+      code(outcome.host),
       resultText(outcome),
-      current,
-      result?.previousId ?? (result ? 'none' : '–'),
+      runsText(outcome),
+      outcome.before.kind === 'unknown' ? '–' : describeRuns(outcome.before),
       result ? formatSeconds(seconds * 1000) : '–',
       result ? formatBytes(sent) : '–',
       result?.pruned.length ? result.pruned.join(', ') : '',
@@ -68,27 +90,36 @@ function hostRows(outcomes: readonly HostOutcome[]): string[][] {
   });
 }
 
-function rollbackSnippet(
-  report: Pick<RunReport, 'environment' | 'app' | 'rollbackTo' | 'rollback'>,
-): string[] {
-  if (report.rollbackTo === undefined) return [];
-  // After a rollback, `previous` walks further back: the release rolled back from counts as bad.
-  const how = report.rollback
-    ? `deploy \`${report.rollbackTo}\` again`
-    : `run this step with \`release-id: previous\` (or \`${report.rollbackTo}\`)`;
+/** The last lines each failing command printed, one block per command. */
+function outputTails(outcomes: readonly HostOutcome[]): string[] {
+  const block = (host: string, what: string, output: string | undefined) =>
+    output ? ['', `${code(host)}, the last output of ${what}:`, '', codeBlock(output)] : [];
+  return outcomes.flatMap((outcome) =>
+    [outcome.result, outcome.putBack].flatMap((result) => {
+      const failure = result?.failure;
+      if (!result || !failure) return [];
+      const fallback = result.currentId ?? 'the release gone back to';
+      return [
+        ...block(outcome.host, `the ${failure.step} of ${result.releaseId}`, failure.output),
+        ...block(outcome.host, `bringing ${fallback} back up`, failure.switchBackOutput),
+      ];
+    }),
+  );
+}
+
+/** How to go back: the rollback workflow, and the `gh` line that starts it. */
+export function rollbackSection(hint: RollbackHint | undefined): string[] {
+  if (hint === undefined) return [];
+  const command = `gh workflow run rollback.yml --repo ${hint.repository} -f environment=${hint.environment} -f release-id=${hint.to}`;
   return [
     '',
-    `#### Roll back`,
+    '#### Roll back',
     '',
-    `To go back to ${report.rollbackTo}, ${how}:`,
+    `To go back to ${hint.to}, run the [rollback workflow](${hint.workflowUrl}) with environment ${code(hint.environment)} and release-id ${code(hint.to)}, or from a terminal:`,
     '',
-    '```yaml',
-    '- uses: build-release-run/run-action@v1',
-    '  with:',
-    `    app: ${report.app}`,
-    `    environment: ${report.environment}`,
-    `    release-id: ${report.rollback ? report.rollbackTo : 'previous'}`,
-    '```',
+    codeBlock(command, 'sh'),
+    '',
+    `Or run this step again with ${code(`release-id: ${hint.to}`)}.`,
   ];
 }
 
@@ -96,6 +127,10 @@ function releaseTable(
   report: ReleaseFacts & Partial<Pick<RunReport, 'deploymentId' | 'url'>>,
 ): string {
   const { manifest } = report;
+  const names = [
+    ...Object.keys(manifest.config.vars),
+    ...(manifest.config.secrets?.names ?? []),
+  ].sort();
   return markdownTable(
     ['', ''],
     [
@@ -105,13 +140,13 @@ function releaseTable(
       ],
       [
         'Build',
-        `\`${manifest.build.sha}\` · \`${manifest.build.digest}\` · ${formatBytes(manifest.build.size)}`,
+        `${code(manifest.build.sha)} · ${code(manifest.build.digest)} · ${formatBytes(manifest.build.size)}`,
       ],
-      ['Changes', manifest.changes || '–'],
-      ['Manifest', `\`${report.manifestDigest}\`, signed by ${report.signer}`],
+      ['Changes', manifest.changes ? markdownText(manifest.changes) : '–'],
+      ['Manifest', `${code(report.manifestDigest)}, signed by ${code(report.signer)}`],
       [
         'Config',
-        `${Object.keys(manifest.config.vars).length} vars, ${manifest.config.secrets?.names.length ?? 0} secrets (names: ${[...Object.keys(manifest.config.vars), ...(manifest.config.secrets?.names ?? [])].sort().join(', ') || 'none'})`,
+        `${Object.keys(manifest.config.vars).length} vars, ${manifest.config.secrets?.names.length ?? 0} secrets (names: ${names.map(code).join(', ') || 'none'})`,
       ],
       ...(report.deploymentId !== undefined
         ? [['GitHub Deployment', `${report.deploymentId}${report.url ? ` · ${report.url}` : ''}`]]
@@ -122,18 +157,19 @@ function releaseTable(
   );
 }
 
-/** The job summary of a deploy or rollback: what ran where, and how to go back. */
+/** The job summary of a deploy or rollback: what runs where now, why it failed, how to go back. */
 export function runSummary(report: RunReport): string {
   return [
-    `### ${report.rollback ? 'Rollback' : 'Deploy'} ${report.app} ${report.environment} ${report.releaseId}: ${report.headline}`,
+    `### ${report.rollback ? 'Rollback' : 'Deploy'} ${report.app} ${report.environment} ${report.releaseId}: ${report.fleet.headlineMarkdown}`,
     '',
     releaseTable(report),
     '',
     markdownTable(
-      ['Host', 'Result', 'Current', 'Before', 'Time', 'Sent', 'Pruned'],
+      ['Host', 'Result', 'Runs now', 'Before', 'Time', 'Sent', 'Pruned'],
       hostRows(report.outcomes),
     ),
-    ...rollbackSnippet(report),
+    ...outputTails(report.outcomes),
+    ...rollbackSection(report.hint),
     '',
   ].join('\n');
 }
@@ -141,7 +177,7 @@ export function runSummary(report: RunReport): string {
 /** The job summary of a dry run: what each host would get. */
 export function dryRunSummary(report: ReleaseFacts & { hosts: readonly DryRun[] }): string {
   const rows = report.hosts.map((host) => [
-    `\`${host.host}\``,
+    code(host.host),
     host.upload === 'skip'
       ? 'already there: no upload'
       : host.upload === 'replace'
@@ -149,7 +185,7 @@ export function dryRunSummary(report: ReleaseFacts & { hosts: readonly DryRun[] 
         : `upload ${formatBytes(report.manifest.build.size)} (compressed)`,
     `${host.current ?? 'nothing'} → ${host.releaseId}`,
     host.prune.join(', '),
-    host.problems.join('; '),
+    markdownText(host.problems.join('; ')),
   ]);
   return [
     `### Dry run: ${report.app} ${report.environment} ${report.releaseId}, nothing changed`,
@@ -170,9 +206,9 @@ export function destroySummary(
   },
 ): string {
   const rows = options.hosts.map((h) => [
-    `\`${h.host}\``,
+    code(h.host),
     h.error !== undefined
-      ? `✗ ${formatError(h.error)}`
+      ? `✗ ${markdownText(formatError(h.error))}`
       : h.removed
         ? `✓ removed${h.stopped ? ' (stopped first)' : ''}`
         : 'nothing there',
@@ -180,7 +216,7 @@ export function destroySummary(
   const lines = [
     `### Destroy ${options.app} ${options.environment}`,
     '',
-    `Deploy root \`${options.root}\` on each host:`,
+    `Deploy root ${code(options.root)} on each host:`,
     '',
     markdownTable(['Host', 'Result'], rows),
     '',
@@ -190,7 +226,7 @@ export function destroySummary(
   }
   if (options.deletedReleases !== undefined) {
     lines.push(
-      `Releases deleted: ${options.deletedReleases.length ? options.deletedReleases.map((t) => `\`${t}\``).join(', ') : 'none'}`,
+      `Releases deleted: ${options.deletedReleases.length ? options.deletedReleases.map(code).join(', ') : 'none'}`,
       '',
     );
   }

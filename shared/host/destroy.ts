@@ -1,5 +1,6 @@
 import { foldedTail } from '../errors.js';
 import { execInRelease } from './activate.js';
+import { LiveOutput } from './live-output.js';
 import { destroyScript } from './scripts/root.js';
 import { HostSession, type StepOptions } from './session.js';
 import type { Transport } from './transport.js';
@@ -35,12 +36,13 @@ export async function destroyHost(
   return session.withLock(options.lock, undefined, async () => {
     let stopped = false;
     if (options.stopCommand !== undefined && snapshot.current !== undefined) {
-      const stop = await execInRelease(
-        session,
-        snapshot.current,
-        options.stopCommand,
-        STOP_TIMEOUT_SECONDS,
-      );
+      session.log.info(`host ${session.label}: stop ${snapshot.current}: ${options.stopCommand}`);
+      const live = new LiveOutput(session.log);
+      const stop = await execInRelease(session, snapshot.current, options.stopCommand, {
+        timeoutSeconds: STOP_TIMEOUT_SECONDS,
+        onOutput: live.write,
+      });
+      live.end();
       if (!stop.ok) {
         const output = stop.output ? `; last output: ${foldedTail(stop.output)}` : '';
         throw session.error({

@@ -1,12 +1,21 @@
 import { z } from 'zod';
 import { runUrl, type ActionContext } from '../context.js';
-import { ConfigurationError, formatError } from '../errors.js';
-import { checkHostAccess, localEnv, openFleet, type Fleet } from '../fleet/connect.js';
+import { ConfigurationError } from '../errors.js';
+import { Checklist, stoppedSummary } from '../fleet/checklist.js';
+import {
+  checkHostAccess,
+  localEnv,
+  openFleet,
+  type Connection,
+  type Fleet,
+} from '../fleet/connect.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
+import { dryRunFleet } from '../fleet/dry-run.js';
+import { hostReleases, releaseFacts, rollbackHint } from '../fleet/report.js';
 import { fleetResult } from '../fleet/result.js';
 import { rollout, type RolloutOptions } from '../fleet/rollout.js';
-import { destroySummary, dryRunSummary, runSummary, type ReleaseFacts } from '../fleet/summary.js';
+import { destroySummary, dryRunSummary, runSummary } from '../fleet/summary.js';
 import { teardown } from '../fleet/teardown.js';
 import { gitHubClient, type GitHub } from '../github.js';
 import type { Commands } from '../host/activate.js';
@@ -14,9 +23,11 @@ import { deployToHost } from '../host/deploy.js';
 import { rollbackHost } from '../host/rollback.js';
 import { deployRoot, sharedPath } from '../host/scripts/root.js';
 import type { LockOptions } from '../host/session.js';
-import { dryRunHost, readHostState } from '../host/state.js';
+import { readHostState } from '../host/state.js';
 import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
 import type { LedgerScope } from '../ledger.js';
+import type { Log } from '../log.js';
+import { code } from '../markdown.js';
 import {
   appName,
   environmentName,
@@ -24,6 +35,7 @@ import {
   parseHost,
   releaseSelector,
 } from '../names.js';
+import { redactSecrets } from '../secrets.js';
 import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
 import { resolveApp } from './build.js';
 import type { StageResult } from './result.js';
@@ -46,6 +58,7 @@ export const runInputs = z.object({
   parallel: integerInput(1, 1, 256),
   'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
   'lock-timeout': integerInput(0, 0, 3600),
+  'lock-stale-after': integerInput(30, 2, 3600),
   destroy: booleanInput(false),
   'stop-command': z.string().optional(),
   'delete-releases': booleanInput(false),
@@ -64,6 +77,7 @@ export interface RunOutputs extends Record<string, string> {
   'deployment-id': string;
   url: string;
   'rolled-back': string;
+  'host-releases': string;
 }
 
 /** What every step of a run works with, from inputs checked before anything happens. */
@@ -79,6 +93,7 @@ interface RunSetup {
   commands: Commands;
   /** The hosts, connected only when a step needs them, closed when the run ends. */
   fleet: Fleet;
+  checklist: Checklist;
 }
 
 /**
@@ -90,7 +105,25 @@ export async function run(
   inputs: RunInputs,
   context: ActionContext,
 ): Promise<StageResult<RunOutputs>> {
-  const setup = checkInputs(inputs, context);
+  const checklist = new Checklist();
+  try {
+    return await steps(inputs, context, checklist);
+  } catch (error) {
+    // Stopped before any host changed: the summary says what passed and that nothing changed.
+    return {
+      outputs: runOutputs(inputs, { 'release-id': checklist.commonRelease() ?? '' }),
+      summary: stoppedSummary({ title: stepTitle(inputs, context), error, checklist }),
+      failure: error instanceof Error ? error : new Error(String(error)),
+    };
+  }
+}
+
+async function steps(
+  inputs: RunInputs,
+  context: ActionContext,
+  checklist: Checklist,
+): Promise<StageResult<RunOutputs>> {
+  const setup = checkInputs(inputs, context, checklist);
   try {
     if (inputs.destroy) return await destroy(setup);
     const release = await resolveRelease({
@@ -110,8 +143,32 @@ export async function run(
   }
 }
 
+function hostsWord(inputs: RunInputs): string {
+  return inputs.hosts.length === 1 ? 'host' : 'hosts';
+}
+
+/** The hosts, connected: for `previous` already, to read what it means. */
+async function connected(setup: RunSetup, release: ResolvedRelease): Promise<Connection[]> {
+  const connections = await setup.fleet.connections();
+  if (!release.rollback) {
+    setup.checklist.pass(`connected to ${connections.length} ${hostsWord(setup.inputs)}`);
+  }
+  return connections;
+}
+
+function stepTitle(inputs: RunInputs, context: ActionContext): string {
+  const app = inputs.app ?? context.repo;
+  if (inputs.destroy) return `Destroy ${app} ${inputs.environment}`;
+  const kind = inputs['dry-run']
+    ? 'Dry run'
+    : inputs['release-id'] === 'previous'
+      ? 'Rollback'
+      : 'Deploy';
+  return `${kind} ${app} ${inputs.environment} ${inputs['release-id']}`;
+}
+
 /** Parses and checks every input: keys, known_hosts, hosts, the deploy root, allowed signers. */
-function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
+function checkInputs(inputs: RunInputs, context: ActionContext, checklist: Checklist): RunSetup {
   const { log } = context;
   for (const secret of [inputs['ssh-key'], inputs.identity]) if (secret) log.setSecret(secret);
   const app = resolveApp(inputs.app, context);
@@ -131,8 +188,13 @@ function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
     localEnv: localEnv(context.env),
   };
   checkHostAccess(inputs.hosts, access);
+  const signers = allowedSigners.length;
+  checklist.pass(
+    `the inputs: ${inputs.hosts.length} ${hostsWord(inputs)} with their keys, the deploy root ${code(root)}${inputs.destroy ? '' : `, ${signers} allowed signer${signers === 1 ? '' : 's'}`}`,
+  );
   const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
   return {
+    checklist,
     inputs,
     context,
     app,
@@ -144,6 +206,7 @@ function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
       holder: `${context.actor || 'someone'} (run ${context.runId || '?'})`,
       run: runUrl(context),
       waitSeconds: inputs['lock-timeout'],
+      staleSeconds: inputs['lock-stale-after'],
     },
     commands: {
       ...(inputs.restart !== undefined ? { restart: inputs.restart } : {}),
@@ -159,18 +222,13 @@ async function rollOut(
   setup: RunSetup,
   release: ResolvedRelease,
 ): Promise<StageResult<RunOutputs>> {
-  const { inputs } = setup;
+  const { inputs, context } = setup;
   const { verified } = release;
-  const connections = await setup.fleet.connections();
+  const connections = await connected(setup, release);
   const deployment = inputs.deployment
     ? new PendingDeployment(deploymentTarget(setup), deploymentRequest(setup, release))
     : undefined;
-  const outcomes = await rollout(connections, hostSteps(setup, release, deployment)).catch(
-    async (error: unknown) => {
-      await deployment?.finish('error', { description: formatError(error) });
-      throw error;
-    },
-  );
+  const outcomes = await rollout(connections, hostSteps(setup, release, deployment));
   // Recording the Deployment was refused: every host waited for it, so none changed.
   const deploymentId = await deployment?.id();
   const fleet = fleetResult(outcomes, {
@@ -182,11 +240,15 @@ async function rollOut(
     ...(inputs.url ? { environmentUrl: inputs.url } : {}),
   });
   const summary = runSummary({
-    ...releaseFacts(setup, verified),
+    ...releaseFacts(setup.app, verified),
     rollback: release.rollback,
-    headline: fleet.headline,
+    fleet,
     outcomes,
-    rollbackTo: !fleet.failed && fleet.before !== verified.manifest.id ? fleet.before : undefined,
+    hint: rollbackHint(
+      { ...context, environment: inputs.environment },
+      fleet,
+      verified.manifest.id,
+    ),
     deploymentId,
     url: inputs.url,
   });
@@ -195,8 +257,14 @@ async function rollOut(
     'previous-release-id': fleet.before ?? '',
     'deployment-id': deploymentId !== undefined ? String(deploymentId) : '',
     'rolled-back': String(fleet.rolledBack),
+    'host-releases': hostReleases(outcomes),
   });
-  return { outputs, summary, ...(fleet.failure ? { failure: fleet.failure } : {}) };
+  context.log.debug(`fleet: ${fleet.headline}`);
+  return {
+    outputs,
+    summary: redactSecrets(summary, release.secretValues),
+    ...(fleet.failure ? { failure: fleet.failure } : {}),
+  };
 }
 
 /** What the rollout runs on each host: a deploy, or for `previous` a switch back. */
@@ -205,19 +273,30 @@ function hostSteps(
   release: ResolvedRelease,
   deployment: PendingDeployment | undefined,
 ): RolloutOptions {
-  const { inputs, root, lock, commands } = setup;
+  const { inputs, root, lock, commands, checklist } = setup;
   const { log } = setup.context;
   const { hostRelease, verified } = release;
-  const common = { root, lock, log, ...commands };
-  const beforeChange = deployment?.beforeChange;
+  const id = verified.manifest.id;
+  const beforeChange = async () => {
+    await deployment?.beforeChange();
+    checklist.changing = true;
+  };
+  const common = (c: Connection, hostLog: Log) => ({
+    root,
+    lock,
+    log: hostLog,
+    reconnect: () => c.reconnect(),
+    ...commands,
+  });
   return {
     parallel: inputs.parallel,
     onFailure: inputs['on-failure'],
     log,
-    step: (c, onPhase) =>
+    title: (host) => `${host}: ${release.rollback ? `roll back to ${id}` : `deploy ${id}`}`,
+    step: (c, onPhase, hostLog) =>
       hostRelease
         ? deployToHost(c.transport, {
-            ...common,
+            ...common(c, hostLog),
             onPhase,
             beforeChange,
             release: hostRelease,
@@ -225,13 +304,13 @@ function hostSteps(
             sharedPaths: inputs['shared-paths'],
           })
         : rollbackHost(c.transport, {
-            ...common,
+            ...common(c, hostLog),
             onPhase,
             beforeChange,
-            to: verified.manifest.id,
+            to: id,
             manifestBytes: verified.bytes,
           }),
-    putBack: (c, to) => rollbackHost(c.transport, { ...common, to }),
+    putBack: (c, to, hostLog) => rollbackHost(c.transport, { ...common(c, hostLog), to }),
     current: async (c) => (await readHostState(c.transport, { root, log })).current,
   };
 }
@@ -239,32 +318,18 @@ function hostSteps(
 /** A dry run: what each host would get, read from the hosts; nothing changes, nothing is recorded. */
 async function dryRun(setup: RunSetup, release: ResolvedRelease): Promise<StageResult<RunOutputs>> {
   const { inputs, root } = setup;
-  const { log } = setup.context;
   const { manifest, bytes } = release.verified;
-  const connections = await setup.fleet.connections();
-  const hosts = await Promise.all(
-    connections.map((c) =>
-      dryRunHost(c.transport, {
-        root,
-        release: { id: manifest.id, manifestBytes: bytes },
-        keep: inputs.keep,
-        log,
-      }),
-    ),
-  );
-  for (const host of hosts) {
-    const upload = host.upload === 'skip' ? 'reuse' : host.upload;
-    const prune = host.prune.length ? `, prune ${host.prune.join(', ')}` : '';
-    const problems = host.problems.length ? `; problems: ${host.problems.join('; ')}` : '';
-    log.info(
-      `host ${host.host}: would ${upload} ${host.releaseId}, switch ${host.current ?? 'nothing'} -> ${host.releaseId}${prune}${problems}`,
-    );
-  }
-  const currents = new Set(hosts.map((host) => host.current));
-  const before = currents.size === 1 ? hosts[0]?.current : undefined;
+  const hosts = await dryRunFleet(await connected(setup, release), {
+    root,
+    release: { id: manifest.id, manifestBytes: bytes },
+    keep: inputs.keep,
+    log: setup.context.log,
+  });
+  setup.checklist.read(hosts.map((host) => ({ host: host.host, current: host.current })));
+  const before = setup.checklist.commonRelease();
   return {
     outputs: runOutputs(inputs, { 'release-id': manifest.id, 'previous-release-id': before ?? '' }),
-    summary: dryRunSummary({ ...releaseFacts(setup, release.verified), hosts }),
+    summary: dryRunSummary({ ...releaseFacts(setup.app, release.verified), hosts }),
   };
 }
 
@@ -298,19 +363,8 @@ function runOutputs(inputs: RunInputs, values: Partial<RunOutputs>): RunOutputs 
     'deployment-id': '',
     url: inputs.url ?? '',
     'rolled-back': 'false',
+    'host-releases': '',
     ...values,
-  };
-}
-
-function releaseFacts(setup: RunSetup, verified: ResolvedRelease['verified']): ReleaseFacts {
-  return {
-    app: setup.app,
-    environment: setup.inputs.environment,
-    releaseId: verified.manifest.id,
-    releaseUrl: verified.entry.url,
-    manifest: verified.manifest,
-    manifestDigest: verified.digest,
-    signer: verified.signer.principal,
   };
 }
 
