@@ -53,7 +53,12 @@ export function markdownText(text: string): string {
   );
   return parts
     .map((part, index) =>
-      index % 2 === 1 ? code(part) : part.replace(/[\\`*_[\]<>]/g, (c) => `\\${c}`),
+      index % 2 === 1
+        ? code(part)
+        : part
+            .replace(/[\\`*[\]<>]/g, (c) => `\\${c}`)
+            // An underscore inside a word (API_TOKEN) is never emphasis in GFM.
+            .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_'),
     )
     .join('');
 }
