@@ -58,6 +58,12 @@ export interface TestHost {
   dir: string;
   /** The sshd log (its stderr), for failing tests. */
   log(): string;
+  /** Ends every open SSH connection, as a network that drops them would; new ones still work. */
+  dropConnections(): Promise<number>;
+  /** The host goes away: its connections drop and new ones are refused, until `comeBack`. */
+  goDown(): Promise<void>;
+  /** Listens again on the same port, with the same keys. */
+  comeBack(): Promise<void>;
   /** Stops sshd, ends the processes left running in the deploy root, removes everything. */
   stop(): Promise<void>;
 }
@@ -182,13 +188,9 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     : [];
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
-  let sshd: ChildProcess | undefined;
-  let port = 0;
-  let stderr = '';
-  for (let attempt = 0; attempt < 5 && !sshd; attempt++) {
-    port = await freePort();
-    const config = path.join(dir, 'sshd_config');
-    await writeFile(
+  const config = path.join(dir, 'sshd_config');
+  const writeConfig = (port: number) =>
+    writeFile(
       config,
       [
         `Port ${port}`,
@@ -214,25 +216,34 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
         '',
       ].join('\n'),
     );
-    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    stderr = '';
-    const listening = await new Promise<boolean>((resolve) => {
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
-        stderr += chunk;
-        if (stderr.includes('Server listening on')) resolve(true);
-      });
-      child.once('exit', () => resolve(false));
-    });
-    if (listening) sshd = child;
+  let stderr = '';
+  let sshd: ChildProcess | undefined;
+  let port = 0;
+  for (let attempt = 0; attempt < 5 && !sshd; attempt++) {
+    port = await freePort();
+    await writeConfig(port);
+    const started = await listen(config);
+    stderr = started.stderr;
+    if (started.child) sshd = started.child;
     else if (!/Bind to port|Cannot bind|Address already in use/.test(stderr)) {
       throw new Error(`sshd did not start: ${stderr}`);
     }
   }
   if (!sshd) throw new Error(`sshd found no free port: ${stderr}`);
-  const server = sshd;
+  let server = sshd;
+
+  /** Ends every connection the host has open: each is an sshd child of the listener. */
+  const dropConnections = async () => {
+    const children = await childrenOf(server.pid);
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    return children.length;
+  };
 
   return {
     user: who.user,
@@ -246,6 +257,19 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     gid: who.gid,
     dir,
     log: () => stderr,
+    dropConnections,
+    async goDown() {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+      await dropConnections();
+    },
+    async comeBack() {
+      const started = await listen(config);
+      if (!started.child) throw new Error(`sshd did not start again: ${started.stderr}`);
+      server = started.child;
+      stderr += started.stderr;
+    },
     async stop() {
       if (server.exitCode === null && server.signalCode === null) {
         const exited = new Promise((resolve) => server.once('exit', resolve));
@@ -257,6 +281,43 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts sshd on a config; resolves once it listens, or with its stderr when it could not. */
+async function listen(
+  config: string,
+): Promise<{ child: ChildProcess | undefined; stderr: string }> {
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const listening = await new Promise<boolean>((resolve) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.includes('Server listening on')) resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+  });
+  return { child: listening ? child : undefined, stderr };
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+async function childrenOf(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // The fourth field, after the parenthesised command name (which may hold spaces).
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // Gone already.
+    }
+  }
+  return children;
 }
 
 /** Ends the processes (the sample app, a stray restart) whose working directory is in `root`. */
