@@ -29,7 +29,7 @@ import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
  * the sample app.
  */
 
-const SHA = 'c'.repeat(40);
+export const SHA = 'c'.repeat(40);
 
 export interface Fleet {
   repository: string;
@@ -44,7 +44,8 @@ export interface FleetWorld {
   emulator: ReturnType<typeof useGitHub>;
   hosts: () => TestHost[];
   newFleet: (environment?: string, deployPath?: string) => Fleet;
-  release: (fleet: Fleet) => Promise<PublishedRelease>;
+  /** Publishes the fleet's next release, of the sample app or of `bundle`. */
+  release: (fleet: Fleet, bundle?: PackedBundle) => Promise<PublishedRelease>;
   deploy: (
     fleet: Fleet,
     on: readonly TestHost[],
@@ -125,7 +126,7 @@ export function useFleet(count: number): FleetWorld {
         log: path.join(scratch, `${deployPath}.log`),
       };
     },
-    release: async (fleet) => {
+    release: async (fleet, own) => {
       const id = `v${fleet.releases.length + 1}`;
       const published = await publishRelease(emulator(), {
         repository: fleet.repository,
@@ -134,7 +135,7 @@ export function useFleet(count: number): FleetWorld {
         keys,
         id,
         sha: SHA,
-        bundle,
+        bundle: own ?? bundle,
         vars: { GREETING: `hello from ${id}` },
         ...(fleet.releases.length ? { previous: fleet.releases.at(-1)! } : {}),
       });

@@ -21,7 +21,7 @@ import { commandScript } from '../../shared/host/scripts/command.js';
 import { shellQuote } from '../../shared/names.js';
 import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { runAction, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import { runAction, shownLog, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
 import {
   appTree,
   makeIdentity,
@@ -298,13 +298,14 @@ describe('run-action deploys over SSH', () => {
       );
 
       // The log: one group for the host, with the restart's and the health check's words in it.
-      const group = second.log.slice(
-        second.log.indexOf(`::group::${host.hostLine}: deploy v2\n`),
-        second.log.indexOf('::endgroup::'),
+      expect(second.log).toMatch(/^::stop-commands::[0-9a-f-]+\nstarted v2/m);
+      const shown = shownLog(second.log);
+      const group = shown.slice(
+        shown.indexOf(`::group::${host.hostLine}: deploy v2\n`),
+        shown.indexOf('::endgroup::'),
       );
       expect(group).toMatch(/^started v2 as pid [0-9]+$/m);
       expect(group).toContain(`host ${host.hostLine}: v2 is healthy (`);
-      expect(group).toMatch(/^::stop-commands::[0-9a-f-]+\nstarted v2/m);
       expect(second.log).not.toMatch(/^::(warning|debug)::host /m);
 
       // One GitHub Deployment per run, in_progress then success, with the URL.

@@ -190,3 +190,18 @@ export async function runAction(options: ActionOptions): Promise<ActionRun> {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
+
+/**
+ * The log as the runner shows it: the `::stop-commands::` lines that fence a host's output, and
+ * the lines that end them, are read by the runner, not shown.
+ */
+export function shownLog(log: string): string {
+  const tokens = [...log.matchAll(/^::stop-commands::(.+)$/gm)].map((m) => m[1]);
+  return log
+    .split('\n')
+    .filter(
+      (line) =>
+        !line.startsWith('::stop-commands::') && !tokens.includes(/^::(.+)::$/.exec(line)?.[1]),
+    )
+    .join('\n');
+}

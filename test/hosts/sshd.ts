@@ -232,17 +232,22 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
   if (!sshd) throw new Error(`sshd found no free port: ${stderr}`);
   let server = sshd;
 
-  /** Ends every connection the host has open: each is an sshd child of the listener. */
+  /**
+   * Ends every connection the host has open, as a network that drops them would: each is a tree
+   * of sshd processes (and what the session runs) below the listener, all killed at once.
+   */
   const dropConnections = async () => {
-    const children = await childrenOf(server.pid);
-    for (const pid of children) {
+    const sessions = await childrenOf(server.pid);
+    const all = [...sessions];
+    for (let i = 0; i < all.length; i++) all.push(...(await childrenOf(all[i])));
+    for (const pid of all) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // Gone already.
       }
     }
-    return children.length;
+    return sessions.length;
   };
 
   return {
@@ -259,10 +264,11 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     log: () => stderr,
     dropConnections,
     async goDown() {
+      // The sessions first: once the listener is gone, they are no longer its children.
+      await dropConnections();
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGKILL');
       await exited;
-      await dropConnections();
     },
     async comeBack() {
       const started = await listen(config);
