@@ -553,6 +553,32 @@ describe('run-action on a failed health check', () => {
   });
 });
 
+describe('run-action shows what the host says', () => {
+  it('prints the restart’s output as it comes, masked by the runner, and keeps secrets out of the summary', async () => {
+    const site = await newSite('output');
+    const restart =
+      'bin/restart && echo "token: $API_TOKEN" && test "$GREETING" != "hello from v2"';
+    try {
+      await release(site);
+      expect((await deploy(site, { restart })).code).toBe(0);
+      await release(site);
+      const run = await deploy(site, { restart });
+      expect(run.code).toBe(1);
+      const secret = `token-of-v2-${site.port}`;
+      const line = run.log.indexOf(`\ntoken: ${secret}\n`);
+      expect(line).toBeGreaterThan(0);
+      // Registered before it is printed: the runner shows *** in its place.
+      expect(run.log.indexOf(`::add-mask::${secret}`)).toBeGreaterThanOrEqual(0);
+      expect(run.log.indexOf(`::add-mask::${secret}`)).toBeLessThan(line);
+      expect(run.summary).toContain('the last output of the restart of v2:');
+      expect(run.summary).toMatch(/^token: \*\*\*$/m);
+      expect(run.summary).not.toContain(secret);
+    } finally {
+      await stopApp(site);
+    }
+  });
+});
+
 /** The Time and Sent cells of a host's row in the job summary. */
 function hostRow(run: ActionRun): { seconds: number; sent: string } {
   const row = run.summary.split('\n').find((line) => line.startsWith(`| \`${host.hostLine}\``));
