@@ -116,7 +116,9 @@ export async function build(
     const key = cacheKey(app, sha);
     if (inputs.cache && cache.isFeatureAvailable()) {
       const hit = await time('cache restore', () =>
-        cache.restoreCache([bundlePath, factsPath], key),
+        log.group(`Restoring the bundle of ${sha} from the cache`, () =>
+          cache.restoreCache([bundlePath, factsPath], key),
+        ),
       );
       if (hit) {
         const restored = parseBuildFacts(JSON.parse(await readFile(factsPath, 'utf8')));
@@ -194,7 +196,12 @@ export async function build(
       inputs['retention-days'] > 0 ? { retentionDays: inputs['retention-days'] } : {};
     const bundleName = path.basename(bundlePath);
     const uploaded = await time('upload', () =>
-      artifacts.uploadArtifact(bundleName, [bundlePath], dir, { skipArchive: true, ...retention }),
+      log.group(`Uploading ${bundleName}`, () =>
+        artifacts.uploadArtifact(bundleName, [bundlePath], dir, {
+          skipArchive: true,
+          ...retention,
+        }),
+      ),
     );
     if (uploaded.id === undefined)
       throw new Error(`the artifact service gave no ID for ${bundleName}`);
@@ -206,10 +213,12 @@ export async function build(
     const recorded: BuildFacts = { ...facts, artifact: { id: uploaded.id, name: bundleName } };
     await writeFile(factsPath, `${JSON.stringify(recorded, null, 2)}\n`);
     try {
-      await artifacts.uploadArtifact(path.basename(factsPath), [factsPath], dir, {
-        skipArchive: true,
-        ...retention,
-      });
+      await log.group(`Uploading ${path.basename(factsPath)}`, () =>
+        artifacts.uploadArtifact(path.basename(factsPath), [factsPath], dir, {
+          skipArchive: true,
+          ...retention,
+        }),
+      );
     } catch (error) {
       await artifacts.deleteArtifact(bundleName).catch(() => undefined);
       throw error;
@@ -218,7 +227,9 @@ export async function build(
     if (inputs.cache && !cacheHit && cache.isFeatureAvailable()) {
       await time('cache save', async () => {
         try {
-          await cache.saveCache([bundlePath, factsPath], key);
+          await log.group(`Saving the bundle in the cache as ${key}`, () =>
+            cache.saveCache([bundlePath, factsPath], key),
+          );
           log.info(`Saved the bundle in the cache as ${key}`);
         } catch (error) {
           log.warning(`Could not save the bundle in the cache: ${(error as Error).message}`);

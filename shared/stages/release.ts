@@ -270,7 +270,10 @@ export async function release(
   let leftovers: string[] = [];
   let found: FoundBuild | undefined;
   try {
-    found = await locateBuild(checked, inputs, context, github, scratch);
+    // The artifact and cache clients say a lot: folded, so the release's own lines stand out.
+    found = await context.log.group(`Finding the build of ${checked.sha}`, () =>
+      locateBuild(checked, inputs, context, github, scratch),
+    );
     progress.step = 'reserving the next release ID';
     const reservation = await reserveReleaseId(github, scope, {
       sha,

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGitHub, type GitHubEmulator } from '../emulator/index.js';
-import { runAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import {
+  CLIENT_CHATTER,
+  runAction,
+  uniqueName,
+  ungroupedLines,
+  type ActionRun,
+} from '../helpers/action.js';
 
 let github: GitHubEmulator;
 
@@ -148,6 +154,11 @@ describe('build-action', () => {
     expect(second.outputs.digest).toBe(first.outputs.digest);
     expect(await readFile(marker, 'utf8')).toBe('ran\n');
     expect(second.summary).toContain('hit (');
+    // The artifact and cache clients' lines are folded into groups of their own.
+    for (const run of [first, second]) {
+      expect(run.log).toMatch(CLIENT_CHATTER);
+      expect(ungroupedLines(run.log).filter((line) => CLIENT_CHATTER.test(line))).toEqual([]);
+    }
 
     const other = await build({ repository, workspace: await workspace(), sha: SHA_B, inputs });
     expect(other.outputs['cache-hit']).toBe('false');

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { factsFileName } from '../../shared/builds.js';
 import { canonicalJson, parseManifest, type Manifest } from '../../shared/manifest.js';
 import { useGitHub } from '../emulator/vitest.js';
+import { CLIENT_CHATTER, ungroupedLines } from '../helpers/action.js';
 import {
   ageDecrypt,
   ageKey,
@@ -86,6 +87,10 @@ describe.concurrent('release-action finds the build', () => {
     expect(result.log).toContain(
       `Found the build of ${SHA_A} in this run: ${built.outputs.digest}`,
     );
+    // The artifact client's lines are folded into a group of their own.
+    expect(result.log).toContain(`::group::Finding the build of ${SHA_A}\n`);
+    expect(result.log).toMatch(CLIENT_CHATTER);
+    expect(ungroupedLines(result.log).filter((line) => CLIENT_CHATTER.test(line))).toEqual([]);
     expect(result.outputs).toMatchObject({
       'release-id': 'v1',
       tag: 'shop/production/v1',

@@ -205,3 +205,18 @@ export function shownLog(log: string): string {
     )
     .join('\n');
 }
+
+/** Lines of a log outside every `::group::`: what a person sees without unfolding anything. */
+export function ungroupedLines(log: string): string[] {
+  let depth = 0;
+  return log.split('\n').filter((line) => {
+    if (line.startsWith('::group::')) depth++;
+    else if (line.startsWith('::endgroup::')) depth = Math.max(0, depth - 1);
+    else return depth === 0;
+    return false;
+  });
+}
+
+/** What @actions/artifact and @actions/cache print as they work. */
+export const CLIENT_CHATTER =
+  /Artifact name is valid|Beginning upload of artifact|Finalizing artifact upload|Cache restored from key|Cache saved with key|Cache Size:|Downloading single artifact|Starting download of artifact/;
