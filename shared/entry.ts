@@ -6,6 +6,7 @@ import { contextFromEnv, type ActionContext } from './context.js';
 import { Cancelled, formatError } from './errors.js';
 import { parseInputs } from './inputs.js';
 import type { Log } from './log.js';
+import { codeBlock } from './markdown.js';
 import type { StageResult } from './stages/result.js';
 
 /**
@@ -70,6 +71,33 @@ export function cancellation(): AbortSignal {
  */
 export function endIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) process.exit();
+}
+
+/** What a step that failed before it had a result says in its job summary. */
+export interface StoppedStep {
+  /** The step, as its summary names it: `Build`, `Release`, `Deploy`. */
+  title: string;
+  /** What the failure leaves behind, said plainly: "No release was published." */
+  leftBehind: string;
+}
+
+/**
+ * Fails a step that threw before it had a result (bad inputs, a missing build): one line on the
+ * log, and a job summary holding that line and what it leaves behind, so the run's page says
+ * why without opening the log.
+ */
+export async function failStep(error: unknown, step: StoppedStep): Promise<void> {
+  const line = formatError(error);
+  core.setFailed(line);
+  try {
+    await core.summary
+      .addRaw(
+        [`### ${step.title}: failed`, '', codeBlock(line), '', step.leftBehind, ''].join('\n'),
+      )
+      .write();
+  } catch {
+    // No summary file (a local run): the error line says it all.
+  }
 }
 
 /** Sets the outputs and writes the summary; a stage's failure then fails the step. */

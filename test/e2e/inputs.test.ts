@@ -7,6 +7,10 @@ describe('bad inputs fail the step with one line naming the input', () => {
     expect(run.code).toBe(1);
     expect(run.errors).toEqual(["Input 'path' is required"]);
     expect(run.outputs).toEqual({});
+    // The run's page says it too, without opening the log.
+    expect(run.summary).toBe(
+      "### Build: failed\n\n```text\nInput 'path' is required\n```\n\nNo build of this commit was recorded: release-action will not find one.\n",
+    );
   });
 
   it('a wrong type', async () => {
@@ -16,6 +20,8 @@ describe('bad inputs fail the step with one line naming the input', () => {
     });
     expect(run.code).toBe(1);
     expect(run.errors).toEqual([`Input 'keep': expected a whole number from 2 to 100, got "many"`]);
+    expect(run.summary).toContain('### Deploy: failed\n');
+    expect(run.summary).toContain('No host was changed, and no GitHub Deployment was recorded.');
   });
 
   it('an unknown enum value', async () => {
@@ -48,6 +54,8 @@ describe('bad inputs fail the step with one line naming the input', () => {
     expect(run.code).toBe(1);
     expect(run.errors).toHaveLength(1);
     expect(run.errors[0]).toMatch(/^Input 'environment': expected an environment name/);
+    expect(run.summary).toContain('### Release: failed\n');
+    expect(run.summary).toContain('No release was published');
   });
 
   it('the one-step action reads the same inputs', async () => {
