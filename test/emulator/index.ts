@@ -5,15 +5,18 @@ import { BlobStore } from './blob-store.js';
 import { githubContract, type Contract } from './contract.js';
 import { Faults } from './faults.js';
 import { artifactRoutes } from './rest/artifacts.js';
+import { assetRoutes } from './rest/assets.js';
 import { deploymentRoutes } from './rest/deployments.js';
 import { gitRoutes } from './rest/git.js';
 import { releaseRoutes } from './rest/releases.js';
 import { repositoryJson } from './rest/render.js';
+import { runRoutes } from './rest/runs.js';
 import { restListener, type RestHandler } from './rest/server.js';
 import { artifactService } from './results/artifacts.js';
 import { cacheService } from './results/cache.js';
 import { twirpListener } from './results/twirp.js';
 import { mintRuntimeToken } from './runtime-token.js';
+import { seedReleases, type RulesetOptions, type SeedOptions } from './seed.js';
 import {
   State,
   actionsBot,
@@ -25,6 +28,7 @@ import type { RequestRecord, Violation, World } from './world.js';
 
 export type { Fault, FaultHandle, FaultOptions } from './faults.js';
 export type { RepositoryOptions, RepositorySnapshot } from './state.js';
+export type { RulesetOptions, SeedOptions } from './seed.js';
 export type { RequestRecord, Violation } from './world.js';
 
 export interface RunnerOptions {
@@ -38,6 +42,12 @@ export interface RunnerOptions {
   token?: string;
   /** GITHUB_REF and the cache scope; default the repository's default branch. */
   ref?: string;
+  /** GITHUB_SHA and the run's head_sha; default the ref's commit. */
+  sha?: string;
+  /** GITHUB_RUN_ATTEMPT: each attempt has its own artifacts. Default 1. */
+  attempt?: number;
+  /** A fork's pull request: the run's head repository (`evil/shop`), made if missing. */
+  headRepository?: string;
 }
 
 export interface RepositoryHandle {
@@ -66,6 +76,21 @@ export interface GitHubEmulator {
   createRepository(fullName: string, options?: RepositoryOptions): RepositoryHandle;
   /** Points a ref (`refs/heads/main`, `refs/tags/x`) at a commit, as a push would. */
   setRef(fullName: string, ref: string, sha: string): void;
+  /**
+   * Says what a commit's `.github/workflows/` holds, as a label: the Actions token may not tag
+   * or release a commit whose label differs from the default branch head's.
+   */
+  setWorkflows(fullName: string, sha: string, label: string): void;
+  /** Adds a ruleset (by default an active tag ruleset restricting creation); returns its ID. */
+  addRuleset(fullName: string, ruleset: RulesetOptions): number;
+  /** Marks every attempt of a run completed, as when its last job ends. */
+  completeRun(fullName: string, runId: number): void;
+  /** Removes every cache entry of a repository, as eviction after 7 days unused does. */
+  evictCaches(fullName: string): void;
+  /** Puts published releases (tags at the default branch's head, no assets) straight into state. */
+  seedReleases(fullName: string, seed: SeedOptions): void;
+  /** REST requests made with this token: one step's, when each step has its own. */
+  requestsBy(token: string): RequestRecord[];
   /** What the emulated GitHub holds, copied. */
   state: {
     repository(fullName: string): RepositorySnapshot;
@@ -142,8 +167,10 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
   const routes: Record<string, RestHandler> = {
     ...releaseRoutes,
     ...gitRoutes,
+    ...assetRoutes,
     ...deploymentRoutes,
     ...artifactRoutes,
+    ...runRoutes,
     'repos/get': (context) => ({
       status: 200,
       body: repositoryJson(context.world, context.repository),
@@ -160,9 +187,10 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
   state.tokens.set(token, actionsBot);
   let nextRun = 1001;
 
-  const repositoryOf = (fullName: string) => {
+  const repositoryOf = (fullName: string, create = false) => {
     const [owner = '', name = ''] = fullName.split('/');
-    const repository = state.repository(owner, name);
+    const repository =
+      state.repository(owner, name) ?? (create ? state.createRepository(fullName) : undefined);
     if (!repository) throw new Error(`The emulator has no repository ${fullName}`);
     return repository;
   };
@@ -184,7 +212,13 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
       const ref = runner.ref ?? defaultRef;
       const runId = runner.runId ?? nextRun++;
       nextRun = Math.max(nextRun, runId + 1);
-      const run = state.run(repository, runId, ref);
+      const head = runner.headRepository;
+      const run = state.run(repository, runId, {
+        ref,
+        ...(runner.sha ? { sha: runner.sha } : {}),
+        ...(runner.attempt ? { attempt: runner.attempt } : {}),
+        ...(head ? { headRepositoryId: (repositoryOf(head, true) ?? repository).id } : {}),
+      });
       const jobToken = runner.token ?? `ghs_${randomBytes(18).toString('hex')}`;
       state.tokens.set(jobToken, actionsBot);
       const scopes = [{ scope: ref, permission: 3 }];
@@ -202,7 +236,7 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
         GITHUB_REPOSITORY_OWNER: repository.owner,
         GITHUB_REPOSITORY_ID: String(repository.id),
         GITHUB_RUN_ID: String(runId),
-        GITHUB_RUN_ATTEMPT: '1',
+        GITHUB_RUN_ATTEMPT: String(run.attempt),
         GITHUB_REF: ref,
         GITHUB_REF_NAME: ref.replace(/^refs\/(heads|tags)\//, ''),
         GITHUB_SHA: run.headSha,
@@ -228,6 +262,41 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
     setRef(fullName, ref, sha) {
       repositoryOf(fullName).refs.set(ref, sha);
     },
+
+    setWorkflows(fullName, sha, label) {
+      repositoryOf(fullName).workflows.set(sha, label);
+    },
+
+    addRuleset(fullName, ruleset) {
+      const id = state.id();
+      repositoryOf(fullName).rulesets.push({
+        id,
+        name: ruleset.name,
+        target: ruleset.target ?? 'tag',
+        enforcement: ruleset.enforcement ?? 'active',
+        include: ruleset.include,
+        exclude: ruleset.exclude ?? [],
+        rules: ruleset.rules ?? ['creation'],
+        createdAt: state.now(),
+      });
+      return id;
+    },
+
+    completeRun(fullName, runId) {
+      for (const run of state.attempts(repositoryOf(fullName), runId)) run.status = 'completed';
+    },
+
+    evictCaches(fullName) {
+      const keep = state.caches.filter((entry) => entry.repository !== fullName);
+      state.caches.splice(0, state.caches.length, ...keep);
+    },
+
+    seedReleases(fullName, seed) {
+      seedReleases(state, repositoryOf(fullName), seed);
+    },
+
+    requestsBy: (token) =>
+      structuredClone(world.requests.filter((record) => record.token === token)),
 
     state: {
       repository: (fullName) => snapshot(state, repositoryOf(fullName)),

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Operation, Problem } from '../contract.js';
+import { loseAnswer, type Fault } from '../faults.js';
+import { spendRequest } from '../rules.js';
 import type { Actor, RepositoryState } from '../state.js';
 import { HttpError, type World } from '../world.js';
 
@@ -16,6 +18,8 @@ export interface RestContext {
   url: URL;
   actor: Actor | undefined;
   repository: RepositoryState;
+  /** A fault that acts after the request takes effect (`starter` is the upload's to play). */
+  fault: Fault | undefined;
 }
 
 export interface RestAnswer {
@@ -64,6 +68,7 @@ async function serve(
 ): Promise<void> {
   const method = request.method ?? 'GET';
   const url = new URL(request.url ?? '/', world.urls[origin]);
+  const token = tokenOf(request.headers.authorization);
   const record = (operation: string | undefined) =>
     response.once('finish', () =>
       world.requests.push({
@@ -72,6 +77,7 @@ async function serve(
         path: url.pathname + url.search,
         operation,
         status: response.statusCode,
+        ...(token ? { token } : {}),
       }),
     );
   const violation = (operation: string, problems: Problem[], direction: 'request' | 'response') => {
@@ -163,9 +169,12 @@ async function serve(
   }
 
   let answer: RestAnswer;
+  let budget: Record<string, string> = {};
+  const fault = world.faults.pending(response);
   try {
-    const actor = authenticate(world, request.headers.authorization);
+    const actor = authenticate(world, token);
     const repository = findRepository(world, checked.params, actor);
+    if (actor?.type === 'Bot') budget = spendRequest(repository);
     if (!isRead(method) && !actor) {
       throw new HttpError(401, 'Requires authentication');
     }
@@ -188,6 +197,7 @@ async function serve(
       url,
       actor,
       repository,
+      fault,
     });
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
@@ -199,7 +209,7 @@ async function serve(
         ...(error.errors ? { errors: error.errors } : {}),
         ...(error.status === 401 || error.status === 404 ? { status: String(error.status) } : {}),
       },
-      headers: error.headers,
+      headers: { ...budget, ...error.headers },
     };
   } finally {
     if (operation.uploads && !request.readableEnded) await drain(request);
@@ -214,7 +224,11 @@ async function serve(
     });
     return;
   }
-  send(response, answer.status, answer.body, answer.headers);
+  if (fault?.kind === 'lost') {
+    loseAnswer(request, response, fault);
+    return;
+  }
+  send(response, answer.status, answer.body, { ...budget, ...answer.headers });
 }
 
 function describe(problems: Problem[]): string {
@@ -226,15 +240,17 @@ function isRead(method: string): boolean {
 }
 
 /** `token X`, `Bearer X`, or Basic with the token as password, as GitHub accepts. */
-function authenticate(world: World, header: string | undefined): Actor | undefined {
+function tokenOf(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const [scheme = '', value = ''] = header.trim().split(/\s+/, 2);
-  let token = value;
   if (scheme.toLowerCase() === 'basic') {
-    token = Buffer.from(value, 'base64').toString('utf8').split(':').slice(1).join(':');
-  } else if (!['token', 'bearer'].includes(scheme.toLowerCase())) {
-    token = '';
+    return Buffer.from(value, 'base64').toString('utf8').split(':').slice(1).join(':');
   }
+  return ['token', 'bearer'].includes(scheme.toLowerCase()) ? value : '';
+}
+
+function authenticate(world: World, token: string | undefined): Actor | undefined {
+  if (token === undefined) return undefined;
   const actor = world.state.tokens.get(token);
   if (!actor) throw new HttpError(401, 'Bad credentials');
   return actor;
