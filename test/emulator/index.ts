@@ -17,17 +17,13 @@ import { cacheService } from './results/cache.js';
 import { twirpListener } from './results/twirp.js';
 import { mintRuntimeToken } from './runtime-token.js';
 import { seedReleases, type RulesetOptions, type SeedOptions } from './seed.js';
-import {
-  State,
-  actionsBot,
-  snapshot,
-  type RepositoryOptions,
-  type RepositorySnapshot,
-} from './state.js';
+import { snapshot, type RepositorySnapshot } from './snapshot.js';
+import { State, actionsBot, type RepositoryOptions } from './state.js';
 import type { RequestRecord, Violation, World } from './world.js';
 
 export type { Fault, FaultHandle, FaultOptions } from './faults.js';
-export type { RepositoryOptions, RepositorySnapshot } from './state.js';
+export type { RepositorySnapshot } from './snapshot.js';
+export type { RepositoryOptions } from './state.js';
 export type { RulesetOptions, SeedOptions } from './seed.js';
 export type { RequestRecord, Violation } from './world.js';
 
