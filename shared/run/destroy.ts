@@ -1,7 +1,7 @@
 import { formatError } from '../errors.js';
 import type { GitHub, Repository } from '../github.js';
 import { destroyHost, type LockOptions } from '../hosts/engine.js';
-import { listLedger, releaseReservation, type LedgerScope } from '../ledger.js';
+import { deleteLedger, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import { markdownTable } from '../summary.js';
 import { mapLimit, type Connection } from './hosts.js';
@@ -81,24 +81,9 @@ export async function deactivateDeployments(
   return marked;
 }
 
-/** Deletes the environment's releases and then their tags: the ledger of a preview goes with it. */
-export async function deleteReleases(
-  github: GitHub,
-  scope: LedgerScope,
-  log: Log,
-): Promise<string[]> {
-  const deleted: string[] = [];
-  for (const entry of await listLedger(github, scope)) {
-    await github.rest.repos.deleteRelease({
-      owner: scope.owner,
-      repo: scope.repo,
-      release_id: entry.releaseId,
-    });
-    await releaseReservation(github, scope, entry.tag);
-    log.info(`Deleted release ${entry.tag}`);
-    deleted.push(entry.tag);
-  }
-  return deleted;
+/** Deletes the environment's releases and their tags: the ledger of a preview goes with it. */
+export function deleteReleases(github: GitHub, scope: LedgerScope, log: Log): Promise<string[]> {
+  return deleteLedger(github, scope, log);
 }
 
 export function destroySummary(options: {

@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import type { HostState } from '../hosts/engine.js';
-import { findRelease, publishedReleases, type LedgerEntry, type LedgerScope } from '../ledger.js';
+import { findRelease, latestRelease, type LedgerEntry, type LedgerScope } from '../ledger.js';
 
 /** `latest` or an explicit ID, looked up in the ledger: published releases only. */
 export async function resolveFromLedger(
@@ -11,8 +11,7 @@ export async function resolveFromLedger(
 ): Promise<LedgerEntry> {
   const where = `${scope.app}/${scope.environment}`;
   if (selector === 'latest') {
-    const entries = await publishedReleases(github, scope);
-    const latest = entries.at(-1);
+    const latest = await latestRelease(github, scope);
     if (!latest) {
       throw new ConfigurationError(
         `Input 'release-id': ${where} has no published release yet; run release-action first`,

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import type { GitHubEmulator, RepositorySnapshot } from '../emulator/index.js';
+import type { GitHubEmulator, RepositoryOptions, RepositorySnapshot } from '../emulator/index.js';
 import {
   ROOT,
   runAction,
@@ -26,14 +26,20 @@ export const SHA_B = 'b'.repeat(40);
 export interface Repo {
   github: GitHubEmulator;
   name: string;
+  /** The default branch's head when the repository was made: where release tags point. */
+  head: string;
   /** HOME of the repository's runner: build-action's cache paths live under it. */
   home: string;
 }
 
-export async function newRepo(github: GitHubEmulator, prefix = 'shop'): Promise<Repo> {
+export async function newRepo(
+  github: GitHubEmulator,
+  prefix = 'shop',
+  options?: RepositoryOptions,
+): Promise<Repo> {
   const name = `acme/${uniqueName(prefix)}`;
-  github.createRepository(name);
-  return { github, name, home: await mkdtemp(path.join(tmpdir(), 'brr-home-')) };
+  const { headSha } = github.createRepository(name, options);
+  return { github, name, head: headSha, home: await mkdtemp(path.join(tmpdir(), 'brr-home-')) };
 }
 
 /** A workspace holding a small app. */
@@ -60,9 +66,10 @@ export interface StepOptions {
 }
 
 function stepEnv(repo: Repo, options: StepOptions): Record<string, string | undefined> {
+  const sha = options.sha ?? SHA_A;
   return {
-    ...repo.github.runnerEnv({ repository: repo.name, runId: options.runId }),
-    GITHUB_SHA: options.sha ?? SHA_A,
+    ...repo.github.runnerEnv({ repository: repo.name, runId: options.runId, sha }),
+    GITHUB_SHA: sha,
     SOURCE_DATE_EPOCH: '1700000000',
     HOME: repo.home,
     ...options.env,

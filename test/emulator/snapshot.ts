@@ -1,3 +1,4 @@
+import { peel } from './rules.js';
 import type { RepositoryState, State } from './state.js';
 
 /** What a test reads of the emulated GitHub: a deep copy, so nothing it does changes the state. */
@@ -26,8 +27,10 @@ export interface RepositorySnapshot {
   fullName: string;
   immutableReleases: boolean;
   releases: ReleaseSnapshot[];
-  /** Tag name → commit SHA. */
+  /** Tag name → the SHA its ref holds (a commit, or a tag object). */
   tags: Record<string, string>;
+  /** Tag name → the commit it stands for, through a tag object where there is one. */
+  tagCommits: Record<string, string>;
   /** Full ref name → commit SHA. */
   refs: Record<string, string>;
   artifacts: {
@@ -62,6 +65,9 @@ export interface RepositorySnapshot {
 
 export function snapshot(state: State, repository: RepositoryState): RepositorySnapshot {
   const refs = Object.fromEntries([...repository.refs].sort(([a], [b]) => a.localeCompare(b)));
+  const tagRefs = Object.entries(refs)
+    .filter(([ref]) => ref.startsWith('refs/tags/'))
+    .map(([ref, sha]) => [ref.slice('refs/tags/'.length), sha] as const);
   return structuredClone({
     fullName: repository.fullName,
     immutableReleases: repository.immutableReleases,
@@ -84,11 +90,8 @@ export function snapshot(state: State, repository: RepositoryState): RepositoryS
         state: asset.state,
       })),
     })),
-    tags: Object.fromEntries(
-      Object.entries(refs)
-        .filter(([ref]) => ref.startsWith('refs/tags/'))
-        .map(([ref, sha]) => [ref.slice('refs/tags/'.length), sha]),
-    ),
+    tags: Object.fromEntries(tagRefs.map(([tag, sha]) => [tag, sha])),
+    tagCommits: Object.fromEntries(tagRefs.map(([tag, sha]) => [tag, peel(repository, sha)])),
     refs,
     artifacts: state.artifacts
       .filter((artifact) => artifact.repository === repository.fullName)
