@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, foldedTail } from '../errors.js';
 import { gitHubMessage, statusOf, type GitHub } from '../github.js';
 import type { Log } from '../log.js';
 import { reservationMessage, readTagRef, type Holder } from './holders.js';
@@ -100,7 +100,7 @@ async function createRef(
     // A retried request whose first answer was lost finds its own tag.
     if (holder === reservation.tagObject) return 'made';
     if (holder !== undefined) return 'taken';
-    return { refused: gitHubMessage(error) ?? 'refused' };
+    return { refused: foldedTail(gitHubMessage(error) ?? 'refused') };
   }
 }
 

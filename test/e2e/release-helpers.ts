@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,15 +61,33 @@ export async function appWorkspace(files: Record<string, string> = {}): Promise<
 export interface StepOptions {
   sha?: string;
   runId?: number;
+  /** GITHUB_RUN_ATTEMPT; default 1. */
+  attempt?: number;
+  /** GITHUB_REF; default the default branch. */
+  ref?: string;
+  /** The step's GITHUB_TOKEN, to count the requests it made (`requestsBy`); a new one if not given. */
+  token?: string;
   inputs?: Record<string, string | undefined>;
   workspace?: string;
   env?: Record<string, string | undefined>;
 }
 
+/** A new token for one step: the emulator accepts it and counts what it asks. */
+export function newToken(): string {
+  return `ghs_${randomBytes(18).toString('hex')}`;
+}
+
 function stepEnv(repo: Repo, options: StepOptions): Record<string, string | undefined> {
   const sha = options.sha ?? SHA_A;
   return {
-    ...repo.github.runnerEnv({ repository: repo.name, runId: options.runId, sha }),
+    ...repo.github.runnerEnv({
+      repository: repo.name,
+      runId: options.runId,
+      sha,
+      ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
+      ...(options.ref !== undefined ? { ref: options.ref } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    }),
     GITHUB_SHA: sha,
     SOURCE_DATE_EPOCH: '1700000000',
     HOME: repo.home,
@@ -88,12 +107,42 @@ export async function build(repo: Repo, options: StepOptions = {}): Promise<Acti
   return run;
 }
 
+/** The event payload's repository, as every event on GitHub carries it. */
+function event(repo: Repo) {
+  return { repository: { full_name: repo.name, default_branch: 'main' } };
+}
+
 export function startRelease(repo: Repo, options: StepOptions = {}): Promise<StartedAction> {
   return startAction({
     action: 'release-action',
     inputs: { app: 'shop', environment: 'production', ...options.inputs },
     workspace: options.workspace,
     env: stepEnv(repo, options),
+    event: event(repo),
+  });
+}
+
+export interface DeployOptions extends StepOptions {
+  environment: string;
+  /** The deploy root on this machine (`hosts: local`). */
+  root: string;
+  allowedSigners: string;
+}
+
+/** run-action on the runner itself (`hosts: local`): the simplest deploy there is. */
+export function deployLocal(repo: Repo, options: DeployOptions): Promise<ActionRun> {
+  return runAction({
+    action: 'run-action',
+    inputs: {
+      app: 'shop',
+      environment: options.environment,
+      hosts: 'local',
+      path: options.root,
+      'allowed-signers': options.allowedSigners,
+      ...options.inputs,
+    },
+    env: stepEnv(repo, options),
+    event: event(repo),
   });
 }
 
@@ -150,6 +199,7 @@ export async function uploadArtifacts(
   repo: Repo,
   runId: number,
   files: Record<string, Buffer | string>,
+  origin: { sha?: string; headRepository?: string } = {},
 ): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'brr-upload-'));
   for (const [name, content] of Object.entries(files))
@@ -167,7 +217,10 @@ export async function uploadArtifacts(
     ['--input-type=module', '-e', script, dir, ...Object.keys(files)],
     {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, ...repo.github.runnerEnv({ repository: repo.name, runId }) },
+      env: {
+        PATH: process.env.PATH,
+        ...repo.github.runnerEnv({ repository: repo.name, runId, ...origin }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
