@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { parseManifest, type Manifest } from '../../shared/manifest.js';
 import type { GitHubEmulator, RepositoryOptions, RepositorySnapshot } from '../emulator/index.js';
 import {
   ROOT,
@@ -183,6 +184,34 @@ export async function downloadRelease(repo: Repo, tag: string): Promise<Publishe
     assets[asset.name] = Buffer.from(await response.arrayBuffer());
   }
   return { release: found, assets };
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export interface Released {
+  manifest: Manifest;
+  bytes: Buffer;
+  signature: string;
+  body: string;
+  name: string;
+  assets: Record<string, Buffer>;
+}
+
+/** A published release, its release.json read. */
+export async function released(repo: Repo, tag: string): Promise<Released> {
+  const { release: found, assets } = await downloadRelease(repo, tag);
+  const bytes = assets['release.json'];
+  if (!bytes) throw new Error(`${tag} has no release.json`);
+  return {
+    manifest: parseManifest(bytes),
+    bytes,
+    signature: assets['release.json.sig']?.toString('utf8') ?? '',
+    body: found.body,
+    name: found.name,
+    assets,
+  };
 }
 
 /** What a refused release must leave: no release (draft or not) and no tag. */

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { factsFileName } from '../../shared/builds.js';
-import { canonicalJson, parseManifest, type Manifest } from '../../shared/manifest.js';
+import { canonicalJson } from '../../shared/manifest.js';
 import { useGitHub } from '../emulator/vitest.js';
 import {
   ageDecrypt,
@@ -18,17 +17,15 @@ import {
   SHA_B,
   appWorkspace,
   build,
-  downloadRelease,
   expectNothingReleased,
   findLeaks,
+  released,
+  sha256,
   maskCommand,
   newRepo,
-  recordingProxy,
   release,
   shownLog,
-  startRelease,
   uploadArtifacts,
-  type Repo,
 } from './release-helpers.js';
 
 const emulator = useGitHub();
@@ -43,33 +40,6 @@ beforeAll(async () => {
 /** The inputs every release needs: the signing key and the age recipient. */
 function keys(): Record<string, string> {
   return { 'signing-key': signer.privateKey, recipients: age.recipient };
-}
-
-function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-interface Released {
-  manifest: Manifest;
-  bytes: Buffer;
-  signature: string;
-  body: string;
-  name: string;
-  assets: Record<string, Buffer>;
-}
-
-async function released(repo: Repo, tag: string): Promise<Released> {
-  const { release: found, assets } = await downloadRelease(repo, tag);
-  const bytes = assets['release.json'];
-  if (!bytes) throw new Error(`${tag} has no release.json`);
-  return {
-    manifest: parseManifest(bytes),
-    bytes,
-    signature: assets['release.json.sig']?.toString('utf8') ?? '',
-    body: found.body,
-    name: found.name,
-    assets,
-  };
 }
 
 let nextRun = 7000;
@@ -354,243 +324,4 @@ describe.concurrent('release-action config', () => {
     expect(shownLog(wrongType.log)).not.toContain('hunter22');
     expectNothingReleased(emulator().state.repository(repo.name));
   });
-});
-
-describe.concurrent('release-action ledger', () => {
-  it('numbers releases v1, v2, v3 per environment, chained, with Heroku-style change summaries', async () => {
-    const repo = await newRepo(emulator());
-    const first = runId();
-    const second = runId();
-    await build(repo, { runId: first });
-    await build(repo, {
-      runId: second,
-      sha: SHA_B,
-      workspace: await appWorkspace({ 'app/server.js': 'console.log("v2")\n' }),
-    });
-    const config = (port: string, password: string) => ({
-      ...keys(),
-      vars: JSON.stringify({ PORT: port }),
-      secrets: JSON.stringify({ DB_PASSWORD: password }),
-    });
-
-    const v1 = await release(repo, { runId: first, inputs: config('8080', 'first-pass-1') });
-    const v2 = await release(repo, { runId: first, inputs: config('9090', 'second-pass-2') });
-    const v3 = await release(repo, {
-      runId: second,
-      sha: SHA_B,
-      inputs: config('9090', 'second-pass-2'),
-    });
-    const staging = await release(repo, {
-      runId: second,
-      sha: SHA_B,
-      inputs: { ...config('1', 'staging-pass-3'), environment: 'staging' },
-    });
-    for (const result of [v1, v2, v3, staging]) expect(result.errors).toEqual([]);
-    expect([v1, v2, v3].map((result) => result.outputs['release-id'])).toEqual(['v1', 'v2', 'v3']);
-    expect([v1, v2, v3].map((result) => result.outputs['previous-release-id'])).toEqual([
-      '',
-      'v1',
-      'v2',
-    ]);
-    expect(v1.outputs.changes).toBe('Initial release of aaaaaaa');
-    expect(v2.outputs.changes).toBe('Config change DB_PASSWORD, PORT');
-    expect(v3.outputs.changes).toBe('Deploy bbbbbbb');
-    expect(staging.outputs).toMatchObject({
-      'release-id': 'v1',
-      tag: 'shop/staging/v1',
-      'previous-release-id': '',
-    });
-
-    const ledger = await Promise.all(
-      ['v1', 'v2', 'v3'].map((id) => released(repo, `shop/production/${id}`)),
-    );
-    expect(ledger.map((entry) => entry.manifest.previous)).toEqual([
-      null,
-      { id: 'v1', digest: sha256(ledger[0]!.bytes) },
-      { id: 'v2', digest: sha256(ledger[1]!.bytes) },
-    ]);
-
-    const body = ledger[1]!.body;
-    expect(body).toContain('**Config change DB_PASSWORD, PORT**');
-    expect(body).toContain('~ DB_PASSWORD (secret) -> (secret)');
-    expect(body).toContain('~ PORT "8080" -> "9090"');
-    expect(body).toContain('release-id: v2');
-    expect(body).toContain('`release-id: v1`');
-    expect(body).not.toMatch(/first-pass-1|second-pass-2/);
-    expect(ledger[2]!.body).toContain('No config change since v2.');
-    expect(ledger[2]!.body).toContain('release-id: v3');
-  });
-
-  it('gives two release jobs started at the same time different numbers and one chain', async () => {
-    const repo = await newRepo(emulator());
-    const run = runId();
-    await build(repo, { runId: run });
-    const jobs = await Promise.all([
-      startRelease(repo, { runId: run, inputs: keys() }),
-      startRelease(repo, { runId: run, inputs: keys() }),
-    ]);
-    const results = await Promise.all(jobs.map((job) => job.result));
-    for (const result of results) expect(result.errors).toEqual([]);
-    expect(results.map((result) => result.outputs['release-id']).sort()).toEqual(['v1', 'v2']);
-    const later = results.find((result) => result.outputs['release-id'] === 'v2');
-    expect(later?.log).toMatch(/was taken by another release job|Waiting for the release job/);
-
-    const state = emulator().state.repository(repo.name);
-    expect(state.releases.map((entry) => [entry.tag, entry.draft])).toEqual(
-      expect.arrayContaining([
-        ['shop/production/v1', false],
-        ['shop/production/v2', false],
-      ]),
-    );
-    expect(state.releases).toHaveLength(2);
-    const [v1, v2] = await Promise.all([
-      released(repo, 'shop/production/v1'),
-      released(repo, 'shop/production/v2'),
-    ]);
-    expect(v2.manifest.previous).toEqual({ id: 'v1', digest: sha256(v1.bytes) });
-  });
-
-  it('refuses an explicit release-id that exists, leaving that release untouched; a new one chains to the numbered ledger', async () => {
-    const repo = await newRepo(emulator());
-    const run = runId();
-    await build(repo, { runId: run });
-    const first = await release(repo, { runId: run, inputs: keys() });
-    expect(first.errors).toEqual([]);
-    const before = emulator().state.repository(repo.name);
-    const again = await release(repo, {
-      runId: run,
-      inputs: { ...keys(), 'release-id': 'v1', vars: JSON.stringify({ PORT: '1' }) },
-    });
-    expect(again.code).toBe(1);
-    expect(again.errors).toEqual([
-      "Input 'release-id': release v1 of shop/production exists already; releases are never overwritten",
-    ]);
-    const after = emulator().state.repository(repo.name);
-    expect(after.releases).toEqual(before.releases);
-    expect(after.tags).toEqual(before.tags);
-
-    // An explicit ID follows the newest numbered release; the numbered ledger goes on without it.
-    const hotfix = await release(repo, {
-      runId: run,
-      inputs: { ...keys(), 'release-id': 'hotfix-1' },
-    });
-    const next = await release(repo, { runId: run, inputs: keys() });
-    expect([hotfix, next].map((result) => result.errors)).toEqual([[], []]);
-    expect(
-      [hotfix, next].map((result) => [
-        result.outputs['release-id'],
-        result.outputs['previous-release-id'],
-      ]),
-    ).toEqual([
-      ['hotfix-1', 'v1'],
-      ['v2', 'v1'],
-    ]);
-  });
-
-  it('marks preview releases as prereleases and leaves "latest" alone unless make-latest', async () => {
-    const repo = await newRepo(emulator());
-    const run = runId();
-    await build(repo, { runId: run });
-    const proxy = await recordingProxy(emulator().apiUrl);
-    try {
-      const env = { GITHUB_API_URL: proxy.url };
-      const [preview, production] = await Promise.all([
-        release(repo, { runId: run, env, inputs: { ...keys(), environment: 'pr-12' } }),
-        release(repo, { runId: run, env, inputs: keys() }),
-      ]);
-      const latest = await release(repo, {
-        runId: run,
-        env,
-        inputs: { ...keys(), 'make-latest': 'true' },
-      });
-      for (const result of [preview, production, latest]) expect(result.errors).toEqual([]);
-      const state = emulator().state.repository(repo.name);
-      const prerelease = Object.fromEntries(state.releases.map((r) => [r.tag, r.prerelease]));
-      expect(prerelease).toEqual({
-        'shop/pr-12/v1': true,
-        'shop/production/v1': false,
-        'shop/production/v2': false,
-      });
-      const releaseWrites = proxy.requests
-        .filter((request) => /\/releases(\/\d+)?$/.test(request.path) && request.method !== 'GET')
-        .map((request) => {
-          const body = request.body as { tag_name?: string; draft?: boolean; make_latest?: string };
-          return [request.method, body.tag_name ?? '', body.draft, body.make_latest];
-        });
-      expect(releaseWrites).toEqual(
-        expect.arrayContaining([
-          ['POST', 'shop/pr-12/v1', true, 'false'],
-          ['POST', 'shop/production/v1', true, 'false'],
-          ['POST', 'shop/production/v2', true, 'false'],
-        ]),
-      );
-      const publishes = releaseWrites.filter(([method]) => method === 'PATCH');
-      expect(publishes.map((write) => write[3]).sort()).toEqual(['false', 'false', 'true']);
-      expect(publishes.at(-1)).toEqual(['PATCH', '', false, 'true']);
-    } finally {
-      await proxy.close();
-    }
-  });
-});
-
-describe.concurrent('release-action refuses bad input with one line and creates nothing', () => {
-  let repo: Repo;
-  let run: number;
-  beforeAll(async () => {
-    repo = await newRepo(emulator());
-    run = runId();
-    await build(repo, { runId: run });
-  });
-
-  type Inputs = Record<string, string | undefined>;
-  const cases: [string, () => Inputs | Promise<Inputs>, RegExp][] = [
-    [
-      'a missing signing-key',
-      () => ({ ...keys(), 'signing-key': undefined }),
-      /^Input 'signing-key' is required$/,
-    ],
-    [
-      'a signing key that is not Ed25519',
-      async () => ({ ...keys(), 'signing-key': (await sshKey('ecdsa')).privateKey }),
-      /^Input 'signing-key': (signing-key: )?expected an Ed25519 key, got an ECDSA key; make one with ssh-keygen -t ed25519$/,
-    ],
-    [
-      'secrets without recipients',
-      () => ({
-        'signing-key': signer.privateKey,
-        secrets: JSON.stringify({ DB_PASSWORD: 'pw-1234', github_token: 'ghs_1' }),
-      }),
-      /^Input 'recipients': is empty, but 1 secret\(s\) would be released \(DB_PASSWORD\)/,
-    ],
-    [
-      'a recipient that is not an age key',
-      () => ({ ...keys(), recipients: signer.publicKey }),
-      /^Input 'recipients': (recipients )?line 1 "ssh-ed25519 .*": SSH keys are not age recipients here/,
-    ],
-    [
-      'vars that are not JSON',
-      () => ({ ...keys(), vars: 'PORT=8080' }),
-      /^Input 'vars': expected a JSON object like \$\{\{ toJSON\(vars\) \}\}$/,
-    ],
-    [
-      'secrets that are not JSON, without quoting them',
-      () => ({ ...keys(), secrets: '{"DB_PASSWORD": "s3cret-value-77"' }),
-      /^Input 'secrets': expected a JSON object like \$\{\{ toJSON\(secrets\) \}\}$/,
-    ],
-    [
-      'an unsafe environment name',
-      () => ({ ...keys(), environment: 'prod/../x' }),
-      /^Input 'environment': expected an environment name/,
-    ],
-  ];
-  for (const [what, inputs, message] of cases) {
-    it(what, async () => {
-      const result = await release(repo, { runId: run, inputs: await inputs() });
-      expect(result.code).toBe(1);
-      expect(result.errors).toHaveLength(1);
-      expect(result.errors[0]).toMatch(message);
-      expect(shownLog(result.log)).not.toMatch(/s3cret-value-77|pw-1234|PRIVATE KEY-----\n/);
-      expectNothingReleased(emulator().state.repository(repo.name));
-    });
-  }
 });
