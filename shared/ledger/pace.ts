@@ -1,4 +1,4 @@
-import { rateLimitOf, type GitHub } from '../github.js';
+import { rateLimitOf, type GitHub, type RateLimit } from '../github.js';
 
 /**
  * Waits on GitHub bounded in time and in requests: backing off (1 s, 2 s, 4 s … 30 s), and
@@ -12,6 +12,8 @@ export interface WaitBounds {
   requests: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** The token's budget; default what GitHub's last answer said. */
+  budget?: () => RateLimit | undefined;
 }
 
 /** Below this many requests left, polls spread what is left over the rest of the hour. */
@@ -45,7 +47,7 @@ export function pacer(github: GitHub, bounds: WaitBounds): Pacer {
     async pause() {
       if (spent >= bounds.requests) return false;
       let wait = delay;
-      const budget = rateLimitOf(github);
+      const budget = bounds.budget ? bounds.budget() : rateLimitOf(github);
       if (budget && budget.remaining < LOW_BUDGET) {
         wait = Math.max(wait, (budget.resetAt - now()) / Math.max(1, budget.remaining));
       }
