@@ -133,14 +133,20 @@ interface ListedArtifact {
   name: string;
 }
 
+interface RunArtifacts {
+  facts: ListedArtifact;
+  all: ListedArtifact[];
+  source: FoundBuild['source'];
+  /** Another run's, downloaded through the REST API. */
+  runId?: number;
+}
+
 /** Facts, then the bundle they name, from one run's artifacts (another run's through REST). */
 async function fromArtifacts(
   options: FindBuildOptions,
-  factsArtifact: ListedArtifact,
-  runArtifacts: ListedArtifact[],
-  source: FoundBuild['source'],
-  runId?: number,
+  run: RunArtifacts,
 ): Promise<FoundBuild | undefined> {
+  const { runId, source } = run;
   const find =
     runId === undefined
       ? {}
@@ -153,9 +159,9 @@ async function fromArtifacts(
           },
         };
   const factsDir = await mkdtemp(path.join(options.directory, 'facts-'));
-  await options.artifacts.downloadArtifact(factsArtifact.id, { path: factsDir, ...find });
+  await options.artifacts.downloadArtifact(run.facts.id, { path: factsDir, ...find });
   const facts = await readFacts(await onlyFile(factsDir), options, source);
-  const bundle = runArtifacts.find((artifact) => artifact.name === facts.artifact.name);
+  const bundle = run.all.find((artifact) => artifact.name === facts.artifact.name);
   if (!bundle) return undefined;
   const bundleDir = await mkdtemp(path.join(options.directory, 'bundle-'));
   await options.artifacts.downloadArtifact(bundle.id, { path: bundleDir, ...find });
@@ -196,13 +202,12 @@ async function fromEarlierRuns(options: FindBuildOptions): Promise<FoundBuild | 
       options.github.rest.actions.listWorkflowRunArtifacts,
       { ...options.repository, run_id: runId, per_page: 100 },
     );
-    const found = await fromArtifacts(
-      options,
-      factsArtifact,
-      runArtifacts.filter((artifact) => !artifact.expired),
-      `run ${runId}`,
+    const found = await fromArtifacts(options, {
+      facts: factsArtifact,
+      all: runArtifacts.filter((artifact) => !artifact.expired),
+      source: `run ${runId}`,
       runId,
-    );
+    });
     if (found) return found;
   }
   return undefined;
@@ -230,7 +235,8 @@ export async function findBuild(options: FindBuildOptions): Promise<FoundBuild> 
   const inRun = (await options.artifacts.listArtifacts({ latest: true })).artifacts;
   const factsHere = inRun.find((artifact) => artifact.name === factsName);
   const found =
-    (factsHere && (await fromArtifacts(options, factsHere, inRun, 'this run'))) ||
+    (factsHere &&
+      (await fromArtifacts(options, { facts: factsHere, all: inRun, source: 'this run' }))) ||
     (await fromEarlierRuns(options)) ||
     (await fromCache(options)) ||
     (await options.fromRelease?.());

@@ -4,7 +4,13 @@
  * reserved by creating a tag that points at the default branch's head (never at the build's
  * commit, which the Actions token may not be allowed to tag), published draft-first.
  */
-export { downloadAsset, openAsset, type AssetBody, type UploadedAsset } from './ledger/assets.js';
+export {
+  downloadAsset,
+  openAsset,
+  type AssetBody,
+  type AssetUpload,
+  type UploadedAsset,
+} from './ledger/assets.js';
 export { CHAIN_WALK, previousRelease, type PreviousOptions } from './ledger/chain.js';
 export {
   abandon,

@@ -24,14 +24,17 @@ export const CHAIN_WALK = 20;
 
 type Settled = { entry: LedgerEntry } | 'gone';
 
+/** What a walk down the ledger carries: where, its bounded waits, its log. */
+interface Walk {
+  github: GitHub;
+  scope: LedgerScope;
+  pace: Pacer;
+  log: Log;
+}
+
 /** Polls a tag until its release is published, its tag is deleted, or its job has ended. */
-async function settle(
-  github: GitHub,
-  scope: LedgerScope,
-  tag: LedgerTag,
-  holder: Holder,
-  pace: Pacer,
-): Promise<Settled> {
+async function settle(walk: Walk, tag: LedgerTag, holder: Holder): Promise<Settled> {
+  const { github, scope, pace } = walk;
   for (let poll = 1; await pace.pause(); poll++) {
     const entry = await readRelease(github, scope, tag.tag);
     pace.spend(1);
@@ -52,24 +55,17 @@ async function settle(
 }
 
 /** What a tag without a published release is: being made by a running job, or left behind. */
-async function pending(
-  github: GitHub,
-  scope: LedgerScope,
-  tag: LedgerTag,
-  options: PreviousOptions,
-  pace: Pacer,
-): Promise<Settled> {
+async function pending(walk: Walk, tag: LedgerTag): Promise<Settled> {
+  const { github, scope } = walk;
   const holder = await holderOf(github, scope, tag);
   if (!holder || (await holderGone(github, scope, holder))) {
-    options.log.info(
-      `${tag.tag} has no published release and no running job holds it: passed over`,
-    );
+    walk.log.info(`${tag.tag} has no published release and no running job holds it: passed over`);
     return 'gone';
   }
-  options.log.info(
+  walk.log.info(
     `Waiting for the release job that holds ${tag.tag} (run ${holder.runId}) to publish or give up`,
   );
-  return settle(github, scope, tag, holder, pace);
+  return settle(walk, tag, holder);
 }
 
 export async function previousRelease(
@@ -80,12 +76,12 @@ export async function previousRelease(
 ): Promise<LedgerEntry | undefined> {
   const below = options.below ?? Number.POSITIVE_INFINITY;
   const candidates = index.tags.filter((tag) => tag.number < below).reverse();
-  const pace = pacer(github, options.wait);
+  const walk = { github, scope, pace: pacer(github, options.wait), log: options.log };
   for (const [passed, tag] of candidates.entries()) {
     if (passed >= CHAIN_WALK) break;
     const entry = await readRelease(github, scope, tag.tag);
     if (entry) return entry;
-    const settled = await pending(github, scope, tag, options, pace);
+    const settled = await pending(walk, tag);
     if (settled !== 'gone') return settled.entry;
   }
   if (candidates.length > CHAIN_WALK) {

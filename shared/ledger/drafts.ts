@@ -113,11 +113,10 @@ function checkHeld(asset: AssetUpload, uploaded: UploadedAsset, size: number): U
 export async function putAsset(
   github: GitHub,
   scope: LedgerScope,
-  draft: Draft,
-  asset: AssetUpload & { size: number },
-  options: StepOptions = {},
+  upload: { draft: Draft; asset: AssetUpload & { size: number } } & StepOptions,
 ): Promise<UploadedAsset> {
-  const sleep = options.sleep ?? realSleep;
+  const { draft, asset } = upload;
+  const sleep = upload.sleep ?? realSleep;
   for (let tries = 1; ; tries++) {
     try {
       return checkHeld(asset, await sendAsset(github, draft.uploadUrl, asset), asset.size);

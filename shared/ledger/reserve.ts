@@ -46,7 +46,8 @@ const MAX_SKIPS = 3;
 /** Tries in all: races lost, skips, a default branch that moved. */
 const MAX_TRIES = 8;
 
-type Outcome = 'made' | 'taken' | 'moved' | { refused: string };
+type Head = { name: string; sha: string };
+type Outcome = 'made' | 'taken' | { moved: Head } | { refused: string };
 
 async function branchHead(github: GitHub, scope: LedgerScope, branch: string | undefined) {
   const name =
@@ -55,18 +56,17 @@ async function branchHead(github: GitHub, scope: LedgerScope, branch: string | u
   return { name, sha: data.object.sha };
 }
 
+/** The tag object naming this job, at the commit: what the ref will point at. */
 async function tagObject(
   github: GitHub,
   scope: LedgerScope,
-  tag: string,
-  commit: string,
-  holder: Holder,
+  tag: { name: string; commit: string; holder: Holder },
 ) {
   const { data } = await github.rest.git.createTag({
     ...repositoryOf(scope),
-    tag,
-    message: reservationMessage(holder),
-    object: commit,
+    tag: tag.name,
+    message: reservationMessage(tag.holder),
+    object: tag.commit,
     type: 'commit',
   });
   return data.sha;
@@ -77,7 +77,7 @@ async function createRef(
   github: GitHub,
   scope: LedgerScope,
   reservation: Reservation,
-  head: { name: string; sha: string },
+  head: Head,
 ): Promise<Outcome> {
   try {
     await github.rest.git.createRef({
@@ -92,7 +92,7 @@ async function createRef(
       // The head moved on to other workflow files since it was read; else the token lacks
       // contents: write, which the stage reports as the token's problem.
       const now = await branchHead(github, scope, head.name);
-      if (now.sha !== head.sha) return 'moved';
+      if (now.sha !== head.sha) return { moved: now };
       throw error;
     }
     if (status !== 422) throw error;
@@ -127,6 +127,17 @@ async function refusal(
   });
 }
 
+/** A name GitHub will not give out again: explicit, or after every skip allowed. */
+function burned(tag: string, got: string, explicit: boolean): ConfigurationError {
+  return new ConfigurationError({
+    ...(explicit ? { input: 'release-id' } : {}),
+    subject: `release tag ${tag}`,
+    problem: `GitHub refuses to create it${explicit ? '' : `, and the ${MAX_SKIPS} names before it`}: a release that was deleted used the name, and immutable releases never give a name out again`,
+    got,
+    ...(explicit ? { hint: 'choose another release-id' } : {}),
+  });
+}
+
 /** Reserves the next release number (or the explicit ID) for this job. */
 export async function reserve(
   github: GitHub,
@@ -143,14 +154,21 @@ export async function reserve(
     const reservation = {
       id,
       tag,
-      tagObject: await tagObject(github, scope, tag, head.sha, options.holder),
+      tagObject: await tagObject(github, scope, {
+        name: tag,
+        commit: head.sha,
+        holder: options.holder,
+      }),
       index,
     };
     options.claim?.(reservation);
     const outcome = await createRef(github, scope, reservation, head);
     if (outcome === 'made') return reservation;
-    if (outcome === 'moved') {
-      head = await branchHead(github, scope, head.name);
+    if (typeof outcome === 'object' && 'moved' in outcome) {
+      options.log.info(
+        `${head.name} moved on to ${outcome.moved.sha} while reserving; tagging there`,
+      );
+      head = outcome.moved;
       continue;
     }
     if (options.id !== undefined && outcome === 'taken') throw exists(scope, id);
@@ -163,13 +181,7 @@ export async function reserve(
     const ruled = await refusal(github, scope, tag, outcome.refused);
     if (ruled) throw ruled;
     if (options.id !== undefined || ++skips > MAX_SKIPS) {
-      throw new ConfigurationError({
-        ...(options.id !== undefined ? { input: 'release-id' } : {}),
-        subject: `release tag ${tag}`,
-        problem: `GitHub refuses to create it${skips > MAX_SKIPS ? `, and the ${MAX_SKIPS} names before it` : ''}: a release that was deleted used the name, and immutable releases never give a name out again`,
-        got: outcome.refused,
-        ...(options.id !== undefined ? { hint: 'choose another release-id' } : {}),
-      });
+      throw burned(tag, outcome.refused, options.id !== undefined);
     }
     options.log.info(
       `${tag} was used by a deleted immutable release and cannot be reused; skipping it`,

@@ -12,6 +12,7 @@ import {
   type Holding,
   type LedgerEntry,
   type LedgerScope,
+  type AssetUpload,
   type Reservation,
 } from '../ledger.js';
 import {
@@ -106,9 +107,10 @@ async function makeManifest(
   return manifest;
 }
 
-export async function publish(options: PublishOptions) {
-  const { checked, context, github, scope, reservation, found, holding, step } = options;
-  step(`reading ${options.previous?.tag ?? 'the previous release'}`);
+/** release.json for the reservation, chained to the previous release, signed, and its body. */
+async function signedRelease(options: PublishOptions) {
+  const { github, scope, reservation, checked } = options;
+  options.step(`reading ${options.previous?.tag ?? 'the previous release'}`);
   const previous = options.previous && (await readPrevious(github, scope, options.previous));
   const manifest = await makeManifest(options, previous);
   const bytes = serializeManifest(manifest);
@@ -120,24 +122,20 @@ export async function publish(options: PublishOptions) {
     previous: previous?.manifest,
     digest,
   });
+  return { manifest, bytes, digest, signature, body };
+}
 
-  step('creating the draft release');
-  holding.draftSpec = {
-    tag: reservation.tag,
-    name: `${reservation.tag}: ${manifest.changes}`,
-    body,
-    prerelease: checked.prerelease,
-    nonce: randomBytes(12).toString('hex'),
-  };
-  const draft = await createDraft(github, scope, holding.draftSpec);
-  holding.draft = draft;
-  context.log.info(
-    `Draft release ${draft.id} created; uploading the bundle, release.json and signature`,
-  );
-  const bundleName = bundleFileName(checked.app, checked.sha, found.build.compression);
-  const assets = [
+type Signed = Awaited<ReturnType<typeof signedRelease>>;
+
+/** The bundle, release.json and its signature, with what GitHub must hold of each. */
+function releaseAssets(
+  options: PublishOptions,
+  signed: Signed,
+): (AssetUpload & { size: number })[] {
+  const { checked, found } = options;
+  return [
     {
-      name: bundleName,
+      name: bundleFileName(checked.app, checked.sha, found.build.compression),
       contentType: 'application/octet-stream',
       body: { file: found.bundlePath },
       digest: found.build.digest,
@@ -146,41 +144,64 @@ export async function publish(options: PublishOptions) {
     {
       name: MANIFEST_ASSET,
       contentType: 'application/json',
-      body: { bytes },
-      digest,
-      size: bytes.length,
+      body: { bytes: signed.bytes },
+      digest: signed.digest,
+      size: signed.bytes.length,
     },
     {
       name: SIGNATURE_ASSET,
       contentType: 'text/plain',
-      body: { bytes: signature },
-      digest: digestOf(signature),
-      size: signature.length,
+      body: { bytes: signed.signature },
+      digest: digestOf(signed.signature),
+      size: signed.signature.length,
     },
   ];
-  for (const asset of assets) {
+}
+
+/** Draft, assets, publish; returns the published release's URL. */
+async function draftAndPublish(options: PublishOptions, signed: Signed): Promise<string> {
+  const { checked, context, github, scope, reservation, holding, step } = options;
+  step('creating the draft release');
+  holding.draftSpec = {
+    tag: reservation.tag,
+    name: `${reservation.tag}: ${signed.manifest.changes}`,
+    body: signed.body,
+    prerelease: checked.prerelease,
+    nonce: randomBytes(12).toString('hex'),
+  };
+  const draft = await createDraft(github, scope, holding.draftSpec);
+  holding.draft = draft;
+  context.log.info(
+    `Draft release ${draft.id} created; uploading the bundle, release.json and signature`,
+  );
+  for (const asset of releaseAssets(options, signed)) {
     step(`uploading ${asset.name}`);
-    await putAsset(github, scope, draft, asset);
+    await putAsset(github, scope, { draft, asset });
   }
   step('publishing the release');
   // Releases of an environment are not the repository's "latest release" unless asked.
-  const url = await publishDraft(github, scope, draft, options.makeLatest && !checked.prerelease);
-  context.log.info(`Published ${reservation.tag}: ${manifest.changes}`);
+  return publishDraft(github, scope, draft, options.makeLatest && !checked.prerelease);
+}
 
+export async function publish(options: PublishOptions) {
+  const { context, scope, reservation, found } = options;
+  const signed = await signedRelease(options);
+  const url = await draftAndPublish(options, signed);
+  context.log.info(`Published ${reservation.tag}: ${signed.manifest.changes}`);
   const outputs: ReleaseOutputs = {
     'release-id': reservation.id,
     tag: tagOf(scope, reservation.id),
     'release-url': url,
-    'manifest-digest': digest,
-    'previous-release-id': previous?.manifest.id ?? '',
-    changes: manifest.changes,
+    'manifest-digest': signed.digest,
+    'previous-release-id': signed.manifest.previous?.id ?? '',
+    changes: signed.manifest.changes,
   };
   const summary = [
     `### Release [${reservation.tag}](${url})`,
     '',
     `Build found in ${found.source}.`,
     '',
-    body,
+    signed.body,
     '',
   ].join('\n');
   return { outputs, summary };

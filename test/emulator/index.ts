@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlobStore } from './blob-store.js';
@@ -15,9 +15,9 @@ import { restListener, type RestHandler } from './rest/server.js';
 import { artifactService } from './results/artifacts.js';
 import { cacheService } from './results/cache.js';
 import { twirpListener } from './results/twirp.js';
-import { mintRuntimeToken } from './runtime-token.js';
-import { seedReleases, type RulesetOptions, type SeedOptions } from './seed.js';
-import { snapshot, type RepositorySnapshot } from './snapshot.js';
+import { controls, runnerEnvironments } from './controls.js';
+import type { RulesetOptions, SeedOptions } from './seed.js';
+import type { RepositorySnapshot } from './snapshot.js';
 import { State, actionsBot, type RepositoryOptions } from './state.js';
 import type { RequestRecord, Violation, World } from './world.js';
 
@@ -181,15 +181,6 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
 
   const token = `ghs_${randomBytes(18).toString('hex')}`;
   state.tokens.set(token, actionsBot);
-  let nextRun = 1001;
-
-  const repositoryOf = (fullName: string, create = false) => {
-    const [owner = '', name = ''] = fullName.split('/');
-    const repository =
-      state.repository(owner, name) ?? (create ? state.createRepository(fullName) : undefined);
-    if (!repository) throw new Error(`The emulator has no repository ${fullName}`);
-    return repository;
-  };
 
   return {
     apiUrl: world.urls.api,
@@ -199,111 +190,8 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
     blobUrl: blobs.endpoint,
     token,
     faults,
-
-    runnerEnv(runner = {}) {
-      const fullName = runner.repository ?? 'acme/shop';
-      const [owner = '', name = ''] = fullName.split('/');
-      const repository = state.repository(owner, name) ?? state.createRepository(fullName);
-      const defaultRef = `refs/heads/${repository.defaultBranch}`;
-      const ref = runner.ref ?? defaultRef;
-      const runId = runner.runId ?? nextRun++;
-      nextRun = Math.max(nextRun, runId + 1);
-      const head = runner.headRepository;
-      const run = state.run(repository, runId, {
-        ref,
-        ...(runner.sha ? { sha: runner.sha } : {}),
-        ...(runner.attempt ? { attempt: runner.attempt } : {}),
-        ...(head ? { headRepositoryId: (repositoryOf(head, true) ?? repository).id } : {}),
-      });
-      const jobToken = runner.token ?? `ghs_${randomBytes(18).toString('hex')}`;
-      state.tokens.set(jobToken, actionsBot);
-      const scopes = [{ scope: ref, permission: 3 }];
-      if (ref !== defaultRef) scopes.push({ scope: defaultRef, permission: 1 });
-      const runtimeToken = mintRuntimeToken(
-        world.tokenKey,
-        { runBackendId: run.backendId, jobBackendId: runner.jobId ?? randomUUID() },
-        scopes,
-      );
-      return {
-        GITHUB_API_URL: world.urls.api,
-        GITHUB_SERVER_URL: world.urls.server,
-        GITHUB_GRAPHQL_URL: `${world.urls.api}/graphql`,
-        GITHUB_REPOSITORY: repository.fullName,
-        GITHUB_REPOSITORY_OWNER: repository.owner,
-        GITHUB_REPOSITORY_ID: String(repository.id),
-        GITHUB_RUN_ID: String(runId),
-        GITHUB_RUN_ATTEMPT: String(run.attempt),
-        GITHUB_REF: ref,
-        GITHUB_REF_NAME: ref.replace(/^refs\/(heads|tags)\//, ''),
-        GITHUB_SHA: run.headSha,
-        GITHUB_TOKEN: jobToken,
-        ACTIONS_RESULTS_URL: `${world.urls.results}/`,
-        ACTIONS_RUNTIME_URL: `${world.urls.results}/`,
-        ACTIONS_CACHE_URL: `${world.urls.results}/`,
-        ACTIONS_RUNTIME_TOKEN: runtimeToken,
-        ACTIONS_CACHE_SERVICE_V2: 'True',
-      };
-    },
-
-    createRepository(fullName, repositoryOptions) {
-      const repository = state.createRepository(fullName, repositoryOptions);
-      return {
-        fullName: repository.fullName,
-        id: repository.id,
-        defaultBranch: repository.defaultBranch,
-        headSha: repository.refs.get(`refs/heads/${repository.defaultBranch}`) ?? '',
-      };
-    },
-
-    setRef(fullName, ref, sha) {
-      repositoryOf(fullName).refs.set(ref, sha);
-    },
-
-    setWorkflows(fullName, sha, label) {
-      repositoryOf(fullName).workflows.set(sha, label);
-    },
-
-    addRuleset(fullName, ruleset) {
-      const id = state.id();
-      repositoryOf(fullName).rulesets.push({
-        id,
-        name: ruleset.name,
-        target: ruleset.target ?? 'tag',
-        enforcement: ruleset.enforcement ?? 'active',
-        include: ruleset.include,
-        exclude: ruleset.exclude ?? [],
-        rules: ruleset.rules ?? ['creation'],
-        createdAt: state.now(),
-      });
-      return id;
-    },
-
-    completeRun(fullName, runId) {
-      for (const run of state.attempts(repositoryOf(fullName), runId)) run.status = 'completed';
-    },
-
-    evictCaches(fullName) {
-      const keep = state.caches.filter((entry) => entry.repository !== fullName);
-      state.caches.splice(0, state.caches.length, ...keep);
-    },
-
-    seedReleases(fullName, seed) {
-      seedReleases(state, repositoryOf(fullName), seed);
-    },
-
-    requestsBy: (token) =>
-      structuredClone(world.requests.filter((record) => record.token === token)),
-
-    state: {
-      repository: (fullName) => snapshot(state, repositoryOf(fullName)),
-      repositories: () => [...state.repositories.values()].map((r) => r.fullName),
-    },
-
-    violations: () => structuredClone(world.violations),
-    clearViolations: () => {
-      world.violations.length = 0;
-    },
-    requests: () => structuredClone(world.requests),
+    runnerEnv: runnerEnvironments(world),
+    ...controls(world),
 
     async stop() {
       await Promise.all(
