@@ -13,12 +13,8 @@ export async function downloadAsset(
   repository: Repository,
   assetId: number,
 ): Promise<Buffer> {
-  const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
-    ...repository,
-    asset_id: assetId,
-    headers: { accept: 'application/octet-stream' },
-  });
-  return Buffer.from(response.data as unknown as ArrayBuffer);
+  const chunks = (await (await openAsset(github, repository, assetId)).toArray()) as Buffer[];
+  return Buffer.concat(chunks);
 }
 
 /** A release asset's bytes as they arrive, for a reader that checks them on the way. */

@@ -1,6 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useGitHub } from '../emulator/vitest.js';
-import { ageKey, sshKey, type AgeKey, type SshKey } from '../helpers/keys.js';
 import {
   SHA_B,
   appWorkspace,
@@ -11,23 +10,14 @@ import {
   released,
   sha256,
   startRelease,
+  useReleaseSigner,
 } from './release-helpers.js';
 
 /* The ledger: numbering, the hash chain, racing jobs, explicit IDs, previews. */
 
 const emulator = useGitHub();
 
-let signer: SshKey;
-let age: AgeKey;
-
-beforeAll(async () => {
-  [signer, age] = await Promise.all([sshKey(), ageKey()]);
-});
-
-/** The inputs every release needs: the signing key and the age recipient. */
-function keys(): Record<string, string> {
-  return { 'signing-key': signer.privateKey, recipients: age.recipient };
-}
+const keys = useReleaseSigner();
 
 let nextRun = 7500;
 const runId = () => nextRun++;
@@ -44,7 +34,7 @@ describe.concurrent('release-action ledger', () => {
       workspace: await appWorkspace({ 'app/server.js': 'console.log("v2")\n' }),
     });
     const config = (port: string, password: string) => ({
-      ...keys(),
+      ...keys.inputs(),
       vars: JSON.stringify({ PORT: port }),
       secrets: JSON.stringify({ DB_PASSWORD: password }),
     });
@@ -102,8 +92,8 @@ describe.concurrent('release-action ledger', () => {
     const run = runId();
     await build(repo, { runId: run });
     const jobs = await Promise.all([
-      startRelease(repo, { runId: run, inputs: keys() }),
-      startRelease(repo, { runId: run, inputs: keys() }),
+      startRelease(repo, { runId: run, inputs: keys.inputs() }),
+      startRelease(repo, { runId: run, inputs: keys.inputs() }),
     ]);
     const results = await Promise.all(jobs.map((job) => job.result));
     for (const result of results) expect(result.errors).toEqual([]);
@@ -130,12 +120,12 @@ describe.concurrent('release-action ledger', () => {
     const repo = await newRepo(emulator());
     const run = runId();
     await build(repo, { runId: run });
-    const first = await release(repo, { runId: run, inputs: keys() });
+    const first = await release(repo, { runId: run, inputs: keys.inputs() });
     expect(first.errors).toEqual([]);
     const before = emulator().state.repository(repo.name);
     const again = await release(repo, {
       runId: run,
-      inputs: { ...keys(), 'release-id': 'v1', vars: JSON.stringify({ PORT: '1' }) },
+      inputs: { ...keys.inputs(), 'release-id': 'v1', vars: JSON.stringify({ PORT: '1' }) },
     });
     expect(again.code).toBe(1);
     expect(again.errors).toEqual([
@@ -148,9 +138,9 @@ describe.concurrent('release-action ledger', () => {
     // An explicit ID follows the newest numbered release; the numbered ledger goes on without it.
     const hotfix = await release(repo, {
       runId: run,
-      inputs: { ...keys(), 'release-id': 'hotfix-1' },
+      inputs: { ...keys.inputs(), 'release-id': 'hotfix-1' },
     });
-    const next = await release(repo, { runId: run, inputs: keys() });
+    const next = await release(repo, { runId: run, inputs: keys.inputs() });
     expect([hotfix, next].map((result) => result.errors)).toEqual([[], []]);
     expect(
       [hotfix, next].map((result) => [
@@ -171,13 +161,13 @@ describe.concurrent('release-action ledger', () => {
     try {
       const env = { GITHUB_API_URL: proxy.url };
       const [preview, production] = await Promise.all([
-        release(repo, { runId: run, env, inputs: { ...keys(), environment: 'pr-12' } }),
-        release(repo, { runId: run, env, inputs: keys() }),
+        release(repo, { runId: run, env, inputs: { ...keys.inputs(), environment: 'pr-12' } }),
+        release(repo, { runId: run, env, inputs: keys.inputs() }),
       ]);
       const latest = await release(repo, {
         runId: run,
         env,
-        inputs: { ...keys(), 'make-latest': 'true' },
+        inputs: { ...keys.inputs(), 'make-latest': 'true' },
       });
       for (const result of [preview, production, latest]) expect(result.errors).toEqual([]);
       const state = emulator().state.repository(repo.name);

@@ -5,9 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import { parseManifest, type Manifest } from '../../shared/manifest.js';
 import type { GitHubEmulator, RepositoryOptions, RepositorySnapshot } from '../emulator/index.js';
+import { ageKey, sshKey, type AgeKey, type SshKey } from '../helpers/keys.js';
 import {
   ROOT,
   runAction,
@@ -58,6 +59,46 @@ export async function appWorkspace(files: Record<string, string> = {}): Promise<
   }
   return dir;
 }
+
+export interface ReleaseSigner {
+  readonly signer: SshKey;
+  readonly age: AgeKey;
+  /** What every release needs: the signing key and the age recipient. */
+  inputs(): Record<string, string>;
+}
+
+/** A signing key (ssh-keygen) and an age key (age-keygen), made once for the test file. */
+export function useReleaseSigner(): ReleaseSigner {
+  let made: { signer: SshKey; age: AgeKey } | undefined;
+  beforeAll(async () => {
+    const [signer, age] = await Promise.all([sshKey(), ageKey()]);
+    made = { signer, age };
+  });
+  const keys = () => {
+    if (!made) throw new Error('useReleaseSigner: the keys are made in beforeAll');
+    return made;
+  };
+  return {
+    get signer() {
+      return keys().signer;
+    },
+    get age() {
+      return keys().age;
+    },
+    inputs: () => ({ 'signing-key': keys().signer.privateKey, recipients: keys().age.recipient }),
+  };
+}
+
+/** The writes of a release, in order: tag object, tag, draft, three assets, publish. */
+export const RELEASE_WRITES = [
+  'git/create-tag',
+  'git/create-ref',
+  'repos/create-release',
+  'repos/upload-release-asset',
+  'repos/upload-release-asset',
+  'repos/upload-release-asset',
+  'repos/update-release',
+];
 
 export interface StepOptions {
   sha?: string;

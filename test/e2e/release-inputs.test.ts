@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { factsFileName } from '../../shared/builds.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { ageKey, sshKey, type AgeKey, type SshKey } from '../helpers/keys.js';
+import { sshKey } from '../helpers/keys.js';
 import {
   SHA_A,
   build,
@@ -12,23 +12,14 @@ import {
   shownLog,
   uploadArtifacts,
   type Repo,
+  useReleaseSigner,
 } from './release-helpers.js';
 
 /* Bad input, a bad token, a bundle GitHub could not take: one line, and nothing made. */
 
 const emulator = useGitHub();
 
-let signer: SshKey;
-let age: AgeKey;
-
-beforeAll(async () => {
-  [signer, age] = await Promise.all([sshKey(), ageKey()]);
-});
-
-/** The inputs every release needs: the signing key and the age recipient. */
-function keys(): Record<string, string> {
-  return { 'signing-key': signer.privateKey, recipients: age.recipient };
-}
+const keys = useReleaseSigner();
 
 let nextRun = 7800;
 const runId = () => nextRun++;
@@ -46,40 +37,40 @@ describe.concurrent('release-action refuses bad input with one line and creates 
   const cases: [string, () => Inputs | Promise<Inputs>, RegExp][] = [
     [
       'a missing signing-key',
-      () => ({ ...keys(), 'signing-key': undefined }),
+      () => ({ ...keys.inputs(), 'signing-key': undefined }),
       /^Input 'signing-key' is required$/,
     ],
     [
       'a signing key that is not Ed25519',
-      async () => ({ ...keys(), 'signing-key': (await sshKey('ecdsa')).privateKey }),
+      async () => ({ ...keys.inputs(), 'signing-key': (await sshKey('ecdsa')).privateKey }),
       /^Input 'signing-key': (signing-key: )?expected an Ed25519 key, got an ECDSA key; make one with ssh-keygen -t ed25519$/,
     ],
     [
       'secrets without recipients',
       () => ({
-        'signing-key': signer.privateKey,
+        'signing-key': keys.signer.privateKey,
         secrets: JSON.stringify({ DB_PASSWORD: 'pw-1234', github_token: 'ghs_1' }),
       }),
       /^Input 'recipients': is empty, but 1 secret\(s\) would be released \(DB_PASSWORD\)/,
     ],
     [
       'a recipient that is not an age key',
-      () => ({ ...keys(), recipients: signer.publicKey }),
+      () => ({ ...keys.inputs(), recipients: keys.signer.publicKey }),
       /^Input 'recipients': (recipients )?line 1 "ssh-ed25519 .*": SSH keys are not age recipients here/,
     ],
     [
       'vars that are not JSON',
-      () => ({ ...keys(), vars: 'PORT=8080' }),
+      () => ({ ...keys.inputs(), vars: 'PORT=8080' }),
       /^Input 'vars': expected a JSON object like \$\{\{ toJSON\(vars\) \}\}$/,
     ],
     [
       'secrets that are not JSON, without quoting them',
-      () => ({ ...keys(), secrets: '{"DB_PASSWORD": "s3cret-value-77"' }),
+      () => ({ ...keys.inputs(), secrets: '{"DB_PASSWORD": "s3cret-value-77"' }),
       /^Input 'secrets': expected a JSON object like \$\{\{ toJSON\(secrets\) \}\}$/,
     ],
     [
       'an unsafe environment name',
-      () => ({ ...keys(), environment: 'prod/../x' }),
+      () => ({ ...keys.inputs(), environment: 'prod/../x' }),
       /^Input 'environment': expected an environment name/,
     ],
   ];
@@ -102,7 +93,7 @@ describe('release-action refuses a token or a build GitHub would not take', () =
     await build(repo, { runId: run });
     const result = await release(repo, {
       runId: run,
-      inputs: { ...keys(), token: 'ghs_not-a-token-of-this-job' },
+      inputs: { ...keys.inputs(), token: 'ghs_not-a-token-of-this-job' },
     });
     expect(result.code).toBe(1);
     expect(result.errors).toEqual([
@@ -137,7 +128,7 @@ describe('release-action refuses a token or a build GitHub would not take', () =
         .requests()
         .filter((request) => request.operation === 'ArtifactService/GetSignedArtifactURL').length;
     const before = downloads();
-    const result = await release(repo, { runId: run, inputs: keys() });
+    const result = await release(repo, { runId: run, inputs: keys.inputs() });
     expect(result.code).toBe(1);
     expect(result.errors).toEqual([
       `the build of ${SHA_A} from this run: the bundle is 2147483648 bytes; GitHub release assets must be under 2 GiB (2147483648 bytes); leave out what the app does not need at run time (build-action's path), or use zstd`,

@@ -1,17 +1,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { factsFileName } from '../../shared/builds.js';
 import { canonicalJson } from '../../shared/manifest.js';
 import { useGitHub } from '../emulator/vitest.js';
-import {
-  ageDecrypt,
-  ageKey,
-  sshKey,
-  sshVerify,
-  type AgeKey,
-  type SshKey,
-} from '../helpers/keys.js';
+import { ageDecrypt, sshKey, sshVerify } from '../helpers/keys.js';
 import {
   SHA_A,
   SHA_B,
@@ -26,21 +19,13 @@ import {
   release,
   shownLog,
   uploadArtifacts,
+  RELEASE_WRITES,
+  useReleaseSigner,
 } from './release-helpers.js';
 
 const emulator = useGitHub();
 
-let signer: SshKey;
-let age: AgeKey;
-
-beforeAll(async () => {
-  [signer, age] = await Promise.all([sshKey(), ageKey()]);
-});
-
-/** The inputs every release needs: the signing key and the age recipient. */
-function keys(): Record<string, string> {
-  return { 'signing-key': signer.privateKey, recipients: age.recipient };
-}
+const keys = useReleaseSigner();
 
 let nextRun = 7000;
 const runId = () => nextRun++;
@@ -50,7 +35,7 @@ describe.concurrent('release-action finds the build', () => {
     const repo = await newRepo(emulator());
     const run = runId();
     const built = await build(repo, { runId: run });
-    const result = await release(repo, { runId: run, inputs: { ...keys() } });
+    const result = await release(repo, { runId: run, inputs: { ...keys.inputs() } });
     expect(result.errors).toEqual([]);
     expect(result.code).toBe(0);
     expect(result.log).toContain(
@@ -90,15 +75,7 @@ describe.concurrent('release-action finds the build', () => {
         (request) => request.path.startsWith(`/repos/${repo.name}/`) && request.method !== 'GET',
       )
       .map((request) => request.operation);
-    expect(steps).toEqual([
-      'git/create-tag',
-      'git/create-ref',
-      'repos/create-release',
-      'repos/upload-release-asset',
-      'repos/upload-release-asset',
-      'repos/upload-release-asset',
-      'repos/update-release',
-    ]);
+    expect(steps).toEqual(RELEASE_WRITES);
 
     const { manifest, bytes, signature } = await released(repo, 'shop/production/v1');
     expect(bytes.toString('utf8')).toBe(canonicalJson(JSON.parse(bytes.toString('utf8'))));
@@ -121,13 +98,13 @@ describe.concurrent('release-action finds the build', () => {
       previous: null,
       changes: 'Initial release of aaaaaaa',
     });
-    expect(await sshVerify(signer, bytes, signature)).toContain(
-      `Good "build-release-run" signature for ${signer.principal}`,
+    expect(await sshVerify(keys.signer, bytes, signature)).toContain(
+      `Good "build-release-run" signature for ${keys.signer.principal}`,
     );
     const tampered = Buffer.from(bytes);
     const at = tampered.length - 2;
     tampered.writeUInt8(tampered.readUInt8(at) ^ 1, at);
-    await expect(sshVerify(signer, tampered, signature)).rejects.toThrow();
+    await expect(sshVerify(keys.signer, tampered, signature)).rejects.toThrow();
     expect(await readdir(path.join(path.dirname(result.workspace), 'runner-temp'))).toEqual([]);
   });
 
@@ -135,7 +112,7 @@ describe.concurrent('release-action finds the build', () => {
     const repo = await newRepo(emulator());
     const buildRun = runId();
     const built = await build(repo, { runId: buildRun, inputs: { compression: 'gzip' } });
-    const result = await release(repo, { runId: runId(), inputs: keys() });
+    const result = await release(repo, { runId: runId(), inputs: keys.inputs() });
     expect(result.errors).toEqual([]);
     expect(result.log).toContain(
       `Found the build of ${SHA_A} in run ${buildRun}: ${built.outputs.digest}`,
@@ -163,7 +140,7 @@ describe.concurrent('release-action finds the build', () => {
     const result = await release(repo, {
       runId: runId(),
       workspace: await appWorkspace(),
-      inputs: keys(),
+      inputs: keys.inputs(),
     });
     expect(result.errors).toEqual([]);
     expect(result.log).toContain(`Found the build of ${SHA_A} in cache: ${built.outputs.digest}`);
@@ -179,7 +156,7 @@ describe.concurrent('release-action finds the build', () => {
   it('or refuses, creating nothing, when the SHA has no build', async () => {
     const repo = await newRepo(emulator());
     await build(repo, { runId: runId() });
-    const result = await release(repo, { runId: runId(), sha: SHA_B, inputs: keys() });
+    const result = await release(repo, { runId: runId(), sha: SHA_B, inputs: keys.inputs() });
     expect(result.code).toBe(1);
     expect(result.errors).toEqual([
       `shop at ${SHA_B}: has no build in this run, in earlier runs' artifacts, in the cache or in an earlier release; run build-action for this commit first`,
@@ -208,7 +185,7 @@ describe.concurrent('release-action finds the build', () => {
       [bundleName]: 'a bundle swapped in later',
       [factsFileName('shop', SHA_A)]: JSON.stringify(facts),
     });
-    const result = await release(repo, { runId: run, inputs: keys() });
+    const result = await release(repo, { runId: run, inputs: keys.inputs() });
     expect(result.code).toBe(1);
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatch(
@@ -230,9 +207,9 @@ describe.concurrent('release-action config', () => {
       MULTI_LINE: 'first secret line\nsecond secret line',
       UNRELATED_SECRET: 'not-for-this-app-42',
       github_token: 'ghs_workflowtoken0123456789',
-      RELEASE_SIGNING_KEY: signer.privateKey,
+      RELEASE_SIGNING_KEY: keys.signer.privateKey,
       DEPLOY_SSH_KEY: deployKey.privateKey,
-      AGE_IDENTITY: age.identity,
+      AGE_IDENTITY: keys.age.identity,
     };
     const workspace = await appWorkspace({
       'config.schema.json': JSON.stringify({
@@ -247,7 +224,7 @@ describe.concurrent('release-action config', () => {
       runId: run,
       workspace,
       inputs: {
-        ...keys(),
+        ...keys.inputs(),
         vars: JSON.stringify({
           PORT: '8080',
           LOG_LEVEL: 'info',
@@ -272,7 +249,7 @@ describe.concurrent('release-action config', () => {
 
     // A host decrypts with the age CLI alone and finds every released value.
     const decrypted = JSON.parse(
-      ageDecrypt(age, manifest.config.secrets?.ciphertext ?? ''),
+      ageDecrypt(keys.age, manifest.config.secrets?.ciphertext ?? ''),
     ) as unknown;
     expect(decrypted).toEqual({
       API_TOKEN: secrets.API_TOKEN,
@@ -307,10 +284,12 @@ describe.concurrent('release-action config', () => {
       },
     });
     const [missing, wrongType] = await Promise.all([
-      release(repo, { inputs: { ...keys(), schema, vars: JSON.stringify({ PORT: '8080' }) } }),
+      release(repo, {
+        inputs: { ...keys.inputs(), schema, vars: JSON.stringify({ PORT: '8080' }) },
+      }),
       release(repo, {
         inputs: {
-          ...keys(),
+          ...keys.inputs(),
           schema,
           vars: JSON.stringify({ PORT: 'eighty' }),
           secrets: JSON.stringify({ DB_URL: 'postgres://u:hunter22@db/shop' }),

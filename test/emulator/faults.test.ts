@@ -1,47 +1,22 @@
 import { getOctokit } from '@actions/github';
-import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { GitHubEmulator } from './index.js';
-import { useGitHub } from './vitest.js';
+import { describe, expect, it } from 'vitest';
+import { outcome, useRestApi } from './clients.js';
 
 /* Faults, refs and deployments on the emulator's REST API, with the clients our actions use. */
 
-const emulator = useGitHub();
-let github: GitHubEmulator;
+const { github, client, repository } = useRestApi();
 
-beforeAll(() => {
-  github = emulator();
-});
-
-/** The client our actions use: Octokit from @actions/github with plugin-retry, fast retries. */
-function client(token = github.token) {
-  return getOctokit(token, { baseUrl: github.apiUrl, retry: { retryAfterBaseValue: 5 } }, retry);
-}
-
-function repository(name: string, options?: Parameters<GitHubEmulator['createRepository']>[1]) {
-  const handle = github.createRepository(`acme/${name}`, options);
-  return { owner: 'acme', repo: name, sha: handle.headSha };
-}
-
-async function status(promise: Promise<unknown>): Promise<{ status: number; data: unknown }> {
-  try {
-    await promise;
-    return { status: 200, data: undefined };
-  } catch (error) {
-    const { status, response } = error as { status: number; response?: { data: unknown } };
-    return { status, data: response?.data };
-  }
-}
+const status = outcome;
 
 describe('faults', () => {
   it('an injected 503 is retried by plugin-retry', async () => {
     repository('flaky');
-    const fault = github.faults.inject('repos/get', { kind: 'status', status: 503 });
+    const fault = github().faults.inject('repos/get', { kind: 'status', status: 503 });
     const { data } = await client().rest.repos.get({ owner: 'acme', repo: 'flaky' });
     expect(data.full_name).toBe('acme/flaky');
     expect(fault.hits).toBe(1);
-    const statuses = github
+    const statuses = github()
       .requests()
       .filter((r) => r.path === '/repos/acme/flaky')
       .map((r) => r.status);
@@ -50,10 +25,10 @@ describe('faults', () => {
 
   it('a connection reset is retried too, and a persistent one surfaces', async () => {
     repository('reset');
-    github.faults.inject('GET /repos/{owner}/{repo}', { kind: 'reset' });
+    github().faults.inject('GET /repos/{owner}/{repo}', { kind: 'reset' });
     const { data } = await client().rest.repos.get({ owner: 'acme', repo: 'reset' });
     expect(data.name).toBe('reset');
-    github.faults.inject('repos/get', { kind: 'reset' }, { times: Infinity });
+    github().faults.inject('repos/get', { kind: 'reset' }, { times: Infinity });
     const answer = await status(client().rest.repos.get({ owner: 'acme', repo: 'reset' }));
     expect(answer.status).toBe(500);
   });
@@ -62,9 +37,9 @@ describe('faults', () => {
     repository('limited');
     const waits: { kind: string; retryAfter: number }[] = [];
     const octokit = getOctokit(
-      github.token,
+      github().token,
       {
-        baseUrl: github.apiUrl,
+        baseUrl: github().apiUrl,
         throttle: {
           retryAfterBaseValue: 10,
           onRateLimit: (retryAfter: number) => waits.push({ kind: 'primary', retryAfter }) > 0,
@@ -74,8 +49,8 @@ describe('faults', () => {
       },
       throttling,
     );
-    github.faults.inject('repos/get', { kind: 'rate-limit', type: 'primary', retryAfter: 2 });
-    github.faults.inject('repos/get', {
+    github().faults.inject('repos/get', { kind: 'rate-limit', type: 'primary', retryAfter: 2 });
+    github().faults.inject('repos/get', {
       kind: 'rate-limit',
       type: 'secondary',
       status: 429,
@@ -89,7 +64,7 @@ describe('faults', () => {
 
   it('a delay holds the answer back', async () => {
     repository('slow');
-    github.faults.inject('repos/get', { kind: 'delay', ms: 300 });
+    github().faults.inject('repos/get', { kind: 'delay', ms: 300 });
     const started = Date.now();
     await client().rest.repos.get({ owner: 'acme', repo: 'slow' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
@@ -155,7 +130,7 @@ describe('deployments', () => {
       deployment_id: first.id,
     });
     expect(statuses.map((s) => s.state)).toEqual(['inactive', 'success', 'in_progress']);
-    const deployments = github.state.repository('acme/deploy').deployments;
+    const deployments = github().state.repository('acme/deploy').deployments;
     expect(deployments.find((d) => d.id === second.id)?.statuses.at(-1)?.state).toBe('success');
 
     const preview = await deploy('pr-7', true);

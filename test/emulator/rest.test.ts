@@ -1,36 +1,10 @@
 import { createHash } from 'node:crypto';
-import { getOctokit } from '@actions/github';
-import { retry } from '@octokit/plugin-retry';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { GitHubEmulator } from './index.js';
-import { useGitHub } from './vitest.js';
+import { describe, expect, it } from 'vitest';
+import { outcome, useRestApi } from './clients.js';
 
-const emulator = useGitHub();
-let github: GitHubEmulator;
+const { github, client, repository } = useRestApi();
 
-beforeAll(() => {
-  github = emulator();
-});
-
-/** The client our actions use: Octokit from @actions/github with plugin-retry, fast retries. */
-function client(token = github.token) {
-  return getOctokit(token, { baseUrl: github.apiUrl, retry: { retryAfterBaseValue: 5 } }, retry);
-}
-
-function repository(name: string, options?: Parameters<GitHubEmulator['createRepository']>[1]) {
-  const handle = github.createRepository(`acme/${name}`, options);
-  return { owner: 'acme', repo: name, sha: handle.headSha };
-}
-
-async function status(promise: Promise<unknown>): Promise<{ status: number; data: unknown }> {
-  try {
-    await promise;
-    return { status: 200, data: undefined };
-  } catch (error) {
-    const { status, response } = error as { status: number; response?: { data: unknown } };
-    return { status, data: response?.data };
-  }
-}
+const status = outcome;
 
 describe('releases', () => {
   it('publishes draft-first: create, upload through upload_url, publish, list, download', async () => {
@@ -45,8 +19,8 @@ describe('releases', () => {
       draft: true,
     });
     expect(draft).toMatchObject({ draft: true, immutable: false, published_at: null });
-    expect(draft.upload_url.startsWith(`${github.uploadsUrl}/`)).toBe(true);
-    expect(github.state.repository('acme/publish').tags).toEqual({});
+    expect(draft.upload_url.startsWith(`${github().uploadsUrl}/`)).toBe(true);
+    expect(github().state.repository('acme/publish').tags).toEqual({});
 
     const manifest = Buffer.from('{"id":"v1"}');
     const { data: asset } = await octokit.rest.repos.uploadReleaseAsset({
@@ -70,7 +44,7 @@ describe('releases', () => {
     });
     expect(published).toMatchObject({ draft: false, immutable: true, tag_name: tag });
     expect(published.published_at).not.toBeNull();
-    expect(github.state.repository('acme/publish').tags).toEqual({ [tag]: sha });
+    expect(github().state.repository('acme/publish').tags).toEqual({ [tag]: sha });
 
     const { data: byTag } = await octokit.rest.repos.getReleaseByTag({ ...repo, tag });
     expect(byTag.assets.map((a) => a.name)).toEqual(['release.json']);
@@ -83,12 +57,12 @@ describe('releases', () => {
       headers: { accept: 'application/octet-stream' },
     });
     expect(Buffer.from(download.data as unknown as ArrayBuffer)).toEqual(manifest);
-    const redirect = github
+    const redirect = github()
       .requests()
       .find((r) => r.operation === 'repos/get-release-asset' && r.status === 302);
     expect(redirect).toBeDefined();
 
-    expect(github.state.repository('acme/publish').releases).toMatchObject([
+    expect(github().state.repository('acme/publish').releases).toMatchObject([
       { tag, draft: false, immutable: true, assets: [{ name: 'release.json' }] },
     ]);
   });
@@ -128,7 +102,7 @@ describe('releases', () => {
       octokit.rest.repos.updateRelease({ ...repo, release_id: second.id, draft: false }),
     );
     expect(answer.status).toBe(422);
-    expect(github.state.repository('acme/reserved').tags).toEqual({ v1: sha });
+    expect(github().state.repository('acme/reserved').tags).toEqual({ v1: sha });
   });
 
   it('locks an immutable release at publish: no upload, asset deletion or tag deletion', async () => {
@@ -185,7 +159,7 @@ describe('releases', () => {
     expect(reuse.data).toMatchObject({
       errors: [{ field: 'tag_name', message: 'tag_name was used by an immutable release' }],
     });
-    expect(github.state.repository('acme/immutable').releases).toEqual([]);
+    expect(github().state.repository('acme/immutable').releases).toEqual([]);
   });
 
   it('takes assets after publish when immutable releases are off', async () => {
@@ -206,7 +180,7 @@ describe('releases', () => {
       headers: { 'content-type': 'text/plain' },
     });
     await octokit.rest.repos.deleteReleaseAsset({ ...repo, asset_id: asset.id });
-    expect(github.state.repository('acme/mutable').releases[0]?.assets).toEqual([]);
+    expect(github().state.repository('acme/mutable').releases[0]?.assets).toEqual([]);
   });
 
   it('hides drafts from anonymous readers and from get-by-tag; private repositories are 404', async () => {
@@ -220,10 +194,10 @@ describe('releases', () => {
     });
     await octokit.rest.repos.createRelease({ ...repo, tag_name: 'v1', target_commitish: sha });
 
-    const anonymous = await fetch(`${github.apiUrl}/repos/acme/drafts/releases`);
+    const anonymous = await fetch(`${github().apiUrl}/repos/acme/drafts/releases`);
     const visible = (await anonymous.json()) as { tag_name: string }[];
     expect(visible.map((r) => r.tag_name)).toEqual(['v1']);
-    expect((await fetch(`${github.apiUrl}/repos/acme/drafts/releases/${draft.id}`)).status).toBe(
+    expect((await fetch(`${github().apiUrl}/repos/acme/drafts/releases/${draft.id}`)).status).toBe(
       404,
     );
     const byTag = await status(octokit.rest.repos.getReleaseByTag({ ...repo, tag: 'v2' }));
@@ -232,7 +206,7 @@ describe('releases', () => {
     expect(mine.data.map((r) => r.tag_name)).toEqual(['v1', 'v2']);
 
     repository('secret', { visibility: 'private' });
-    const hidden = await fetch(`${github.apiUrl}/repos/acme/secret/releases`);
+    const hidden = await fetch(`${github().apiUrl}/repos/acme/secret/releases`);
     expect(hidden.status).toBe(404);
     expect(await hidden.json()).toMatchObject({ message: 'Not Found' });
   });
@@ -259,7 +233,7 @@ describe('releases', () => {
 describe('requests GitHub would refuse', () => {
   it('answers 401 without a token on writes and for an unknown token', async () => {
     repository('auth');
-    const anonymous = await fetch(`${github.apiUrl}/repos/acme/auth/releases`, {
+    const anonymous = await fetch(`${github().apiUrl}/repos/acme/auth/releases`, {
       method: 'POST',
       body: JSON.stringify({ tag_name: 'v1' }),
     });
@@ -295,7 +269,7 @@ describe('requests GitHub would refuse', () => {
       }),
     );
     expect(typo.status).toBe(422);
-    expect(github.violations()).toEqual([
+    expect(github().violations()).toEqual([
       expect.objectContaining({
         operation: 'repos/create-release',
         direction: 'request',
@@ -303,20 +277,20 @@ describe('requests GitHub would refuse', () => {
       }),
       expect.objectContaining({ field: 'body.prerelase', message: 'is not a documented field' }),
     ]);
-    github.clearViolations();
+    github().clearViolations();
   });
 
   it('answers unknown routes 404 in GitHub shape, and reports them', async () => {
-    const response = await fetch(`${github.apiUrl}/repos/acme/contract/releases/by-name/v1`, {
-      headers: { authorization: `token ${github.token}` },
+    const response = await fetch(`${github().apiUrl}/repos/acme/contract/releases/by-name/v1`, {
+      headers: { authorization: `token ${github().token}` },
     });
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({
       message: 'Not Found',
       documentation_url: 'https://docs.github.com/rest',
     });
-    expect(github.violations()).toMatchObject([{ operation: 'unknown', field: 'route' }]);
-    github.clearViolations();
+    expect(github().violations()).toMatchObject([{ operation: 'unknown', field: 'route' }]);
+    github().clearViolations();
   });
 
   it('refuses an asset upload sent to the API origin instead of upload_url', async () => {
@@ -332,16 +306,16 @@ describe('requests GitHub would refuse', () => {
       octokit.rest.repos.uploadReleaseAsset({
         ...repo,
         release_id: release.id,
-        baseUrl: github.apiUrl,
+        baseUrl: github().apiUrl,
         name: 'x.txt',
         data: 'x',
         headers: { 'content-type': 'text/plain' },
       }),
     );
     expect(answer.status).toBe(404);
-    expect(github.violations()).toMatchObject([
+    expect(github().violations()).toMatchObject([
       { operation: 'repos/upload-release-asset', field: 'origin' },
     ]);
-    github.clearViolations();
+    github().clearViolations();
   });
 });

@@ -1,6 +1,6 @@
-import { getOctokit } from '@actions/github';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GitHubEmulator } from './index.js';
+import { outcome, plainClient } from './clients.js';
 import { useGitHub } from './vitest.js';
 
 /*
@@ -15,10 +15,7 @@ beforeAll(() => {
   github = emulator();
 });
 
-/** Octokit without retries: a refusal is seen as GitHub sends it. */
-function client(token = github.token) {
-  return getOctokit(token, { baseUrl: github.apiUrl });
-}
+const client = (token?: string) => plainClient(github, token);
 
 let count = 0;
 function repository(options?: Parameters<GitHubEmulator['createRepository']>[1]) {
@@ -27,17 +24,24 @@ function repository(options?: Parameters<GitHubEmulator['createRepository']>[1])
   return { repo: { owner: 'acme', repo: name }, head: handle.headSha, fullName: handle.fullName };
 }
 
-async function answer(promise: Promise<unknown>): Promise<{ status: number; data: unknown }> {
-  try {
-    await promise;
-    return { status: 200, data: undefined };
-  } catch (error) {
-    const { status, response } = error as { status: number; response?: { data: unknown } };
-    return { status, data: response?.data };
-  }
-}
+const answer = outcome;
 
 const OLD = '1'.repeat(40);
+
+/** A draft release `v1` targeting a commit. */
+async function draftAt(
+  octokit: ReturnType<typeof client>,
+  repo: { owner: string; repo: string },
+  commit: string,
+) {
+  const { data } = await octokit.rest.repos.createRelease({
+    ...repo,
+    tag_name: 'v1',
+    target_commitish: commit,
+    draft: true,
+  });
+  return data;
+}
 
 describe('the Actions token and workflow files', () => {
   it('refuses a tag (403) and a release (404) at a commit whose workflows differ from the default head', async () => {
@@ -66,12 +70,7 @@ describe('the Actions token and workflow files', () => {
   it('refuses to publish a draft whose target changes workflows once main moves on', async () => {
     const octokit = client();
     const { head, fullName, repo } = repository();
-    const { data: draft } = await octokit.rest.repos.createRelease({
-      ...repo,
-      tag_name: 'v1',
-      target_commitish: head,
-      draft: true,
-    });
+    const draft = await draftAt(octokit, repo, head);
     const moved = '3'.repeat(40);
     github.setWorkflows(fullName, moved, 'a workflow changed');
     github.setRef(fullName, 'refs/heads/main', moved);
@@ -239,12 +238,7 @@ describe('answers lost after the effect', () => {
   it('leaves a `starter` asset after a failed upload, holding the name until deleted', async () => {
     const octokit = client();
     const { head, fullName, repo } = repository();
-    const { data: draft } = await octokit.rest.repos.createRelease({
-      ...repo,
-      tag_name: 'v1',
-      target_commitish: head,
-      draft: true,
-    });
+    const draft = await draftAt(octokit, repo, head);
     const upload = () =>
       octokit.rest.repos.uploadReleaseAsset({
         ...repo,
