@@ -5,7 +5,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Fault, FaultOptions } from '../emulator/index.js';
 import { useGitHub } from '../emulator/vitest.js';
 import { appTree, makeKeys, pack, publishRelease, type ReleaseKeys } from '../helpers/releases.js';
-import { SHA_B, build, deployLocal, newRepo, newToken, release } from './release-helpers.js';
+import {
+  SHA_B,
+  build,
+  deployLocal,
+  newRepo,
+  newToken,
+  release,
+  startRelease,
+} from './release-helpers.js';
 
 /*
  * The ledger at length and under lost answers. Faults are emulator-wide, so this file has its
@@ -132,5 +140,25 @@ describe('(f) answers lost after the effect', () => {
       expect(assets, what).toEqual(['uploaded', 'uploaded', 'uploaded']);
       expect(operations(token).length, what).toBeLessThanOrEqual(16);
     }
+  });
+});
+
+describe('the default branch moving', () => {
+  it('on to other workflow files while the tag is being made: the tag follows it', async () => {
+    const repo = await newRepo(emulator());
+    const run = 15_200;
+    await build(repo, { runId: run });
+    const delayed = emulator().faults.inject('git/create-tag', { kind: 'delay', ms: 1500 });
+    const started = await startRelease(repo, { runId: run, inputs: keyInputs() });
+    while (delayed.hits === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const moved = '4'.repeat(40);
+    emulator().setWorkflows(repo.name, moved, 'ci.yml changed');
+    emulator().setRef(repo.name, 'refs/heads/main', moved);
+    const result = await started.result;
+    expect(result.errors).toEqual([]);
+    expect(result.log).toContain(`main moved on to ${moved} while reserving; tagging there`);
+    expect(emulator().state.repository(repo.name).tagCommits).toEqual({
+      'shop/production/v1': moved,
+    });
   });
 });

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { factsFileName } from '../../shared/builds.js';
 import { parseManifest } from '../../shared/manifest.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { makeKeys, type ReleaseKeys } from '../helpers/releases.js';
+import { emulatorClient, makeKeys, type ReleaseKeys } from '../helpers/releases.js';
 import {
   RELEASE_WRITES,
   SHA_A,
@@ -220,6 +220,32 @@ describe.concurrent('tag names GitHub refuses', () => {
     ]);
     expectNothingReleased(emulator().state.repository(repo.name));
     expect(operations(token).length).toBeLessThanOrEqual(10);
+  });
+});
+
+describe.concurrent('tag names GitHub will not give out again', () => {
+  it('a name a deleted immutable release used is skipped, with a line saying so', async () => {
+    const repo = await newRepo(emulator());
+    const [owner = '', name = ''] = repo.name.split('/');
+    const octokit = emulatorClient(emulator());
+    const { data: gone } = await octokit.rest.repos.createRelease({
+      owner,
+      repo: name,
+      tag_name: 'shop/production/v1',
+    });
+    await octokit.rest.repos.deleteRelease({ owner, repo: name, release_id: gone.id });
+    await octokit.rest.git.deleteRef({ owner, repo: name, ref: 'tags/shop/production/v1' });
+    const run = runId();
+    await build(repo, { runId: run });
+    const token = newToken();
+    const released = await release(repo, { runId: run, token, inputs: keyInputs() });
+    expect(released.errors).toEqual([]);
+    expect(released.outputs).toMatchObject({ 'release-id': 'v2', 'previous-release-id': '' });
+    expect(released.log).toContain(
+      'shop/production/v1 was used by a deleted immutable release and cannot be reused; skipping it',
+    );
+    // The refusal is read from the ref and the rulesets, then the next number is taken.
+    expect(operations(token)).toHaveLength(13);
   });
 });
 

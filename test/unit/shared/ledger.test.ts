@@ -3,8 +3,11 @@ import { gitHubClient, rateLimitOf, type GitHub } from '../../../shared/github.j
 import {
   pacer,
   parseReservation,
+  previousRelease,
+  readIndex,
   refPatternMatches,
   reservationMessage,
+  reserve,
   type WaitBounds,
 } from '../../../shared/ledger.js';
 import { silentLog } from '../../../shared/log.js';
@@ -95,5 +98,32 @@ describe('waits on GitHub', () => {
     expect(rateLimitOf(client)).toBeUndefined();
     await client.rest.repos.get({ owner: 'acme', repo: 'budget' });
     expect(rateLimitOf(client)?.remaining).toBe(999);
+  });
+});
+
+describe('a lower number still being made', () => {
+  it('is waited for within bounds and named with its job; once its run ends, passed over', async () => {
+    const github = emulator();
+    github.createRepository('acme/in-flight');
+    const env = github.runnerEnv({ repository: 'acme/in-flight', runId: 501 });
+    const client = gitHubClient({ token: env.GITHUB_TOKEN, apiUrl: github.apiUrl, log: silentLog });
+    const scope = { owner: 'acme', repo: 'in-flight', app: 'shop', environment: 'production' };
+    const holder = { runId: 501, attempt: 1, build: 'a'.repeat(40), nonce: 'n1' };
+    const held = await reserve(client, scope, {
+      index: await readIndex(client, scope),
+      holder,
+      defaultBranch: 'main',
+      log: silentLog,
+    });
+    expect(held.tag).toBe('shop/production/v1');
+    const index = await readIndex(client, scope);
+    const walk = { below: 2, wait: { seconds: 3, requests: 40 }, log: silentLog };
+    const started = Date.now();
+    await expect(previousRelease(client, scope, index, walk)).rejects.toThrow(
+      /^release tag shop\/production\/v1: another release job \(run 501, attempt 1\) still holds it without publishing, after \d+ checks; /,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    github.completeRun('acme/in-flight', 501);
+    expect(await previousRelease(client, scope, index, walk)).toBeUndefined();
   });
 });
