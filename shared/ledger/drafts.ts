@@ -172,15 +172,22 @@ export interface Holding {
   draftSpec?: DraftSpec;
 }
 
-async function dropDraft(github: GitHub, scope: LedgerScope, holding: Holding): Promise<void> {
+/** Deletes the draft; a release that turned out published (its answer lost) is left alone. */
+async function dropDraft(github: GitHub, scope: LedgerScope, holding: Holding): Promise<boolean> {
   const draft =
     holding.draft ?? (holding.draftSpec && (await findDraft(github, scope, holding.draftSpec)));
-  if (!draft) return;
+  if (!draft) return false;
   try {
+    const { data } = await github.rest.repos.getRelease({
+      ...repositoryOf(scope),
+      release_id: draft.id,
+    });
+    if (!data.draft) return true;
     await github.rest.repos.deleteRelease({ ...repositoryOf(scope), release_id: draft.id });
   } catch (error) {
     if (statusOf(error) !== 404) throw error;
   }
+  return false;
 }
 
 async function dropTag(github: GitHub, scope: LedgerScope, holding: Holding): Promise<void> {
@@ -206,7 +213,10 @@ export async function abandon(
 ): Promise<string[]> {
   const leftovers: string[] = [];
   try {
-    await dropDraft(github, scope, holding);
+    if (await dropDraft(github, scope, holding)) {
+      log.warning(`${holding.tag} was published after all: it and its tag are left as they are`);
+      return [];
+    }
   } catch (error) {
     log.warning(
       `Could not delete the draft release of ${holding.tag}: ${(error as Error).message}`,
