@@ -2,6 +2,7 @@
 import { blocksBench } from './blocks.js';
 import { buildBench } from './build.js';
 import { deployBench } from './deploy.js';
+import { ledgerBench } from './ledger.js';
 import { packBench } from './pack.js';
 import { sshBench } from './ssh.js';
 
@@ -11,6 +12,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   deploy: deployBench,
   ssh: sshBench,
   blocks: blocksBench,
+  ledger: (_args) => ledgerBench(),
 };
 
 const [name, ...args] = process.argv.slice(2);
