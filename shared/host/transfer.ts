@@ -7,7 +7,6 @@ import {
   type ReleaseFile,
 } from './scripts/release.js';
 import { cleanScript } from './scripts/root.js';
-import { uploadProgress } from './progress.js';
 import type { HostSession } from './session.js';
 
 /** A release as one host receives it: verified before any host is touched. */
@@ -47,7 +46,7 @@ export async function transferRelease(
   const { root } = session;
   const id = release.id;
   session.phase('upload');
-  const bundle = uploadProgress(session, await release.openBundle(), `uploading ${id}`);
+  const bundle = await release.openBundle();
   let ended = false;
   bundle.once('end', () => {
     ended = true;
