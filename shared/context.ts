@@ -65,3 +65,25 @@ export function contextFromEnv(
     signal,
   };
 }
+
+type Where = Pick<
+  ActionContext,
+  'serverUrl' | 'owner' | 'repo' | 'sha' | 'actionRepository' | 'actionRef'
+>;
+
+/**
+ * How a workflow names one of this project's actions in `uses:`, as the running action was
+ * named: `acme/build-release-run/run-action@v1`; `./run-action` when the action comes from the
+ * workflow's own repository.
+ */
+export function actionUses(context: Where, action: string): string {
+  if (context.actionRepository === undefined) return `./${action}`;
+  return `${context.actionRepository}/${action}@${context.actionRef ?? 'main'}`;
+}
+
+/** A page of this project's docs, at the version of the action that runs. */
+export function docUrl(context: Where, page: string): string {
+  return context.actionRepository === undefined
+    ? `${context.serverUrl}/${context.owner}/${context.repo}/blob/${context.sha}/docs/${page}`
+    : `${context.serverUrl}/${context.actionRepository}/blob/${context.actionRef ?? 'main'}/docs/${page}`;
+}

@@ -23,6 +23,19 @@ export interface NotesInput {
   manifest: Manifest;
   previous: Manifest | undefined;
   digest: string;
+  links: ReleaseLinks;
+}
+
+/** Where the body's links and commands point: this repository, and the action's own. */
+export interface ReleaseLinks {
+  /** `owner/repo` of the repository the release is in. */
+  repository: string;
+  /** Its page: `https://github.com/owner/repo`. */
+  repositoryUrl: string;
+  /** How a workflow names run-action in `uses:`. */
+  runAction: string;
+  /** The page that checks a release by hand, step by step. */
+  verifyDoc: string;
 }
 
 /** A fenced block that no backtick run inside it can close early. */
@@ -81,6 +94,25 @@ function configSection(input: NotesInput, summarised: boolean): string[] {
   ];
 }
 
+/** The build's commit, linked; and what changed in the code since the previous release. */
+function codeRows(input: NotesInput): string[][] {
+  const { manifest, previous, links } = input;
+  const { sha } = manifest.build;
+  const commit = `[\`${sha}\`](${links.repositoryUrl}/commit/${sha})`;
+  const rows = [
+    ['Build', `${commit} · \`${manifest.build.digest}\` · ${formatBytes(manifest.build.size)}`],
+  ];
+  if (previous) {
+    rows.push([
+      'Code',
+      previous.build.sha === sha
+        ? `the same build as ${previous.id}: only the config changed`
+        : `[${previous.build.sha.slice(0, 7)}...${sha.slice(0, 7)}](${links.repositoryUrl}/compare/${previous.build.sha}...${sha}): what changed since ${previous.id}'s build`,
+    ]);
+  }
+  return rows;
+}
+
 function heading(input: NotesInput): string[] {
   const { manifest } = input;
   return [
@@ -90,10 +122,7 @@ function heading(input: NotesInput): string[] {
       ['', ''],
       [
         ['Release', `\`${input.tag}\``],
-        [
-          'Build',
-          `\`${manifest.build.sha}\` · \`${manifest.build.digest}\` · ${formatBytes(manifest.build.size)}`,
-        ],
+        ...codeRows(input),
         [
           'Previous',
           manifest.previous
@@ -113,32 +142,58 @@ function heading(input: NotesInput): string[] {
   ];
 }
 
-function footer(manifest: Manifest, previous: Manifest | undefined): string[] {
-  const rollback = previous?.id ?? 'previous';
+/**
+ * How to deploy it, go back, and check it: commands that run as written, with the settings
+ * docs/keys.md names and the rollback workflow examples/workflows/rollback.yml gives.
+ */
+function footer(input: NotesInput): string[] {
+  const { manifest, previous, links, tag } = input;
+  const env = manifest.environment;
+  const dispatch = (id: string) =>
+    `gh workflow run rollback.yml --repo ${links.repository} -f environment=${env} -f release-id=${id}`;
+  const secrets = (manifest.config.secrets?.names.length ?? 0) > 0;
   return [
     '',
     '#### Deploy, roll back',
     '',
+    `Deploy this release with the rollback workflow, which deploys any release that exists:`,
+    '',
+    ...fenced('sh', [dispatch(manifest.id)]),
+    '',
+    ...(previous
+      ? [`Go back to the release before it:`, '', ...fenced('sh', [dispatch(previous.id)]), '']
+      : []),
+    'Or as a step, with the settings docs/keys.md makes:',
+    '',
     ...fenced('yaml', [
-      '- uses: acme/build-release-run/run-action@v1',
+      `- uses: ${links.runAction}`,
       '  with:',
-      `    environment: ${manifest.environment}`,
+      `    environment: ${env}`,
       `    release-id: ${manifest.id}`,
+      '    hosts: ${{ vars.DEPLOY_HOSTS }}',
+      '    ssh-key: ${{ secrets.DEPLOY_SSH_KEY }}',
+      '    known-hosts: ${{ vars.DEPLOY_KNOWN_HOSTS }}',
+      '    allowed-signers: ${{ vars.RELEASE_ALLOWED_SIGNERS }}',
+      ...(secrets ? ['    identity: ${{ secrets.AGE_IDENTITY }}'] : []),
     ]),
     '',
-    `To go back, deploy the release before it: \`release-id: ${rollback}\` (\`previous\` is the one the hosts ran before their current one). Releases never change; a rollback deploys an existing one.`,
+    'Releases never change; a rollback deploys an existing one.',
     '',
-    `Check it by hand: \`ssh-keygen -Y verify -f allowed_signers -I <signer> -n build-release-run -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET}\`.`,
+    '#### Check it by hand',
+    '',
+    `The signature, with \`gh\` and \`ssh-keygen\` only ([the bundle, the chain and the secrets too](${links.verifyDoc})):`,
+    '',
+    ...fenced('sh', [
+      `gh release download ${tag} --repo ${links.repository} --pattern '${MANIFEST_ASSET}*'`,
+      `gh variable get RELEASE_ALLOWED_SIGNERS --env ${env} --repo ${links.repository} > allowed_signers`,
+      `ssh-keygen -Y verify -f allowed_signers -I "$(ssh-keygen -Y find-principals -f allowed_signers -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET})" -n build-release-run -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET}`,
+    ]),
   ];
 }
 
 export function releaseNotes(input: NotesInput): string {
   const build = (summarised: boolean) =>
-    [
-      ...heading(input),
-      ...configSection(input, summarised),
-      ...footer(input.manifest, input.previous),
-    ].join('\n');
+    [...heading(input), ...configSection(input, summarised), ...footer(input)].join('\n');
   const full = build(false);
   if (full.length <= BODY_LIMIT) return full;
   const summary = build(true);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { bundleFileName, type FoundBuild } from '../builds.js';
-import { runUrl, type ActionContext } from '../context.js';
+import { actionUses, docUrl, runUrl, type ActionContext } from '../context.js';
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import {
@@ -116,11 +116,19 @@ async function signedRelease(options: PublishOptions) {
   const bytes = serializeManifest(manifest);
   const digest = digestOf(bytes);
   const signature = new TextEncoder().encode(signMessage(bytes, checked.signingKey));
+  const { context } = options;
+  const repository = `${context.owner}/${context.repo}`;
   const body = releaseNotes({
     tag: reservation.tag,
     manifest,
     previous: previous?.manifest,
     digest,
+    links: {
+      repository,
+      repositoryUrl: `${context.serverUrl}/${repository}`,
+      runAction: actionUses(context, 'run-action'),
+      verifyDoc: docUrl(context, 'verify-by-hand.md'),
+    },
   });
   return { manifest, bytes, digest, signature, body };
 }

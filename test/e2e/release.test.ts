@@ -36,11 +36,23 @@ describe.concurrent('release-action finds the build', () => {
     const repo = await newRepo(emulator());
     const run = runId();
     const built = await build(repo, { runId: run });
-    const result = await release(repo, { runId: run, inputs: { ...keys.inputs() } });
+    const result = await release(repo, {
+      runId: run,
+      inputs: { ...keys.inputs() },
+      // As the runner sets them for `uses: acme/build-release-run/release-action@v1`.
+      env: { GITHUB_ACTION_REPOSITORY: 'acme/build-release-run', GITHUB_ACTION_REF: 'v1' },
+    });
     expect(result.errors).toEqual([]);
     expect(result.code).toBe(0);
     expect(result.log).toContain(
       `Found the build of ${SHA_A} in this run: ${built.outputs.digest}`,
+    );
+    // Its body links the build's commit and names run-action as this workflow named the action.
+    const { body } = await released(repo, 'shop/production/v1');
+    expect(body).toContain(`[\`${SHA_A}\`](${repo.github.serverUrl}/${repo.name}/commit/${SHA_A})`);
+    expect(body).toContain('- uses: acme/build-release-run/run-action@v1\n');
+    expect(body).toContain(
+      `${repo.github.serverUrl}/acme/build-release-run/blob/v1/docs/verify-by-hand.md`,
     );
     // The artifact client's lines are folded into a group of their own.
     expect(result.log).toContain(`::group::Finding the build of ${SHA_A}\n`);
