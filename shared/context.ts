@@ -81,7 +81,7 @@ export function actionUses(context: Where, action: string): string {
   return `${context.actionRepository}/${action}@${context.actionRef ?? 'main'}`;
 }
 
-/** A page of this project's docs, at the version of the action that runs. */
+/** A page of this project's docs (or, for `''`, their folder), at the version of the action that runs. */
 export function docUrl(context: Where, page: string): string {
   return context.actionRepository === undefined
     ? `${context.serverUrl}/${context.owner}/${context.repo}/blob/${context.sha}/docs/${page}`

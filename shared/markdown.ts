@@ -27,6 +27,20 @@ export function markdownTable(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
+/**
+ * Facts as a two-column table, name and value. GFM tables need a header row: the first fact is
+ * it, left-aligned like the rest, so there is no empty bar on top.
+ */
+export function factsTable(rows: readonly (readonly [string, string])[]): string {
+  const [first, ...rest] = rows;
+  if (!first) return '';
+  return [
+    `| ${first.map(cell).join(' | ')} |`,
+    '| :--- | :--- |',
+    ...rest.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
 /** Text as a code span: shown as it is, never a link, whatever backticks it holds. */
 export function code(text: string): string {
   const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));

@@ -1,5 +1,5 @@
 import { formatError } from '../errors.js';
-import { code, codeBlock, markdownTable } from '../markdown.js';
+import { code, markdownTable, markdownText } from '../markdown.js';
 
 /** What a host runs, read from it before the step stopped. */
 export interface HostRead {
@@ -42,20 +42,19 @@ export function stoppedSummary(options: {
 }): string {
   const { checklist } = options;
   const hosts = checklist.hosts;
-  const state = checklist.changing
-    ? 'It stopped while changing a host: read each host to see what it runs.'
-    : 'Nothing changed on any host, and no GitHub Deployment was recorded.';
+  const passed = checklist.passed;
   return [
-    `### ${options.title}: failed, ${checklist.changing ? 'see below' : 'nothing changed'}`,
+    `### ${options.title}: failed, ${checklist.changing ? 'while changing a host' : 'nothing changed'}`,
     '',
-    codeBlock(formatError(options.error)),
+    `> ✗ ${markdownText(formatError(options.error))}`,
     '',
-    checklist.passed.length > 0 ? 'Checked before it stopped:' : 'It stopped at the first check.',
+    checklist.changing
+      ? 'It stopped while changing a host: read each host to see what it runs.'
+      : 'Nothing changed on any host, and no GitHub Deployment was recorded.',
+    passed.length > 0 ? 'What passed before it stopped:' : 'It stopped at the first check.',
     '',
-    ...checklist.passed.map((line) => `- ✓ ${line}`),
-    ...(checklist.passed.length > 0 ? ['- ✗ the next check: the error above', ''] : []),
-    state,
-    '',
+    ...passed.map((line) => `- ✓ ${line}`),
+    ...(passed.length > 0 ? [''] : []),
     ...(hosts
       ? [
           'What each host runs, read from it:',
@@ -66,6 +65,6 @@ export function stoppedSummary(options: {
           ),
           '',
         ]
-      : ['The hosts were not read: what each runs is as it was before this step.', '']),
+      : ['The hosts were not read; each still runs what it ran before this step.', '']),
   ].join('\n');
 }

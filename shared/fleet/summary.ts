@@ -1,9 +1,11 @@
-import { formatError } from '../errors.js';
+import { ConfigurationError, formatError } from '../errors.js';
+import type { HostFailure, HostResult } from '../host/activate.js';
 import type { DryRun } from '../host/state.js';
 import type { Manifest } from '../manifest.js';
 import {
   code,
   codeBlock,
+  factsTable,
   formatBytes,
   formatSeconds,
   markdownTable,
@@ -46,25 +48,44 @@ export interface RunReport extends ReleaseFacts {
   url: string | undefined;
 }
 
+/** An error as one line without the host it names: the row already says which host. */
+function withoutHost(error: Error): string {
+  if (!(error instanceof ConfigurationError)) return markdownText(formatError(error));
+  const { subject, ...rest } = error.problem;
+  return markdownText(
+    formatError(subject?.startsWith('host ') ? new ConfigurationError(rest) : error),
+  );
+}
+
 function resultText(outcome: HostOutcome): string {
   if (!outcome.reached) return 'not started (an earlier host failed)';
-  if (outcome.error !== undefined) return `✗ ${markdownText(formatError(outcome.error))}`;
+  if (outcome.error !== undefined) return `✗ ${withoutHost(outcome.error)}`;
   const result = outcome.result;
   if (!result) return '?';
+  const failed = (failed: HostResult) => {
+    const failure = failed.failure;
+    if (!failure) return 'failed';
+    const where =
+      failed.currentId === undefined
+        ? 'nothing is current'
+        : `back on ${failed.currentId}${failure.switchBackProblem ? ', which did not come up either' : ''}`;
+    return `${failed.releaseId}: ${markdownText(failure.what)}; ${where}`;
+  };
   const base =
     result.result === 'activated'
       ? `✓ ${result.releaseId} activated${result.skippedUpload ? ' (already on the host)' : ''}`
       : result.result === 'rolled-back'
         ? `✓ rolled back to ${result.releaseId}`
-        : `✗ ${markdownText(result.failure?.message ?? 'failed')}`;
+        : `✗ ${failed(result)}`;
+  const pruned = result.pruned.length ? `; pruned ${result.pruned.join(', ')}` : '';
   if (outcome.putBack) {
-    const failed = outcome.putBack.failure;
-    return `${base}; put back on ${outcome.putBack.currentId ?? 'nothing'}${failed ? ` (${markdownText(failed.message)})` : ''}`;
+    const back = outcome.putBack;
+    return `${base}; put back on ${back.currentId ?? 'nothing'}${back.failure ? ` (${failed(back)})` : ''}`;
   }
   if (outcome.putBackError) {
-    return `${base}; putting it back failed: ${markdownText(formatError(outcome.putBackError))}`;
+    return `${base}; putting it back failed: ${withoutHost(outcome.putBackError)}`;
   }
-  return base;
+  return `${base}${pruned}`;
 }
 
 /** What a host runs now, and whether it came up. */
@@ -83,12 +104,15 @@ function hostRows(outcomes: readonly HostOutcome[]): string[][] {
       resultText(outcome),
       runsText(outcome),
       outcome.before.kind === 'unknown' ? '–' : describeRuns(outcome.before),
-      result ? formatSeconds(seconds * 1000) : '–',
-      result ? formatBytes(sent) : '–',
-      result?.pruned.length ? result.pruned.join(', ') : '',
+      result ? `${formatSeconds(seconds * 1000)}, ${formatBytes(sent)}` : '–',
     ];
   });
 }
+
+const STEP_WORDS: Record<HostFailure['step'], string> = {
+  restart: 'restart',
+  'health-check': 'health check',
+};
 
 /** The last lines each failing command printed, one block per command. */
 function outputTails(outcomes: readonly HostOutcome[]): string[] {
@@ -100,7 +124,11 @@ function outputTails(outcomes: readonly HostOutcome[]): string[] {
       if (!result || !failure) return [];
       const fallback = result.currentId ?? 'the release gone back to';
       return [
-        ...block(outcome.host, `the ${failure.step} of ${result.releaseId}`, failure.output),
+        ...block(
+          outcome.host,
+          `the ${STEP_WORDS[failure.step]} of ${result.releaseId}`,
+          failure.output,
+        ),
         ...block(outcome.host, `bringing ${fallback} back up`, failure.switchBackOutput),
       ];
     }),
@@ -131,30 +159,29 @@ function releaseTable(
     ...Object.keys(manifest.config.vars),
     ...(manifest.config.secrets?.names ?? []),
   ].sort();
-  return markdownTable(
-    ['', ''],
+  const rows: [string, string][] = [
     [
-      [
-        'Release',
-        `[${report.releaseId}](${report.releaseUrl}) of ${report.app} / ${report.environment}`,
-      ],
-      [
-        'Build',
-        `${code(manifest.build.sha)} · ${code(manifest.build.digest)} · ${formatBytes(manifest.build.size)}`,
-      ],
-      ['Changes', manifest.changes ? markdownText(manifest.changes) : '–'],
-      ['Manifest', `${code(report.manifestDigest)}, signed by ${code(report.signer)}`],
-      [
-        'Config',
-        `${Object.keys(manifest.config.vars).length} vars, ${manifest.config.secrets?.names.length ?? 0} secrets (names: ${names.map(code).join(', ') || 'none'})`,
-      ],
-      ...(report.deploymentId !== undefined
-        ? [['GitHub Deployment', `${report.deploymentId}${report.url ? ` · ${report.url}` : ''}`]]
-        : report.url
-          ? [['URL', report.url]]
-          : []),
+      'Release',
+      `[${report.releaseId}](${report.releaseUrl}) of ${report.app} / ${report.environment}`,
     ],
-  );
+    [
+      'Build',
+      `${code(manifest.build.sha)} · ${code(manifest.build.digest)} · ${formatBytes(manifest.build.size)}`,
+    ],
+    ['Changes', manifest.changes ? markdownText(manifest.changes) : '–'],
+    ['Manifest', `${code(report.manifestDigest)}, signed by ${code(report.signer)}`],
+    [
+      'Config',
+      `${Object.keys(manifest.config.vars).length} vars, ${manifest.config.secrets?.names.length ?? 0} secrets (names: ${names.map(code).join(', ') || 'none'})`,
+    ],
+  ];
+  if (report.deploymentId !== undefined) {
+    rows.push([
+      'GitHub Deployment',
+      `${report.deploymentId}${report.url ? ` · ${report.url}` : ''}`,
+    ]);
+  } else if (report.url) rows.push(['URL', report.url]);
+  return factsTable(rows);
 }
 
 /** The job summary of a deploy or rollback: what runs where now, why it failed, how to go back. */
@@ -165,7 +192,7 @@ export function runSummary(report: RunReport): string {
     releaseTable(report),
     '',
     markdownTable(
-      ['Host', 'Result', 'Runs now', 'Before', 'Time', 'Sent', 'Pruned'],
+      ['Host', 'Result', 'Runs now', 'Before', 'Time, sent'],
       hostRows(report.outcomes),
     ),
     ...outputTails(report.outcomes),

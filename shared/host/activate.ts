@@ -24,6 +24,8 @@ export interface Commands {
 
 export interface HostFailure {
   step: 'restart' | 'health-check';
+  /** What went wrong, in a few words: `restart failed`, `health check failed for 60 s (31 attempts)`. */
+  what: string;
   /** What failed, what the host runs now, the tail of the output: as data. */
   problem: Problem;
   /** The same as one line. */
@@ -211,6 +213,7 @@ function hostFailure(options: ActivateOptions, trouble: Trouble, back: SwitchedB
   });
   return {
     step: trouble.step,
+    what: trouble.what,
     problem: error.problem,
     message: error.message,
     output: trouble.output,

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors.js';
 import type { Log } from '../log.js';
 import { digestOf } from '../manifest.js';
 import {
@@ -132,7 +133,8 @@ export async function dryRunHost(
   if (upload === 'replace' && state.current === id) {
     problems.push(`releases/${id} is current but holds a different release.json`);
   }
-  if (state.lock) problems.push(session.error(lockProblem(state.lock, 0)).message);
+  // The host is named where the problem is shown: the problem alone.
+  if (state.lock) problems.push(new ConfigurationError(lockProblem(state.lock, 0)).message);
   const present = [...new Set(snapshot.releases.map((r) => r.id).concat(id))];
   const event: HistoryEvent = { event: 'activated', release: id, time: new Date().toISOString() };
   return {

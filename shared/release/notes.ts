@@ -5,7 +5,7 @@ import {
   type ConfigDiff,
   type Manifest,
 } from '../manifest.js';
-import { formatBytes, markdownTable } from '../markdown.js';
+import { factsTable, formatBytes } from '../markdown.js';
 
 /**
  * The release body: what changed, what the release holds (the build's commit among it: the tag
@@ -34,8 +34,8 @@ export interface ReleaseLinks {
   repositoryUrl: string;
   /** How a workflow names run-action in `uses:`. */
   runAction: string;
-  /** The page that checks a release by hand, step by step. */
-  verifyDoc: string;
+  /** This project's docs, at the version that made the release: a page's name is added. */
+  docs: string;
 }
 
 /** A fenced block that no backtick run inside it can close early. */
@@ -95,11 +95,11 @@ function configSection(input: NotesInput, summarised: boolean): string[] {
 }
 
 /** The build's commit, linked; and what changed in the code since the previous release. */
-function codeRows(input: NotesInput): string[][] {
+function codeRows(input: NotesInput): [string, string][] {
   const { manifest, previous, links } = input;
   const { sha } = manifest.build;
   const commit = `[\`${sha}\`](${links.repositoryUrl}/commit/${sha})`;
-  const rows = [
+  const rows: [string, string][] = [
     ['Build', `${commit} · \`${manifest.build.digest}\` · ${formatBytes(manifest.build.size)}`],
   ];
   if (previous) {
@@ -118,24 +118,21 @@ function heading(input: NotesInput): string[] {
   return [
     `**${manifest.changes}**`,
     '',
-    markdownTable(
-      ['', ''],
+    factsTable([
+      ['Release', `\`${input.tag}\``],
+      ...codeRows(input),
       [
-        ['Release', `\`${input.tag}\``],
-        ...codeRows(input),
-        [
-          'Previous',
-          manifest.previous
-            ? `${manifest.previous.id} (\`${manifest.previous.digest}\`)`
-            : 'none: the first release',
-        ],
-        ['Manifest', `\`${input.digest}\` (${MANIFEST_ASSET}, signed in ${SIGNATURE_ASSET})`],
-        [
-          'Made',
-          `${manifest.created} by ${manifest.actor} in [run ${manifest.run.id}](${manifest.run.url})`,
-        ],
+        'Previous',
+        manifest.previous
+          ? `${manifest.previous.id} (\`${manifest.previous.digest}\`)`
+          : 'none: the first release',
       ],
-    ),
+      ['Manifest', `\`${input.digest}\` (${MANIFEST_ASSET}, signed in ${SIGNATURE_ASSET})`],
+      [
+        'Made',
+        `${manifest.created} by ${manifest.actor} in [run ${manifest.run.id}](${manifest.run.url})`,
+      ],
+    ]),
     '',
     `The tag marks this release's place in the ledger; the build's commit is \`${manifest.build.sha}\`.`,
     '',
@@ -163,7 +160,7 @@ function footer(input: NotesInput): string[] {
     ...(previous
       ? [`Go back to the release before it:`, '', ...fenced('sh', [dispatch(previous.id)]), '']
       : []),
-    'Or as a step, with the settings docs/keys.md makes:',
+    `Or as a step, with the settings [docs/keys.md](${links.docs}keys.md) makes:`,
     '',
     ...fenced('yaml', [
       `- uses: ${links.runAction}`,
@@ -181,12 +178,13 @@ function footer(input: NotesInput): string[] {
     '',
     '#### Check it by hand',
     '',
-    `The signature, with \`gh\` and \`ssh-keygen\` only ([the bundle, the chain and the secrets too](${links.verifyDoc})):`,
+    `The signature, with \`gh\` and \`ssh-keygen\` only ([the bundle, the chain and the secrets too](${links.docs}verify-by-hand.md)):`,
     '',
     ...fenced('sh', [
       `gh release download ${tag} --repo ${links.repository} --pattern '${MANIFEST_ASSET}*'`,
       `gh variable get RELEASE_ALLOWED_SIGNERS --env ${env} --repo ${links.repository} > allowed_signers`,
-      `ssh-keygen -Y verify -f allowed_signers -I "$(ssh-keygen -Y find-principals -f allowed_signers -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET})" -n build-release-run -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET}`,
+      `principal=$(ssh-keygen -Y find-principals -f allowed_signers -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET})`,
+      `ssh-keygen -Y verify -f allowed_signers -I "$principal" -n build-release-run -s ${SIGNATURE_ASSET} < ${MANIFEST_ASSET}`,
     ]),
   ];
 }

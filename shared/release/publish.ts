@@ -127,7 +127,7 @@ async function signedRelease(options: PublishOptions) {
       repository,
       repositoryUrl: `${context.serverUrl}/${repository}`,
       runAction: actionUses(context, 'run-action'),
-      verifyDoc: docUrl(context, 'verify-by-hand.md'),
+      docs: docUrl(context, ''),
     },
   });
   return { manifest, bytes, digest, signature, body };

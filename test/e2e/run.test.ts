@@ -440,7 +440,6 @@ describe('run-action verifies the release before it touches any host', () => {
     const check = await untouched(site);
     const missing = await deploy(site, { 'release-id': good.id, identity: undefined });
     expect(missing.summary).toContain('- ✓ the bundle: its digest `sha256:');
-    expect(missing.summary).toContain('- ✗ the next check: the error above');
     expect(missing.errors).toEqual([
       `Input 'identity' is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
     ]);
@@ -538,7 +537,7 @@ describe('run-action on a failed health check', () => {
       );
       // The check's last output, as it printed it, in a block of its own.
       expect(run.summary).toContain(
-        `\`${host.hostLine}\`, the last output of the health-check of v2:\n\n\`\`\`text\nGET http://127.0.0.1:${site.port}/health: ECONNREFUSED\n\`\`\``,
+        `\`${host.hostLine}\`, the last output of the health check of v2:\n\n\`\`\`text\nGET http://127.0.0.1:${site.port}/health: ECONNREFUSED\n\`\`\``,
       );
       expect(run.outputs['host-releases']).toBe(
         JSON.stringify({ [host.hostLine]: { release: 'v1', healthy: true } }),
@@ -579,11 +578,12 @@ describe('run-action shows what the host says', () => {
   });
 });
 
-/** The Time and Sent cells of a host's row in the job summary. */
+/** The time and bytes sent of a host's row in the job summary. */
 function hostRow(run: ActionRun): { seconds: number; sent: string } {
   const row = run.summary.split('\n').find((line) => line.startsWith(`| \`${host.hostLine}\``));
   const cells = row?.split('|').map((cell) => cell.trim()) ?? [];
-  return { seconds: Number.parseFloat(cells[5] ?? 'NaN'), sent: cells[6] ?? '' };
+  const [seconds, sent] = (cells[5] ?? '').split(', ');
+  return { seconds: Number.parseFloat(seconds ?? 'NaN'), sent: sent ?? '' };
 }
 
 describe('run-action release-id: previous', () => {
@@ -825,7 +825,7 @@ describe('run-action prunes old releases', () => {
     const fifth = await deploy(site, fast);
     expect(fifth.errors).toEqual([]);
     expect(await releasesOnHost()).toEqual(['v3', 'v5']);
-    expect(hostRowCells(fifth)[7]?.split(', ').sort()).toEqual(['v2', 'v4']);
+    expect(hostRowCells(fifth)[2]).toMatch(/^✓ v5 activated; pruned (v2, v4|v4, v2)$/);
   });
 });
 

@@ -21,7 +21,7 @@ const LINKS: ReleaseLinks = {
   repository: 'acme/shop',
   repositoryUrl: 'https://github.com/acme/shop',
   runAction: 'acme/build-release-run/run-action@v1',
-  verifyDoc: 'https://github.com/acme/build-release-run/blob/v1/docs/verify-by-hand.md',
+  docs: 'https://github.com/acme/build-release-run/blob/v1/docs/',
 };
 
 function manifest(
@@ -158,7 +158,9 @@ describe('the release body', () => {
       digest: DIGEST,
       links: LINKS,
     });
-    expect(body).toContain(`([the bundle, the chain and the secrets too](${LINKS.verifyDoc}))`);
+    expect(body).toContain(
+      `([the bundle, the chain and the secrets too](${LINKS.docs}verify-by-hand.md))`,
+    );
     const block = /```sh\n(gh release download [^]*?)\n```/.exec(body)?.[1]?.split('\n') ?? [];
     expect(block[0]).toBe(
       "gh release download shop/production/v1 --repo acme/shop --pattern 'release.json*'",
@@ -166,7 +168,7 @@ describe('the release body', () => {
     expect(block[1]).toBe(
       'gh variable get RELEASE_ALLOWED_SIGNERS --env production --repo acme/shop > allowed_signers',
     );
-    // The last line, run as written where the first two put their files.
+    // The rest, run as written where the first two lines put their files.
     const dir = await mkdtemp(path.join(tmpdir(), 'brr-by-hand-'));
     await writeFile(path.join(dir, 'release.json'), bytes);
     await writeFile(
@@ -174,7 +176,7 @@ describe('the release body', () => {
       signMessage(bytes, parseSigningKey(key.privateKey)),
     );
     await copyFile(key.allowedSignersFile, path.join(dir, 'allowed_signers'));
-    const out = execFileSync('sh', ['-c', block[2] ?? 'false'], {
+    const out = execFileSync('sh', ['-c', block.slice(2).join('\n')], {
       cwd: dir,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -67,6 +67,7 @@ function hostResult(host: string, id: string, step: Step): HostResult {
       ? {
           failure: {
             step: 'health-check',
+            what: step.failed?.what ?? 'failed',
             problem: failure.problem,
             message: failure.message,
             output: 'GET /health: ECONNREFUSED',
