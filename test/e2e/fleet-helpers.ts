@@ -162,6 +162,7 @@ export async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** Every path under a deploy root with its type, mode, size, link target and content digest. */
 export function snapshot(root: string): string {
   return execFileSync(
     'sh',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLockScript, releaseLockScript } from '../../shared/host/scripts/lock.js';
 import { connectSsh } from '../../shared/host/ssh.js';
-import { shownLog, type ActionRun } from '../helpers/action.js';
+import { shownLog, type ActionRun, type StartedAction } from '../helpers/action.js';
 import { appTree, pack } from '../helpers/releases.js';
 import type { TestHost } from '../hosts/sshd.js';
 import { SHA, currentOn, exists, useFleet, type Fleet } from './fleet-helpers.js';
@@ -32,6 +32,17 @@ async function until(test: () => Promise<boolean> | boolean, seconds = 30): Prom
 async function restartsStarted(fleet: Fleet): Promise<number> {
   const log = await readFile(fleet.log, 'utf8').catch(() => '');
   return log.split('\n').filter((line) => line.startsWith('start ')).length;
+}
+
+/** Starts a deploy of `id` to one host and resolves once its upload has been under way a moment. */
+async function uploadingTo(fleet: Fleet, host: TestHost, id: string): Promise<StartedAction> {
+  const started = await world.start(fleet, [host], { 'release-id': id });
+  const uploading = new RegExp(`^host ${host.hostLine.replace(/\./g, '\\.')}: upload$`, 'm');
+  let log = '';
+  started.child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  await until(() => uploading.test(log));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  return started;
 }
 
 function lastDeployment(fleet: Fleet) {
@@ -231,12 +242,7 @@ describe('run-action reports what runs where', () => {
       SHA,
     );
     await release(fleet, big);
-    const uploading = new RegExp(`^host ${a.hostLine.replace(/\./g, '\\.')}: upload$`, 'm');
-    const dropped = await world.start(fleet, [a], { 'release-id': 'v3' });
-    let log = '';
-    dropped.child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    await until(() => uploading.test(log));
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    const dropped = await uploadingTo(fleet, a, 'v3');
     expect(await a.dropConnections()).toBeGreaterThan(0);
     const run = await dropped.result;
     expect(run.errors).toHaveLength(1);
@@ -251,11 +257,7 @@ describe('run-action reports what runs where', () => {
 
     // Cut off for good: the lock and the half-received release stay, until the next run takes
     // the lock over and cleans up.
-    const cut = await world.start(fleet, [a], { 'release-id': 'v3' });
-    log = '';
-    cut.child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    await until(() => uploading.test(log));
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    const cut = await uploadingTo(fleet, a, 'v3');
     await a.goDown();
     let gone: ActionRun;
     try {

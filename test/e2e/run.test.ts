@@ -37,6 +37,7 @@ import {
 } from '../helpers/releases.js';
 import { freePort } from '../hosts/fixtures.js';
 import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
+import { snapshot } from './fleet-helpers.js';
 
 const emulator = useGitHub();
 
@@ -170,20 +171,6 @@ function envSeenBy(root: string, id: string, names: string[]): Record<string, st
     encoding: 'utf8',
   });
   return JSON.parse(out) as Record<string, string | undefined>;
-}
-
-/** Every path under a deploy root with its type, mode, size, link target and content digest. */
-function snapshot(root: string): string {
-  return execFileSync(
-    'sh',
-    [
-      '-c',
-      'cd "$1" && find . -printf "%p %y %m %s %l\\n" | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort',
-      'sh',
-      root,
-    ],
-    { encoding: 'utf8' },
-  );
 }
 
 /** What the site's last GitHub Deployment says of itself in its last status. */

@@ -94,28 +94,8 @@ describe('a deploy killed with SIGKILL at each phase', () => {
       expect(history.at(-1)).toMatchObject({ event: 'activated', release: after });
     });
   }
-});
 
-describe('a deploy killed with SIGKILL at random moments', () => {
-  let host: TestHost;
-  let ssh: Transport;
-  let port: number;
-  let bundle: Buffer;
-
-  beforeAll(async () => {
-    host = await startHost();
-    ssh = await connect(host);
-    port = await freePort();
-    bundle = await tarBuffer(await appFiles());
-    await deployToHost(ssh, appDeploy(host.root, releaseOf('v1', bundle, appEnv(port, 'one'))));
-  });
-
-  afterAll(async () => {
-    await ssh?.close();
-    await host?.stop();
-  });
-
-  it('is followed each time by a deploy that succeeds with nobody’s help', async () => {
+  it('at 20 random moments, is followed each time by a deploy that succeeds with nobody’s help', async () => {
     const lock = { waitSeconds: 10, staleSeconds: 2 };
     const job = (id: string): ChildJob => ({
       host,
@@ -129,17 +109,16 @@ describe('a deploy killed with SIGKILL at random moments', () => {
     });
     // How long a whole deploy takes from the lock on: the window the kills fall in.
     const timed = performance.now();
-    const whole = await runChild(job('v2'), 'lock', 60_000);
+    const whole = await runChild(job(`v${next++}`), 'lock', 60_000);
     expect(whole.result, whole.error).toMatchObject({ result: 'activated' });
     const window = performance.now() - timed;
-    let id = 3;
     const killedIn = new Set<string>();
     for (let round = 0; round < 20; round++) {
-      const victim = `v${id++}`;
+      const victim = `v${next++}`;
       const killed = await runChild(job(victim), 'lock', Math.random() * window);
       if (killed.signal === 'SIGKILL') killedIn.add(killed.phases.at(-1) ?? 'start');
       expect(await expectCompleteCurrent(host.root)).toMatch(/^v[0-9]+$/);
-      const after = `v${id++}`;
+      const after = `v${next++}`;
       const result = await deployToHost(
         ssh,
         appDeploy(host.root, releaseOf(after, bundle, appEnv(port, `release ${after}`)), {

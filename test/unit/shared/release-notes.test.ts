@@ -24,6 +24,17 @@ const LINKS: ReleaseLinks = {
   docs: 'https://github.com/acme/build-release-run/blob/v1/docs/',
 };
 
+/** The body of `made`, chained to `previous`. */
+function notes(made: Manifest, previous: Manifest | undefined): string {
+  return releaseNotes({
+    tag: `shop/production/${made.id}`,
+    manifest: made,
+    previous,
+    digest: DIGEST,
+    links: LINKS,
+  });
+}
+
 function manifest(
   id: string,
   vars: Record<string, string>,
@@ -57,13 +68,7 @@ describe('the release body', () => {
   it('names the build’s commit (the tag points elsewhere) and shows changed values', () => {
     const v1 = manifest('v1', { PORT: '8080' });
     const v2 = manifest('v2', { PORT: '9090' }, v1);
-    const body = releaseNotes({
-      tag: 'shop/production/v2',
-      manifest: v2,
-      previous: v1,
-      digest: DIGEST,
-      links: LINKS,
-    });
+    const body = notes(v2, v1);
     expect(body).toContain(`\`${SHA}\``);
     expect(body).toContain('~ PORT "8080" -> "9090"');
   });
@@ -73,13 +78,7 @@ describe('the release body', () => {
       Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`KEY_${i}`, `${n}`.repeat(60)]));
     const v1 = manifest('v1', big(1));
     const v2 = manifest('v2', big(2), v1);
-    const body = releaseNotes({
-      tag: 'shop/production/v2',
-      manifest: v2,
-      previous: v1,
-      digest: DIGEST,
-      links: LINKS,
-    });
+    const body = notes(v2, v1);
     expect(body.length).toBeLessThanOrEqual(BODY_LIMIT);
     expect(BODY_LIMIT).toBeLessThan(125_000);
     expect(body).toContain('Too long to show here: the values are in release.json.');
@@ -91,13 +90,7 @@ describe('the release body', () => {
   it('links the build’s commit and what changed in the code since the previous release', () => {
     const v1 = manifest('v1', { PORT: '8080' });
     const v2 = manifest('v2', { PORT: '8080' }, v1, OTHER_SHA);
-    const body = releaseNotes({
-      tag: 'shop/production/v2',
-      manifest: v2,
-      previous: v1,
-      digest: DIGEST,
-      links: LINKS,
-    });
+    const body = notes(v2, v1);
     expect(body).toContain(
       `| Build | [\`${OTHER_SHA}\`](https://github.com/acme/shop/commit/${OTHER_SHA}) · `,
     );
@@ -105,26 +98,14 @@ describe('the release body', () => {
       `| Code | [ccccccc...eeeeeee](https://github.com/acme/shop/compare/${SHA}...${OTHER_SHA}): what changed since v1's build |`,
     );
     const v3 = manifest('v3', { PORT: '9090' }, v2, OTHER_SHA);
-    const same = releaseNotes({
-      tag: 'shop/production/v3',
-      manifest: v3,
-      previous: v2,
-      digest: DIGEST,
-      links: LINKS,
-    });
+    const same = notes(v3, v2);
     expect(same).toContain('| Code | the same build as v2: only the config changed |');
   });
 
   it('deploys and rolls back with commands that run as written, naming every input the step needs', () => {
     const v1 = manifest('v1', { PORT: '8080' });
     const v2 = manifest('v2', { PORT: '9090' }, v1);
-    const body = releaseNotes({
-      tag: 'shop/production/v2',
-      manifest: v2,
-      previous: v1,
-      digest: DIGEST,
-      links: LINKS,
-    });
+    const body = notes(v2, v1);
     expect(body).toContain(
       'gh workflow run rollback.yml --repo acme/shop -f environment=production -f release-id=v2\n',
     );
@@ -151,13 +132,7 @@ describe('the release body', () => {
     const key = await sshKey('ed25519', 'release@acme');
     const v1 = manifest('v1', { PORT: '8080' });
     const bytes = serializeManifest(v1);
-    const body = releaseNotes({
-      tag: 'shop/production/v1',
-      manifest: v1,
-      previous: undefined,
-      digest: DIGEST,
-      links: LINKS,
-    });
+    const body = notes(v1, undefined);
     expect(body).toContain(
       `([the bundle, the chain and the secrets too](${LINKS.docs}verify-by-hand.md))`,
     );
