@@ -26,3 +26,21 @@ export function markdownTable(header: string[], rows: string[][]): string {
     ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
   ].join('\n');
 }
+
+/** The longest run of backticks in `text`: a fence must be longer. */
+function longestBackticks(text: string): number {
+  return Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+}
+
+/** Inline code that holds any text, backticks included. */
+export function codeSpan(text: string): string {
+  const fence = '`'.repeat(longestBackticks(text) + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+}
+
+/** A fenced block that holds any text: its fence is longer than any backtick run inside. */
+export function codeBlock(text: string): string {
+  const fence = '`'.repeat(Math.max(3, longestBackticks(text) + 1));
+  return `${fence}\n${text}\n${fence}`;
+}

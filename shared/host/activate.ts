@@ -238,19 +238,37 @@ async function bringUp(
   return undefined;
 }
 
+/** How a user's command in a release ended. */
+export interface CommandRun {
+  ok: boolean;
+  /** The exit status; null when it was stopped (timed out) or the connection dropped. */
+  code: number | null;
+  timedOut: boolean;
+  /** The last lines it printed, stdout and stderr merged. */
+  output: string;
+  /** Everything it printed, as it printed it. */
+  fullOutput: Buffer;
+  seconds: number;
+}
+
 /** Runs a user's command in a release until it exits or time runs out. */
 export async function execInRelease(
   session: HostSession,
   id: string,
   command: string,
   timeoutSeconds: number,
-): Promise<{ ok: boolean; output: string; timedOut: boolean }> {
+): Promise<CommandRun> {
+  const started = Date.now();
   const signal = AbortSignal.timeout(Math.ceil(Math.max(1, timeoutSeconds) * 1000));
   const result = await session.exec(commandScript(session.root, id, command), { signal });
+  const fullOutput = Buffer.concat([result.stdout, result.stderr]);
   return {
     ok: result.code === 0,
-    output: outputTail(Buffer.concat([result.stdout, result.stderr])),
+    code: result.code,
     timedOut: signal.aborted && result.code === null,
+    output: outputTail(fullOutput),
+    fullOutput,
+    seconds: (Date.now() - started) / 1000,
   };
 }
 
