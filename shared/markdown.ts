@@ -27,20 +27,17 @@ export function markdownTable(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-/** The longest run of backticks in `text`: a fence must be longer. */
-function longestBackticks(text: string): number {
-  return Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+/** Text as a code span: shown as it is, never a link, whatever backticks it holds. */
+export function code(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') || text.trim() === '' ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
 }
 
-/** Inline code that holds any text, backticks included. */
-export function codeSpan(text: string): string {
-  const fence = '`'.repeat(longestBackticks(text) + 1);
-  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
-}
-
-/** A fenced block that holds any text: its fence is longer than any backtick run inside. */
-export function codeBlock(text: string): string {
-  const fence = '`'.repeat(Math.max(3, longestBackticks(text) + 1));
-  return `${fence}\n${text}\n${fence}`;
+/** Text in a fenced block, for a command's output: a fence no line of it can close. */
+export function codeBlock(text: string, info = 'text'): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`{3,}/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}${info}\n${text.replace(/\n+$/, '')}\n${fence}`;
 }

@@ -29,6 +29,12 @@ export interface ReleaseCommandReport {
   error?: Error;
 }
 
+/** A command as one line, for a log group's title or a summary: its first line, marked if more. */
+export function commandLine(command: string): string {
+  const lines = command.trim().split(/\r?\n/);
+  return lines.length > 1 ? `${lines[0]!.trim()} …` : (lines[0] ?? '');
+}
+
 /**
  * The `release-command` inputs checked: the host it runs on is one of `hosts` (by default the
  * first); naming a host without a command is a mistake.
@@ -83,8 +89,8 @@ export function plannedReleaseCommand(
 export function describePlan(report: ReleaseCommandReport): string {
   const where = `on ${report.host} in releases/${report.releaseId}`;
   return report.status === 'would-run'
-    ? `release command: would run ${JSON.stringify(report.command)} ${where} (.env exported, timeout ${report.timeoutSeconds} s), once, after every host has ${report.releaseId} and before any switch`
-    : `release command: would not run ${JSON.stringify(report.command)}: ${report.reason ?? ''}`;
+    ? `release command: would run ${JSON.stringify(commandLine(report.command))} ${where} (.env exported, timeout ${report.timeoutSeconds} s), once, after every host has ${report.releaseId} and before any switch`
+    : `release command: would not run ${JSON.stringify(commandLine(report.command))}: ${report.reason ?? ''}`;
 }
 
 /** The host the release command runs on: the one `release-command-host` names. */
@@ -122,7 +128,7 @@ export function releasePhase(
       log.info(`Release command not run: ${reason} (release-command-on-rollback: true runs it)`);
       return { ...base, status: 'skipped', reason };
     }
-    const title = `Release command on ${on.label} in releases/${on.releaseId}: ${command}`;
+    const title = `Release command on ${on.label} in releases/${on.releaseId}: ${commandLine(command)}`;
     return log.group(title, async () => {
       let run: CommandRun;
       try {

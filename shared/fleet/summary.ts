@@ -1,8 +1,8 @@
 import { formatError } from '../errors.js';
 import type { DryRun } from '../host/state.js';
 import type { Manifest } from '../manifest.js';
-import { codeBlock, codeSpan, formatBytes, formatSeconds, markdownTable } from '../markdown.js';
-import type { ReleaseCommandReport } from './release-command.js';
+import { code, codeBlock, formatBytes, formatSeconds, markdownTable } from '../markdown.js';
+import { commandLine, type ReleaseCommandReport } from './release-command.js';
 import { describeRuns, type HostOutcome } from './rollout.js';
 import type { Teardown } from './teardown.js';
 
@@ -146,7 +146,7 @@ export function runSummary(report: RunReport): string {
 /** Where the release command ran (or would), how it ended, and the tail of what it printed. */
 function releaseCommandSection(report: ReleaseCommandReport | undefined): string[] {
   if (!report) return [];
-  const where = `${codeSpan(report.command)} on ${codeSpan(report.host)} in ${codeSpan(`releases/${report.releaseId}`)}`;
+  const where = `${code(commandLine(report.command))} on ${code(report.host)} in ${code(`releases/${report.releaseId}`)}`;
   const took = report.run ? ` in ${formatSeconds(report.run.seconds * 1000)}` : '';
   const line = {
     passed: `✓ ${where} passed${took}`,

@@ -242,7 +242,7 @@ describe('a rollout with a release phase', () => {
     });
     expect(summary).toContain('not switched (another host failed)');
     expect(summary).toContain(
-      '✓ `bin/migrate` on `deploy@a` in `releases/v2` passed in 0.50s\n\n```\nschema 1 -> 2\n```',
+      '✓ `bin/migrate` on `deploy@a` in `releases/v2` passed in 0.50s\n\n```text\nschema 1 -> 2\n```',
     );
   });
 });
