@@ -153,13 +153,23 @@ export async function connectBastion(
           if (!error) return resolve(channel);
           reject(
             hostError(target, {
-              problem: `unreachable through bastion ${bastion.label} (${error.message})`,
+              problem: `unreachable through bastion ${bastion.label}: ${forwardRefusal(error, target)}`,
             }),
           );
         });
       }),
     close: () => (closed ? Promise.resolve() : closeClient(client)),
   };
+}
+
+/** Why a bastion did not open a channel to a host, from the SSH open-failure reason code. */
+function forwardRefusal(error: Error & { reason?: number }, target: SshTarget): string {
+  const where = `${target.host} port ${target.port}`;
+  if (error.reason === 1) {
+    return `it does not forward to ${where} (its sshd's AllowTcpForwarding or PermitOpen)`;
+  }
+  if (error.reason === 2) return `it cannot connect to ${where}`;
+  return `it could not open a channel to ${where} (${error.message})`;
 }
 
 /** One authenticated ssh2 client, on its own TCP connection or on `sock` (a bastion's channel). */
