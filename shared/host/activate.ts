@@ -4,7 +4,7 @@ import { foldedTail, type Problem } from '../errors.js';
 import { historyLine, type HistoryEvent } from './history.js';
 import { commandScript } from './scripts/command.js';
 import { switchScript, unsetCurrentScript } from './scripts/release.js';
-import { appendHistoryScript } from './scripts/root.js';
+import { EXIT, appendHistoryScript } from './scripts/root.js';
 import type { HostSession } from './session.js';
 
 /** How long a restart may take before it counts as failed. */
@@ -259,13 +259,17 @@ export async function execInRelease(
   timeoutSeconds: number,
 ): Promise<CommandRun> {
   const started = Date.now();
-  const signal = AbortSignal.timeout(Math.ceil(Math.max(1, timeoutSeconds) * 1000));
-  const result = await session.exec(commandScript(session.root, id, command), { signal });
+  // The host stops the command at its time (TERM, then KILL 2 s later); this is for a host that
+  // does not answer at all.
+  const signal = AbortSignal.timeout((Math.ceil(Math.max(1, timeoutSeconds)) + 10) * 1000);
+  const script = commandScript(session.root, id, command, timeoutSeconds);
+  const result = await session.exec(script, { signal });
   const fullOutput = Buffer.concat([result.stdout, result.stderr]);
+  const timedOut = result.code === EXIT.timedOut || (signal.aborted && result.code === null);
   return {
     ok: result.code === 0,
-    code: result.code,
-    timedOut: signal.aborted && result.code === null,
+    code: timedOut ? null : result.code,
+    timedOut,
     output: outputTail(fullOutput),
     fullOutput,
     seconds: (Date.now() - started) / 1000,
