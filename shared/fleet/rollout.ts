@@ -142,27 +142,46 @@ export async function rollout(
   return { outcomes, releaseCommand };
 }
 
-/** Each host staged and switched in one go, one after another. */
-async function rolling(
-  connections: readonly Connection[],
-  options: RolloutOptions,
-): Promise<(Attempt | undefined)[]> {
+/** Runs `work` for an attempt, keeping what it throws as the attempt's error. */
+async function settle(attempt: Attempt, work: () => Promise<void>): Promise<Attempt> {
+  try {
+    await work();
+  } catch (error) {
+    attempt.error = asError(error);
+  }
+  return attempt;
+}
+
+/** `step` on each item, at most `parallel` at once; after the first failure none starts. */
+function untilFailure<T>(
+  items: readonly T[],
+  parallel: number,
+  step: (item: T) => Promise<Attempt>,
+): Promise<PromiseSettledResult<Attempt>[]> {
   let failed = false;
-  const settled = await mapLimit(
-    connections,
-    options.parallel,
-    async (connection) => {
-      const { attempt, onPhase } = newAttempt();
-      try {
-        attempt.result = await (await options.stage(connection, onPhase)).activate();
-      } catch (error) {
-        attempt.error = asError(error);
-      }
+  return mapLimit(
+    items,
+    parallel,
+    async (item) => {
+      const attempt = await step(item);
       if (failedAttempt(attempt)) failed = true;
       return attempt;
     },
     () => !failed,
   );
+}
+
+/** Each host staged and switched in one go, one after another. */
+async function rolling(
+  connections: readonly Connection[],
+  options: RolloutOptions,
+): Promise<(Attempt | undefined)[]> {
+  const settled = await untilFailure(connections, options.parallel, (connection) => {
+    const { attempt, onPhase } = newAttempt();
+    return settle(attempt, async () => {
+      attempt.result = await (await options.stage(connection, onPhase)).activate();
+    });
+  });
   return byHost(connections, settled);
 }
 
@@ -175,54 +194,37 @@ async function phased(
   options: RolloutOptions,
   releasePhase: NonNullable<RolloutOptions['releasePhase']>,
 ): Promise<{ attempts: (Attempt | undefined)[]; releaseCommand?: ReleaseCommandReport }> {
-  let failed = false;
-  const staging = await mapLimit(
-    connections,
-    options.parallel,
-    async (connection) => {
-      const { attempt, onPhase } = newAttempt();
-      try {
-        attempt.staged = await options.stage(connection, onPhase);
-      } catch (error) {
-        attempt.error = asError(error);
-        failed = true;
-      }
-      return attempt;
-    },
-    () => !failed,
-  );
+  const { parallel } = options;
+  const staging = await untilFailure(connections, parallel, (connection) => {
+    const { attempt, onPhase } = newAttempt();
+    return settle(attempt, async () => {
+      attempt.staged = await options.stage(connection, onPhase);
+    });
+  });
   const attempts = byHost(connections, staging);
   const staged = attempts.flatMap((a) => (a?.staged ? [a] : []));
-  if (failed) {
-    await letGo(staged, options.parallel, 'another-host');
+  if (attempts.some(failedAttempt)) {
+    await letGo(staged, parallel, 'another-host');
     return { attempts };
   }
   let report: ReleaseCommandReport;
   try {
     report = await releasePhase(staged.map((a) => a.staged!));
   } catch (error) {
-    await letGo(staged, options.parallel, 'release-command');
+    await letGo(staged, parallel, 'release-command');
     throw error;
   }
   if (report.status === 'failed') {
-    await letGo(staged, options.parallel, 'release-command', report.reason ?? 'failed');
+    await letGo(staged, parallel, 'release-command', report.reason ?? 'failed');
     return { attempts, releaseCommand: report };
   }
-  await mapLimit(
-    staged,
-    options.parallel,
-    async (attempt) => {
-      try {
-        attempt.result = await attempt.staged!.activate();
-      } catch (error) {
-        attempt.error = asError(error);
-      }
-      if (failedAttempt(attempt)) failed = true;
-    },
-    () => !failed,
+  await untilFailure(staged, parallel, (attempt) =>
+    settle(attempt, async () => {
+      attempt.result = await attempt.staged!.activate();
+    }),
   );
   const waiting = staged.filter((a) => !a.result && !a.error);
-  await letGo(waiting, options.parallel, 'another-host');
+  await letGo(waiting, parallel, 'another-host');
   return { attempts, releaseCommand: report };
 }
 

@@ -4,6 +4,18 @@ import { checkHostAccess, proxyJumpOf } from '../../../../shared/fleet/connect.j
 import { jumpHost, parseHost, type Host } from '../../../../shared/names.js';
 import { sshKey } from '../../../helpers/keys.js';
 
+/** A key, and access to web-1.example.com with it as both the user key and the host key. */
+async function web1Access() {
+  const key = await sshKey();
+  const hostKey = key.publicKey.split(' ').slice(0, 2).join(' ');
+  const access = {
+    sshKey: key.privateKey,
+    knownHosts: `web-1.example.com ${hostKey}\n`,
+    localEnv: {},
+  };
+  return { key, hostKey, access };
+}
+
 describe('host access', () => {
   const ssh = parseHost('deploy@web-1.example.com') as Host;
   const local = parseHost('local') as Host;
@@ -27,13 +39,7 @@ describe('host access', () => {
   });
 
   it('reads the key and finds every SSH host in known-hosts before any connection', async () => {
-    const key = await sshKey();
-    const hostKey = key.publicKey.split(' ').slice(0, 2).join(' ');
-    const access = {
-      sshKey: key.privateKey,
-      knownHosts: `web-1.example.com ${hostKey}\n`,
-      localEnv: {},
-    };
+    const { key, access } = await web1Access();
     expect(() => checkHostAccess([local, ssh], access)).not.toThrow();
     expect(() => checkHostAccess([ssh], { ...access, sshKey: key.publicKey })).toThrow(
       /^Input 'ssh-key': expected an unencrypted OpenSSH private key/,
@@ -79,13 +85,7 @@ describe('proxy-jump', () => {
   });
 
   it('checks the bastion in known-hosts and its key before any connection, naming the bastion', async () => {
-    const key = await sshKey();
-    const hostKey = key.publicKey.split(' ').slice(0, 2).join(' ');
-    const access = {
-      sshKey: key.privateKey,
-      knownHosts: `web-1.example.com ${hostKey}\n`,
-      localEnv: {},
-    };
+    const { key, hostKey, access } = await web1Access();
     const jump = proxyJumpOf({ bastion, proxyJumpKey: undefined, sshKey: key.privateKey })!;
     expect(() => checkHostAccess([ssh], { ...access, proxyJump: jump })).toThrow(
       'bastion jump@bastion.example.com:2200: not in known-hosts; add a line for [bastion.example.com]:2200 (ssh-keyscan -p 2200 bastion.example.com, then check its fingerprint)',

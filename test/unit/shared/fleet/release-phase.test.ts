@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, formatError } from '../../../../shared/errors.js';
-import type { Connection } from '../../../../shared/fleet/connect.js';
 import {
   describePlan,
   plannedReleaseCommand,
@@ -14,25 +13,13 @@ import { runSummary } from '../../../../shared/fleet/summary.js';
 import type { CommandRun, HostResult } from '../../../../shared/host/activate.js';
 import type { StagedHost } from '../../../../shared/host/staged.js';
 import { silentLog, type Log } from '../../../../shared/log.js';
-import { parseHost, type Host } from '../../../../shared/names.js';
-import { stagedHost } from './staged-host.js';
+import { connection, stagedHost } from './fakes.js';
 
 /*
  * The release phase without hosts: each host's halves are stand-ins that record when they ran,
  * so the order (every host staged, then the command once, then the switches) and what a failure
  * at each point leaves behind are checked for every case.
  */
-
-function connection(name: string): Connection {
-  const host = parseHost(`deploy@${name}`) as Host;
-  const transport = {
-    label: host.label,
-    bytesSent: 0,
-    exec: () => Promise.reject(new Error('no host behind this connection')),
-    close: () => Promise.resolve(),
-  };
-  return { host, transport };
-}
 
 const hosts = ['a', 'b', 'c'].map(connection);
 

@@ -10,24 +10,12 @@ import {
 import type { HostResult } from '../../../../shared/host/activate.js';
 import type { Phase } from '../../../../shared/host/session.js';
 import { silentLog } from '../../../../shared/log.js';
-import { parseHost, type Host } from '../../../../shared/names.js';
-import { stagedHost } from './staged-host.js';
+import { connection, stagedHost } from './fakes.js';
 
 /*
  * The rollout's decisions without hosts: each host's step is what a deploy on it returned or
  * threw, so every combination of outcomes can be set up and what the fleet comes to checked.
  */
-
-function connection(name: string): Connection {
-  const host = parseHost(`deploy@${name}`) as Host;
-  const transport = {
-    label: host.label,
-    bytesSent: 0,
-    exec: () => Promise.reject(new Error('no host behind this connection')),
-    close: () => Promise.resolve(),
-  };
-  return { host, transport };
-}
 
 const hosts = ['a', 'b', 'c'].map(connection);
 

@@ -1,5 +1,24 @@
+import type { Connection } from '../../../../shared/fleet/connect.js';
 import type { HostResult } from '../../../../shared/host/activate.js';
 import type { StagedHost } from '../../../../shared/host/staged.js';
+import { parseHost, type Host } from '../../../../shared/names.js';
+
+/*
+ * Stand-ins for the rollout's decisions without hosts: a connection with nothing behind it, and
+ * a staged host whose halves do what a test says.
+ */
+
+/** A connection to `deploy@<name>` whose transport runs nothing. */
+export function connection(name: string): Connection {
+  const host = parseHost(`deploy@${name}`) as Host;
+  const transport = {
+    label: host.label,
+    bytesSent: 0,
+    exec: () => Promise.reject(new Error('no host behind this connection')),
+    close: () => Promise.resolve(),
+  };
+  return { host, transport };
+}
 
 /** A host staged for `id` (locked, holding the release) whose switch does what `activate` does. */
 export function stagedHost(
