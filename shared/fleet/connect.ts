@@ -139,7 +139,7 @@ async function connectHosts(
 }
 
 /** Connects to the bastion of `access`, when there is one and an SSH host needs it. */
-export async function connectProxyJump(
+async function connectProxyJump(
   hosts: readonly Host[],
   access: Pick<HostAccess, 'knownHosts' | 'proxyJump'>,
 ): Promise<Bastion | undefined> {
