@@ -101,7 +101,7 @@ function runsOn<T extends { label: string }>(hosts: readonly T[], label: string)
 }
 
 /** Why a release command is not run: the release was current before (a rollback). */
-export function returnReason(releaseId: string, returning: readonly string[]): string {
+function returnReason(releaseId: string, returning: readonly string[]): string {
   return `${releaseId} was current before on ${returning.join(', ')}: a return to it, whose release command ran when it first went out`;
 }
 
@@ -136,7 +136,8 @@ export function releasePhase(
       } catch (error) {
         const reason = `the release command did not finish on ${on.label}: ${formatError(error)}`;
         log.info(reason);
-        return { ...base, status: 'failed', reason, error: error as Error };
+        const stopped = error instanceof Error ? error : new Error(String(error));
+        return { ...base, status: 'failed', reason, error: stopped };
       }
       const { fullOutput, ...ended } = run;
       const text = fullOutput.toString('utf8').replace(/\s+$/, '');

@@ -5,6 +5,7 @@ import { useGitHub } from '../emulator/vitest.js';
 import { runAction, uniqueName } from '../helpers/action.js';
 import { appTree, makeKeys, pack, publishRelease, type ReleaseKeys } from '../helpers/releases.js';
 import { freePort } from '../hosts/fixtures.js';
+import { maskCommand } from './release-helpers.js';
 import { startHost, type TestHost } from '../hosts/sshd.js';
 
 /*
@@ -99,6 +100,8 @@ describe('proxy-jump', () => {
     expect(await readlink(path.join(target.root, root, 'current'))).toBe('releases/v1');
     expect(forwardedToTarget()).toBe(before + 1);
     expect(run.summary).toContain('deployed to 1 host');
+    // The bastion's key is masked like the hosts' key.
+    expect(run.log).toContain(maskCommand(bastion.privateKey.trim()));
   });
 
   it('logs in to the bastion with ssh-key when no proxy-jump-key is given', async () => {
