@@ -71,12 +71,13 @@ export function commandScript(
     `expired=; trap 'expired=1' USR1`,
     `/bin/sh -c ${q(command)} < /dev/null 2>&1 &`,
     `command=$!`,
-    `{ sleep ${seconds}; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
+    // Its own sleep in the background, so that stopping the watchdog stops the sleep too.
+    `{ nap=; trap 'kill "$nap" 2>/dev/null; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
     `watchdog=$!`,
     `wait "$command"; status=$?`,
     `while kill -0 "$command" 2>/dev/null; do wait "$command"; status=$?; done`,
     `[ -z "$expired" ] || exit ${EXIT.timedOut}`,
-    `kill $(tree "$watchdog") 2>/dev/null`,
+    `kill "$watchdog" 2>/dev/null`,
     `exit "$status"`,
   ]);
 }
