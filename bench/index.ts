@@ -1,8 +1,13 @@
 // `npm run bench -- <name>`: runs one benchmark.
 import { buildBench } from './build.js';
 import { packBench } from './pack.js';
+import { startBench } from './start.js';
 
-const benches: Record<string, () => Promise<void>> = { pack: packBench, build: buildBench };
+const benches: Record<string, () => Promise<void>> = {
+  pack: packBench,
+  build: buildBench,
+  start: startBench,
+};
 
 const name = process.argv[2];
 const bench = name === undefined ? undefined : benches[name];

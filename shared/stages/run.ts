@@ -221,7 +221,7 @@ export async function run(
 
     let release: HostRelease | undefined;
     if (!rollback) {
-      bundle = await verifyBundle(github, scope, verified, context.tempDir, log);
+      bundle = await verifyBundle(github, verified, { scope, tempDir: context.tempDir, log });
       const config = await releaseConfig(verified, inputs.identity, log);
       const file = bundle.file;
       release = {
