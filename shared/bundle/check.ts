@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ConfigurationError, quoted } from '../errors.js';
 import { decompress, type Compression } from './compression.js';
-import { BundleRules, entrySubject, pathComponents, refuseEmpty, type EntryKind } from './rules.js';
+import { BundleRules, entrySubject, normalisePath, refuseEmpty, type EntryKind } from './rules.js';
 import { readTar, type TarHeader } from './tar-reader.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter, type TarEntry } from './tar.js';
 
@@ -108,16 +108,15 @@ async function* capped(tar: AsyncIterable<Buffer>, cap: number): AsyncGenerator<
 
 function admit(rules: BundleRules, header: TarHeader): Omit<CheckedEntry, 'content'> | undefined {
   const kind = entryKind(header);
-  const subject = entrySubject(header.name);
-  const parts = pathComponents(header.name, subject);
-  if (parts.length === 0) {
+  const subject = () => entrySubject(header.name);
+  const path = normalisePath(header.name, subject);
+  if (path === '') {
     if (kind === 'directory') return undefined;
-    throw new ConfigurationError({ subject, problem: 'has no name' });
+    throw new ConfigurationError({ subject: subject(), problem: 'has no name' });
   }
   if (kind !== 'file' && header.size > 0) {
-    throw new ConfigurationError({ subject, problem: `is a ${kind} with content` });
+    throw new ConfigurationError({ subject: subject(), problem: `is a ${kind} with content` });
   }
-  const path = parts.join('/');
   const linkTarget = kind === 'symlink' ? header.linkname : undefined;
   rules.admit(path, kind, linkTarget);
   const executable = kind === 'file' && (header.mode & 0o111) !== 0;

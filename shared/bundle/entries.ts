@@ -6,7 +6,8 @@ import {
   BundleRules,
   compareUtf8,
   entrySubject,
-  pathComponents,
+  normalisePath,
+  quotedBytes,
   refuseEmpty,
   type EntryKind,
 } from './rules.js';
@@ -126,13 +127,13 @@ class Tree {
 
 /** The paths one pattern names, relative to the root; `''` stands for the root itself. */
 async function expand(base: string, pattern: string): Promise<string[]> {
-  const literal = pathComponents(pattern, quoted(pattern)).join('/');
+  const literal = normalisePath(pattern, () => quoted(pattern));
   if (literal === '') return [''];
   if (await lstatOrUndefined(join(base, literal))) return [literal];
   if (!GLOB_MAGIC.test(pattern)) return [];
   const matches: string[] = [];
   for await (const match of glob(pattern, { cwd: base })) {
-    matches.push(pathComponents(match, quoted(pattern)).join('/'));
+    matches.push(normalisePath(match, () => quoted(pattern)));
   }
   return matches;
 }
@@ -170,22 +171,12 @@ function childPath(directory: string, child: Dirent<Buffer>): string {
     name = utf8.decode(child.name);
   } catch {
     throw new ConfigurationError({
-      subject: `entry "${escapeBytes(Buffer.from(directory ? `${directory}/` : ''), child.name)}"`,
+      subject: `entry ${quotedBytes(Buffer.concat([Buffer.from(directory ? `${directory}/` : ''), child.name]))}`,
       problem: 'has a name that is not valid UTF-8',
       hint: 'a bundle’s names are UTF-8, as every host reads them',
     });
   }
   return directory ? `${directory}/${name}` : name;
-}
-
-/** Bytes as printable ASCII, every other byte (and `"`, `\`) as `\xNN`, at most 400 of them. */
-function escapeBytes(...parts: Buffer[]): string {
-  let out = '';
-  for (const byte of Buffer.concat(parts).subarray(0, 400)) {
-    const plain = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c;
-    out += plain ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
-  }
-  return out;
 }
 
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {

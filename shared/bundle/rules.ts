@@ -3,8 +3,8 @@ import { ConfigurationError, quoted } from '../errors.js';
 /** The only entry kinds a bundle may hold. */
 export type EntryKind = 'file' | 'directory' | 'symlink';
 
-/** Symlinks resolved through other symlinks deeper than this are refused, as the kernel does. */
-const MAX_LINK_DEPTH = 40;
+/** A link whose lookup passes through more links than this is refused, as the kernel does (ELOOP). */
+const MAX_LINKS_FOLLOWED = 40;
 /** The longest name a Linux file system takes for one path component (NAME_MAX). */
 export const MAX_NAME_BYTES = 255;
 /** The longest path (or symlink target) the kernel takes: PATH_MAX, less its NUL. */
@@ -15,30 +15,46 @@ export function entrySubject(path: string, kind: EntryKind | 'entry' = 'entry'):
   return `${kind === 'symlink' ? 'symlink' : 'entry'} ${quoted(path)}`;
 }
 
+/** Bytes that may not be UTF-8, quoted: printable ASCII as is, any other byte (and `"`, `\`) as `\xNN`. */
+export function quotedBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes.subarray(0, 400)) {
+    const plain = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c;
+    out += plain ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `"${out}${bytes.length > 400 ? '…' : ''}"`;
+}
+
+/** A `.` or `..` component: a path without one (and without `//`) is in normal form already. */
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /**
- * Splits a path as written in a pattern or a tar header into its components: `.` and empty
- * components dropped, a trailing `/` ignored. Refuses what could land outside the root: an
+ * A path as written in a pattern or a tar header, normalised: `.` and empty components dropped,
+ * a trailing `/` ignored, `''` for the root. Refuses what could land outside the root: an
  * absolute path and any `..` component, wherever it stands. `subject` names it in errors.
  */
-export function pathComponents(path: string, subject: string): string[] {
-  if (path.includes('\0'))
-    throw new ConfigurationError({ subject, problem: 'contains a NUL byte' });
+export function normalisePath(path: string, subject: () => string): string {
+  if (path.includes('\0')) {
+    throw new ConfigurationError({ subject: subject(), problem: 'contains a NUL byte' });
+  }
   if (path.startsWith('/')) {
     throw new ConfigurationError({
-      subject,
+      subject: subject(),
       problem: 'is absolute',
       expected: 'a path relative to the root',
     });
   }
+  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
+  if (!trimmed.includes('//') && !DOT_COMPONENT.test(trimmed)) return trimmed;
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) {
     throw new ConfigurationError({
-      subject,
+      subject: subject(),
       problem: "contains '..'",
       expected: 'a path inside the root',
     });
   }
-  return parts;
+  return parts.join('/');
 }
 
 /** A bundle must hold something to run: at least one file or symlink. */
@@ -87,6 +103,11 @@ interface Position {
   below: number;
 }
 
+/** A position reached by resolving a link, with the links that took. */
+interface Resolved extends Position {
+  follows: number;
+}
+
 /**
  * The rules every entry of a bundle obeys, checked the same way when a bundle is packed and when
  * one is unpacked: only files, directories and symlinks; names and paths a host's file system
@@ -99,7 +120,7 @@ export class BundleRules {
   readonly #nodes = new Map<string, Node>([['', this.#root]]);
   readonly #links: Node[] = [];
   /** Where each link leads, once resolved through other links; `undefined` while resolving. */
-  readonly #resolved = new Map<Node, Position | undefined>();
+  readonly #resolved = new Map<Node, Resolved | undefined>();
 
   /**
    * Admits one entry by its normalised path (components joined by `/`). Directories implied by
@@ -133,7 +154,7 @@ export class BundleRules {
     }
     node.target = target;
     this.#links.push(node);
-    this.#walk({ node: parent, below: 0 }, target, { from: node });
+    this.#walk({ node: parent, below: 0 }, target, { from: node, follow: false });
   }
 
   /**
@@ -141,7 +162,7 @@ export class BundleRules {
    * symlinks (`a -> d/l/..` with `d/l -> ..`).
    */
   finish(): void {
-    for (const link of this.#links) this.#follow(link, link, 0);
+    for (const link of this.#links) this.#follow(link, link);
   }
 
   /** The directory node an entry goes into, adding the directories its path implies. */
@@ -182,29 +203,26 @@ export class BundleRules {
     return node;
   }
 
-  /** Where `link` leads, following the links it passes through; memoised per link. */
-  #follow(link: Node, origin: Node, depth: number): Position {
+  /** Where `link` leads and how many links that takes; memoised, so each link is walked once. */
+  #follow(link: Node, origin: Node): Resolved {
     const known = this.#resolved.get(link);
     if (known !== undefined) return known;
-    if (depth > MAX_LINK_DEPTH || this.#resolved.has(link)) {
-      throw new ConfigurationError({
-        subject: entrySubject(origin.path, 'symlink'),
-        problem: 'is part of a loop or a chain too deep',
-      });
-    }
+    if (this.#resolved.has(link)) throw tooDeep(origin);
     this.#resolved.set(link, undefined);
     const start = { node: link.parent ?? this.#root, below: 0 };
-    const end = this.#walk(start, link.target ?? '', { from: origin, depth });
+    const end = this.#walk(start, link.target ?? '', { from: origin, follow: true });
     this.#resolved.set(link, end);
     return end;
   }
 
   /**
    * Walks a target from `position`, one component at a time; throws if any step climbs above
-   * the root. Links on the way are followed only when `depth` is given (once every entry is in).
+   * the root. Links on the way are followed only once every entry is in (`follow`), counted as
+   * the kernel counts them: every link a lookup passes through, nested or not.
    */
-  #walk(position: Position, target: string, options: { from: Node; depth?: number }): Position {
+  #walk(position: Position, target: string, options: { from: Node; follow: boolean }): Resolved {
     let { node, below } = position;
+    let follows = 0;
     for (const part of target.split('/')) {
       if (part === '' || part === '.') continue;
       if (part === '..') {
@@ -221,40 +239,44 @@ export class BundleRules {
       }
       const child = below === 0 ? node.children?.get(part) : undefined;
       if (child === undefined) below++;
-      else if (child.kind === 'symlink' && options.depth !== undefined) {
-        ({ node, below } = this.#follow(child, options.from, options.depth + 1));
+      else if (child.kind === 'symlink' && options.follow) {
+        const next = this.#follow(child, options.from);
+        follows += 1 + next.follows;
+        if (follows > MAX_LINKS_FOLLOWED) throw tooDeep(options.from);
+        ({ node, below } = next);
       } else node = child;
     }
-    return { node, below };
+    return { node, below, follows };
   }
+}
+
+function tooDeep(link: Node): ConfigurationError {
+  return new ConfigurationError({
+    subject: entrySubject(link.path, 'symlink'),
+    problem: 'is part of a loop or a chain too deep',
+  });
 }
 
 /** Names and paths a host's file system takes: what GNU tar there could not create is refused here. */
 function checkLengths(path: string, kind: EntryKind, linkTarget: string | undefined): void {
+  const refuse = (problem: string, expected: string) =>
+    new ConfigurationError({ subject: entrySubject(path, kind), problem, expected });
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_PATH_BYTES) {
-    throw new ConfigurationError({
-      subject: entrySubject(path, kind),
-      problem: `has a path of ${bytes} bytes`,
-      expected: `at most ${MAX_PATH_BYTES} (PATH_MAX)`,
-    });
+    throw refuse(`has a path of ${bytes} bytes`, `at most ${MAX_PATH_BYTES} (PATH_MAX)`);
   }
-  for (const part of path.split('/')) {
-    const length = Buffer.byteLength(part);
+  // A name of fewer than 86 UTF-16 units is under 256 bytes: only longer ones are measured.
+  for (let start = 0; bytes > MAX_NAME_BYTES && start <= path.length;) {
+    const slash = path.indexOf('/', start);
+    const end = slash === -1 ? path.length : slash;
+    const length = end - start > MAX_NAME_BYTES / 3 ? Buffer.byteLength(path.slice(start, end)) : 0;
     if (length > MAX_NAME_BYTES) {
-      throw new ConfigurationError({
-        subject: entrySubject(path, kind),
-        problem: `has a name of ${length} bytes`,
-        expected: `at most ${MAX_NAME_BYTES} (NAME_MAX)`,
-      });
+      throw refuse(`has a name of ${length} bytes`, `at most ${MAX_NAME_BYTES} (NAME_MAX)`);
     }
+    start = end + 1;
   }
   const targetBytes = linkTarget === undefined ? 0 : Buffer.byteLength(linkTarget);
   if (targetBytes > MAX_PATH_BYTES) {
-    throw new ConfigurationError({
-      subject: entrySubject(path, kind),
-      problem: `has a target of ${targetBytes} bytes`,
-      expected: `at most ${MAX_PATH_BYTES} (PATH_MAX)`,
-    });
+    throw refuse(`has a target of ${targetBytes} bytes`, `at most ${MAX_PATH_BYTES} (PATH_MAX)`);
   }
 }

@@ -1,4 +1,5 @@
 import { ConfigurationError, quoted } from '../errors.js';
+import { quotedBytes } from './rules.js';
 import { BLOCK, MAX_MTIME } from './tar.js';
 
 /**
@@ -181,7 +182,7 @@ function decodeName(bytes: Uint8Array, what: string): string {
     return utf8.decode(bytes);
   } catch {
     throw new ConfigurationError({
-      subject: `entry ${quoted(Buffer.from(bytes).toString('latin1'))}`,
+      subject: `entry ${quotedBytes(bytes)}`,
       problem: `has a ${what} that is not valid UTF-8`,
     });
   }
