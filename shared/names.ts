@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoted } from './errors.js';
+import { ConfigurationError, quoted } from './errors.js';
 import { addInputIssue } from './inputs.js';
 
 /**
@@ -100,3 +100,18 @@ export function shellQuote(value: string): string {
 
 /** A config key: an environment variable name that shells, systemd and dotenv all accept. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The app name: the `app` input, or the repository's name when that is a safe name. */
+export function resolveApp(input: string | undefined, context: { repo: string }): string {
+  if (input !== undefined) return input;
+  const parsed = appName.safeParse(context.repo);
+  if (!parsed.success) {
+    throw new ConfigurationError({
+      input: 'app',
+      problem: 'is empty, and the repository name is not a usable app name',
+      got: quoted(context.repo),
+      hint: "set 'app'",
+    });
+  }
+  return parsed.data;
+}

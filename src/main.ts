@@ -1,9 +1,13 @@
 import { actionContext, readInputs, report } from '../shared/entry.js';
-import { RunFailed } from '../shared/stages/run.js';
-import { ship, shipInputs } from '../shared/stages/ship.js';
+import { shipInputs } from '../shared/stages/inputs/ship.js';
 
 export async function run(cancelled: AbortSignal): Promise<void> {
   const inputs = readInputs(shipInputs);
+  // Loaded once the inputs are good: a step that stops at a bad input never loads the clients.
+  const [{ ship }, { RunFailed }] = await Promise.all([
+    import('../shared/stages/ship.js'),
+    import('../shared/stages/run.js'),
+  ]);
   try {
     await report(await ship(inputs, actionContext(cancelled)));
   } catch (error) {

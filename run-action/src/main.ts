@@ -1,8 +1,10 @@
 import { actionContext, readInputs, report } from '../../shared/entry.js';
-import { run as deploy, runInputs, RunFailed } from '../../shared/stages/run.js';
+import { runInputs } from '../../shared/stages/inputs/run.js';
 
 export async function run(): Promise<void> {
   const inputs = readInputs(runInputs);
+  // Loaded once the inputs are good: a step that stops at a bad input never loads the clients.
+  const { run: deploy, RunFailed } = await import('../../shared/stages/run.js');
   try {
     await report(await deploy(inputs, actionContext()));
   } catch (error) {

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultArtifactClient } from '@actions/artifact';
 import * as cache from '@actions/cache';
-import { z } from 'zod';
 import {
   buildDirectory,
   bundleFileName,
@@ -16,7 +15,6 @@ import { mergeConfig, validateConfig, type MergedConfig } from '../config.js';
 import { runUrl, type ActionContext } from '../context.js';
 import { Cancelled, ConfigurationError } from '../errors.js';
 import { gitHubClient, statusOf, type GitHub, type Repository } from '../github.js';
-import { booleanInput, splitLines } from '../inputs.js';
 import {
   downloadAsset,
   listLedger,
@@ -39,44 +37,12 @@ import {
   type ConfigDiff,
   type Manifest,
 } from '../manifest.js';
-import { appName, COMMIT_SHA, environmentName, isPreviewEnvironment, releaseId } from '../names.js';
+import { isPreviewEnvironment, resolveApp } from '../names.js';
 import { encryptSecrets, maskSecret, parseRecipients, secretFingerprints } from '../secrets.js';
 import { parseSigningKey, signMessage, type SigningKey } from '../signature.js';
 import type { StageResult } from '../stage.js';
 import { formatBytes, markdownTable } from '../summary.js';
-import { resolveApp } from './build.js';
-
-export const releaseInputs = z.object({
-  environment: environmentName,
-  app: appName.optional(),
-  sha: z
-    .string()
-    .regex(COMMIT_SHA, 'expected a full commit SHA: 40 lower-case hex digits')
-    .optional(),
-  vars: z.string().optional(),
-  secrets: z.string().optional(),
-  config: z.string().optional(),
-  include: z
-    .string()
-    .optional()
-    .transform((value) => splitLines(value)),
-  exclude: z
-    .string()
-    .optional()
-    .transform((value) => splitLines(value)),
-  schema: z.string().optional(),
-  'signing-key': z.string({ error: 'an OpenSSH Ed25519 private key is required' }),
-  recipients: z
-    .string()
-    .optional()
-    .transform((value) => splitLines(value)),
-  'release-id': releaseId.optional(),
-  prerelease: booleanInput(false),
-  'make-latest': booleanInput(false),
-  token: z.string().optional(),
-});
-
-export type ReleaseInputs = z.output<typeof releaseInputs>;
+import type { ReleaseInputs } from './inputs/release.js';
 
 export interface ReleaseOutputs extends Record<string, string> {
   'release-id': string;

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { z } from 'zod';
 import { checkedTar } from '../bundle.js';
 import { runUrl as runAddress, type ActionContext } from '../context.js';
 import { ConfigurationError, formatError } from '../errors.js';
@@ -14,15 +13,8 @@ import {
   type LockOptions,
 } from '../hosts/engine.js';
 import { checkSharedPath, deployRoot } from '../hosts/plan.js';
-import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
 import { findRelease, type LedgerScope } from '../ledger.js';
-import {
-  appName,
-  environmentName,
-  isPreviewEnvironment,
-  parseHost,
-  releaseSelector,
-} from '../names.js';
+import { isPreviewEnvironment, resolveApp } from '../names.js';
 import { finishDeployment, startDeployment } from '../run/deployment.js';
 import {
   deactivateDeployments,
@@ -53,38 +45,7 @@ import {
   type VerifiedBundle,
   type VerifiedManifest,
 } from '../verify.js';
-import { resolveApp } from './build.js';
-
-export const runInputs = z.object({
-  environment: environmentName,
-  app: appName.optional(),
-  'release-id': releaseSelector.optional().transform((value) => value ?? 'latest'),
-  hosts: linesInput('local or user@host[:port]', parseHost, { required: true }),
-  path: z.string().optional(),
-  'ssh-key': z.string().optional(),
-  'known-hosts': z.string().optional(),
-  'allowed-signers': z.string().optional(),
-  identity: z.string().optional(),
-  restart: z.string().optional(),
-  'health-check': z.string().optional(),
-  'health-timeout': integerInput(60, 1, 3600),
-  keep: integerInput(5, 2, 100),
-  'shared-paths': linesInput('a relative directory path', (line) =>
-    /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_./-]+$/.test(line) ? line : undefined,
-  ),
-  parallel: integerInput(1, 1, 256),
-  'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
-  'lock-timeout': integerInput(0, 0, 3600),
-  destroy: booleanInput(false),
-  'stop-command': z.string().optional(),
-  'delete-releases': booleanInput(false),
-  'dry-run': booleanInput(false),
-  deployment: booleanInput(true),
-  url: z.url({ error: 'expected an absolute URL such as https://staging.example.com' }).optional(),
-  token: z.string().optional(),
-});
-
-export type RunInputs = z.output<typeof runInputs>;
+import type { RunInputs } from './inputs/run.js';
 
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;

@@ -5,7 +5,7 @@ describe('bad inputs fail the step with one line naming the input', () => {
   it('a missing required input', async () => {
     const run = await runAction({ action: 'build-action', inputs: {} });
     expect(run.code).toBe(1);
-    expect(run.errors).toEqual(["Input 'path' is required"]);
+    expect(run.errors).toEqual(["Input 'path': is required"]);
     expect(run.outputs).toEqual({});
   });
 
@@ -37,7 +37,9 @@ describe('bad inputs fail the step with one line naming the input', () => {
       },
     });
     expect(run.code).toBe(1);
-    expect(run.errors).toEqual([`Input 'hosts': line 2 "web 2" is not local or user@host[:port]`]);
+    expect(run.errors).toEqual([
+      `Input 'hosts': line 2: expected local or user@host[:port], got "web 2"`,
+    ]);
   });
 
   it('an unsafe environment name, on the release action', async () => {
@@ -48,6 +50,26 @@ describe('bad inputs fail the step with one line naming the input', () => {
     expect(run.code).toBe(1);
     expect(run.errors).toHaveLength(1);
     expect(run.errors[0]).toMatch(/^Input 'environment': expected an environment name/);
+  });
+
+  it('a release ID that only selects a release, or that a host keeps for a release in transit', async () => {
+    for (const id of ['latest', 'previous', 'v3.tmp']) {
+      const run = await runAction({
+        action: 'release-action',
+        inputs: { environment: 'production', 'signing-key': 'k', 'release-id': id },
+      });
+      expect(run.code).toBe(1);
+      expect(run.errors).toEqual([
+        `Input 'release-id': expected a release ID other than 'latest' and 'previous' (they select a release), not ending in .tmp, got "${id}"`,
+      ]);
+    }
+    const run = await runAction({
+      action: 'run-action',
+      inputs: { environment: 'production', hosts: 'local', 'release-id': 'v3.tmp' },
+    });
+    expect(run.errors).toEqual([
+      `Input 'release-id': expected latest, previous or a release ID (like v12), got "v3.tmp"`,
+    ]);
   });
 
   it('the one-step action reads the same inputs', async () => {

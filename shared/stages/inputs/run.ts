@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { booleanInput, enumInput, integerInput, linesInput } from '../../inputs.js';
+import { appName, environmentName, parseHost, releaseSelector } from '../../names.js';
+
+/** run-action's inputs, by their names in action.yml; parsed before the stage loads. */
+export const runInputs = z.object({
+  environment: environmentName,
+  app: appName.optional(),
+  'release-id': releaseSelector.optional().transform((value) => value ?? 'latest'),
+  hosts: linesInput('local or user@host[:port]', parseHost, { required: true }),
+  path: z.string().optional(),
+  'ssh-key': z.string().optional(),
+  'known-hosts': z.string().optional(),
+  'allowed-signers': z.string().optional(),
+  identity: z.string().optional(),
+  restart: z.string().optional(),
+  'health-check': z.string().optional(),
+  'health-timeout': integerInput(60, 1, 3600),
+  keep: integerInput(5, 2, 100),
+  'shared-paths': linesInput('a relative directory path', (line) =>
+    /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_./-]+$/.test(line) ? line : undefined,
+  ),
+  parallel: integerInput(1, 1, 256),
+  'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
+  'lock-timeout': integerInput(0, 0, 3600),
+  destroy: booleanInput(false),
+  'stop-command': z.string().optional(),
+  'delete-releases': booleanInput(false),
+  'dry-run': booleanInput(false),
+  deployment: booleanInput(true),
+  url: z.url({ error: 'expected an absolute URL such as https://staging.example.com' }).optional(),
+  token: z.string().optional(),
+});
+
+export type RunInputs = z.output<typeof runInputs>;
