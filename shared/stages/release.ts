@@ -83,7 +83,7 @@ function maskSecretValues(json: string | undefined, log: Log): void {
 
 /** Rewrites a shared module's "signing-key: …" or "recipients line 2 …" error to name the input. */
 function asInputError(input: string, error: unknown): unknown {
-  if (!(error instanceof ConfigurationError)) return error;
+  if (!(error instanceof ConfigurationError) || error.problem.input === input) return error;
   const rest = error.message.startsWith(input)
     ? error.message.slice(input.length)
     : `: ${error.message}`;
