@@ -53,13 +53,9 @@ function subjectOf(entry: LedgerEntry): string {
 }
 
 /** A lower layer's refusal, said of this release; its own subject (if any) follows. */
-function concerning(
-  entry: LedgerEntry,
-  error: ConfigurationError,
-  what?: string,
-): ConfigurationError {
-  const inner = [what, error.problem.subject].filter((part) => part !== undefined).join(' ');
-  const subject = inner === '' ? subjectOf(entry) : `${subjectOf(entry)}: ${inner}`;
+function concerning(entry: LedgerEntry, error: ConfigurationError): ConfigurationError {
+  const inner = error.problem.subject;
+  const subject = inner === undefined ? subjectOf(entry) : `${subjectOf(entry)}: ${inner}`;
   return new ConfigurationError({ ...error.problem, subject });
 }
 
@@ -223,7 +219,7 @@ export async function verifyBundle(
     if (received.digest !== expectedDigest || received.size !== expectedSize) {
       throw replaced(`${received.digest} (${received.size} bytes)`);
     }
-    if (received.refusal) throw concerning(entry, received.refusal, 'bundle');
+    if (received.refusal) throw concerning(entry, received.refusal);
     return { file, size: received.size, directory };
   } catch (error) {
     await rm(directory, { recursive: true, force: true });

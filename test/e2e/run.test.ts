@@ -363,7 +363,7 @@ describe('run-action verifies the release before it touches any host', () => {
       tamper: () => Promise.resolve({}),
       bundle: () => hostile,
       error: () =>
-        /^release shop\/production\/v[0-9]+: bundle entry "\.\.\/escaped": contains '\.\.'; expected a path inside the root$/,
+        /^release shop\/production\/v[0-9]+: entry "\.\.\/escaped": contains '\.\.'; expected a path inside the root$/,
     },
     {
       name: 'signed by a key not in allowed-signers',

@@ -1,7 +1,9 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../../shared/errors.js';
 import { findRelease, type LedgerScope } from '../../../shared/ledger.js';
@@ -26,6 +28,7 @@ import {
   type PublishedRelease,
   type ReleaseKeys,
 } from '../../helpers/releases.js';
+import { handMadeTar } from './bundle-helpers.js';
 
 const SHA = 'a'.repeat(40);
 let github: GitHubEmulator;
@@ -120,7 +123,10 @@ describe('verifyPreviousLink', () => {
     const scope = newScope();
     const v1 = await publish(scope, 'v1');
     // Signed by a trusted key, but chained to other bytes than v1's published release.json.
-    await publish(scope, 'v2', { ...v1, manifestBytes: Buffer.concat([v1.manifestBytes, Buffer.from(' ')]) });
+    await publish(scope, 'v2', {
+      ...v1,
+      manifestBytes: Buffer.concat([v1.manifestBytes, Buffer.from(' ')]),
+    });
     const v2 = await verified(scope, 'v2');
     expect(await refusal(verifyPreviousLink(emulatorClient(github), v2, options(scope)))).toMatch(
       /^release shop\/production\/v2: records v1 as sha256:[0-9a-f]{64}, but v1's release.json is sha256:[0-9a-f]{64}; v1 was changed after v2 was made$/,
@@ -184,6 +190,74 @@ describe('verifyBundle', () => {
       .slice(before)
       .filter((request) => request.operation === 'repos/get-release-asset');
     expect(downloads).toEqual([]);
+  });
+});
+
+describe('verifyBundle refuses, before any host, a signed bundle a host could not unpack', () => {
+  /** A release whose manifest names exactly this (hand-made, zstd) bundle. */
+  async function releaseOf(
+    tar: Buffer,
+  ): Promise<{ scope: LedgerScope; release: VerifiedManifest }> {
+    const scope = newScope();
+    const file = path.join(scratch, `hostile-${repositories}.tar.zst`);
+    const bytes = zstdCompressSync(tar);
+    await writeFile(file, bytes);
+    const hostile = {
+      file,
+      size: bytes.length,
+      digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+    };
+    await publishRelease(github, {
+      repository: `${scope.owner}/${scope.repo}`,
+      app: 'shop',
+      environment: 'production',
+      id: 'v1',
+      sha: SHA,
+      bundle: hostile,
+      keys,
+    });
+    return { scope, release: await verified(scope, 'v1') };
+  }
+
+  const refused = async (tar: Buffer, maxExpandedBytes?: number) => {
+    const { scope, release } = await releaseOf(tar);
+    return refusal(
+      verifyBundle(emulatorClient(github), release, {
+        scope,
+        tempDir: scratch,
+        log,
+        maxExpandedBytes,
+      }),
+    );
+  };
+
+  it('an mtime that is garbage', async () => {
+    const tar = await handMadeTar([{ name: 'ok.txt', content: 'fine\n' }]);
+    tar.write('zzzzzzzzzzz\0', 136, 'latin1');
+    tar.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += tar[i]!;
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+    expect(await refused(tar)).toBe(
+      'release shop/production/v1: the bundle: is not a valid tar: the mtime field is not an octal number; got "zzzzzzzzzzz\\u0000"',
+    );
+  });
+
+  it('a name of 300 bytes, a path of 4,202', async () => {
+    expect(await refused(await handMadeTar([{ name: 'n'.repeat(300), content: 'x' }]))).toMatch(
+      /^release shop\/production\/v1: entry "n{300}": has a name of 300 bytes; expected at most 255 \(NAME_MAX\)$/,
+    );
+    const long = `${'d'.repeat(200)}/`.repeat(21).slice(0, 4202);
+    expect(await refused(await handMadeTar([{ name: long, content: 'x' }]))).toMatch(
+      /: has a path of 4202 bytes; expected at most 4095 \(PATH_MAX\)$/,
+    );
+  });
+
+  it('a tar that expands past the cap', async () => {
+    const tar = await handMadeTar([{ name: 'zeros', content: '\0'.repeat(4 << 20) }]);
+    expect(await refused(tar, 1 << 20)).toMatch(
+      /^release shop\/production\/v1: the bundle: expands to more than 1048576 bytes/,
+    );
   });
 });
 
