@@ -25,7 +25,7 @@ import {
   pack,
   publishRelease,
   type PackedBundle,
-  type PublishedRelease,
+  type PublishOptions,
   type ReleaseKeys,
 } from '../../helpers/releases.js';
 import { handMadeTar } from './bundle-helpers.js';
@@ -61,7 +61,7 @@ function newScope(): LedgerScope {
   return { owner: 'acme', repo, app: 'shop', environment: 'production' };
 }
 
-function publish(scope: LedgerScope, id: string, previous?: PublishedRelease, release = keys) {
+function publish(scope: LedgerScope, id: string, options: Partial<PublishOptions> = {}) {
   return publishRelease(github, {
     repository: `${scope.owner}/${scope.repo}`,
     app: 'shop',
@@ -69,8 +69,8 @@ function publish(scope: LedgerScope, id: string, previous?: PublishedRelease, re
     id,
     sha: SHA,
     bundle,
-    keys: release,
-    previous,
+    keys,
+    ...options,
   });
 }
 
@@ -99,7 +99,7 @@ describe('verifyPreviousLink', () => {
   it('finds the release before, checked, and has nothing to check for the first', async () => {
     const scope = newScope();
     const v1 = await publish(scope, 'v1');
-    await publish(scope, 'v2', v1);
+    await publish(scope, 'v2', { previous: v1 });
     const client = emulatorClient(github);
     expect(await verifyPreviousLink(client, await verified(scope, 'v1'), options(scope))).toBe(
       undefined,
@@ -112,7 +112,7 @@ describe('verifyPreviousLink', () => {
   it('refuses a link to a release the ledger does not have', async () => {
     const scope = newScope();
     const v1 = await publish(scope, 'v1');
-    await publish(scope, 'v2', { ...v1, manifest: { ...v1.manifest, id: 'v999' } });
+    await publish(scope, 'v2', { previous: { ...v1, manifest: { ...v1.manifest, id: 'v999' } } });
     const v2 = await verified(scope, 'v2');
     expect(await refusal(verifyPreviousLink(emulatorClient(github), v2, options(scope)))).toBe(
       `release shop/production/v2: names v999 as its previous release, but the ledger has no published release v999; the ledger was changed after this release was made`,
@@ -123,10 +123,8 @@ describe('verifyPreviousLink', () => {
     const scope = newScope();
     const v1 = await publish(scope, 'v1');
     // Signed by a trusted key, but chained to other bytes than v1's published release.json.
-    await publish(scope, 'v2', {
-      ...v1,
-      manifestBytes: Buffer.concat([v1.manifestBytes, Buffer.from(' ')]),
-    });
+    const other = Buffer.concat([v1.manifestBytes, Buffer.from(' ')]);
+    await publish(scope, 'v2', { previous: { ...v1, manifestBytes: other } });
     const v2 = await verified(scope, 'v2');
     expect(await refusal(verifyPreviousLink(emulatorClient(github), v2, options(scope)))).toMatch(
       /^release shop\/production\/v2: records v1 as sha256:[0-9a-f]{64}, but v1's release.json is sha256:[0-9a-f]{64}; v1 was changed after v2 was made$/,
@@ -136,8 +134,8 @@ describe('verifyPreviousLink', () => {
   it('refuses a release before whose signature is not trusted', async () => {
     const scope = newScope();
     const stranger = { ...keys, signer: await makeSigner('stranger@example.com') };
-    const v1 = await publish(scope, 'v1', undefined, stranger);
-    await publish(scope, 'v2', v1);
+    const v1 = await publish(scope, 'v1', { keys: stranger });
+    await publish(scope, 'v2', { previous: v1 });
     const v2 = await verified(scope, 'v2');
     expect(await refusal(verifyPreviousLink(emulatorClient(github), v2, options(scope)))).toMatch(
       /^release shop\/production\/v1 is not trusted: release.json.sig: is made by a key that is not in allowed-signers; got ssh-ed25519 /,
@@ -167,16 +165,7 @@ describe('verifyBundle', () => {
       'shop',
       SHA,
     );
-    await publishRelease(github, {
-      repository: `${scope.owner}/${scope.repo}`,
-      app: 'shop',
-      environment: 'production',
-      id: 'v1',
-      sha: SHA,
-      bundle,
-      keys,
-      tamper: { bundle: larger },
-    });
+    await publish(scope, 'v1', { tamper: { bundle: larger } });
     const release = await verified(scope, 'v1');
     const before = github.requests().length;
     const message = await refusal(
@@ -207,15 +196,7 @@ describe('verifyBundle refuses, before any host, a signed bundle a host could no
       size: bytes.length,
       digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
     };
-    await publishRelease(github, {
-      repository: `${scope.owner}/${scope.repo}`,
-      app: 'shop',
-      environment: 'production',
-      id: 'v1',
-      sha: SHA,
-      bundle: hostile,
-      keys,
-    });
+    await publish(scope, 'v1', { bundle: hostile });
     return { scope, release: await verified(scope, 'v1') };
   }
 
