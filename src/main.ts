@@ -9,7 +9,7 @@ export async function run(cancelled: AbortSignal): Promise<void> {
     import('../shared/stages/run.js'),
   ]);
   try {
-    await report(await ship(inputs, actionContext(cancelled)));
+    await report(await ship(inputs, await actionContext(cancelled)));
   } catch (error) {
     // What each host runs now matters most when something failed.
     if (error instanceof RunFailed) await report(error.result);

@@ -18,6 +18,17 @@ describe('bad inputs fail the step with one line naming the input', () => {
     expect(run.errors).toEqual([`Input 'keep': expected a whole number from 2 to 100, got "many"`]);
   });
 
+  it('a value the runner would read as an escape, shown as it was given', async () => {
+    const run = await runAction({
+      action: 'run-action',
+      inputs: { environment: 'production', hosts: 'local', keep: '5%0A%25' },
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      `Input 'keep': expected a whole number from 2 to 100, got "5%0A%25"`,
+    ]);
+  });
+
   it('an unknown enum value', async () => {
     const run = await runAction({
       action: 'build-action',
