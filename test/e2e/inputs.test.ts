@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runAction } from '../helpers/action.js';
+import { ageKey } from '../helpers/keys.js';
+import { makeSigner } from '../helpers/releases.js';
 
 describe('bad inputs fail the step with one line naming the input', () => {
   it('a missing required input', async () => {
@@ -81,6 +83,23 @@ describe('bad inputs fail the step with one line naming the input', () => {
     expect(run.errors).toEqual([
       `Input 'release-id': expected latest, previous or a release ID (like v12), got "v3.tmp"`,
     ]);
+  });
+
+  it('an age identity given as a recipient, never printed', async () => {
+    const [signer, age] = await Promise.all([makeSigner(), ageKey()]);
+    const run = await runAction({
+      action: 'release-action',
+      inputs: {
+        environment: 'production',
+        'signing-key': signer.privateKey,
+        recipients: `${age.recipient}\n${age.identity}`,
+      },
+    });
+    expect(run.code).toBe(1);
+    expect(run.errors).toEqual([
+      "Input 'recipients': line 2: is an age identity, a secret key: it was not printed; expected an age X25519 recipient (age1… as age-keygen -y prints it); give its recipient instead: age-keygen -y KEY_FILE prints it",
+    ]);
+    expect(run.log).not.toContain(age.identity.slice(16));
   });
 
   it('the one-step action reads the same inputs', async () => {
