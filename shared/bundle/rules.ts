@@ -11,7 +11,7 @@ export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 4095;
 
 /** How an entry is named in an error: its path is untrusted, so quoted, escaped and bounded. */
-export function entrySubject(path: string, kind: EntryKind | 'entry' = 'entry'): string {
+export function entrySubject(path: string, kind?: EntryKind): string {
   return `${kind === 'symlink' ? 'symlink' : 'entry'} ${quoted(path)}`;
 }
 
@@ -44,7 +44,7 @@ export function normalisePath(path: string, subject: () => string): string {
       expected: 'a path relative to the root',
     });
   }
-  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
+  const trimmed = path.replace(/\/+$/, '');
   if (!trimmed.includes('//') && !DOT_COMPONENT.test(trimmed)) return trimmed;
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) {

@@ -298,3 +298,15 @@ describe('the paths to pack', () => {
     );
   });
 });
+
+describe('entry names', () => {
+  it('are read in normal form, however they were written', async () => {
+    const tar = await handMadeTar([
+      { name: './', type: 'directory' },
+      { name: 'a//', type: 'directory' },
+      { name: './a/./b.txt', content: 'b' },
+      { name: 'a//c.txt', content: 'c' },
+    ]);
+    expect(await read(tar)).toEqual(['a', 'a/b.txt', 'a/c.txt']);
+  });
+});
