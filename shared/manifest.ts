@@ -180,6 +180,10 @@ function describeIssue(what: string, error: z.ZodError): Problem {
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return { subject, problem: 'is missing' };
   }
+  // A name's own check says what it expected and what it got, apart.
+  if (issue.code === 'custom' && issue.params !== undefined) {
+    return { ...(issue.params as Problem), subject };
+  }
   return { subject, problem: issue.message };
 }
 

@@ -192,6 +192,9 @@ describe('serializeManifest and parseManifest', () => {
     expect(parseError(bytesOf(withConfig(m, { PORT: '1' }, { PORT: fingerprint('3') })))).toBe(
       'release.json field config.vars.PORT: is also a secret name',
     );
+    expect(parseError(bytesOf({ ...m, id: 'latest' }))).toBe(
+      `release.json field id: expected a release ID other than 'latest' and 'previous' (they select a release), not ending in .tmp, got "latest"`,
+    );
     const unsorted = { ...m.config.secrets!, names: ['DB_URL', 'API_KEY'] };
     expect(parseError(bytesOf({ ...m, config: { ...m.config, secrets: unsorted } }))).toMatch(
       /field config.secrets.names: expected sorted, unique names/,
