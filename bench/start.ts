@@ -2,7 +2,7 @@
 // that stops at once (a required input missing), against `node -e 0` in the same run. What a
 // step costs before it does any work: loading and evaluating the bundle.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../test/helpers/action.js';
@@ -26,6 +26,15 @@ function timed(args: string[], env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
+/** What a step loads at start (dist/index.js) and what it may load later (the chunks). */
+function distSizes(action: string): string {
+  const dist = join(ROOT, action, 'dist');
+  const kib = (file: string) => statSync(join(dist, file)).size / 1024;
+  const chunks = readdirSync(dist).filter((file) => /^\d+\.index\.js$/.test(file));
+  const later = chunks.reduce((sum, file) => sum + kib(file), 0);
+  return `dist/index.js ${kib('index.js').toFixed(0)} KiB, ${chunks.length} chunks ${later.toFixed(0)} KiB`;
+}
+
 export function startBench(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'brr-bench-start-'));
   try {
@@ -47,10 +56,9 @@ export function startBench(): Promise<void> {
     console.log(`node -e 0: ${baseline.toFixed(0)} ms`);
     for (const action of ACTIONS) {
       const ms = median(samples.get(action) ?? []);
-      const kib = statSync(join(ROOT, action, 'dist', 'index.js')).size / 1024;
       const name = action === '.' ? 'ship (.)' : action;
       console.log(
-        `${name}: ${ms.toFixed(0)} ms, ${(ms - baseline).toFixed(0)} ms over node; dist/index.js ${kib.toFixed(0)} KiB`,
+        `${name}: ${ms.toFixed(0)} ms, ${(ms - baseline).toFixed(0)} ms over node; ${distSizes(action)}`,
       );
     }
   } finally {
