@@ -28,6 +28,7 @@ export default tseslint.config(
       'shared/entry.ts',
       '*-action/src/**',
       'src/**',
+      'cli/src/index.ts',
       'test/**',
       'scripts/**',
       'bench/**',

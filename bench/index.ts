@@ -1,18 +1,24 @@
-// `npm run bench -- <name>`: runs one benchmark.
+// `npm run bench -- <name> [options]`: runs one benchmark.
+import { blocksBench } from './blocks.js';
 import { buildBench } from './build.js';
+import { deployBench } from './deploy.js';
 import { packBench } from './pack.js';
+import { sshBench } from './ssh.js';
 import { startBench } from './start.js';
 
-const benches: Record<string, () => Promise<void>> = {
+const benches: Record<string, (args: string[]) => Promise<void>> = {
   pack: packBench,
   build: buildBench,
+  deploy: deployBench,
+  ssh: sshBench,
+  blocks: blocksBench,
   start: startBench,
 };
 
-const name = process.argv[2];
+const [name, ...args] = process.argv.slice(2);
 const bench = name === undefined ? undefined : benches[name];
 if (bench === undefined) {
-  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]`);
   process.exit(2);
 }
-await bench();
+await bench(args);

@@ -4,7 +4,7 @@ import ncc from '@vercel/ncc';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export const ACTIONS = ['.', 'build-action', 'release-action', 'run-action'];
+export const ACTIONS = ['.', 'build-action', 'release-action', 'run-action', 'cli'];
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -24,7 +24,8 @@ export async function buildAll(outRoot = root, only = ACTIONS) {
     });
     await rm(dist, { recursive: true, force: true });
     await mkdir(dist, { recursive: true });
-    await writeFile(path.join(dist, 'index.js'), code);
+    // brr's bundle is run by name (`node cli/dist/brr.mjs`, package.json's bin).
+    await writeFile(path.join(dist, action === 'cli' ? 'brr.mjs' : 'index.js'), code);
     for (const [name, asset] of Object.entries(assets)) {
       // ssh2's helper for Windows' Pageant agent: this project never uses an SSH agent.
       if (name === 'pagent.exe') continue;

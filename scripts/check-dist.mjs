@@ -42,7 +42,7 @@ try {
   }
   if (stale.length) {
     console.error(`check-dist: committed bundles differ from a fresh build: ${stale.join(', ')}`);
-    console.error('Run `npm run build` and commit the dist/ folders.');
+    console.error('Run `npm run bundle` and commit the dist/ folders.');
     process.exitCode = 1;
   } else {
     console.log('check-dist: every dist/ matches a fresh build');

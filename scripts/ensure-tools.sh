@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the tools the tests run for real are on this machine: OpenSSH (the target hosts and
 # ssh-keygen -Y, the reference for signatures), age (the reference for encryption), GNU tar and
-# zstd (the references for bundles), systemd's libsystemd-shared read through python3's ctypes (the
-# reference for EnvironmentFile= parsing), jq (the commands of docs/verify-by-hand.md). Installs them
-# with apt-get when running as root; otherwise names what is missing and fails. Tests never skip for
-# want of a tool.
+# zstd (the references for bundles), rsync (the baseline of the deploy benchmark), gzip, shasum and
+# openssl (what hosts without zstd or sha256sum use), systemd's libsystemd-shared read through
+# python3's ctypes (the reference for EnvironmentFile= parsing), jq (the commands of
+# docs/verify-by-hand.md), what docs/host-setup.md has a host install and use (sudo, setfacl,
+# setpriv, curl), gh (brr takes its token from `gh auth token`) and script (brr's tables on a real
+# terminal). Installs them with apt-get when running as root; otherwise names what is missing and
+# fails. Tests never skip for want of a tool.
 set -euo pipefail
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -26,6 +29,18 @@ declare -A package_of=(
   [systemctl]=systemd
   [python3]=python3
   [jq]=jq
+  [ssh-keyscan]=openssh-client
+  [sudo]=sudo
+  [visudo]=sudo
+  [setfacl]=acl
+  [setpriv]=util-linux
+  [curl]=curl
+  [gh]=gh
+  [script]=bsdutils
+  [rsync]=rsync
+  [gzip]=gzip
+  [shasum]=perl
+  [openssl]=openssl
 )
 
 missing=()

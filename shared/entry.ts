@@ -2,9 +2,9 @@ import { getEventListeners } from 'node:events';
 import { EOL } from 'node:os';
 import type { z } from 'zod';
 import { contextFromEnv, type ActionContext } from './context.js';
-import { Cancelled } from './errors.js';
+import { Cancelled, formatError } from './errors.js';
 import { parseInputs } from './inputs.js';
-import type { StageResult } from './stage.js';
+import type { StageResult } from './stages/result.js';
 
 /**
  * The edge between the runner and the shared code: the only module below an action's entry
@@ -63,8 +63,10 @@ export function endIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) process.exit();
 }
 
+/** Sets the outputs and writes the summary; a stage's failure then fails the step. */
 export async function report(result: StageResult<Record<string, string>>): Promise<void> {
   const core = await import('@actions/core');
   for (const [name, value] of Object.entries(result.outputs)) core.setOutput(name, value);
   if (result.summary) await core.summary.addRaw(result.summary).write();
+  if (result.failure) core.setFailed(formatError(result.failure));
 }

@@ -10,7 +10,7 @@ export interface CommandResult {
  * Runs a workflow-provided command the way a `run:` step does (bash, -e, pipefail), streaming
  * its output to the log as it comes and keeping the tail for the error message.
  */
-export function runBash(
+export function execBash(
   command: string,
   options: {
     cwd: string;

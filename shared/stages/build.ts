@@ -12,11 +12,11 @@ import type { ActionContext } from '../context.js';
 import { ConfigurationError, foldedTail, quoted } from '../errors.js';
 import type { Log } from '../log.js';
 import { parseBuildFacts, type BuildFacts } from '../manifest.js';
+import { formatBytes, formatSeconds, markdownTable } from '../markdown.js';
 import { COMMIT_SHA, resolveApp } from '../names.js';
-import { runBash } from '../shell.js';
-import type { StageResult } from '../stage.js';
-import { formatBytes, formatSeconds, markdownTable } from '../summary.js';
+import { execBash } from '../shell.js';
 import type { BuildInputs } from './inputs/build.js';
+import type { StageResult } from './result.js';
 
 export interface BuildOutputs extends Record<string, string> {
   'build-id': string;
@@ -172,7 +172,7 @@ async function makeBundle(
     const command = inputs.command;
     log.info(`Running the build command in ${plan.workDir}`);
     const result = await timings.time('command', () =>
-      runBash(command, {
+      execBash(command, {
         cwd: plan.workDir,
         env: context.env,
         write: (chunk) => process.stdout.write(chunk),

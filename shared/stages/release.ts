@@ -40,9 +40,9 @@ import {
 import { isPreviewEnvironment, resolveApp } from '../names.js';
 import { encryptSecrets, maskSecret, parseRecipients, secretFingerprints } from '../secrets.js';
 import { parseSigningKey, signMessage, type SigningKey } from '../signature.js';
-import type { StageResult } from '../stage.js';
-import { formatBytes, markdownTable } from '../summary.js';
+import { formatBytes, markdownTable } from '../markdown.js';
 import type { ReleaseInputs } from './inputs/release.js';
+import type { StageResult } from './result.js';
 
 export interface ReleaseOutputs extends Record<string, string> {
   'release-id': string;

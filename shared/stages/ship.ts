@@ -1,8 +1,8 @@
 import type { ActionContext } from '../context.js';
-import type { StageResult } from '../stage.js';
 import { build, type BuildOutputs } from './build.js';
 import type { ShipInputs } from './inputs/ship.js';
 import { release, type ReleaseOutputs } from './release.js';
+import type { StageResult } from './result.js';
 import { run, type RunOutputs } from './run.js';
 
 export type ShipOutputs = BuildOutputs & ReleaseOutputs & RunOutputs;
@@ -33,5 +33,6 @@ export async function ship(
   return {
     outputs: { ...built.outputs, ...released.outputs, ...ran.outputs },
     summary: [built.summary, released.summary, ran.summary].join('\n'),
+    ...(ran.failure ? { failure: ran.failure } : {}),
   };
 }

@@ -15,8 +15,8 @@ import path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseHistory, type HistoryEvent } from '../../shared/hosts/history.js';
-import { runInReleaseScript } from '../../shared/hosts/plan.js';
+import { parseHistory, type HistoryEvent } from '../../shared/host/history.js';
+import { commandScript } from '../../shared/host/scripts/command.js';
 import { shellQuote } from '../../shared/names.js';
 import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
@@ -165,7 +165,7 @@ async function exists(file: string): Promise<boolean> {
 function envSeenBy(root: string, id: string, names: string[]): Record<string, string | undefined> {
   const print = `const o={};for(const n of process.argv.slice(1))o[n]=process.env[n];console.log(JSON.stringify(o))`;
   const command = [NODE, '-e', print, ...names].map(shellQuote).join(' ');
-  const out = execFileSync('sh', ['-c', runInReleaseScript(root, id, command)], {
+  const out = execFileSync('sh', ['-c', commandScript(root, id, command)], {
     encoding: 'utf8',
   });
   return JSON.parse(out) as Record<string, string | undefined>;
@@ -641,6 +641,8 @@ describe('run-action and the deploy lock', () => {
         ['activated', 'v1'],
       ]);
       expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
+      // A Deployment is recorded once a host is about to change: the loser changed nothing.
+      expect(emulator().state.repository(site.repository).deployments).toHaveLength(1);
 
       // Asked to wait, the second run proceeds once the first is done: whole deploys only.
       await release(site);
@@ -807,7 +809,18 @@ describe('run-action names the host when it cannot be used', () => {
       `host ${host.hostLine}: not in known-hosts; add a line for [127.0.0.1]:${host.port} (ssh-keyscan -p ${host.port} 127.0.0.1, then check its fingerprint)`,
     );
     const none = await refused({ 'known-hosts': undefined });
-    expect(none).toMatch(/^Input 'known-hosts' is required for SSH hosts \(brr-deploy@/);
+    expect(none).toMatch(/^Input 'known-hosts': required for SSH hosts \(brr-deploy@/);
+  });
+
+  it('a public key given as ssh-key: one line naming the input, before any connection', async () => {
+    const seen = connections();
+    const publicKey = await readFile(path.join(host.dir, 'other/key.pub'), 'utf8');
+    const run = await deploy(site, { 'ssh-key': publicKey });
+    expect(run.errors).toEqual([
+      "Input 'ssh-key': expected an unencrypted OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----), got a ssh-ed25519 public key; give the private half of the key pair; the public half goes in the host user’s authorized_keys",
+    ]);
+    expect(connections(), 'SSH connections to the host').toBe(seen);
+    expect(await exists(path.join(site.root, 'current'))).toBe(false);
   });
 
   it('a user key the host does not accept', async () => {
@@ -901,7 +914,11 @@ describe('run-action keeps planted values away from the shell', () => {
       for (const [input, value, message] of [
         ['release-id', `v1; touch ${canary}-id`, /^Input 'release-id'/],
         ['hosts', `${host.user}@127.0.0.1;touch ${canary}-host`, /^Input 'hosts': line 1/],
-        ['path', `${site.root}\nsecond line`, /^path: expected a directory path on one line/],
+        [
+          'path',
+          `${site.root}\nsecond line`,
+          /^Input 'path': expected a directory path on one line/,
+        ],
       ] as const) {
         const bad = await deploy(site, { [input]: value });
         expect(bad.errors[0]).toMatch(message);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { ROOT } from '../helpers/action.js';
-import type { HostRelease } from '../../shared/hosts/engine.js';
+import type { HostRelease } from '../../shared/host/transfer.js';
 
 export const APP_DIR = path.join(ROOT, 'examples/app');
 

@@ -1,15 +1,12 @@
 import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  deployToHost,
-  destroyHost,
-  planHost,
-  readHostState,
-  rollbackHost,
-} from '../../shared/hosts/engine.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import { destroyHost } from '../../shared/host/destroy.js';
+import { dryRunHost, readHostState } from '../../shared/host/state.js';
+import { rollbackHost } from '../../shared/host/rollback.js';
 import { renderEnvFile } from '../../shared/dotenv.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import {
@@ -173,7 +170,7 @@ describe('deploy to a real SSH host', () => {
   it('plans a deploy without changing anything', async () => {
     const before = await historyOf(host.root);
     const v3 = releaseOf('v3', bundle, appEnv(port, 'three'));
-    const plan = await planHost(ssh, { root: host.root, release: v3, keep: 2, log: silentLog });
+    const plan = await dryRunHost(ssh, { root: host.root, release: v3, keep: 2, log: silentLog });
     expect(plan).toMatchObject({
       current: 'v2',
       previous: 'v1',
@@ -181,7 +178,7 @@ describe('deploy to a real SSH host', () => {
       prune: ['v1'],
       problems: [],
     });
-    const again = await planHost(ssh, {
+    const again = await dryRunHost(ssh, {
       root: host.root,
       release: releaseOf('v1', bundle, {}),
       keep: 2,

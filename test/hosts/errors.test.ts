@@ -4,8 +4,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
-import { deployToHost, rollbackHost } from '../../shared/hosts/engine.js';
-import { connectSsh } from '../../shared/hosts/ssh.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import { rollbackHost } from '../../shared/host/rollback.js';
+import { connectSsh } from '../../shared/host/ssh.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import {
@@ -125,7 +126,7 @@ describe('SSH connection problems, each one line naming the host', () => {
 
   it('says which key input is wrong when the private key cannot be read', async () => {
     const error = await failure(connect(host, { privateKey: 'not a key' }));
-    expect(error.message).toMatch(/^ssh-key: expected an unencrypted OpenSSH private key/);
+    expect(error.message).toMatch(/^Input 'ssh-key': expected an unencrypted OpenSSH private key/);
   });
 });
 

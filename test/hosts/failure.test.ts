@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost, readHostState } from '../../shared/hosts/engine.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import { readHostState } from '../../shared/host/state.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import {

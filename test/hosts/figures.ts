@@ -5,8 +5,10 @@
  * - rollback time onto a release still on the host, for 1 MB and 1 GB bundles (should be flat).
  */
 import { execFileSync } from 'node:child_process';
-import { deployToHost, rollbackHost, type HostRelease } from '../../shared/hosts/engine.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import { rollbackHost } from '../../shared/host/rollback.js';
+import type { HostRelease } from '../../shared/host/transfer.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { releaseOf, sizedBundle } from './bundles.js';
 import { connect } from './fixtures.js';

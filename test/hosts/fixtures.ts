@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import type { DeployOptions, HostRelease } from '../../shared/hosts/engine.js';
-import { parseHistory, type HistoryEvent } from '../../shared/hosts/history.js';
-import { connectSsh } from '../../shared/hosts/ssh.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import type { DeployOptions } from '../../shared/host/deploy.js';
+import type { HostRelease } from '../../shared/host/transfer.js';
+import { parseHistory, type HistoryEvent } from '../../shared/host/history.js';
+import { connectSsh } from '../../shared/host/ssh.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import type { TestHost } from './sshd.js';
 

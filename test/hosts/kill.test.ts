@@ -1,10 +1,10 @@
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { readFile, readdir, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/hosts/engine.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
-import { runChild, type ChildJob } from './engine-child.js';
+import { runChild, type ChildJob } from './deploy-child.js';
 import { appDeploy, appEnv, ask, connect, exists, freePort, historyOf } from './fixtures.js';
 import { startHost, type TestHost } from './sshd.js';
 
@@ -70,13 +70,13 @@ describe('a deploy killed with SIGKILL at each phase', () => {
       }
       if (phase === 'restart' || phase === 'health-check') expect(current).toBe(id);
 
+      // The killed deploy's lock stays: cleared as the stale-lock message says.
+      expect(await exists(path.join(host.root, '.deploy/lock'))).toBe(true);
+      await rm(path.join(host.root, '.deploy/lock'), { recursive: true });
       const after = `v${next++}`;
       const result = await deployToHost(
         ssh,
-        appDeploy(host.root, releaseOf(after, bundle, appEnv(port, `release ${after}`)), {
-          // The killed deploy's lock is stale once its heartbeat is a second old.
-          lock: { holder: 'next run', waitSeconds: 10, staleSeconds: 1, breakStale: true },
-        }),
+        appDeploy(host.root, releaseOf(after, bundle, appEnv(port, `release ${after}`))),
       );
       expect(result.result).toBe('activated');
       expect(await expectCompleteCurrent(host.root)).toBe(after);

@@ -3,13 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
-import {
-  deployToHost,
-  destroyHost,
-  readHostState,
-  rollbackHost,
-} from '../../shared/hosts/engine.js';
-import { localTransport } from '../../shared/hosts/local.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import { destroyHost } from '../../shared/host/destroy.js';
+import { readHostState } from '../../shared/host/state.js';
+import { rollbackHost } from '../../shared/host/rollback.js';
+import { localTransport } from '../../shared/host/local.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import { appDeploy, appEnv, ask, currentOf, exists, freePort } from './fixtures.js';

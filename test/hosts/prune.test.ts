@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/hosts/engine.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { releaseOf, tarBuffer } from './bundles.js';
 import { connect, currentOf } from './fixtures.js';

@@ -2,9 +2,10 @@ import { mkdir, readFile, readdir, chown } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
-import { deployToHost, readHostState } from '../../shared/hosts/engine.js';
+import { deployToHost } from '../../shared/host/deploy.js';
+import { readHostState } from '../../shared/host/state.js';
 import { renderEnvFile } from '../../shared/dotenv.js';
-import type { Transport } from '../../shared/hosts/transport.js';
+import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import { appDeploy, connect, currentOf, freePort, historyOf } from './fixtures.js';
@@ -118,7 +119,7 @@ describe('shell safety on a real host', () => {
         (e: unknown) => e,
       );
       expect(error, id).toBeInstanceOf(ConfigurationError);
-      expect((error as Error).message).toMatch(/^release-id: /);
+      expect((error as Error).message).toMatch(/^release ID: expected /);
     }
     for (const shared of [`log$(touch ${marker})`, '../x', '/etc', 'a b', '.env']) {
       const error = await deployToHost(
@@ -130,7 +131,7 @@ describe('shell safety on a real host', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect((error as Error).message, shared).toMatch(/^shared-paths: /);
+      expect((error as Error).message, shared).toMatch(/^Input 'shared-paths': expected /);
     }
     for (const name of ['A-B', '$(id)', 'A B']) {
       const error = await deployToHost(

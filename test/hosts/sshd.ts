@@ -31,6 +31,12 @@ export interface HostOptions {
    * share one relative `path` (a fleet whose hosts all deploy to `app`, each under its own root).
    */
   ownWorkingDirectory?: boolean;
+  /**
+   * Logs in as this existing account instead (root only), authorized by its own
+   * ~/.ssh/authorized_keys with sshd's default StrictModes: a host set up by hand, as a page of
+   * docs says. `privateKey` is then a key that account does not accept.
+   */
+  user?: string;
 }
 
 export interface TestHost {
@@ -83,6 +89,13 @@ function account(): Promise<Account> {
     }
   })();
   return accountPromise;
+}
+
+async function existingAccount(name: string): Promise<Account> {
+  if (process.getuid?.() !== 0) throw new Error(`logging in as ${name} needs root`);
+  const found = await lookupUser(name);
+  if (!found) throw new Error(`no account ${name} on this machine`);
+  return found;
 }
 
 async function lookupUser(name: string): Promise<Account | undefined> {
@@ -138,7 +151,7 @@ async function pathWithout(dir: string, tools: string[]): Promise<string> {
  * root. Each call is a separate host; stop() undoes everything it did.
  */
 export async function startHost(options: HostOptions = {}): Promise<TestHost> {
-  const who = await account();
+  const who = options.user ? await existingAccount(options.user) : await account();
   const dir = await mkdtemp(path.join(tmpdir(), 'brr-host-'));
   // The deploy user must reach its root below this directory.
   await chmod(dir, 0o755);
@@ -182,8 +195,9 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
         'ListenAddress 127.0.0.1',
         `HostKey ${path.join(dir, 'host_key')}`,
         'PidFile none',
-        `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-        'StrictModes no',
+        ...(options.user
+          ? ['AuthorizedKeysFile .ssh/authorized_keys', 'StrictModes yes']
+          : [`AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'StrictModes no']),
         'UsePAM no',
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',

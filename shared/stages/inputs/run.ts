@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sharedPath } from '../../host/scripts/root.js';
 import { booleanInput, enumInput, integerInput, linesInput } from '../../inputs.js';
 import { appName, environmentName, parseHost, releaseSelector } from '../../names.js';
 
@@ -17,9 +18,7 @@ export const runInputs = z.object({
   'health-check': z.string().optional(),
   'health-timeout': integerInput(60, 1, 3600),
   keep: integerInput(5, 2, 100),
-  'shared-paths': linesInput('a relative directory path', (line) =>
-    /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_./-]+$/.test(line) ? line : undefined,
-  ),
+  'shared-paths': linesInput('a relative directory path', sharedPath),
   parallel: integerInput(1, 1, 256),
   'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
   'lock-timeout': integerInput(0, 0, 3600),

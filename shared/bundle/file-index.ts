@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import type { EntryKind } from './rules.js';
+import { entryMode } from './tar.js';
+import { checkedEntries, type BundleSource, type CheckOptions } from './check.js';
+
+/*
+ * The index of a release's files, kept on the host as `.release/index`: what each entry of the
+ * bundle is (kind, mode, size, sha256 of a file's bytes, a symlink's target). Comparing the index
+ * of the host's newest release with the new bundle's tells which files can be hard-linked from
+ * that release and which must travel; checking the host's files against its index tells which
+ * of them are still what was shipped.
+ */
+
+export interface IndexEntry {
+  /** Components joined by `/`, as the bundle names the entry. */
+  path: string;
+  kind: EntryKind;
+  /** As unpacked: 0644 or 0755 for files, 0755 for directories, 0777 for symlinks. */
+  mode: number;
+  /** Bytes of a file; 0 for the other kinds. */
+  size: number;
+  /** Hex sha256 of a file's bytes. */
+  sha256?: string;
+  linkTarget?: string;
+}
+
+/** Entries in canonical order: by their line in the index file, byte by byte. */
+export type FileIndex = readonly IndexEntry[];
+
+/** The first line of an index file: its format, so a later one can be told apart. */
+export const INDEX_HEADER = 'brr-index 1';
+
+const KIND_LETTER: Record<EntryKind, string> = { file: 'f', directory: 'd', symlink: 'l' };
+const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'directory', l: 'symlink' };
+
+/**
+ * A path or link target as one field of a line: a backslash becomes `\\`, control characters
+ * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
+ * one the host cannot compare with its own file names, and such a file always travels.
+ */
+export function encodeField(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return value.replace(/[\\\x00-\x1f\x7f]/g, (char) =>
+    char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+export function decodeField(field: string): string {
+  return field.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, escape: string, hex?: string) =>
+    hex === undefined ? escape : String.fromCharCode(Number.parseInt(hex, 16)),
+  );
+}
+
+/** Whether the host can find this entry by name: its encoded path is the path itself. */
+export function isPlainPath(path: string): boolean {
+  return encodeField(path) === path;
+}
+
+/** One line of the index: path, kind, mode, size, sha256, link target; tab-separated. */
+export function indexLine(entry: IndexEntry): string {
+  return [
+    encodeField(entry.path),
+    KIND_LETTER[entry.kind],
+    entry.mode.toString(8),
+    String(entry.size),
+    entry.sha256 ?? '-',
+    entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget),
+  ].join('\t');
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * The index file's text: the header line, then one line per entry sorted by the line's bytes
+ * (as `LC_ALL=C sort` sorts them, so the host can merge indexes with sort and get the same
+ * bytes). The same entries always give the same text.
+ */
+export function serializeIndex(index: FileIndex): string {
+  const lines = index.map(indexLine).sort(compareBytes);
+  return `${INDEX_HEADER}\n${lines.map((line) => `${line}\n`).join('')}`;
+}
+
+/** Reads an index file; throws on anything that is not one, so the caller sends everything. */
+export function parseIndex(text: string): FileIndex {
+  const lines = text.split('\n');
+  if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
+    throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+  }
+  return lines.slice(1, -1).map((line, at) => {
+    const fields = line.split('\t');
+    const [path = '', letter = '', mode = '', size = '', sha256 = '', link = ''] = fields;
+    const kind = LETTER_KIND[letter];
+    const valid =
+      fields.length === 6 &&
+      path !== '' &&
+      kind !== undefined &&
+      /^[0-7]{3,4}$/.test(mode) &&
+      /^(0|[1-9][0-9]{0,15})$/.test(size) &&
+      (kind === 'file' ? /^[0-9a-f]{64}$/.test(sha256) : sha256 === '-') &&
+      (kind === 'symlink' ? link !== '-' : link === '-');
+    if (!valid) throw new Error(`release index line ${at + 2} is malformed`);
+    return {
+      path: decodeField(path),
+      kind,
+      mode: Number.parseInt(mode, 8),
+      size: Number(size),
+      ...(kind === 'file' ? { sha256 } : {}),
+      ...(kind === 'symlink' ? { linkTarget: decodeField(link) } : {}),
+    };
+  });
+}
+
+/** What an index needs of a checked bundle entry; a file's content is read to hash it. */
+export interface IndexableEntry {
+  path: string;
+  kind: EntryKind;
+  size: number;
+  executable: boolean;
+  linkTarget?: string;
+  content?: AsyncIterable<Buffer>;
+}
+
+/**
+ * Builds an index entry by entry, as a pass over a bundle meets them: the pass that checks a
+ * bundle hands each checked entry to `add`, which reads a file's content to hash it.
+ */
+export class FileIndexBuilder {
+  readonly #entries: IndexEntry[] = [];
+
+  async add(entry: IndexableEntry): Promise<void> {
+    const mode = entryMode(entry.kind, entry.executable);
+    if (entry.kind !== 'file') {
+      this.#entries.push({
+        path: entry.path,
+        kind: entry.kind,
+        mode,
+        size: 0,
+        ...(entry.kind === 'symlink' ? { linkTarget: entry.linkTarget ?? '' } : {}),
+      });
+      return;
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of entry.content ?? []) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    if (size !== entry.size) {
+      throw new Error(
+        `bundle entry '${entry.path}' held ${size} bytes, its header says ${entry.size}`,
+      );
+    }
+    this.#entries.push({ path: entry.path, kind: 'file', mode, size, sha256: hash.digest('hex') });
+  }
+
+  finish(): FileIndex {
+    return [...this.#entries].sort((a, b) => compareBytes(indexLine(a), indexLine(b)));
+  }
+}
+
+/** The index of a whole bundle, in a pass of its own (the local transport, tests). */
+export async function indexBundle(
+  source: BundleSource,
+  options: CheckOptions = {},
+): Promise<FileIndex> {
+  const builder = new FileIndexBuilder();
+  for await (const entry of checkedEntries(source, options)) await builder.add(entry);
+  return builder.finish();
+}
+
+export interface IndexDiff {
+  /** Entries of the new release that travel: new or changed files, directories, symlinks. */
+  send: IndexEntry[];
+  /** Files of the new release that are, byte for byte and mode, files of the base release. */
+  link: IndexEntry[];
+  /** Paths of the base release that the new one does not have. */
+  removed: string[];
+}
+
+/**
+ * What a release built from `base` needs: a file whose path, mode, size and sha256 are the
+ * same in both is hard-linked (if the host still has it as shipped); every other file travels.
+ * Directories and symlinks always travel: they are a tar header each. A file whose path the host
+ * cannot name plainly (a backslash or a control character in it) always travels.
+ */
+export function diffIndex(base: FileIndex, next: FileIndex): IndexDiff {
+  const before = new Map(base.map((entry) => [entry.path, entry]));
+  const send: IndexEntry[] = [];
+  const link: IndexEntry[] = [];
+  for (const entry of next) {
+    const old = before.get(entry.path);
+    const same =
+      entry.kind === 'file' &&
+      old?.kind === 'file' &&
+      old.mode === entry.mode &&
+      old.size === entry.size &&
+      old.sha256 === entry.sha256 &&
+      isPlainPath(entry.path);
+    (same ? link : send).push(entry);
+  }
+  const present = new Set(next.map((entry) => entry.path));
+  const removed = base.filter((entry) => !present.has(entry.path)).map((entry) => entry.path);
+  return { send, link, removed };
+}

@@ -1,0 +1,84 @@
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import {
+  diffIndex,
+  encodeField,
+  indexLine,
+  type FileIndex,
+  type IndexEntry,
+} from '../bundle/file-index.js';
+import type { Decompressor, IndexUpdate } from './scripts/delta.js';
+
+/*
+ * What travels to a host for a new release, decided on the runner from the new bundle's index,
+ * the index of the host's newest release and the files of it the host could not vouch for.
+ */
+
+export interface DeltaPlan {
+  /** Files hard-linked from the base release instead of sent. */
+  carry: Set<string>;
+  /** Entries that travel, and their file bytes. */
+  sendEntries: number;
+  sendBytes: number;
+  /** Bytes the links save. */
+  carriedBytes: number;
+  /** What writeIndexScript needs to write the new release's index on the host. */
+  update: IndexUpdate;
+}
+
+/** A full transfer: everything travels, and the index too. */
+export function fullPlan(next: FileIndex): DeltaPlan {
+  const bytes = next.reduce((sum, entry) => sum + entry.size, 0);
+  return {
+    carry: new Set(),
+    sendEntries: next.length,
+    sendBytes: bytes,
+    carriedBytes: 0,
+    update: { how: 'keep', listed: [], lines: next.map(indexLine) },
+  };
+}
+
+/**
+ * Links what the base has as shipped (the same path, mode, size and sha256, and not reported as
+ * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
+ * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
+ * whichever list is shorter.
+ */
+export function deltaPlan(
+  base: FileIndex,
+  unverified: ReadonlySet<string>,
+  next: FileIndex,
+): DeltaPlan {
+  const diff = diffIndex(base, next);
+  const carried: IndexEntry[] = [];
+  const sent: IndexEntry[] = [...diff.send];
+  for (const entry of diff.link) (unverified.has(entry.path) ? sent : carried).push(entry);
+  const carry = new Set(carried.map((entry) => entry.path));
+  const baseFiles = base.filter((entry) => entry.kind === 'file');
+  const dropped = baseFiles.filter((entry) => !carry.has(entry.path));
+  const encoded = (entries: IndexEntry[]) => entries.map((entry) => encodeField(entry.path));
+  const keep = carried.length <= dropped.length;
+  return {
+    carry,
+    sendEntries: sent.length,
+    sendBytes: sent.reduce((sum, entry) => sum + entry.size, 0),
+    carriedBytes: carried.reduce((sum, entry) => sum + entry.size, 0),
+    update: {
+      how: keep ? 'keep' : 'drop',
+      listed: encoded(keep ? carried : dropped),
+      lines: sent.map(indexLine),
+    },
+  };
+}
+
+const zstdDecompress = promisify(zlib.zstdDecompress);
+const gunzip = promisify(zlib.gunzip);
+
+/** A script's stdout that the host compressed with its own tool. */
+export async function decompressOutput(
+  stdout: Buffer,
+  decompressor: Decompressor | undefined,
+): Promise<Buffer> {
+  if (decompressor === undefined || stdout.length === 0) return stdout;
+  return decompressor === 'zstd' ? zstdDecompress(stdout) : gunzip(stdout);
+}

@@ -1,0 +1,333 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigurationError, foldedTail, type Problem } from '../errors.js';
+import type { Log } from '../log.js';
+import { inspectScript, parseInspect, seconds, type HostSnapshot } from './scripts/inspect.js';
+import {
+  acquireLockScript,
+  heartbeatScript,
+  releaseLockScript,
+  type LockRecord,
+} from './scripts/lock.js';
+import { EXIT, deployRoot, parseSections } from './scripts/root.js';
+import type { ExecOptions, ExecResult, Transport } from './transport.js';
+
+/** The steps of a deploy, as they start: for the log, and for tests that stop a deploy at one. */
+export type Phase =
+  | 'lock'
+  | 'inspect'
+  | 'clean'
+  | 'upload'
+  | 'unpack'
+  | 'install'
+  | 'switch'
+  | 'restart'
+  | 'health-check'
+  | 'switch-back'
+  | 'record'
+  | 'prune'
+  | 'unlock';
+
+export interface LockOptions {
+  /** Who deploys, shown to whoever finds the lock held: actor, workflow, run number. */
+  holder: string;
+  /** The run's URL, kept in the lock and the history. */
+  run?: string;
+  /** How long to wait for a held lock; 0 fails at once. */
+  waitSeconds: number;
+  /** A lock whose heartbeat is older than this is stale: its deploy was killed. Default 120. */
+  staleSeconds?: number;
+}
+
+export const DEFAULT_STALE_SECONDS = 120;
+
+export interface LockState {
+  holder: string;
+  run: string | undefined;
+  started: string | undefined;
+  heartbeatAgeSeconds: number | undefined;
+  stale: boolean;
+}
+
+export interface SessionOptions {
+  /** The deploy root (the `path` input). */
+  root: string;
+  log: Log;
+  onPhase?: (phase: Phase) => void;
+}
+
+/** What every step that changes a host takes. */
+export interface StepOptions extends SessionOptions {
+  lock: LockOptions;
+  /**
+   * Awaited once the host is locked and checked, right before the step changes anything on it:
+   * where the run records its GitHub Deployment. A rejection stops the step, nothing changed.
+   */
+  beforeChange?: () => Promise<void>;
+}
+
+/** One host, one deploy: runs scripts and turns their failures into errors naming the host. */
+export class HostSession {
+  readonly root: string;
+  readonly log: Log;
+  /** Bytes this session sent; the transport's own count also holds other deploys sharing it. */
+  sent = 0;
+  /** Milliseconds spent waiting for the caller's `beforeChange`: not the host's own time. */
+  waitedMs = 0;
+  /** When the step began, `Date.now()`: what the host's time is counted from. */
+  readonly started = Date.now();
+
+  constructor(
+    readonly transport: Transport,
+    private readonly options: SessionOptions,
+  ) {
+    this.root = deployRoot(options.root);
+    this.log = options.log;
+  }
+
+  get label(): string {
+    return this.transport.label;
+  }
+
+  phase(phase: Phase): void {
+    this.log.debug(`host ${this.label}: ${phase}`);
+    this.options.onPhase?.(phase);
+  }
+
+  /** An error about this host. */
+  error(problem: Omit<Problem, 'subject'>): ConfigurationError {
+    return new ConfigurationError({ subject: `host ${this.label}`, ...problem });
+  }
+
+  /** Awaits the caller's hook before the first change, keeping its time out of the host's. */
+  async beforeChange(hook: (() => Promise<void>) | undefined): Promise<void> {
+    if (!hook) return;
+    const started = Date.now();
+    try {
+      await hook();
+    } finally {
+      this.waitedMs += Date.now() - started;
+    }
+  }
+
+  async exec(script: string, options?: ExecOptions): Promise<ExecResult> {
+    const result = await this.transport.exec(script, options);
+    this.sent += result.bytesSent;
+    return result;
+  }
+
+  /** Runs a step that must succeed; its failure is the user's to fix (disk, permissions, tools). */
+  async must(what: string, script: string, options?: ExecOptions): Promise<ExecResult> {
+    const result = await this.exec(script, options);
+    if (result.code !== 0) throw this.failure(what, result);
+    return result;
+  }
+
+  failure(what: string, result: ExecResult): ConfigurationError {
+    const stderr = result.stderr.toString('utf8');
+    // GNU tar reports a full disk as a short write, without the errno text.
+    if (
+      /No space left on device|Disk quota exceeded|Wrote only [0-9]+ of [0-9]+ bytes|short write/i.test(
+        stderr,
+      )
+    ) {
+      return this.error({ problem: `no space left on device under ${this.root} while ${what}` });
+    }
+    if (result.code === EXIT.noTar && /tar is not installed/.test(stderr)) return this.noTar();
+    const last = stderr.trim().split('\n').slice(-1)[0] ?? '';
+    const status =
+      result.code !== null
+        ? `exit ${result.code}`
+        : result.signal !== null
+          ? `signal ${result.signal}`
+          : 'no exit status: the connection dropped';
+    return this.error({
+      problem: `${what} failed (${status})${last ? `: ${foldedTail(last, 300)}` : ''}`,
+    });
+  }
+
+  noTar(): ConfigurationError {
+    return this.error({
+      problem: 'tar is not installed or not on the PATH',
+      hint: 'the host needs POSIX sh and tar',
+    });
+  }
+
+  async inspect(): Promise<HostSnapshot> {
+    const nonce = randomBytes(12).toString('hex');
+    const result = await this.must('reading the deploy directory', inspectScript(this.root, nonce));
+    return parseInspect(result.stdout, nonce);
+  }
+
+  /** Takes the lock, then reads the host: how every step that changes what it runs begins. */
+  lockedState<T>(
+    lock: LockOptions,
+    releaseId: string,
+    body: (token: string, snapshot: HostSnapshot) => Promise<T>,
+  ): Promise<T> {
+    return this.withLock(lock, releaseId, async (token) => {
+      this.phase('inspect');
+      return body(token, await this.inspect());
+    });
+  }
+
+  /** Runs `body` holding the host's deploy lock, kept fresh by a heartbeat; always releases it. */
+  async withLock<T>(
+    lock: LockOptions,
+    releaseId: string | undefined,
+    body: (token: string) => Promise<T>,
+  ): Promise<T> {
+    this.phase('lock');
+    const staleSeconds = lock.staleSeconds ?? DEFAULT_STALE_SECONDS;
+    const token = await acquireLock(this, lock, releaseId, staleSeconds);
+    const stop = startHeartbeat(this, token, staleSeconds);
+    try {
+      return await body(token);
+    } finally {
+      stop();
+      await releaseLock(this, token);
+    }
+  }
+}
+
+/** What a lock's info, heartbeat and the host's clock say of it. */
+export function describeLock(
+  info: string,
+  heartbeat: number | undefined,
+  now: number | undefined,
+  staleSeconds: number,
+): LockState {
+  let record: Partial<LockRecord>;
+  try {
+    record = (JSON.parse(info) as Partial<LockRecord> | null) ?? {};
+  } catch {
+    record = {};
+  }
+  const age =
+    heartbeat !== undefined && now !== undefined ? Math.max(0, now - heartbeat) : undefined;
+  const holder =
+    typeof record.holder === 'string'
+      ? `${record.holder}${record.machine ? ` on ${record.machine}` : ''}${record.pid ? ` (pid ${record.pid})` : ''}`
+      : 'an unknown deploy';
+  return {
+    holder,
+    run: typeof record.run === 'string' ? record.run : undefined,
+    started: typeof record.started === 'string' ? record.started : undefined,
+    heartbeatAgeSeconds: age,
+    stale: age !== undefined && age > staleSeconds,
+  };
+}
+
+/** Why a deploy cannot take the lock, and what to do about it. */
+export function lockProblem(
+  root: string,
+  lock: LockState,
+  waited: number,
+): Omit<Problem, 'subject'> {
+  const since = lock.started ? ` since ${lock.started}` : '';
+  const run = lock.run ? ` (${lock.run})` : '';
+  const held = `deploy lock held by ${lock.holder}${since}${run}`;
+  if (lock.stale) {
+    return {
+      problem: `${held} looks stale (no heartbeat for ${lock.heartbeatAgeSeconds ?? '?'} s)`,
+      hint: `if no deploy is running there, clear it on the host with: rm -rf ${quoteForMessage(`${root}/.deploy/lock`)}`,
+    };
+  }
+  return waited > 0
+    ? { problem: `${held}; waited ${waited} s` }
+    : { problem: held, hint: 'set lock-timeout to wait for it' };
+}
+
+function quoteForMessage(path: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Takes the lock, or waits for it up to `waitSeconds`; a stale lock is reported at once. */
+async function acquireLock(
+  session: HostSession,
+  options: LockOptions,
+  releaseId: string | undefined,
+  staleSeconds: number,
+): Promise<string> {
+  const token = randomUUID();
+  const record: LockRecord = {
+    holder: options.holder,
+    ...(options.run ? { run: options.run } : {}),
+    pid: process.pid,
+    machine: hostname(),
+    started: new Date().toISOString(),
+    ...(releaseId ? { release: releaseId } : {}),
+  };
+  const started = Date.now();
+  const deadline = started + options.waitSeconds * 1000;
+  let unreadableSince: number | undefined;
+  for (;;) {
+    const nonce = randomBytes(12).toString('hex');
+    const result = await session.exec(acquireLockScript(session.root, record, token, nonce));
+    if (result.code === 0) return token;
+    if (result.code !== EXIT.lockHeld) throw session.failure('taking the deploy lock', result);
+    const sections = new Map(
+      parseSections(result.stdout, nonce).map((s) => [s.name, s.body.toString('utf8')]),
+    );
+    const heartbeat = seconds(sections.get('heartbeat') ?? '');
+    const lock = describeLock(
+      (sections.get('info') ?? '').trim(),
+      heartbeat,
+      seconds(sections.get('now') ?? ''),
+      staleSeconds,
+    );
+    // Its holder writes who it is and the heartbeat right after mkdir: missing, it is either
+    // being written (look again shortly, to name the holder) or its holder died between.
+    const unreadable = heartbeat === undefined;
+    unreadableSince = unreadable ? (unreadableSince ?? Date.now()) : undefined;
+    if (unreadableSince !== undefined && Date.now() - unreadableSince >= 2000) lock.stale = true;
+    const remaining = deadline - Date.now();
+    // A stale lock never goes away by itself: say so at once rather than wait for nothing.
+    if (lock.stale || (remaining <= 0 && !unreadable)) {
+      const waited = Math.round((Date.now() - started) / 1000);
+      throw session.error(lockProblem(session.root, lock, waited));
+    }
+    await sleep(unreadable ? 100 : Math.min(1000, remaining));
+  }
+}
+
+/** Refreshes the heartbeat every quarter of the stale age; returns what stops it. */
+function startHeartbeat(session: HostSession, token: string, staleSeconds: number): () => void {
+  let lost = false;
+  const every = Math.max(500, Math.min(30_000, (staleSeconds * 1000) / 4));
+  const timer = setInterval(() => {
+    session
+      .exec(heartbeatScript(session.root, token))
+      .then((result) => {
+        if (result.code === EXIT.lockLost && !lost) {
+          lost = true;
+          session.log.warning(
+            `host ${session.label}: the deploy lock was taken over by another deploy`,
+          );
+        }
+      })
+      .catch((error: unknown) => {
+        session.log.debug(`host ${session.label}: heartbeat failed: ${String(error)}`);
+      });
+  }, every);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+async function releaseLock(session: HostSession, token: string): Promise<void> {
+  session.phase('unlock');
+  try {
+    const result = await session.exec(releaseLockScript(session.root, token));
+    // lockLost: another deploy holds it now; missing: the root is gone (destroyed).
+    if (result.code !== 0 && result.code !== EXIT.lockLost && result.code !== EXIT.missing) {
+      session.log.warning(
+        `host ${session.label}: could not release the deploy lock (exit ${result.code})`,
+      );
+    }
+  } catch (error) {
+    session.log.warning(
+      `host ${session.label}: could not release the deploy lock: ${String(error)}`,
+    );
+  }
+}

@@ -1,0 +1,167 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkedEntries, packBundle } from '../../../shared/bundle.js';
+import {
+  decodeField,
+  diffIndex,
+  encodeField,
+  FileIndexBuilder,
+  indexBundle,
+  indexLine,
+  INDEX_HEADER,
+  parseIndex,
+  serializeIndex,
+  type IndexEntry,
+} from '../../../shared/bundle/file-index.js';
+import { tempDir, writeTree, type TreeSpec } from './bundle-helpers.js';
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+async function bundle(spec: TreeSpec): Promise<string> {
+  const dir = await tempDir();
+  await writeTree(join(dir, 'tree'), spec);
+  const file = join(dir, 'bundle.tar.zst');
+  await packBundle(
+    { root: join(dir, 'tree'), patterns: ['.'], compression: 'zstd', mtime: 1_700_000_000 },
+    file,
+  );
+  return file;
+}
+
+const file = (path: string, content: string, mode = 0o644): IndexEntry => ({
+  path,
+  kind: 'file',
+  mode,
+  size: Buffer.byteLength(content),
+  sha256: sha(content),
+});
+
+describe('the index of a bundle', () => {
+  it('lists every entry with its kind, mode, size, sha256 and link target', async () => {
+    const source = await bundle({
+      'app.js': 'hello\n',
+      'bin/run': { content: '#!/bin/sh\n', mode: 0o700 },
+      latest: { link: 'app.js' },
+      'empty/': { dir: 0o700 },
+    });
+    expect(await indexBundle(source)).toEqual([
+      file('app.js', 'hello\n'),
+      { path: 'bin', kind: 'directory', mode: 0o755, size: 0 },
+      file('bin/run', '#!/bin/sh\n', 0o755),
+      { path: 'empty', kind: 'directory', mode: 0o755, size: 0 },
+      { path: 'latest', kind: 'symlink', mode: 0o777, size: 0, linkTarget: 'app.js' },
+    ]);
+  });
+
+  it('is fed entry by entry by the pass that checks the bundle', async () => {
+    const source = await bundle({ 'a/b.txt': 'b', 'a/c.txt': 'c', z: { link: 'a' } });
+    const builder = new FileIndexBuilder();
+    let digest = '';
+    for await (const entry of checkedEntries(source, { onDigest: (d) => (digest = d) })) {
+      await builder.add(entry);
+    }
+    expect(digest).toMatch(/^sha256:/);
+    expect(builder.finish()).toEqual(await indexBundle(source));
+  });
+
+  it('has one text: lines sorted as LC_ALL=C sort sorts them, read back unchanged', async () => {
+    const source = await bundle({
+      'a b': '1',
+      'a-b': '2',
+      'a/b': '3',
+      'a\tb': '4',
+      'é/x': '5',
+      'z\\y': '6',
+      'new\nline': '7',
+      "it's": '8',
+    });
+    const index = await indexBundle(source);
+    const text = serializeIndex(index);
+    const lines = text.split('\n').slice(1, -1);
+    const sorted = spawnSync('sort', { input: `${lines.join('\n')}\n`, env: { LC_ALL: 'C' } });
+    expect(sorted.stdout.toString()).toBe(`${lines.join('\n')}\n`);
+    expect(text.startsWith(`${INDEX_HEADER}\n`)).toBe(true);
+    expect(parseIndex(text)).toEqual(index);
+    expect(serializeIndex([...index].reverse())).toBe(text);
+    expect(text).toContain('new\\x0aline\t');
+    expect(text).toContain('a\\x09b\t');
+    expect(text).toContain('z\\\\y\t');
+  });
+
+  it('encodes any path on one field and decodes it back', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1 }), (path) => {
+        const field = encodeField(path);
+        expect(field).not.toMatch(/[\t\n\r]/);
+        expect(decodeField(field)).toBe(path);
+      }),
+    );
+  });
+
+  it('refuses what is not an index', () => {
+    const good = serializeIndex([file('a', 'x')]);
+    expect(() => parseIndex('')).toThrow(/not a release index/);
+    expect(() => parseIndex(good.replace(INDEX_HEADER, 'brr-index 2'))).toThrow(/not a release/);
+    expect(() => parseIndex(good.slice(0, -1))).toThrow(/not a release index/);
+    for (const line of [
+      'a\tf\t644\t1\tnot-a-digest\t-',
+      'a\tq\t644\t1\t-\t-',
+      'a\tf\t999\t1\t' + sha('x') + '\t-',
+      'a\tl\t777\t0\t-\t-',
+      'a\td\t755\t0\t-',
+    ]) {
+      expect(() => parseIndex(`${INDEX_HEADER}\n${line}\n`), line).toThrow(/line 2/);
+    }
+  });
+});
+
+describe('diffIndex', () => {
+  const base = [
+    file('same', 'same'),
+    file('edited', 'before'),
+    file('chmod', 'mode', 0o644),
+    file('gone', 'bye'),
+    file('odd\\name', 'same'),
+    { path: 'dir', kind: 'directory', mode: 0o755, size: 0 } as IndexEntry,
+    { path: 'link', kind: 'symlink', mode: 0o777, size: 0, linkTarget: 'same' } as IndexEntry,
+  ];
+
+  it('links files unchanged in path, mode, size and sha256; sends the rest', () => {
+    const next = [
+      file('same', 'same'),
+      file('edited', 'after!'),
+      file('chmod', 'mode', 0o755),
+      file('new', 'hello'),
+      file('odd\\name', 'same'),
+      base[5] as IndexEntry,
+      base[6] as IndexEntry,
+    ];
+    const diff = diffIndex(base, next);
+    expect(diff.link.map((entry) => entry.path)).toEqual(['same']);
+    expect(diff.send.map((entry) => entry.path)).toEqual([
+      'edited',
+      'chmod',
+      'new',
+      'odd\\name',
+      'dir',
+      'link',
+    ]);
+    expect(diff.removed).toEqual(['gone']);
+  });
+
+  it('sends a file that was a symlink or a directory under the same path', () => {
+    const next = [file('link', 'same'), file('dir', '')];
+    expect(diffIndex(base, next).link).toEqual([]);
+  });
+
+  it('writes lines the host reads with awk: six tab-separated fields', () => {
+    const line = indexLine(file('a b/c', 'x'));
+    const fields = execFileSync('awk', ['-F', '\t', '{ print NF, $1, $2, $3 }'], {
+      input: `${line}\n`,
+    });
+    expect(fields.toString()).toBe('6 a b/c f 644\n');
+  });
+});
