@@ -9,8 +9,8 @@ import {
   writeReleaseIndex,
   type ScriptHost,
 } from '../shared/host/delta-transfer.js';
-import { connectSsh } from '../shared/hosts/ssh.js';
-import type { Transport } from '../shared/hosts/transport.js';
+import { connectSsh } from '../shared/host/ssh.js';
+import type { Transport } from '../shared/host/transport.js';
 import { shellQuote } from '../shared/names.js';
 import { checkBaseScript } from '../shared/host/scripts/delta.js';
 import { baselines, header, mib, row, secs, setUp, tearDown, theirs, times } from './deploy.js';
