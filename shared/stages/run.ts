@@ -20,7 +20,6 @@ import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
 import type { RunInputs } from './inputs/run.js';
 import type { StageResult } from './result.js';
 
-
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;
   'previous-release-id': string;
