@@ -76,9 +76,8 @@ export function renderEnvFile(values: Record<string, string>): string {
   for (const key of Object.keys(values).sort()) {
     if (!ENV_NAME.test(key)) {
       throw new ConfigurationError({
-        subject: 'config key',
-        expected: 'an environment variable name',
-        got: quoted(key),
+        subject: `config key ${quoted(key)}`,
+        problem: 'is not an environment variable name',
       });
     }
     const { text, problem } = encode(values[key]!);

@@ -155,7 +155,7 @@ describe('renderEnvFile', () => {
       expect(envValueProblem(value)).toBeDefined();
     }
     expect(() => renderEnvFile({ 'BAD-KEY': 'x' })).toThrow(
-      'config key: expected an environment variable name, got "BAD-KEY"',
+      'config key "BAD-KEY": is not an environment variable name',
     );
   });
 
