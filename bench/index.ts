@@ -2,6 +2,7 @@
 import { blocksBench } from './blocks.js';
 import { buildBench } from './build.js';
 import { deployBench } from './deploy.js';
+import { ledgerBench } from './ledger.js';
 import { packBench } from './pack.js';
 import { sshBench } from './ssh.js';
 import { startBench } from './start.js';
@@ -13,6 +14,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   ssh: sshBench,
   blocks: blocksBench,
   start: startBench,
+  ledger: (_args) => ledgerBench(),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import { readHostState, type HostState } from '../host/state.js';
 import type { HostRelease } from '../host/transfer.js';
-import { findRelease, publishedReleases, type LedgerEntry, type LedgerScope } from '../ledger.js';
+import { findRelease, latestRelease, type LedgerEntry, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import type { AllowedSigner } from '../signature.js';
 import { releaseConfig, verifyBundle, verifyManifest, type VerifiedManifest } from '../verify.js';
@@ -18,8 +18,7 @@ async function resolveFromLedger(
 ): Promise<LedgerEntry> {
   const where = `${scope.app}/${scope.environment}`;
   if (selector === 'latest') {
-    const entries = await publishedReleases(github, scope);
-    const latest = entries.at(-1);
+    const latest = await latestRelease(github, scope);
     if (!latest) {
       throw new ConfigurationError({
         input: 'release-id',
