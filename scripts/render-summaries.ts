@@ -127,18 +127,28 @@ async function summaryOf(
   reads: Record<string, string>,
   onFailure: 'rollback' | 'stop' = 'rollback',
 ) {
-  const outcomes = await rollout(HOSTS.map(connection), {
+  const { outcomes } = await rollout(HOSTS.map(connection), {
     parallel: 1,
     onFailure,
     log: silentLog,
     title: (host) => host,
-    step: (c, onPhase) => {
+    stage: (c, onPhase) => {
       const step = plan[c.host.label];
       if (!step) return Promise.reject(new Error('not planned'));
       if (step instanceof Error) return Promise.reject(step);
-      onPhase('switch');
       const current = step.result === 'activated' ? 'v7' : 'v6';
-      return Promise.resolve(result(c.host.label, 'v7', step.result, current, step.failure));
+      return Promise.resolve({
+        label: c.host.label,
+        releaseId: 'v7',
+        current: 'v6',
+        wasCurrent: false,
+        runCommand: () => Promise.reject(new Error('no release command here')),
+        abandon: () => Promise.resolve(),
+        activate: () => {
+          onPhase('switch');
+          return Promise.resolve(result(c.host.label, 'v7', step.result, current, step.failure));
+        },
+      });
     },
     putBack: (c, to) => Promise.resolve(result(c.host.label, to, 'rolled-back', to)),
     current: (c) => Promise.resolve(reads[c.host.label]),
@@ -234,9 +244,11 @@ async function summaries(): Promise<Record<string, string>> {
     'held-lock': await summaryOf({ [a]: held }, { [a]: 'v6', [b]: 'v6', [c]: 'v6' }),
     'stopped-early': stoppedSummary({
       title: 'Deploy shop production v7',
-      error: new ConfigurationError(
-        'release shop/production/v7 is not trusted: release.json.sig: the signing key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM… is not in allowed-signers',
-      ),
+      error: new ConfigurationError({
+        subject: 'release shop/production/v7',
+        problem:
+          'is not trusted: release.json.sig: the signing key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM… is not in allowed-signers',
+      }),
       checklist,
     }),
     'dry-run': dryRunSummary({
@@ -246,6 +258,7 @@ async function summaries(): Promise<Record<string, string>> {
         releaseId: 'v7',
         current: i === 2 ? undefined : 'v6',
         previous: 'v5',
+        wasCurrent: false,
         upload: i === 1 ? 'skip' : 'upload',
         prune: i === 0 ? ['v2'] : [],
         lock: undefined,

@@ -1,45 +1,37 @@
-import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import * as core from '@actions/core';
+import { appendFile } from 'node:fs/promises';
+import { EOL } from 'node:os';
 import type { z } from 'zod';
 import { contextFromEnv, type ActionContext } from './context.js';
 import { Cancelled, formatError } from './errors.js';
 import { parseInputs } from './inputs.js';
-import type { Log } from './log.js';
 import { codeBlock } from './markdown.js';
 import type { StageResult } from './stages/result.js';
 
 /**
  * The edge between the runner and the shared code: the only module below an action's entry
- * that talks to @actions/core and process.env. Stages get plain values.
+ * that talks to @actions/core and process.env. Stages get plain values. @actions/core (and the
+ * HTTP client it loads) is imported only once the inputs are good: a step that stops at a bad
+ * input reads its inputs and prints its error as the runner's protocol says, without it.
  */
 export function readInputs<S extends z.ZodObject>(schema: S): z.output<S> {
   return parseInputs(schema, (name) => {
-    const value = core.getInput(name);
+    // As core.getInput reads them: INPUT_ and the name upper-cased, spaces as `_`, trimmed.
+    const value = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]?.trim() ?? '';
     return value === '' ? undefined : value;
   });
 }
 
-export function actionContext(signal?: AbortSignal): ActionContext {
-  return contextFromEnv(process.env, runnerLog(), signal);
+/** Fails the step with one `::error::` line, as core.setFailed does. */
+export function fail(message: string): void {
+  process.exitCode = 1;
+  const data = message.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  process.stdout.write(`::error::${data}${EOL}`);
 }
 
-/** The runner's log: @actions/core, with a host's output kept from being read as commands. */
-function runnerLog(): Log {
-  return {
-    info: (message) => core.info(message),
-    warning: (message) => core.warning(message),
-    debug: (message) => core.debug(message),
-    setSecret: (value) => core.setSecret(value),
-    group: (name, body) => core.group(name, body),
-    output: (text) => {
-      // A line such as `::error::` or `::add-mask::` from a host is text, not a command.
-      const token = randomUUID();
-      core.info(`::stop-commands::${token}`);
-      core.info(text);
-      core.info(`::${token}::`);
-    },
-  };
+export async function actionContext(signal?: AbortSignal): Promise<ActionContext> {
+  const core = await import('@actions/core');
+  return contextFromEnv(process.env, core, signal);
 }
 
 const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -84,24 +76,21 @@ export interface StoppedStep {
 /**
  * Fails a step that threw before it had a result (bad inputs, a missing build): one line on the
  * log, and a job summary holding that line and what it leaves behind, so the run's page says
- * why without opening the log.
+ * why without opening the log. The summary is appended to the runner's file as
+ * core.summary.write does, without loading @actions/core for a step that stops at its inputs.
  */
 export async function failStep(error: unknown, step: StoppedStep): Promise<void> {
   const line = formatError(error);
-  core.setFailed(line);
-  try {
-    await core.summary
-      .addRaw(
-        [`### ${step.title}: failed`, '', codeBlock(line), '', step.leftBehind, ''].join('\n'),
-      )
-      .write();
-  } catch {
-    // No summary file (a local run): the error line says it all.
-  }
+  fail(line);
+  const file = process.env.GITHUB_STEP_SUMMARY;
+  if (!file) return;
+  const summary = [`### ${step.title}: failed`, '', codeBlock(line), '', step.leftBehind, ''];
+  await appendFile(file, `${summary.join('\n')}\n`).catch(() => undefined);
 }
 
 /** Sets the outputs and writes the summary; a stage's failure then fails the step. */
 export async function report(result: StageResult<Record<string, string>>): Promise<void> {
+  const core = await import('@actions/core');
   for (const [name, value] of Object.entries(result.outputs)) core.setOutput(name, value);
   if (result.summary) await core.summary.addRaw(result.summary).write();
   if (result.failure) core.setFailed(formatError(result.failure));

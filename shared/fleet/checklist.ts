@@ -34,6 +34,20 @@ export class Checklist {
   }
 }
 
+/** What a run's summary calls it: `Deploy shop production v7`, `Destroy shop pr-7`. */
+export function runTitle(run: {
+  app: string;
+  environment: string;
+  'release-id': string;
+  destroy: boolean;
+  'dry-run': boolean;
+}): string {
+  if (run.destroy) return `Destroy ${run.app} ${run.environment}`;
+  const id = run['release-id'];
+  const kind = run['dry-run'] ? 'Dry run' : id === 'previous' ? 'Rollback' : 'Deploy';
+  return `${kind} ${run.app} ${run.environment} ${id}`;
+}
+
 /** The job summary of a run that stopped before it changed any host: a bad key, an unknown release. */
 export function stoppedSummary(options: {
   title: string;

@@ -137,7 +137,7 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
   const { manifest } = verified;
   checklist.pass(`${MANIFEST_ASSET} signed by ${code(verified.signer.principal)}`);
   describeRelease(verified, log);
-  const bundle = await verifyBundle(github, scope, verified, options.tempDir, log);
+  const bundle = await verifyBundle(github, verified, { scope, tempDir: options.tempDir, log });
   checklist.pass(`the bundle: its digest ${code(manifest.build.digest)} and every entry`);
   const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {

@@ -1,4 +1,5 @@
 import { ConfigurationError, formatError } from '../errors.js';
+import { releaseCommandError, type ReleaseCommandReport } from './release-command.js';
 import { describeRuns, type HostOutcome, type Runs } from './rollout.js';
 
 /** What a step did to the fleet as a whole: what the outputs, the summary and the error line say. */
@@ -25,6 +26,8 @@ export interface FleetResult {
 export interface Step {
   releaseId: string;
   rollback: boolean;
+  /** What the release command did, when the step ran one. */
+  releaseCommand?: ReleaseCommandReport;
 }
 
 function key(runs: Runs): string {
@@ -148,22 +151,29 @@ export function whereTheHostsStand(
     state = `the hosts are split: ${parts.join('; ')}`;
   }
   const where = [state, lost].filter((part) => part !== undefined).join('; ');
-  return changed ? where : `nothing changed: ${where}`;
+  if (changed) return where;
+  return where === '' ? 'nothing changed' : `nothing changed: ${where}`;
 }
 
+/**
+ * The step's error line: what runs where first, then why, each failed host's own line (or the
+ * release command's, which stops the step before any host can fail on its own).
+ */
 function failureLine(
   outcomes: readonly HostOutcome[],
-  step: Step,
+  step: Step & { commandFailure: Error | undefined },
   where: string,
-): Error | undefined {
+): Error {
+  const doing = step.rollback ? `Rolling back to ${step.releaseId}` : `Deploying ${step.releaseId}`;
+  if (step.commandFailure) {
+    return new ConfigurationError({
+      problem: `${doing} failed in the release command, ${where}: ${formatError(step.commandFailure)}`,
+    });
+  }
   const failed = outcomes.filter((o) => o.failure !== undefined);
-  if (failed.length === 0) return undefined;
-  const doing = step.rollback ? `rolling back to ${step.releaseId}` : `deploying ${step.releaseId}`;
   const hosts = failed.map((o) => o.host).join(', ');
   const reasons = failed.map((o) => formatError(o.failure)).join('; ');
-  return new ConfigurationError({
-    problem: `${doing.charAt(0).toUpperCase()}${doing.slice(1)} failed on ${hosts}, ${where}: ${reasons}`,
-  });
+  return new ConfigurationError({ problem: `${doing} failed on ${hosts}, ${where}: ${reasons}` });
 }
 
 /**
@@ -171,15 +181,17 @@ function failureLine(
  * failed, and the lines that say so. Pure: it reads only the hosts' outcomes.
  */
 export function fleetResult(outcomes: readonly HostOutcome[], step: Step): FleetResult {
+  const commandFailure = step.releaseCommand && releaseCommandError(step.releaseCommand);
   const afters = outcomes.map((o) => o.after);
   const known = new Set(afters.filter((runs) => runs.kind !== 'unknown').map(key));
-  const failed = outcomes.some((o) => o.failure !== undefined);
+  const failed = commandFailure !== undefined || outcomes.some((o) => o.failure !== undefined);
   const all = common(afters);
   const before = common(outcomes.map((o) => o.before));
   const count = `${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`;
   const done = step.rollback ? `rolled back on ${count}` : `deployed to ${count}`;
   const plain = whereTheHostsStand(outcomes, step);
   const markdown = whereTheHostsStand(outcomes, step, (host) => `\`${host}\``);
+  const how = `failed${commandFailure ? ' in the release command' : ''}`;
   return {
     release: all?.kind === 'release' ? all.id : undefined,
     before: before?.kind === 'release' ? before.id : undefined,
@@ -189,8 +201,8 @@ export function fleetResult(outcomes: readonly HostOutcome[], step: Step): Fleet
     rolledBack: outcomes.some(
       (o) => o.putBack !== undefined || o.result?.result === 'failed-rolled-back',
     ),
-    headline: failed ? `failed, ${plain}` : done,
-    headlineMarkdown: failed ? `failed, ${markdown}` : done,
-    failure: failed ? failureLine(outcomes, step, plain) : undefined,
+    headline: failed ? `${how}, ${plain}` : done,
+    headlineMarkdown: failed ? `${how}, ${markdown}` : done,
+    failure: failed ? failureLine(outcomes, { ...step, commandFailure }, plain) : undefined,
   };
 }

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { Log } from '../log.js';
+import { logOutput, type Log } from '../log.js';
 
 /** Lines of one command's output shown in the log; past it the log says how much it left out. */
 const LINE_LIMIT = 500;
@@ -49,6 +49,6 @@ export class LiveOutput {
     const shown = lines.slice(0, room).map((line) => line.replace(/\r$/, ''));
     this.skipped += lines.length - shown.length;
     this.lines += shown.length;
-    if (shown.length > 0) this.log.output(shown.join('\n'));
+    if (shown.length > 0) logOutput(this.log, shown.join('\n'));
   }
 }

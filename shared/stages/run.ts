@@ -1,74 +1,45 @@
-import { z } from 'zod';
 import { runUrl, type ActionContext } from '../context.js';
-import { ConfigurationError } from '../errors.js';
-import { Checklist, stoppedSummary } from '../fleet/checklist.js';
+import { ConfigurationError, formatError } from '../errors.js';
+import { Checklist, runTitle, stoppedSummary } from '../fleet/checklist.js';
 import {
   checkHostAccess,
   localEnv,
   openFleet,
+  proxyJumpOf,
   type Connection,
   type Fleet,
+  type HostAccess,
 } from '../fleet/connect.js';
+import { dryRunFleet } from '../fleet/dry-run.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
-import { dryRunFleet } from '../fleet/dry-run.js';
-import { hostReleases, releaseFacts, rollbackHint } from '../fleet/report.js';
 import { fleetResult } from '../fleet/result.js';
+import {
+  describePlan,
+  plannedReleaseCommand,
+  releaseCommandFrom,
+  releasePhase,
+  type ReleaseCommand,
+} from '../fleet/release-command.js';
+import { hostReleases, releaseFacts, rollbackHint } from '../fleet/report.js';
 import { rollout, type RolloutOptions } from '../fleet/rollout.js';
 import { destroySummary, dryRunSummary, runSummary } from '../fleet/summary.js';
 import { teardown } from '../fleet/teardown.js';
 import { gitHubClient, type GitHub } from '../github.js';
 import type { Commands } from '../host/activate.js';
-import { deployToHost } from '../host/deploy.js';
-import { rollbackHost } from '../host/rollback.js';
-import { deployRoot, sharedPath } from '../host/scripts/root.js';
+import { stageDeploy } from '../host/deploy.js';
+import { rollbackHost, stageRollback } from '../host/rollback.js';
+import { deployRoot } from '../host/scripts/root.js';
 import type { LockOptions } from '../host/session.js';
 import { readHostState } from '../host/state.js';
-import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
 import type { LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import { code } from '../markdown.js';
-import {
-  appName,
-  environmentName,
-  isPreviewEnvironment,
-  parseHost,
-  releaseSelector,
-} from '../names.js';
+import { isPreviewEnvironment, resolveApp } from '../names.js';
 import { redactSecrets } from '../secrets.js';
 import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
-import { resolveApp } from './build.js';
+import type { RunInputs } from './inputs/run.js';
 import type { StageResult } from './result.js';
-
-export const runInputs = z.object({
-  environment: environmentName,
-  app: appName.optional(),
-  'release-id': releaseSelector.optional().transform((value) => value ?? 'latest'),
-  hosts: linesInput('local or user@host[:port]', parseHost, { required: true }),
-  path: z.string().optional(),
-  'ssh-key': z.string().optional(),
-  'known-hosts': z.string().optional(),
-  'allowed-signers': z.string().optional(),
-  identity: z.string().optional(),
-  restart: z.string().optional(),
-  'health-check': z.string().optional(),
-  'health-timeout': integerInput(60, 1, 3600),
-  keep: integerInput(5, 2, 100),
-  'shared-paths': linesInput('a relative directory path', sharedPath),
-  parallel: integerInput(1, 1, 256),
-  'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
-  'lock-timeout': integerInput(0, 0, 3600),
-  'lock-stale-after': integerInput(30, 2, 3600),
-  destroy: booleanInput(false),
-  'stop-command': z.string().optional(),
-  'delete-releases': booleanInput(false),
-  'dry-run': booleanInput(false),
-  deployment: booleanInput(true),
-  url: z.url({ error: 'expected an absolute URL such as https://staging.example.com' }).optional(),
-  token: z.string().optional(),
-});
-
-export type RunInputs = z.output<typeof runInputs>;
 
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;
@@ -91,6 +62,7 @@ interface RunSetup {
   scope: LedgerScope;
   lock: LockOptions;
   commands: Commands;
+  releaseCommand: ReleaseCommand | undefined;
   /** The hosts, connected only when a step needs them, closed when the run ends. */
   fleet: Fleet;
   checklist: Checklist;
@@ -112,7 +84,11 @@ export async function run(
     // Stopped before any host changed: the summary says what passed and that nothing changed.
     return {
       outputs: runOutputs(inputs, { 'release-id': checklist.commonRelease() ?? '' }),
-      summary: stoppedSummary({ title: stepTitle(inputs, context), error, checklist }),
+      summary: stoppedSummary({
+        title: runTitle({ ...inputs, app: inputs.app ?? context.repo }),
+        error,
+        checklist,
+      }),
       failure: error instanceof Error ? error : new Error(String(error)),
     };
   }
@@ -156,21 +132,12 @@ async function connected(setup: RunSetup, release: ResolvedRelease): Promise<Con
   return connections;
 }
 
-function stepTitle(inputs: RunInputs, context: ActionContext): string {
-  const app = inputs.app ?? context.repo;
-  if (inputs.destroy) return `Destroy ${app} ${inputs.environment}`;
-  const kind = inputs['dry-run']
-    ? 'Dry run'
-    : inputs['release-id'] === 'previous'
-      ? 'Rollback'
-      : 'Deploy';
-  return `${kind} ${app} ${inputs.environment} ${inputs['release-id']}`;
-}
-
 /** Parses and checks every input: keys, known_hosts, hosts, the deploy root, allowed signers. */
 function checkInputs(inputs: RunInputs, context: ActionContext, checklist: Checklist): RunSetup {
   const { log } = context;
-  for (const secret of [inputs['ssh-key'], inputs.identity]) if (secret) log.setSecret(secret);
+  for (const secret of [inputs['ssh-key'], inputs['proxy-jump-key'], inputs.identity]) {
+    if (secret) log.setSecret(secret);
+  }
   const app = resolveApp(inputs.app, context);
   const { environment } = inputs;
   const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
@@ -182,12 +149,9 @@ function checkInputs(inputs: RunInputs, context: ActionContext, checklist: Check
       expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
     });
   }
-  const access = {
-    sshKey: inputs['ssh-key'],
-    knownHosts: inputs['known-hosts'],
-    localEnv: localEnv(context.env),
-  };
+  const access = hostAccess(inputs, context);
   checkHostAccess(inputs.hosts, access);
+  const releaseCommand = releaseCommandOf(inputs);
   const signers = allowedSigners.length;
   checklist.pass(
     `the inputs: ${inputs.hosts.length} ${hostsWord(inputs)} with their keys, the deploy root ${code(root)}${inputs.destroy ? '' : `, ${signers} allowed signer${signers === 1 ? '' : 's'}`}`,
@@ -213,8 +177,33 @@ function checkInputs(inputs: RunInputs, context: ActionContext, checklist: Check
       ...(inputs['health-check'] !== undefined ? { healthCheck: inputs['health-check'] } : {}),
       healthTimeoutSeconds: inputs['health-timeout'],
     },
+    releaseCommand,
     fleet: openFleet(inputs.hosts, access, inputs.parallel),
   };
+}
+
+function hostAccess(inputs: RunInputs, context: ActionContext): HostAccess {
+  const proxyJump = proxyJumpOf({
+    bastion: inputs['proxy-jump'],
+    proxyJumpKey: inputs['proxy-jump-key'],
+    sshKey: inputs['ssh-key'],
+  });
+  return {
+    sshKey: inputs['ssh-key'],
+    knownHosts: inputs['known-hosts'],
+    localEnv: localEnv(context.env),
+    ...(proxyJump ? { proxyJump } : {}),
+  };
+}
+
+function releaseCommandOf(inputs: RunInputs): ReleaseCommand | undefined {
+  return releaseCommandFrom({
+    command: inputs['release-command'],
+    host: inputs['release-command-host'],
+    hosts: inputs.hosts,
+    timeoutSeconds: inputs['release-command-timeout'],
+    onReturn: inputs['release-command-on-rollback'],
+  });
 }
 
 /** Rolls the release out; the Deployment is recorded once the first host is about to change. */
@@ -228,29 +217,34 @@ async function rollOut(
   const deployment = inputs.deployment
     ? new PendingDeployment(deploymentTarget(setup), deploymentRequest(setup, release))
     : undefined;
-  const outcomes = await rollout(connections, hostSteps(setup, release, deployment));
+  const { outcomes, releaseCommand } = await rollout(
+    connections,
+    hostSteps(setup, release, deployment),
+  ).catch(async (error: unknown) => {
+    await deployment?.finish('error', { description: formatError(error) });
+    throw error;
+  });
   // Recording the Deployment was refused: every host waited for it, so none changed.
   const deploymentId = await deployment?.id();
   const fleet = fleetResult(outcomes, {
     releaseId: verified.manifest.id,
     rollback: release.rollback,
+    releaseCommand,
   });
   await deployment?.finish(fleet.failed ? 'failure' : 'success', {
     description: `${verified.manifest.id}: ${fleet.headline}`,
     ...(inputs.url ? { environmentUrl: inputs.url } : {}),
   });
+  const where = { ...context, environment: inputs.environment };
   const summary = runSummary({
     ...releaseFacts(setup.app, verified),
     rollback: release.rollback,
     fleet,
     outcomes,
-    hint: rollbackHint(
-      { ...context, environment: inputs.environment },
-      fleet,
-      verified.manifest.id,
-    ),
+    hint: rollbackHint(where, fleet, verified.manifest.id),
     deploymentId,
     url: inputs.url,
+    releaseCommand,
   });
   const outputs = runOutputs(inputs, {
     'release-id': fleet.release ?? '',
@@ -259,7 +253,6 @@ async function rollOut(
     'rolled-back': String(fleet.rolledBack),
     'host-releases': hostReleases(outcomes),
   });
-  context.log.debug(`fleet: ${fleet.headline}`);
   return {
     outputs,
     summary: redactSecrets(summary, release.secretValues),
@@ -277,10 +270,6 @@ function hostSteps(
   const { log } = setup.context;
   const { hostRelease, verified } = release;
   const id = verified.manifest.id;
-  const beforeChange = async () => {
-    await deployment?.beforeChange();
-    checklist.changing = true;
-  };
   const common = (c: Connection, hostLog: Log) => ({
     root,
     lock,
@@ -288,14 +277,18 @@ function hostSteps(
     reconnect: () => c.reconnect(),
     ...commands,
   });
+  const beforeChange = async () => {
+    await deployment?.beforeChange();
+    checklist.changing = true;
+  };
   return {
     parallel: inputs.parallel,
     onFailure: inputs['on-failure'],
     log,
     title: (host) => `${host}: ${release.rollback ? `roll back to ${id}` : `deploy ${id}`}`,
-    step: (c, onPhase, hostLog) =>
+    stage: (c, onPhase, hostLog) =>
       hostRelease
-        ? deployToHost(c.transport, {
+        ? stageDeploy(c.transport, {
             ...common(c, hostLog),
             onPhase,
             beforeChange,
@@ -303,13 +296,16 @@ function hostSteps(
             keep: inputs.keep,
             sharedPaths: inputs['shared-paths'],
           })
-        : rollbackHost(c.transport, {
+        : stageRollback(c.transport, {
             ...common(c, hostLog),
             onPhase,
             beforeChange,
             to: id,
             manifestBytes: verified.bytes,
           }),
+    ...(setup.releaseCommand
+      ? { releasePhase: releasePhase({ ...setup.releaseCommand, log }) }
+      : {}),
     putBack: (c, to, hostLog) => rollbackHost(c.transport, { ...common(c, hostLog), to }),
     current: async (c) => (await readHostState(c.transport, { root, log })).current,
   };
@@ -318,18 +314,21 @@ function hostSteps(
 /** A dry run: what each host would get, read from the hosts; nothing changes, nothing is recorded. */
 async function dryRun(setup: RunSetup, release: ResolvedRelease): Promise<StageResult<RunOutputs>> {
   const { inputs, root } = setup;
+  const { log } = setup.context;
   const { manifest, bytes } = release.verified;
   const hosts = await dryRunFleet(await connected(setup, release), {
     root,
     release: { id: manifest.id, manifestBytes: bytes },
     keep: inputs.keep,
-    log: setup.context.log,
+    log,
   });
+  const releaseCommand = plannedReleaseCommand(setup.releaseCommand, manifest.id, hosts);
+  if (releaseCommand) log.info(describePlan(releaseCommand));
   setup.checklist.read(hosts.map((host) => ({ host: host.host, current: host.current })));
   const before = setup.checklist.commonRelease();
   return {
     outputs: runOutputs(inputs, { 'release-id': manifest.id, 'previous-release-id': before ?? '' }),
-    summary: dryRunSummary({ ...releaseFacts(setup.app, release.verified), hosts }),
+    summary: dryRunSummary({ ...releaseFacts(setup.app, release.verified), hosts, releaseCommand }),
   };
 }
 

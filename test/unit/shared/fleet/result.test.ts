@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, formatError } from '../../../../shared/errors.js';
-import type { Connection } from '../../../../shared/fleet/connect.js';
 import { hostReleases } from '../../../../shared/fleet/report.js';
 import { fleetResult } from '../../../../shared/fleet/result.js';
 import {
@@ -11,31 +10,13 @@ import {
 import type { HostResult } from '../../../../shared/host/activate.js';
 import type { Phase } from '../../../../shared/host/session.js';
 import { silentLog } from '../../../../shared/log.js';
-import { parseHost, type Host } from '../../../../shared/names.js';
+import { connection, stagedHost } from './fakes.js';
 
 /*
  * The rollout's decisions without hosts: each host's step is what a deploy on it returned or
  * threw, and what reading the host back afterwards gives, so every combination of outcomes can
  * be set up and what the fleet comes to checked: the headline, the error line, the outputs.
  */
-
-function connection(name: string, reconnects: string[]): Connection {
-  const host = parseHost(`deploy@${name}`) as Host;
-  const transport = {
-    label: host.label,
-    bytesSent: 0,
-    exec: () => Promise.reject(new Error('no host behind this connection')),
-    close: () => Promise.resolve(),
-  };
-  return {
-    host,
-    transport,
-    reconnect: () => {
-      reconnects.push(host.label);
-      return Promise.resolve(transport);
-    },
-  };
-}
 
 interface Step {
   result: HostResult['result'];
@@ -100,21 +81,25 @@ async function roll(id: string, steps: Record<string, Step | Thrown>, options: R
   const reconnects: string[] = [];
   const { hosts = ['a', 'b', 'c'], reads = {}, putBackFails, rollback = false, ...rest } = options;
   const connections = hosts.map((name) => connection(name, reconnects));
-  const outcomes = await rollout(connections, {
+  const { outcomes } = await rollout(connections, {
     parallel: 1,
     onFailure: 'rollback',
     log: silentLog,
     title: (host) => host,
-    step: (c, onPhase: (phase: Phase) => void) => {
+    stage: (c, onPhase: (phase: Phase) => void) => {
       started.push(c.host.label);
       const step = steps[c.host.label];
       if (step === undefined) return Promise.reject(new Error(`no step for ${c.host.label}`));
-      if ('error' in step) {
-        if (step.afterSwitch) onPhase('switch');
-        return Promise.reject(step.error);
-      }
-      onPhase('switch');
-      return Promise.resolve(hostResult(c.host.label, id, step));
+      return Promise.resolve(
+        stagedHost(c.host.label, id, () => {
+          if ('error' in step) {
+            if (step.afterSwitch) onPhase('switch');
+            return Promise.reject(step.error);
+          }
+          onPhase('switch');
+          return Promise.resolve(hostResult(c.host.label, id, step));
+        }),
+      );
     },
     putBack: (c, to) => {
       putBack.push(`${c.host.label} -> ${to}`);
