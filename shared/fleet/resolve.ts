@@ -2,12 +2,19 @@ import { rm } from 'node:fs/promises';
 import { checkedTar } from '../bundle.js';
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
-import { readHostState, type HostState } from '../host/state.js';
+import type { HostState } from '../host/state.js';
 import type { HostRelease } from '../host/transfer.js';
 import { findRelease, latestRelease, type LedgerEntry, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import type { AllowedSigner } from '../signature.js';
-import { releaseConfig, verifyBundle, verifyManifest, type VerifiedManifest } from '../verify.js';
+import { checkNotBackwards, hostStates } from './order.js';
+import {
+  releaseConfig,
+  verifyBundle,
+  verifyManifest,
+  verifyPreviousLink,
+  type VerifiedManifest,
+} from '../verify.js';
 import type { Fleet } from './connect.js';
 
 /** `latest` or an explicit ID, looked up in the ledger: published releases only. */
@@ -87,6 +94,8 @@ export interface ResolveOptions {
   allowedSigners: readonly AllowedSigner[];
   /** The `identity` input, for the release's secrets. */
   identity: string | undefined;
+  /** The `max-unpacked-size` input: the most the bundle may expand to; a default by its size. */
+  maxExpandedBytes: number | undefined;
   /** Where the bundle is downloaded to. */
   tempDir: string;
   /** The hosts: only `previous` reads them, since only they know what it is. */
@@ -117,25 +126,37 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
     const verified = await resolvePrevious(options);
     return { verified, rollback: true, hostRelease: undefined, dispose: () => Promise.resolve() };
   }
-  const { github, scope } = options;
+  const { github, scope, allowedSigners, maxExpandedBytes } = options;
   const entry = await resolveFromLedger(github, scope, options.selector);
-  const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
+  const verified = await verifyManifest(github, scope, entry, allowedSigners);
   const { manifest } = verified;
   describeRelease(verified, log);
-  const bundle = await verifyBundle(github, verified, { scope, tempDir: options.tempDir, log });
+  await verifyPreviousLink(github, verified, { scope, allowedSigners });
+  if (options.selector === 'latest') await checkNotBackwards(options, verified);
+  const bundle = await verifyBundle(github, verified, {
+    scope,
+    tempDir: options.tempDir,
+    log,
+    ...(maxExpandedBytes !== undefined ? { maxExpandedBytes } : {}),
+  });
   const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {
     const config = await releaseConfig(verified, options.identity, log);
     log.info(
       `Verified ${entry.tag}: bundle ${manifest.build.digest}, ${config.secretNames.length} secrets decrypted`,
     );
+    const { compression } = manifest.build;
     const hostRelease: HostRelease = {
       id: manifest.id,
       digest: manifest.build.digest,
       manifestBytes: verified.bytes,
       signatureBytes: verified.signature,
       env: config.env,
-      openBundle: () => checkedTar(bundle.file, { compression: manifest.build.compression }),
+      openBundle: () =>
+        checkedTar(bundle.file, {
+          compression,
+          ...(maxExpandedBytes !== undefined ? { maxExpandedBytes } : {}),
+        }),
     };
     return { verified, rollback: false, hostRelease, dispose };
   } catch (error) {
@@ -152,11 +173,7 @@ function describeRelease({ manifest, entry, signer }: VerifiedManifest, log: Log
 
 async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifest> {
   const { github, scope, log } = options;
-  // Reading the hosts' state changes nothing.
-  const connections = await options.fleet.connections();
-  const states = await Promise.all(
-    connections.map((c) => readHostState(c.transport, { root: options.root, log })),
-  );
+  const states = await hostStates(options);
   const previous = previousFromHosts(states);
   log.info(`previous: ${previous.id} (the hosts run ${previous.current ?? 'nothing'})`);
   const entry = await findRelease(github, scope, previous.id);
@@ -167,6 +184,7 @@ async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifes
     });
   }
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
+  await verifyPreviousLink(github, verified, { scope, allowedSigners: options.allowedSigners });
   for (const state of states) {
     const copy = state.releases.find((r) => r.id === previous.id);
     if (copy?.manifestDigest !== verified.digest) {

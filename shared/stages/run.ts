@@ -1,38 +1,30 @@
 import { runUrl, type ActionContext } from '../context.js';
-import { ConfigurationError, formatError } from '../errors.js';
-import {
-  checkHostAccess,
-  localEnv,
-  openFleet,
-  proxyJumpOf,
-  type Fleet,
-  type HostAccess,
-} from '../fleet/connect.js';
+import { formatError } from '../errors.js';
+import { openFleet, type Fleet } from '../fleet/connect.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
 import { fleetResult } from '../fleet/result.js';
 import {
   describePlan,
   plannedReleaseCommand,
-  releaseCommandFrom,
   releasePhase,
   type ReleaseCommand,
 } from '../fleet/release-command.js';
 import { rollout, type RolloutOptions } from '../fleet/rollout.js';
 import { destroySummary, dryRunSummary, runSummary, type ReleaseFacts } from '../fleet/summary.js';
 import { teardown } from '../fleet/teardown.js';
-import { gitHubClient, type GitHub } from '../github.js';
+import { gitHubClient, tokenProblem, type GitHub } from '../github.js';
 import type { Commands } from '../host/activate.js';
 import { stageDeploy } from '../host/deploy.js';
 import { rollbackHost, stageRollback } from '../host/rollback.js';
-import { deployRoot } from '../host/scripts/root.js';
 import type { LockOptions } from '../host/session.js';
 import { dryRunHost, readHostState } from '../host/state.js';
 import type { LedgerScope } from '../ledger.js';
-import { isPreviewEnvironment, resolveApp } from '../names.js';
-import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
+import { isPreviewEnvironment } from '../names.js';
+import type { AllowedSigner } from '../signature.js';
 import type { RunInputs } from './inputs/run.js';
 import type { StageResult } from './result.js';
+import { checkRun, type CheckedRun } from './run-checks.js';
 
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;
@@ -67,16 +59,20 @@ interface RunSetup {
 export async function run(
   inputs: RunInputs,
   context: ActionContext,
+  checked: CheckedRun = checkRun(inputs, context),
 ): Promise<StageResult<RunOutputs>> {
-  const setup = checkInputs(inputs, context);
+  const setup = setUp(inputs, context, checked);
   try {
     if (inputs.destroy) return await destroy(setup);
     const release = await resolveRelease({
       ...setup,
       selector: inputs['release-id'],
       identity: inputs.identity,
+      maxExpandedBytes: inputs['max-unpacked-size'],
       tempDir: context.tempDir,
       log: context.log,
+    }).catch((error: unknown) => {
+      throw tokenProblem(error, 'reading the release') ?? error;
     });
     try {
       return inputs['dry-run'] ? await dryRun(setup, release) : await rollOut(setup, release);
@@ -88,27 +84,11 @@ export async function run(
   }
 }
 
-/** Parses and checks every input: keys, known_hosts, hosts, the deploy root, allowed signers. */
-function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
-  const { log } = context;
-  for (const secret of [inputs['ssh-key'], inputs['proxy-jump-key'], inputs.identity]) {
-    if (secret) log.setSecret(secret);
-  }
-  const app = resolveApp(inputs.app, context);
+/** The stage's setup from its checked inputs: the GitHub client, the hosts (not yet connected). */
+function setUp(inputs: RunInputs, context: ActionContext, checked: CheckedRun): RunSetup {
+  const { app, root, allowedSigners, access, releaseCommand } = checked;
   const { environment } = inputs;
-  const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
-  // Destroying verifies nothing: it removes what is on the hosts.
-  const allowedSigners = inputs.destroy ? [] : parseAllowedSigners(inputs['allowed-signers'] ?? '');
-  if (!inputs.destroy && allowedSigners.length === 0) {
-    throw new ConfigurationError({
-      input: 'allowed-signers',
-      expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
-    });
-  }
-  const access = hostAccess(inputs, context);
-  checkHostAccess(inputs.hosts, access);
-  const releaseCommand = releaseCommandOf(inputs);
-  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
+  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
   return {
     inputs,
     context,
@@ -130,30 +110,6 @@ function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
     releaseCommand,
     fleet: openFleet(inputs.hosts, access, inputs.parallel),
   };
-}
-
-function hostAccess(inputs: RunInputs, context: ActionContext): HostAccess {
-  const proxyJump = proxyJumpOf({
-    bastion: inputs['proxy-jump'],
-    proxyJumpKey: inputs['proxy-jump-key'],
-    sshKey: inputs['ssh-key'],
-  });
-  return {
-    sshKey: inputs['ssh-key'],
-    knownHosts: inputs['known-hosts'],
-    localEnv: localEnv(context.env),
-    ...(proxyJump ? { proxyJump } : {}),
-  };
-}
-
-function releaseCommandOf(inputs: RunInputs): ReleaseCommand | undefined {
-  return releaseCommandFrom({
-    command: inputs['release-command'],
-    host: inputs['release-command-host'],
-    hosts: inputs.hosts,
-    timeoutSeconds: inputs['release-command-timeout'],
-    onReturn: inputs['release-command-on-rollback'],
-  });
 }
 
 /** Rolls the release out; the Deployment is recorded once the first host is about to change. */

@@ -159,7 +159,7 @@ describe.concurrent('release-action finds the build', () => {
     const result = await release(repo, { runId: runId(), sha: SHA_B, inputs: keys.inputs() });
     expect(result.code).toBe(1);
     expect(result.errors).toEqual([
-      `shop at ${SHA_B}: has no build in this run, in earlier runs' artifacts, in the cache or in an earlier release; run build-action for this commit first`,
+      `Input 'sha': no build of shop at ${SHA_B} in this run's artifacts, earlier runs' artifacts of this repository, the cache, earlier releases of the environment; run build-action for this commit first`,
     ]);
     expectNothingReleased(emulator().state.repository(repo.name));
   });
