@@ -297,9 +297,11 @@ describe.concurrent('release-action config', () => {
       }),
     ]);
     expect(missing.code).toBe(1);
-    expect(missing.errors).toEqual(['config key DB_URL: is required by the schema']);
+    expect(missing.errors).toEqual([
+      "Input 'schema': config key DB_URL: is required by the schema",
+    ]);
     expect(wrongType.code).toBe(1);
-    expect(wrongType.errors).toEqual(['config key PORT: must be integer']);
+    expect(wrongType.errors).toEqual(["Input 'schema': config key PORT: must be integer"]);
     expect(shownLog(wrongType.log)).not.toContain('hunter22');
     expectNothingReleased(emulator().state.repository(repo.name));
   });

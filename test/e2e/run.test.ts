@@ -415,9 +415,7 @@ describe('run-action verifies the release before it touches any host', () => {
       `Input 'identity': release shop/production/${good.id}: does not decrypt the release's secrets: they were encrypted to other recipients`,
     ]);
     const garbled = await deploy(site, { 'release-id': good.id, identity: 'AGE-SECRET-KEY-1NOPE' });
-    expect(garbled.errors[0]).toMatch(
-      /^Input 'identity': release shop\/production\/v\d+: line 1: expected an age X25519 identity/,
-    );
+    expect(garbled.errors[0]).toMatch(/^Input 'identity': line 1: expected an age X25519 identity/);
     const unmasked = garbled.log.split('\n').filter((line) => !line.startsWith('::add-mask::'));
     expect(unmasked.join('\n')).not.toContain('AGE-SECRET-KEY-1NOPE');
     await check();
