@@ -58,25 +58,39 @@ export async function checkNotBackwards(
   options: OrderOptions,
   latest: VerifiedManifest,
 ): Promise<void> {
-  const newest = latest.manifest.id;
-  const limit = releaseNumber(newest) ?? Number.POSITIVE_INFINITY;
   const states = await hostStates(options);
-  const places = new Map<string, Promise<number | undefined>>();
-  const ahead: HostState[] = [];
-  for (const state of states) {
-    const current = state.current;
-    if (current === undefined || current === newest) continue;
-    if (!places.has(current)) places.set(current, placeOf(options, current));
-    const place = await places.get(current);
-    if (place === undefined || place > limit) ahead.push(state);
+  const places = new Map<string, number | undefined>();
+  for (const { current } of states) {
+    if (current !== undefined && !places.has(current)) {
+      places.set(current, await placeOf(options, current));
+    }
   }
-  if (ahead.length === 0) return;
-  const ids = [...new Set(ahead.map((state) => state.current))];
+  const refusal = backwardsRefusal(states, latest.manifest.id, places);
+  if (refusal) throw refusal;
+}
+
+/**
+ * The refusal of `latest` (`newest`) over hosts of which some run a release placed after it, or
+ * one that cannot be placed (`places` maps each current release to its place, if it has one).
+ */
+export function backwardsRefusal(
+  states: readonly Pick<HostState, 'host' | 'current'>[],
+  newest: string,
+  places: ReadonlyMap<string, number | undefined>,
+): ConfigurationError | undefined {
+  const limit = releaseNumber(newest) ?? Number.POSITIVE_INFINITY;
+  const ahead = states.filter(({ current }) => {
+    if (current === undefined || current === newest) return false;
+    const place = places.get(current);
+    return place === undefined || place > limit;
+  });
+  if (ahead.length === 0) return undefined;
+  const ids = new Set(ahead.map((state) => state.current));
   const running =
-    ahead.length === states.length && ids.length === 1
-      ? `the hosts run ${ids[0]}`
+    ahead.length === states.length && ids.size === 1
+      ? `the hosts run ${ahead[0]!.current}`
       : ahead.map((state) => `host ${state.host} runs ${state.current}`).join(', ');
-  throw new ConfigurationError({
+  return new ConfigurationError({
     input: 'release-id',
     problem: `latest would move hosts backwards: ${running}, the newest published release is ${newest}`,
     hint: `deploy ${newest} explicitly to roll back`,
