@@ -13,6 +13,7 @@ import {
   verifyBundle,
   verifyManifest,
   verifyPreviousLink,
+  type ChainOptions,
   type VerifiedManifest,
 } from '../verify.js';
 import type { Fleet } from './connect.js';
@@ -131,7 +132,7 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
   const verified = await verifyManifest(github, scope, entry, allowedSigners);
   const { manifest } = verified;
   describeRelease(verified, log);
-  await verifyPreviousLink(github, verified, { scope, allowedSigners });
+  await checkLink(github, verified, { scope, allowedSigners });
   if (options.selector === 'latest') await checkNotBackwards(options, verified);
   const bundle = await verifyBundle(github, verified, {
     scope,
@@ -165,6 +166,27 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
   }
 }
 
+/**
+ * The release's link to the one before it. A refusal that concerns the release before (not
+ * trusted, not what its tag says) is said as found while checking this release's link.
+ */
+async function checkLink(
+  github: GitHub,
+  release: VerifiedManifest,
+  options: ChainOptions,
+): Promise<void> {
+  try {
+    await verifyPreviousLink(github, release, options);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    const own = `release ${release.entry.tag}`;
+    const inner = error.problem.subject;
+    if (inner === own || inner?.startsWith(`${own}:`)) throw error;
+    const subject = `${own}: checking its previous release${inner === undefined ? '' : `: ${inner}`}`;
+    throw new ConfigurationError({ ...error.problem, subject }, { cause: error });
+  }
+}
+
 function describeRelease({ manifest, entry, signer }: VerifiedManifest, log: Log): void {
   log.info(
     `${entry.tag}: ${manifest.changes} (build ${manifest.build.sha.slice(0, 7)}); release.json signed by ${signer.principal}`,
@@ -184,7 +206,7 @@ async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifes
     });
   }
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
-  await verifyPreviousLink(github, verified, { scope, allowedSigners: options.allowedSigners });
+  await checkLink(github, verified, { scope, allowedSigners: options.allowedSigners });
   for (const state of states) {
     const copy = state.releases.find((r) => r.id === previous.id);
     if (copy?.manifestDigest !== verified.digest) {

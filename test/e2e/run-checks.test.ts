@@ -57,7 +57,7 @@ function newSite(environment = 'production'): Site {
 
 async function release(
   site: Site,
-  options: Partial<Pick<PublishOptions, 'id' | 'previous' | 'bundle'>> = {},
+  options: Partial<Pick<PublishOptions, 'id' | 'previous' | 'bundle' | 'tamper'>> = {},
 ): Promise<PublishedRelease> {
   const published = await publishRelease(emulator(), {
     repository: site.repository,
@@ -69,6 +69,7 @@ async function release(
     bundle: options.bundle ?? bundle,
     secrets: { API_TOKEN: 'tok-9a1f' },
     previous: 'previous' in options ? options.previous : site.releases.at(-1),
+    ...(options.tamper ? { tamper: options.tamper } : {}),
   });
   site.releases.push(published);
   return published;
@@ -152,6 +153,22 @@ describe('run-action checks the chain link before any host', () => {
     const error = refused(await deploy(site, { 'release-id': bad.id }));
     expect(error).toBe(
       `release shop/production/${bad.id}: records v1 as ${digestOf(forged.manifestBytes)}, but v1's release.json is ${digestOf(v1.manifestBytes)}; v1 was changed after ${bad.id} was made`,
+    );
+    check();
+  });
+
+  it('refuses a trusted release whose predecessor was changed after it was signed', async () => {
+    const changed = await release(site, {
+      previous: v1,
+      tamper: {
+        manifest: (bytes) => Buffer.from(bytes.toString('utf8').replace('"octocat"', '"mallory"')),
+      },
+    });
+    const next = await release(site, { previous: changed });
+    const check = untouched(site);
+    const error = refused(await deploy(site, { 'release-id': next.id }));
+    expect(error).toBe(
+      `release shop/production/${next.id}: checking its previous release: release shop/production/${changed.id} is not trusted: release.json.sig: does not match the signed bytes; the file or its signature was changed`,
     );
     check();
   });

@@ -385,9 +385,11 @@ describe('run-action verifies the release before it touches any host', () => {
 
   for (const { name, tamper, error, bundle } of cases) {
     it(`refuses a release with ${name}; the host is byte-for-byte unchanged`, async () => {
+      // Each bad release follows v1, whose link holds: its own flaw is what run refuses.
       const bad = await release(site, {
         ...(bundle ? { bundle: bundle() } : {}),
         greeting: 'hello from a bad release',
+        previous: v1,
         tamper: await tamper(),
       });
       const check = await untouched(site);
@@ -401,7 +403,7 @@ describe('run-action verifies the release before it touches any host', () => {
   }
 
   it('asks for the identity when the release has secrets, and refuses one it was not encrypted to', async () => {
-    const good = await release(site, { greeting: 'hello from a good release' });
+    const good = await release(site, { greeting: 'hello from a good release', previous: v1 });
     const check = await untouched(site);
     const missing = await deploy(site, { 'release-id': good.id, identity: undefined });
     expect(missing.errors).toEqual([
