@@ -23,14 +23,9 @@ var commander = __webpack_require__(7375);
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
     problem;
-    /**
-     * @param problem the data; a bare string is accepted only while older call sites move to data
-     *   (issue 18) and is read as the problem's words.
-     */
     constructor(problem, options) {
-        const data = typeof problem === 'string' ? { problem } : problem;
-        super(formatProblem(data), options);
-        this.problem = Object.freeze({ ...data });
+        super(formatProblem(problem), options);
+        this.problem = Object.freeze({ ...problem });
     }
 }
 /** The runner cancelled the job: the step stopped on purpose, not because something broke. */
