@@ -241,10 +241,11 @@ export async function findBuild(options: FindBuildOptions): Promise<FoundBuild> 
     (await fromCache(options)) ||
     (await options.fromRelease?.());
   if (found) return found;
+  const cache = options.restoreFromCache ? 'the cache' : 'the cache (not available to this job)';
+  const releases = options.fromRelease ? ', earlier releases of the environment' : '';
   throw new ConfigurationError({
-    subject: `${options.app} at ${options.sha}`,
-    problem:
-      "has no build in this run, in earlier runs' artifacts, in the cache or in an earlier release",
+    input: 'sha',
+    problem: `no build of ${options.app} at ${options.sha} in this run's artifacts, earlier runs' artifacts of this repository, ${cache}${releases}`,
     hint: 'run build-action for this commit first',
   });
 }

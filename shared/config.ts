@@ -260,7 +260,12 @@ export function validateConfig(values: Record<string, string>, schemaText: strin
   const [first, ...rest] = (validate.errors ?? []).map(describeSchemaError);
   const more = rest.length > 0 ? ` (and ${rest.length} more)` : '';
   const problem = first ?? { subject: 'config', problem: 'does not match the schema' };
-  throw new ConfigurationError({ ...problem, problem: `${problem.problem}${more}` });
+  // The schema is the rule the config broke: the input to read (and to fix, or the vars).
+  throw new ConfigurationError({
+    ...problem,
+    input: 'schema',
+    problem: `${problem.problem}${more}`,
+  });
 }
 
 /** The first key a schema error concerns, and the rule: never the value. */

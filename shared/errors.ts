@@ -30,6 +30,19 @@ export class ConfigurationError extends Error {
   }
 }
 
+/**
+ * Runs a parser of one input's text; a mistake it finds is said as that input's: a lower layer
+ * that names another input (or none) is told which one the user wrote.
+ */
+export function forInput<T>(input: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError({ ...error.problem, input }, { cause: error });
+  }
+}
+
 /** The runner cancelled the job: the step stopped on purpose, not because something broke. */
 export class Cancelled extends Error {
   override name = 'Cancelled';

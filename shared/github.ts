@@ -164,3 +164,22 @@ export function tokenProblem(error: unknown, doing: string): ConfigurationError 
   }
   return undefined;
 }
+
+/**
+ * The token checked with one request, for the repository it works on: refused (401, 403) or
+ * unable to see the repository (404), it is named as the input to fix.
+ */
+export async function checkToken(github: GitHub, repository: Repository): Promise<void> {
+  try {
+    await github.rest.repos.get({ ...repository });
+  } catch (error) {
+    if (statusOf(error) === 404) {
+      throw new ConfigurationError({
+        input: 'token',
+        problem: `cannot see ${repository.owner}/${repository.repo} (404)`,
+        hint: 'give a token of this repository, such as the default ${{ github.token }}',
+      });
+    }
+    throw tokenProblem(error, 'checking it') ?? error;
+  }
+}

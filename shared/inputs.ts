@@ -127,3 +127,41 @@ export function linesInput<T>(
       return parsed;
     });
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 1024,
+  MIB: 1024 ** 2,
+  GIB: 1024 ** 3,
+  TIB: 1024 ** 4,
+};
+
+/**
+ * A size in bytes, written as a whole number of bytes or with a unit (`500MB`, `4GiB`: KB, MB,
+ * GB and TB are powers of 1000, KiB, MiB, GiB and TiB powers of 1024). Optional: undefined when
+ * unset, so the caller's default applies.
+ */
+export function sizeInput(min: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const match = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(value.trim());
+      const unit = SIZE_UNITS[(match?.[2] ?? '?').toUpperCase()];
+      const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+      if (!Number.isSafeInteger(bytes) || bytes < min) {
+        addInputIssue(ctx, {
+          expected: `a size of at least ${min} bytes, in bytes or with a unit (like 4GiB or 500MB)`,
+          got: quoted(value),
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}

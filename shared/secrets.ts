@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { Decrypter, Encrypter, armor } from 'age-encryption';
+import { Decrypter, Encrypter, armor, identityToRecipient } from 'age-encryption';
 import { ConfigurationError, quoted, type Problem } from './errors.js';
 import { canonicalJson } from './manifest.js';
 import { ENV_NAME } from './names.js';
@@ -67,7 +67,7 @@ function recipientProblem(line: string): Problem | undefined {
  * The `AGE-SECRET-KEY-1…` lines of an identity, as age-keygen writes the file (comment lines
  * allowed). Errors give only line numbers: an identity line is a secret.
  */
-function parseIdentities(text: string): string[] {
+export function parseIdentities(text: string): string[] {
   const identities: string[] = [];
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
@@ -88,6 +88,11 @@ function parseIdentities(text: string): string[] {
     });
   }
   return identities;
+}
+
+/** The `age1…` recipient of each identity line: what `age-keygen -y` prints. */
+export function recipientsOf(identities: readonly string[]): Promise<string[]> {
+  return Promise.all(identities.map((identity) => identityToRecipient(identity)));
 }
 
 /**

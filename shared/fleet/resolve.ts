@@ -2,12 +2,20 @@ import { rm } from 'node:fs/promises';
 import { checkedTar } from '../bundle.js';
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
-import { readHostState, type HostState } from '../host/state.js';
+import type { HostState } from '../host/state.js';
 import type { HostRelease } from '../host/transfer.js';
 import { findRelease, latestRelease, type LedgerEntry, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import type { AllowedSigner } from '../signature.js';
-import { releaseConfig, verifyBundle, verifyManifest, type VerifiedManifest } from '../verify.js';
+import { checkNotBackwards, hostStates } from './order.js';
+import {
+  releaseConfig,
+  verifyBundle,
+  verifyManifest,
+  verifyPreviousLink,
+  type ChainOptions,
+  type VerifiedManifest,
+} from '../verify.js';
 import { MANIFEST_ASSET } from '../manifest.js';
 import { code } from '../markdown.js';
 import type { Checklist } from './checklist.js';
@@ -90,6 +98,8 @@ export interface ResolveOptions {
   allowedSigners: readonly AllowedSigner[];
   /** The `identity` input, for the release's secrets. */
   identity: string | undefined;
+  /** The `max-unpacked-size` input: the most the bundle may expand to; a default by its size. */
+  maxExpandedBytes: number | undefined;
   /** Where the bundle is downloaded to. */
   tempDir: string;
   /** The hosts: only `previous` reads them, since only they know what it is. */
@@ -130,14 +140,24 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
       dispose: () => Promise.resolve(),
     };
   }
-  const { github, scope } = options;
+  const { github, scope, allowedSigners, maxExpandedBytes } = options;
   const entry = await resolveFromLedger(github, scope, options.selector);
   checklist.pass(`release ${entry.id} found in the ledger: [${entry.tag}](${entry.url})`);
-  const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
+  const verified = await verifyManifest(github, scope, entry, allowedSigners);
   const { manifest } = verified;
   checklist.pass(`${MANIFEST_ASSET} signed by ${code(verified.signer.principal)}`);
   describeRelease(verified, log);
-  const bundle = await verifyBundle(github, verified, { scope, tempDir: options.tempDir, log });
+  await checkLink(github, verified, { scope, allowedSigners });
+  if (verified.manifest.previous !== null) {
+    checklist.pass(`the link to ${verified.manifest.previous.id}: its digest and signature`);
+  }
+  if (options.selector === 'latest') await checkNotBackwards(options, verified);
+  const bundle = await verifyBundle(github, verified, {
+    scope,
+    tempDir: options.tempDir,
+    log,
+    ...(maxExpandedBytes !== undefined ? { maxExpandedBytes } : {}),
+  });
   checklist.pass(`the bundle: its digest ${code(manifest.build.digest)} and every entry`);
   const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {
@@ -147,19 +167,45 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
     log.info(
       `Verified ${entry.tag}: bundle ${manifest.build.digest}, ${config.secretNames.length} secrets decrypted`,
     );
+    const { compression } = manifest.build;
     const hostRelease: HostRelease = {
       id: manifest.id,
       digest: manifest.build.digest,
       manifestBytes: verified.bytes,
       signatureBytes: verified.signature,
       env: config.env,
-      openBundle: () => checkedTar(bundle.file, { compression: manifest.build.compression }),
+      openBundle: () =>
+        checkedTar(bundle.file, {
+          compression,
+          ...(maxExpandedBytes !== undefined ? { maxExpandedBytes } : {}),
+        }),
     };
     const secretValues = config.secretNames.flatMap((name) => config.env[name] ?? []);
     return { verified, rollback: false, hostRelease, secretValues, dispose };
   } catch (error) {
     await dispose();
     throw error;
+  }
+}
+
+/**
+ * The release's link to the one before it. A refusal that concerns the release before (not
+ * trusted, not what its tag says) is said as found while checking this release's link.
+ */
+async function checkLink(
+  github: GitHub,
+  release: VerifiedManifest,
+  options: ChainOptions,
+): Promise<void> {
+  try {
+    await verifyPreviousLink(github, release, options);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    const own = `release ${release.entry.tag}`;
+    const inner = error.problem.subject;
+    if (inner === own || inner?.startsWith(`${own}:`)) throw error;
+    const subject = `${own}: checking its previous release${inner === undefined ? '' : `: ${inner}`}`;
+    throw new ConfigurationError({ ...error.problem, subject }, { cause: error });
   }
 }
 
@@ -171,11 +217,7 @@ function describeRelease({ manifest, entry, signer }: VerifiedManifest, log: Log
 
 async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifest> {
   const { github, scope, log } = options;
-  // Reading the hosts' state changes nothing.
-  const connections = await options.fleet.connections();
-  const states = await Promise.all(
-    connections.map((c) => readHostState(c.transport, { root: options.root, log })),
-  );
+  const states = await hostStates(options);
   options.checklist.pass(`connected to ${states.length} host${states.length === 1 ? '' : 's'}`);
   options.checklist.read(states.map((state) => ({ host: state.host, current: state.current })));
   const previous = previousFromHosts(states);
@@ -191,6 +233,7 @@ async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifes
   options.checklist.pass(
     `${MANIFEST_ASSET} of ${previous.id} signed by ${code(verified.signer.principal)}`,
   );
+  await checkLink(github, verified, { scope, allowedSigners: options.allowedSigners });
   for (const state of states) {
     const copy = state.releases.find((r) => r.id === previous.id);
     if (copy?.manifestDigest !== verified.digest) {

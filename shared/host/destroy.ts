@@ -29,6 +29,7 @@ export async function destroyHost(
   // Checked before the lock, whose directory would make any directory look like a deploy root.
   if (!snapshot.deployRoot) {
     throw session.error({
+      input: 'path',
       problem: `${root} does not look like a deploy root (no .deploy or releases inside)`,
       hint: 'not removing it',
     });

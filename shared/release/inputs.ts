@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { mergeConfig, validateConfig, type MergedConfig } from '../config.js';
 import type { ActionContext } from '../context.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, forInput } from '../errors.js';
 import type { Log } from '../log.js';
 import { COMMIT_SHA, isPreviewEnvironment, resolveApp } from '../names.js';
 import { maskSecret, parseRecipients } from '../secrets.js';
@@ -45,16 +45,6 @@ export function maskSecretValues(json: string | undefined, log: Log): void {
   }
   // Values that are not strings are refused later without being shown.
   for (const value of Object.values(parsed)) if (typeof value === 'string') maskSecret(log, value);
-}
-
-/** Runs a parser of one input's text; a mistake it finds is said as that input's. */
-function forInput<T>(input: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    throw new ConfigurationError({ ...error.problem, input }, { cause: error });
-  }
 }
 
 function releasedConfig(inputs: ReleaseInputs, log: Log): MergedConfig {

@@ -30,7 +30,7 @@ export interface BuildOutputs extends Record<string, string> {
 }
 
 /** What one build works with, settled before anything runs. */
-interface BuildPlan {
+export interface BuildPlan {
   app: string;
   sha: string;
   compression: Compression;
@@ -58,9 +58,10 @@ interface MadeBundle {
 export async function build(
   inputs: BuildInputs,
   context: ActionContext,
+  checked?: BuildPlan,
 ): Promise<StageResult<BuildOutputs>> {
   const started = Date.now();
-  const plan = await planBuild(inputs, context);
+  const plan = checked ?? (await checkBuild(inputs, context));
   const timings = new Timings();
   await rm(plan.dir, { recursive: true, force: true });
   await mkdir(plan.dir, { recursive: true });
@@ -85,7 +86,8 @@ export async function build(
   }
 }
 
-async function planBuild(inputs: BuildInputs, context: ActionContext): Promise<BuildPlan> {
+/** The build stage's "check inputs" step: what the build works with, settled before anything runs. */
+export async function checkBuild(inputs: BuildInputs, context: ActionContext): Promise<BuildPlan> {
   const app = resolveApp(inputs.app, context);
   const sha = context.sha;
   if (!COMMIT_SHA.test(sha)) {

@@ -50,10 +50,9 @@ interface Job {
 export async function release(
   inputs: ReleaseInputs,
   context: ActionContext,
+  checked?: CheckedInputs,
 ): Promise<StageResult<ReleaseOutputs>> {
-  maskSecretValues(inputs.secrets, context.log);
-  context.log.setSecret(inputs['signing-key']);
-  const checked = await checkInputs(inputs, context);
+  checked ??= await checkRelease(inputs, context);
   const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
   const scope = {
     owner: context.owner,
@@ -103,6 +102,19 @@ export async function release(
       await rm(path.dirname(found.bundlePath), { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The release stage's "check inputs" step: secrets masked, then the key, recipients, config and
+ * schema checked, with no request made.
+ */
+export function checkRelease(
+  inputs: ReleaseInputs,
+  context: ActionContext,
+): Promise<CheckedInputs> {
+  maskSecretValues(inputs.secrets, context.log);
+  context.log.setSecret(inputs['signing-key']);
+  return checkInputs(inputs, context);
 }
 
 /** Reserve a number, find the release it follows, publish. */

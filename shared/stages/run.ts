@@ -1,15 +1,7 @@
 import { runUrl, type ActionContext } from '../context.js';
-import { ConfigurationError, formatError } from '../errors.js';
+import { formatError } from '../errors.js';
 import { Checklist, runTitle, stoppedSummary } from '../fleet/checklist.js';
-import {
-  checkHostAccess,
-  localEnv,
-  openFleet,
-  proxyJumpOf,
-  type Connection,
-  type Fleet,
-  type HostAccess,
-} from '../fleet/connect.js';
+import { openFleet, type Connection, type Fleet } from '../fleet/connect.js';
 import { dryRunFleet } from '../fleet/dry-run.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
@@ -17,7 +9,6 @@ import { fleetResult } from '../fleet/result.js';
 import {
   describePlan,
   plannedReleaseCommand,
-  releaseCommandFrom,
   releasePhase,
   type ReleaseCommand,
 } from '../fleet/release-command.js';
@@ -25,21 +16,21 @@ import { hostReleases, releaseFacts, rollbackHint } from '../fleet/report.js';
 import { rollout, type RolloutOptions } from '../fleet/rollout.js';
 import { destroySummary, dryRunSummary, runSummary } from '../fleet/summary.js';
 import { teardown } from '../fleet/teardown.js';
-import { gitHubClient, type GitHub } from '../github.js';
+import { gitHubClient, tokenProblem, type GitHub } from '../github.js';
 import type { Commands } from '../host/activate.js';
 import { stageDeploy } from '../host/deploy.js';
 import { rollbackHost, stageRollback } from '../host/rollback.js';
-import { deployRoot } from '../host/scripts/root.js';
 import type { LockOptions } from '../host/session.js';
 import { readHostState } from '../host/state.js';
 import type { LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import { code } from '../markdown.js';
-import { isPreviewEnvironment, resolveApp } from '../names.js';
+import { isPreviewEnvironment } from '../names.js';
 import { redactSecrets } from '../secrets.js';
-import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
+import type { AllowedSigner } from '../signature.js';
 import type { RunInputs } from './inputs/run.js';
 import type { StageResult } from './result.js';
+import { checkRun, type CheckedRun } from './run-checks.js';
 
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;
@@ -76,10 +67,11 @@ interface RunSetup {
 export async function run(
   inputs: RunInputs,
   context: ActionContext,
+  checked?: CheckedRun,
 ): Promise<StageResult<RunOutputs>> {
   const checklist = new Checklist();
   try {
-    return await steps(inputs, context, checklist);
+    return await steps(inputs, context, checklist, checked);
   } catch (error) {
     // Stopped before any host changed: the summary says what passed and that nothing changed.
     return {
@@ -98,16 +90,20 @@ async function steps(
   inputs: RunInputs,
   context: ActionContext,
   checklist: Checklist,
+  checked: CheckedRun | undefined,
 ): Promise<StageResult<RunOutputs>> {
-  const setup = checkInputs(inputs, context, checklist);
+  const setup = setUp(inputs, context, checklist, checked ?? checkRun(inputs, context));
   try {
     if (inputs.destroy) return await destroy(setup);
     const release = await resolveRelease({
       ...setup,
       selector: inputs['release-id'],
       identity: inputs.identity,
+      maxExpandedBytes: inputs['max-unpacked-size'],
       tempDir: context.tempDir,
       log: context.log,
+    }).catch((error: unknown) => {
+      throw tokenProblem(error, 'reading the release') ?? error;
     });
     try {
       return inputs['dry-run'] ? await dryRun(setup, release) : await rollOut(setup, release);
@@ -132,31 +128,20 @@ async function connected(setup: RunSetup, release: ResolvedRelease): Promise<Con
   return connections;
 }
 
-/** Parses and checks every input: keys, known_hosts, hosts, the deploy root, allowed signers. */
-function checkInputs(inputs: RunInputs, context: ActionContext, checklist: Checklist): RunSetup {
-  const { log } = context;
-  for (const secret of [inputs['ssh-key'], inputs['proxy-jump-key'], inputs.identity]) {
-    if (secret) log.setSecret(secret);
-  }
-  const app = resolveApp(inputs.app, context);
+/** The stage's setup from its checked inputs: the GitHub client, the hosts (not yet connected). */
+function setUp(
+  inputs: RunInputs,
+  context: ActionContext,
+  checklist: Checklist,
+  checked: CheckedRun,
+): RunSetup {
+  const { app, root, allowedSigners, access, releaseCommand } = checked;
   const { environment } = inputs;
-  const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
-  // Destroying verifies nothing: it removes what is on the hosts.
-  const allowedSigners = inputs.destroy ? [] : parseAllowedSigners(inputs['allowed-signers'] ?? '');
-  if (!inputs.destroy && allowedSigners.length === 0) {
-    throw new ConfigurationError({
-      input: 'allowed-signers',
-      expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
-    });
-  }
-  const access = hostAccess(inputs, context);
-  checkHostAccess(inputs.hosts, access);
-  const releaseCommand = releaseCommandOf(inputs);
   const signers = allowedSigners.length;
   checklist.pass(
     `the inputs: ${inputs.hosts.length} ${hostsWord(inputs)} with their keys, the deploy root ${code(root)}${inputs.destroy ? '' : `, ${signers} allowed signer${signers === 1 ? '' : 's'}`}`,
   );
-  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
+  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
   return {
     checklist,
     inputs,
@@ -180,30 +165,6 @@ function checkInputs(inputs: RunInputs, context: ActionContext, checklist: Check
     releaseCommand,
     fleet: openFleet(inputs.hosts, access, inputs.parallel),
   };
-}
-
-function hostAccess(inputs: RunInputs, context: ActionContext): HostAccess {
-  const proxyJump = proxyJumpOf({
-    bastion: inputs['proxy-jump'],
-    proxyJumpKey: inputs['proxy-jump-key'],
-    sshKey: inputs['ssh-key'],
-  });
-  return {
-    sshKey: inputs['ssh-key'],
-    knownHosts: inputs['known-hosts'],
-    localEnv: localEnv(context.env),
-    ...(proxyJump ? { proxyJump } : {}),
-  };
-}
-
-function releaseCommandOf(inputs: RunInputs): ReleaseCommand | undefined {
-  return releaseCommandFrom({
-    command: inputs['release-command'],
-    host: inputs['release-command-host'],
-    hosts: inputs.hosts,
-    timeoutSeconds: inputs['release-command-timeout'],
-    onReturn: inputs['release-command-on-rollback'],
-  });
 }
 
 /** Rolls the release out; the Deployment is recorded once the first host is about to change. */

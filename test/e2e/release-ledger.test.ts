@@ -78,9 +78,13 @@ describe('a long ledger', () => {
       expect(deployed.errors).toEqual([]);
       expect(deployed.outputs['release-id']).toBe('v1201');
       expect(await readlink(path.join(root, 'current'))).toBe('releases/v1201');
-      // Resolving `latest` is the first two; the rest fetch what it names.
+      // Resolving `latest` is the first two; then its release.json and signature, the link to
+      // v1200 (its release, release.json and signature), and the bundle.
       expect(operations(deployToken)).toEqual([
         'git/list-matching-refs',
+        'repos/get-release-by-tag',
+        'repos/get-release-asset',
+        'repos/get-release-asset',
         'repos/get-release-by-tag',
         'repos/get-release-asset',
         'repos/get-release-asset',

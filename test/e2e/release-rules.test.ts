@@ -294,7 +294,9 @@ describe.concurrent('builds release-action can trust', () => {
     });
     const refused = await release(alone, { runId: runId(), inputs: keyInputs() });
     expect(refused.code).toBe(1);
-    expect(refused.errors[0]).toMatch(/has no build in this run/);
+    expect(refused.errors[0]).toMatch(
+      /^Input 'sha': no build of shop at [0-9a-f]{40} in this run's/,
+    );
     expectNothingReleased(emulator().state.repository(alone.name));
   });
 

@@ -176,7 +176,7 @@ describe.concurrent('release-action finds the build', () => {
     const result = await release(repo, { runId: runId(), sha: SHA_B, inputs: keys.inputs() });
     expect(result.code).toBe(1);
     expect(result.errors).toEqual([
-      `shop at ${SHA_B}: has no build in this run, in earlier runs' artifacts, in the cache or in an earlier release; run build-action for this commit first`,
+      `Input 'sha': no build of shop at ${SHA_B} in this run's artifacts, earlier runs' artifacts of this repository, the cache, earlier releases of the environment; run build-action for this commit first`,
     ]);
     expectNothingReleased(emulator().state.repository(repo.name));
   });
@@ -314,9 +314,11 @@ describe.concurrent('release-action config', () => {
       }),
     ]);
     expect(missing.code).toBe(1);
-    expect(missing.errors).toEqual(['config key DB_URL: is required by the schema']);
+    expect(missing.errors).toEqual([
+      "Input 'schema': config key DB_URL: is required by the schema",
+    ]);
     expect(wrongType.code).toBe(1);
-    expect(wrongType.errors).toEqual(['config key PORT: must be integer']);
+    expect(wrongType.errors).toEqual(["Input 'schema': config key PORT: must be integer"]);
     expect(shownLog(wrongType.log)).not.toContain('hunter22');
     expectNothingReleased(emulator().state.repository(repo.name));
   });

@@ -125,6 +125,8 @@ describe('ship: build, release and run in one step', () => {
         environment: 'staging',
         'signing-key': signer.privateKey,
         hosts: host.hostLine,
+        'ssh-key': host.privateKey,
+        'known-hosts': host.knownHosts,
         'allowed-signers': allowedSigners,
       },
     });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sharedPath } from '../../host/scripts/root.js';
-import { booleanInput, enumInput, integerInput, linesInput } from '../../inputs.js';
+import { booleanInput, enumInput, integerInput, linesInput, sizeInput } from '../../inputs.js';
 import { appName, environmentName, jumpHost, parseHost, releaseSelector } from '../../names.js';
 
 /** run-action's inputs, by their names in action.yml; parsed before the stage loads. */
@@ -16,6 +16,7 @@ export const runInputs = z.object({
   'proxy-jump-key': z.string().optional(),
   'allowed-signers': z.string().optional(),
   identity: z.string().optional(),
+  'max-unpacked-size': sizeInput(1024),
   restart: z.string().optional(),
   'health-check': z.string().optional(),
   'health-timeout': integerInput(60, 1, 3600),
@@ -30,6 +31,7 @@ export const runInputs = z.object({
   'lock-timeout': integerInput(0, 0, 3600),
   'lock-stale-after': integerInput(30, 2, 3600),
   destroy: booleanInput(false),
+  'destroy-confirm': z.string().optional(),
   'stop-command': z.string().optional(),
   'delete-releases': booleanInput(false),
   'dry-run': booleanInput(false),

@@ -15,6 +15,7 @@ export const shipInputs = z.object({
     'release-id': true,
     path: true,
     destroy: true,
+    'destroy-confirm': true,
     'stop-command': true,
     'delete-releases': true,
   }).shape,

@@ -178,23 +178,23 @@ describe('validateConfig', () => {
 
   it('names the key and the rule it breaks, never the value', () => {
     expect(errorOf(() => validateConfig({ ...good, PORT: 'eighty' }, schema))).toBe(
-      'config key PORT: must be integer',
+      "Input 'schema': config key PORT: must be integer",
     );
     expect(errorOf(() => validateConfig({ ...good, PORT: '70000' }, schema))).toBe(
-      'config key PORT: must be <= 65535',
+      "Input 'schema': config key PORT: must be <= 65535",
     );
     expect(errorOf(() => validateConfig({ ...good, DB_URL: 'hunter2 not a url' }, schema))).toBe(
-      'config key DB_URL: must match format "uri"',
+      'Input \'schema\': config key DB_URL: must match format "uri"',
     );
     expect(errorOf(() => validateConfig({ PORT: '1' }, schema))).toBe(
-      'config key DB_URL: is required by the schema',
+      "Input 'schema': config key DB_URL: is required by the schema",
     );
     expect(errorOf(() => validateConfig({ ...good, PORT: 'x', LOG_LEVEL: 'loud' }, schema))).toBe(
-      'config key PORT: must be integer (and 1 more)',
+      "Input 'schema': config key PORT: must be integer (and 1 more)",
     );
     const closed = JSON.stringify({ type: 'object', additionalProperties: false, properties: {} });
     expect(errorOf(() => validateConfig({ EXTRA: '1' }, closed))).toBe(
-      'config key EXTRA: is not allowed by the schema',
+      "Input 'schema': config key EXTRA: is not allowed by the schema",
     );
   });
 
@@ -202,7 +202,7 @@ describe('validateConfig', () => {
     const loose = JSON.stringify({ properties: { PORT: { type: 'integer' } }, required: ['PORT'] });
     expect(() => validateConfig({ PORT: '80' }, loose)).not.toThrow();
     expect(errorOf(() => validateConfig({ PORT: 'x' }, loose))).toBe(
-      'config key PORT: must be integer',
+      "Input 'schema': config key PORT: must be integer",
     );
   });
 
@@ -215,7 +215,7 @@ describe('validateConfig', () => {
     });
     expect(() => validateConfig({ PORT: '1' }, modern)).not.toThrow();
     expect(errorOf(() => validateConfig({ PORT: '1', TLS_CERT: 'c' }, modern))).toBe(
-      'config: must have property TLS_KEY when property TLS_CERT is present',
+      "Input 'schema': config: must have property TLS_KEY when property TLS_CERT is present",
     );
   });
 

@@ -7,6 +7,7 @@ import {
   integerInput,
   linesInput,
   parseInputs,
+  sizeInput,
   splitLines,
 } from '../../../shared/inputs.js';
 
@@ -99,5 +100,28 @@ describe('parseInputs', () => {
 describe('splitLines', () => {
   it('drops blank lines and comments and trims', () => {
     expect(splitLines('  a \r\n\n# note\nb')).toEqual(['a', 'b']);
+  });
+});
+
+describe('sizeInput', () => {
+  const sizes = z.object({ size: sizeInput(1024) });
+  const parse = (size: string | undefined) =>
+    parseInputs(sizes, reader(size === undefined ? {} : { size })).size;
+
+  it('reads bytes, and units of 1000 and of 1024', () => {
+    expect(parse(undefined)).toBeUndefined();
+    expect(parse('2048')).toBe(2048);
+    expect(parse('500MB')).toBe(500_000_000);
+    expect(parse('4GiB')).toBe(4 * 1024 ** 3);
+    expect(parse('1.5 KiB')).toBe(1536);
+    expect(parse('2tb')).toBe(2e12);
+  });
+
+  it('refuses what is not a size, or less than the least', () => {
+    for (const bad of ['lots', '4 GiBs', '-1', '1000', '1e9', 'GiB']) {
+      expect(() => parse(bad)).toThrow(
+        `Input 'size': expected a size of at least 1024 bytes, in bytes or with a unit (like 4GiB or 500MB), got ${JSON.stringify(bad)}`,
+      );
+    }
   });
 });
