@@ -14,7 +14,7 @@ import {
   type Manifest,
   type VerifiedManifest,
 } from './core.js';
-import { requireRelease, requireTags, type Ledger } from './ledger.js';
+import { requireIndex, requireRelease, type Ledger } from './ledger.js';
 
 export type Outcome = 'ok' | 'failed' | 'not checked';
 
@@ -142,7 +142,7 @@ async function asPublished(ledger: Ledger, entry: LedgerEntry): Promise<Stored |
 const READS_AT_ONCE = 8;
 
 async function loadAll(ledger: Ledger, options: VerifyOptions) {
-  const tags = await requireTags(ledger);
+  const { tags } = await requireIndex(ledger);
   const settled = await mapLimit(tags, READS_AT_ONCE, async (tag) => {
     const entry = await findRelease(ledger.github, ledger.scope, tag.id);
     if (!entry) return tag.id;

@@ -7,8 +7,12 @@ export { gitHubClient, statusOf, type GitHub, type Repository } from '../../shar
 export {
   downloadAsset,
   findRelease,
+  latestRelease,
+  readIndex,
   type LedgerEntry,
+  type LedgerIndex,
   type LedgerScope,
+  type LedgerTag,
 } from '../../shared/ledger.js';
 export type { Log } from '../../shared/log.js';
 export {
