@@ -20,6 +20,7 @@ export {
   configDiff,
   digestOf,
   MANIFEST_ASSET,
+  SIGNATURE_ASSET,
   parseManifest,
   verifyChain,
   type Manifest,
@@ -27,6 +28,7 @@ export {
 export {
   appName,
   environmentName,
+  isPreviewEnvironment,
   parseHost,
   releaseId,
   releaseNumber,
@@ -34,8 +36,30 @@ export {
   type Host,
 } from '../../shared/names.js';
 export { mapLimit } from '../../shared/fleet/parallel.js';
+export {
+  localEnv,
+  openFleet,
+  type Connection,
+  type Fleet,
+  type HostAccess as FleetAccess,
+} from '../../shared/fleet/connect.js';
+export { PendingDeployment } from '../../shared/fleet/github-deployment.js';
+export { previousFromHosts } from '../../shared/fleet/resolve.js';
+export { fleetResult } from '../../shared/fleet/result.js';
+export { describeRuns, rollout, type HostOutcome, type Runs } from '../../shared/fleet/rollout.js';
+export type { Commands, HostResult } from '../../shared/host/activate.js';
+export type { HistoryEvent } from '../../shared/host/history.js';
+export { rollbackHost } from '../../shared/host/rollback.js';
 export { deployRoot } from '../../shared/host/scripts/root.js';
+export { type LockOptions, type LockState } from '../../shared/host/session.js';
+export { readHostState, type HostState } from '../../shared/host/state.js';
+export { unlockHost, type UnlockResult } from '../../shared/host/unlock.js';
 export { keysFor, knownHostsName, parseKnownHosts } from '../../shared/host/known-hosts.js';
 export { splitLines } from '../../shared/inputs.js';
-export { parseAllowedSigners, type AllowedSigner } from '../../shared/signature.js';
+export {
+  parseAllowedSigners,
+  SIGNATURE_NAMESPACE,
+  verifyMessage,
+  type AllowedSigner,
+} from '../../shared/signature.js';
 export { verifyBundle, verifyManifest, type VerifiedManifest } from '../../shared/verify.js';

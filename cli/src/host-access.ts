@@ -5,9 +5,11 @@ import {
   deployRoot,
   keysFor,
   knownHostsName,
+  localEnv,
   parseHost,
   parseKnownHosts,
   splitLines,
+  type FleetAccess,
   type Host,
 } from './core.js';
 import { readOptionFile } from './files.js';
@@ -132,4 +134,15 @@ export async function resolveHostAccess(
   const known = await knownHostsOf(flags, ssh, io);
   const credential = await resolveSshCredential(flags.sshKey, io);
   return { hosts, root, ssh: { credential, ...known } };
+}
+
+/** The hosts' access as shared/fleet connects with it: the key or the agent, known_hosts. */
+export function fleetAccess(access: HostAccess, env: Io['env']): FleetAccess {
+  const credential = access.ssh?.credential;
+  return {
+    sshKey: credential?.kind === 'key' ? credential.privateKey : undefined,
+    ...(credential?.kind === 'agent' ? { sshAgent: credential.socket } : {}),
+    knownHosts: access.ssh?.knownHosts,
+    localEnv: localEnv(env),
+  };
 }

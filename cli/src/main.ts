@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { diffCommand } from './commands/diff.js';
 import { releasesCommand } from './commands/releases.js';
 import { showCommand } from './commands/show.js';
+import { statusCommand } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
 import { foldedTail, formatError } from './core.js';
 import type { Io } from './io.js';
@@ -27,7 +28,9 @@ function program(io: Io): Command {
       outputError: (text, write) => write(`${foldedTail(text, 1500)}\n`),
     })
     .showSuggestionAfterError(true);
-  for (const add of [releasesCommand, showCommand, diffCommand, verifyCommand]) add(brr, io);
+  for (const add of [releasesCommand, showCommand, diffCommand, verifyCommand, statusCommand]) {
+    add(brr, io);
+  }
   return brr;
 }
 

@@ -8,6 +8,8 @@ import { mapLimit } from './parallel.js';
 export interface HostAccess {
   /** The `ssh-key` input. */
   sshKey: string | undefined;
+  /** An ssh-agent's socket to sign with instead of `sshKey` (brr's default). */
+  sshAgent?: string;
   /** The `known-hosts` input. */
   knownHosts: string | undefined;
   /** The environment of commands on the `local` host: never the action's own, which holds its inputs. */
@@ -44,14 +46,16 @@ export function checkHostAccess(hosts: readonly Host[], access: HostAccess): voi
       hint: 'give their known_hosts lines (ssh-keyscan, then check the fingerprints); host keys are always checked',
     });
   }
-  if (access.sshKey === undefined) {
-    throw new ConfigurationError({
-      input: 'ssh-key',
-      problem: `required for SSH hosts (${names})`,
-      hint: 'the private key the deploy user logs in with',
-    });
+  if (access.sshAgent === undefined) {
+    if (access.sshKey === undefined) {
+      throw new ConfigurationError({
+        input: 'ssh-key',
+        problem: `required for SSH hosts (${names})`,
+        hint: 'the private key the deploy user logs in with',
+      });
+    }
+    checkSshKey(access.sshKey);
   }
-  checkSshKey(access.sshKey);
   for (const host of ssh) knownKeysFor(host, access.knownHosts);
 }
 
@@ -76,6 +80,7 @@ async function connectHosts(
     const transport = await connectSsh({
       target: host,
       privateKey: access.sshKey ?? '',
+      ...(access.sshAgent !== undefined ? { agent: access.sshAgent } : {}),
       knownHosts: access.knownHosts ?? '',
     });
     return { host, transport };

@@ -28,8 +28,10 @@ export interface SshTarget {
 
 export interface SshOptions {
   target: SshTarget;
-  /** OpenSSH private key text, unencrypted (the `ssh-key` input). */
+  /** OpenSSH private key text, unencrypted (the `ssh-key` input); unused with `agent`. */
   privateKey: string;
+  /** An ssh-agent's socket that signs instead: brr, on a person's machine, keeps keys there. */
+  agent?: string;
   /** known_hosts text (the `known-hosts` input): the only keys this host may present. */
   knownHosts: string;
   /** Default 20. */
@@ -100,7 +102,7 @@ export function knownKeysFor(
  */
 export async function connectSsh(options: SshOptions): Promise<Transport> {
   const { target } = options;
-  checkSshKey(options.privateKey);
+  if (options.agent === undefined) checkSshKey(options.privateKey);
   const { known, algorithms } = knownKeysFor(target, options.knownHosts);
   const timeoutSeconds = options.connectTimeoutSeconds ?? 20;
   const client = new Client();
@@ -109,7 +111,9 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
     host: target.host,
     port: target.port,
     username: target.user,
-    privateKey: options.privateKey,
+    ...(options.agent !== undefined
+      ? { agent: options.agent }
+      : { privateKey: options.privateKey }),
     readyTimeout: timeoutSeconds * 1000,
     keepaliveInterval: 10_000,
     keepaliveCountMax: 3,

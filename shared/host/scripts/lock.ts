@@ -64,3 +64,16 @@ export function heartbeatScript(root: string, token: string): string {
 export function releaseLockScript(root: string, token: string): string {
   return inRoot(root, [`[ -d .deploy/lock ] || exit 0`, lockIsOurs(token), `rm -rf .deploy/lock`]);
 }
+
+/**
+ * Removes the lock by hand (`brr unlock`), only while it is still the one that was looked at:
+ * its `info` unchanged. A lock that changed hands meanwhile stays, and the script exits with
+ * EXIT.lockHeld; no lock at all is success.
+ */
+export function breakLockScript(root: string, info: string): string {
+  return inRoot(root, [
+    `[ -d .deploy/lock ] || exit 0`,
+    `[ "$(cat .deploy/lock/info 2>/dev/null)" = ${q(info)} ] || exit ${EXIT.lockHeld}`,
+    `rm -rf .deploy/lock`,
+  ]);
+}

@@ -63,6 +63,7 @@ function io(env: Record<string, string> = {}): Io {
     stdout: { write: () => true },
     stderr: { write: () => true },
     tempDir: tmpdir(),
+    operator: 'alice@laptop',
   };
 }
 
