@@ -26,3 +26,18 @@ export function markdownTable(header: string[], rows: string[][]): string {
     ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
   ].join('\n');
 }
+
+/** Text as a code span: shown as it is, never a link, whatever backticks it holds. */
+export function code(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') || text.trim() === '' ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+/** Text in a fenced block, for a command's output: a fence no line of it can close. */
+export function codeBlock(text: string, info = 'text'): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`{3,}/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}${info}\n${text.replace(/\n+$/, '')}\n${fence}`;
+}

@@ -65,6 +65,17 @@ export function parseHost(line: string): Host | undefined {
   return { kind: 'ssh', user, host: bare, port, label: line };
 }
 
+/** A bastion to reach SSH hosts through (`proxy-jump`): `user@host[:port]`, as `ssh -J` takes it. */
+export const jumpHost = z.string().transform((value, ctx) => {
+  const host = parseHost(value.trim());
+  if (host?.kind === 'ssh') return host;
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected user@bastion[:port], such as deploy@bastion.example.com, got ${JSON.stringify(value)}`,
+  });
+  return z.NEVER;
+});
+
 /** Quotes one argument for POSIX sh: single quotes, with embedded ones closed and escaped. */
 export function shellQuote(value: string): string {
   if (value.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');

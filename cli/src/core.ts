@@ -49,7 +49,7 @@ export { fleetResult } from '../../shared/fleet/result.js';
 export { describeRuns, rollout, type HostOutcome, type Runs } from '../../shared/fleet/rollout.js';
 export type { Commands, HostResult } from '../../shared/host/activate.js';
 export type { HistoryEvent } from '../../shared/host/history.js';
-export { rollbackHost } from '../../shared/host/rollback.js';
+export { rollbackHost, stageRollback } from '../../shared/host/rollback.js';
 export { deployRoot } from '../../shared/host/scripts/root.js';
 export { type LockOptions, type LockState } from '../../shared/host/session.js';
 export { readHostState, type HostState } from '../../shared/host/state.js';

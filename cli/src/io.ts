@@ -29,5 +29,6 @@ export function stderrLog(io: Io): Log {
     debug: () => undefined,
     warning: (message) => io.stderr.write(`warning: ${message}\n`),
     setSecret: () => undefined,
+    group: (_title, body) => body(),
   };
 }

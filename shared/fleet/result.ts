@@ -1,4 +1,5 @@
 import { ConfigurationError, formatError } from '../errors.js';
+import { releaseCommandError, type ReleaseCommandReport } from './release-command.js';
 import { describeRuns, type HostOutcome, type Runs } from './rollout.js';
 
 /** What a step did to the fleet as a whole: what the outputs, the summary and the error line say. */
@@ -58,21 +59,26 @@ function unhealthy(outcomes: readonly HostOutcome[]): string {
  */
 export function fleetResult(
   outcomes: readonly HostOutcome[],
-  step: { releaseId: string; rollback: boolean },
+  step: { releaseId: string; rollback: boolean; releaseCommand?: ReleaseCommandReport },
 ): FleetResult {
+  const commandFailure = step.releaseCommand && releaseCommandError(step.releaseCommand);
   const afters = outcomes.map((o) => o.after);
   const known = new Set(afters.filter((runs) => runs.kind !== 'unknown').map(key));
   const split = known.size > 1;
-  const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
+  const failures = [
+    ...(commandFailure ? [commandFailure] : []),
+    ...outcomes.flatMap((o) => (o.failure ? [o.failure] : [])),
+  ];
   const all = common(afters);
   const before = common(outcomes.map((o) => o.before));
   const count = `${outcomes.length} host${outcomes.length === 1 ? '' : 's'}`;
   const place = failures.length > 0 ? where(outcomes, step.releaseId, split) : '';
   const first = failures[0];
+  // A failed release command stops the step before any host's own failure can happen.
   const failure =
     first === undefined
       ? undefined
-      : outcomes.length === 1
+      : outcomes.length === 1 || commandFailure
         ? first
         : new ConfigurationError({
             problem: `${failures.length} of ${outcomes.length} hosts failed, ${place}: ${failures.map(formatError).join('; ')}`,
@@ -87,7 +93,7 @@ export function fleetResult(
     ),
     headline:
       failures.length > 0
-        ? `failed, ${place}${unhealthy(outcomes)}`
+        ? `failed${commandFailure ? ' in the release command' : ''}, ${place}${unhealthy(outcomes)}`
         : step.rollback
           ? `rolled back on ${count}`
           : `deployed to ${count}`,

@@ -1,9 +1,11 @@
 import { ConfigurationError } from '../errors.js';
 import type { HostResult } from '../host/activate.js';
 import type { Phase } from '../host/session.js';
+import type { StagedHost } from '../host/staged.js';
 import type { Log } from '../log.js';
 import type { Connection } from './connect.js';
 import { mapLimit } from './parallel.js';
+import type { ReleaseCommandReport } from './release-command.js';
 
 /** What a host runs: a release, nothing (no `current`), or not known (the step broke off there). */
 export type Runs = { kind: 'release'; id: string } | { kind: 'nothing' } | { kind: 'unknown' };
@@ -37,6 +39,11 @@ export interface HostOutcome {
   result?: HostResult;
   /** Why the deploy or rollback stopped before its end (lock held, disk full, …). */
   error?: Error;
+  /**
+   * Locked with the release on it but never switched: the release command failed, or another
+   * host did. It runs what it ran before.
+   */
+  heldBack?: 'release-command' | 'another-host';
   /** After another host failed: this host put back on what it ran before. */
   putBack?: HostResult;
   putBackError?: Error;
@@ -45,8 +52,16 @@ export interface HostOutcome {
 export interface RolloutOptions {
   parallel: number;
   onFailure: 'rollback' | 'stop';
-  /** Deploys (or rolls back) one host; a failure is a thrown error or a result with `failure`. */
-  step: (connection: Connection, onPhase: (phase: Phase) => void) => Promise<HostResult>;
+  /**
+   * Locks one host and puts the release on it, nothing switched yet (a deploy's or a rollback's
+   * first half); a failure is a thrown error. Its `activate()` is the second half.
+   */
+  stage: (connection: Connection, onPhase: (phase: Phase) => void) => Promise<StagedHost>;
+  /**
+   * The release phase: run once every host holds the release and its lock, before any switch.
+   * When it fails, no host is switched and each records why.
+   */
+  releasePhase?: (staged: readonly StagedHost[]) => Promise<ReleaseCommandReport>;
   /** Puts a host switched in this step back on `to`, when another host failed. */
   putBack: (connection: Connection, to: string) => Promise<HostResult>;
   /** What a host not reached runs: for the report. */
@@ -54,61 +69,175 @@ export interface RolloutOptions {
   log: Log;
 }
 
+/** What a rollout did: each host's outcome, and its release command's. */
+export interface Rollout {
+  outcomes: HostOutcome[];
+  releaseCommand: ReleaseCommandReport | undefined;
+}
+
 /** How far the step got on one host, before any host is put back. */
 interface Attempt {
+  staged?: StagedHost;
   result?: HostResult;
   error?: Error;
   switched: boolean;
+  heldBack?: HostOutcome['heldBack'];
 }
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+function newAttempt(): { attempt: Attempt; onPhase: (phase: Phase) => void } {
+  const attempt: Attempt = { switched: false };
+  const onPhase = (phase: Phase) => {
+    if (phase === 'switch') attempt.switched = true;
+  };
+  return { attempt, onPhase };
+}
+
+function failedAttempt(attempt: Attempt | undefined): boolean {
+  return (attempt?.error ?? attempt?.result?.failure) !== undefined;
+}
+
+/** Each host's attempt, by index; undefined for a host never started. */
+function byHost(
+  connections: readonly Connection[],
+  settled: PromiseSettledResult<Attempt>[],
+): (Attempt | undefined)[] {
+  // Map over the connections, since map skips the holes left by hosts never started.
+  return connections.map((_, index) => {
+    const attempt = settled[index];
+    return attempt?.status === 'fulfilled' ? attempt.value : undefined;
+  });
+}
+
 /**
  * Rolls a release across hosts, at most `parallel` at once. After the first failure no new host
  * is started; with `on-failure: rollback`, every host this step switched goes back to the release
- * it ran before, so the fleet does not stay split across two releases.
+ * it ran before, so the fleet does not stay split across two releases. With a release phase,
+ * every host first takes the release (locked, not switched), then the phase runs, then the hosts
+ * switch.
  */
 export async function rollout(
   connections: readonly Connection[],
   options: RolloutOptions,
-): Promise<HostOutcome[]> {
-  let failed = false;
-  const settled = await mapLimit(
-    connections,
-    options.parallel,
-    async (connection): Promise<Attempt> => {
-      const attempt: Attempt = { switched: false };
-      const onPhase = (phase: Phase) => {
-        if (phase === 'switch') attempt.switched = true;
-      };
-      try {
-        attempt.result = await options.step(connection, onPhase);
-      } catch (error) {
-        attempt.error = asError(error);
-      }
-      if (attempt.error ?? attempt.result?.failure) failed = true;
-      return attempt;
-    },
-    () => !failed,
-  );
-  // Hosts never started have no entry: map over the connections, since map skips array holes.
-  const attempts = connections.map((_, index) => {
-    const attempt = settled[index];
-    return attempt?.status === 'fulfilled' ? attempt.value : undefined;
-  });
+): Promise<Rollout> {
+  const { attempts, releaseCommand } = options.releasePhase
+    ? await phased(connections, options, options.releasePhase)
+    : { attempts: await rolling(connections, options), releaseCommand: undefined };
+  const failed = attempts.some(failedAttempt);
   const notReached = await readNotReached(connections, attempts, options);
   const putBack =
     failed && options.onFailure === 'rollback'
       ? await putBackSwitched(connections, attempts, options)
       : new Map<number, PutBack>();
-  return connections.map((connection, index) => {
+  const outcomes = connections.map((connection, index) => {
     const attempt = attempts[index];
     const host = connection.host.label;
     return attempt
       ? outcomeOf(host, attempt, putBack.get(index))
       : notReachedOutcome(host, notReached.get(index) ?? UNKNOWN);
+  });
+  return { outcomes, releaseCommand };
+}
+
+/** Runs `work` for an attempt, keeping what it throws as the attempt's error. */
+async function settle(attempt: Attempt, work: () => Promise<void>): Promise<Attempt> {
+  try {
+    await work();
+  } catch (error) {
+    attempt.error = asError(error);
+  }
+  return attempt;
+}
+
+/** `step` on each item, at most `parallel` at once; after the first failure none starts. */
+function untilFailure<T>(
+  items: readonly T[],
+  parallel: number,
+  step: (item: T) => Promise<Attempt>,
+): Promise<PromiseSettledResult<Attempt>[]> {
+  let failed = false;
+  return mapLimit(
+    items,
+    parallel,
+    async (item) => {
+      const attempt = await step(item);
+      if (failedAttempt(attempt)) failed = true;
+      return attempt;
+    },
+    () => !failed,
+  );
+}
+
+/** Each host staged and switched in one go, one after another. */
+async function rolling(
+  connections: readonly Connection[],
+  options: RolloutOptions,
+): Promise<(Attempt | undefined)[]> {
+  const settled = await untilFailure(connections, options.parallel, (connection) => {
+    const { attempt, onPhase } = newAttempt();
+    return settle(attempt, async () => {
+      attempt.result = await (await options.stage(connection, onPhase)).activate();
+    });
+  });
+  return byHost(connections, settled);
+}
+
+/**
+ * Every host staged (locked, holding the release), then the release phase, then the switches:
+ * the locks stay held from the first phase to each host's end.
+ */
+async function phased(
+  connections: readonly Connection[],
+  options: RolloutOptions,
+  releasePhase: NonNullable<RolloutOptions['releasePhase']>,
+): Promise<{ attempts: (Attempt | undefined)[]; releaseCommand?: ReleaseCommandReport }> {
+  const { parallel } = options;
+  const staging = await untilFailure(connections, parallel, (connection) => {
+    const { attempt, onPhase } = newAttempt();
+    return settle(attempt, async () => {
+      attempt.staged = await options.stage(connection, onPhase);
+    });
+  });
+  const attempts = byHost(connections, staging);
+  const staged = attempts.flatMap((a) => (a?.staged ? [a] : []));
+  if (attempts.some(failedAttempt)) {
+    await letGo(staged, parallel, 'another-host');
+    return { attempts };
+  }
+  let report: ReleaseCommandReport;
+  try {
+    report = await releasePhase(staged.map((a) => a.staged!));
+  } catch (error) {
+    await letGo(staged, parallel, 'release-command');
+    throw error;
+  }
+  if (report.status === 'failed') {
+    await letGo(staged, parallel, 'release-command', report.reason ?? 'failed');
+    return { attempts, releaseCommand: report };
+  }
+  await untilFailure(staged, parallel, (attempt) =>
+    settle(attempt, async () => {
+      attempt.result = await attempt.staged!.activate();
+    }),
+  );
+  const waiting = staged.filter((a) => !a.result && !a.error);
+  await letGo(waiting, parallel, 'another-host');
+  return { attempts, releaseCommand: report };
+}
+
+/** Unlocks staged hosts without switching them; a failed release command is recorded on each. */
+async function letGo(
+  attempts: readonly Attempt[],
+  parallel: number,
+  why: NonNullable<Attempt['heldBack']>,
+  releaseCommandFailure?: string,
+): Promise<void> {
+  await mapLimit(attempts, parallel, async (attempt) => {
+    attempt.heldBack = why;
+    await attempt.staged?.abandon(releaseCommandFailure);
   });
 }
 
@@ -184,6 +313,18 @@ function failureOf(result: HostResult | undefined): Error | undefined {
 function outcomeOf(host: string, attempt: Attempt, back: PutBack | undefined): HostOutcome {
   const { result, error } = attempt;
   const common = { host, reached: true, switched: attempt.switched };
+  if (attempt.heldBack && attempt.staged) {
+    const runs = runsOf(attempt.staged.current);
+    const { heldBack } = attempt;
+    return {
+      ...common,
+      before: runs,
+      after: runs,
+      healthy: undefined,
+      failure: undefined,
+      heldBack,
+    };
+  }
   if (!result) {
     return {
       ...common,

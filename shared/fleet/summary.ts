@@ -1,7 +1,8 @@
 import { formatError } from '../errors.js';
 import type { DryRun } from '../host/state.js';
 import type { Manifest } from '../manifest.js';
-import { formatBytes, formatSeconds, markdownTable } from '../markdown.js';
+import { code, codeBlock, formatBytes, formatSeconds, markdownTable } from '../markdown.js';
+import { commandLine, type ReleaseCommandReport } from './release-command.js';
 import { describeRuns, type HostOutcome } from './rollout.js';
 import type { Teardown } from './teardown.js';
 
@@ -26,10 +27,13 @@ export interface RunReport extends ReleaseFacts {
   rollbackTo: string | undefined;
   deploymentId: number | undefined;
   url: string | undefined;
+  releaseCommand?: ReleaseCommandReport;
 }
 
 function resultText(outcome: HostOutcome): string {
   if (!outcome.reached) return 'not started (an earlier host failed)';
+  if (outcome.heldBack === 'release-command') return 'not switched: the release command failed';
+  if (outcome.heldBack === 'another-host') return 'not switched (another host failed)';
   if (outcome.error !== undefined) return `✗ ${formatError(outcome.error)}`;
   const result = outcome.result;
   if (!result) return '?';
@@ -133,13 +137,32 @@ export function runSummary(report: RunReport): string {
       ['Host', 'Result', 'Current', 'Before', 'Time', 'Sent', 'Pruned'],
       hostRows(report.outcomes),
     ),
+    ...releaseCommandSection(report.releaseCommand),
     ...rollbackSnippet(report),
     '',
   ].join('\n');
 }
 
+/** Where the release command ran (or would), how it ended, and the tail of what it printed. */
+function releaseCommandSection(report: ReleaseCommandReport | undefined): string[] {
+  if (!report) return [];
+  const where = `${code(commandLine(report.command))} on ${code(report.host)} in ${code(`releases/${report.releaseId}`)}`;
+  const took = report.run ? ` in ${formatSeconds(report.run.seconds * 1000)}` : '';
+  const line = {
+    passed: `✓ ${where} passed${took}`,
+    failed: `✗ ${where}: ${report.reason ?? 'failed'}${took}; no host was switched`,
+    skipped: `Not run: ${report.reason ?? ''}. \`release-command-on-rollback: true\` runs it.`,
+    'would-run': `Would run ${where}, once, after every host has the release and before any switch.`,
+    'would-skip': `Would not run ${where}: ${report.reason ?? ''}.`,
+  }[report.status];
+  const output = report.run?.output ? ['', codeBlock(report.run.output)] : [];
+  return ['', '#### Release command', '', line, ...output];
+}
+
 /** The job summary of a dry run: what each host would get. */
-export function dryRunSummary(report: ReleaseFacts & { hosts: readonly DryRun[] }): string {
+export function dryRunSummary(
+  report: ReleaseFacts & { hosts: readonly DryRun[]; releaseCommand?: ReleaseCommandReport },
+): string {
   const rows = report.hosts.map((host) => [
     `\`${host.host}\``,
     host.upload === 'skip'
@@ -157,6 +180,7 @@ export function dryRunSummary(report: ReleaseFacts & { hosts: readonly DryRun[] 
     releaseTable(report),
     '',
     markdownTable(['Host', 'Upload', 'Switch', 'Would prune', 'Problems'], rows),
+    ...releaseCommandSection(report.releaseCommand),
     '',
   ].join('\n');
 }

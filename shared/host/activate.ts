@@ -4,7 +4,7 @@ import { foldedTail, type Problem } from '../errors.js';
 import { historyLine, type HistoryEvent } from './history.js';
 import { commandScript } from './scripts/command.js';
 import { switchScript, unsetCurrentScript } from './scripts/release.js';
-import { appendHistoryScript } from './scripts/root.js';
+import { EXIT, appendHistoryScript } from './scripts/root.js';
 import type { HostSession } from './session.js';
 
 /** How long a restart may take before it counts as failed. */
@@ -238,19 +238,41 @@ async function bringUp(
   return undefined;
 }
 
+/** How a user's command in a release ended. */
+export interface CommandRun {
+  ok: boolean;
+  /** The exit status; null when it was stopped (timed out) or the connection dropped. */
+  code: number | null;
+  timedOut: boolean;
+  /** The last lines it printed, stdout and stderr merged. */
+  output: string;
+  /** Everything it printed, as it printed it. */
+  fullOutput: Buffer;
+  seconds: number;
+}
+
 /** Runs a user's command in a release until it exits or time runs out. */
 export async function execInRelease(
   session: HostSession,
   id: string,
   command: string,
   timeoutSeconds: number,
-): Promise<{ ok: boolean; output: string; timedOut: boolean }> {
-  const signal = AbortSignal.timeout(Math.ceil(Math.max(1, timeoutSeconds) * 1000));
-  const result = await session.exec(commandScript(session.root, id, command), { signal });
+): Promise<CommandRun> {
+  const started = Date.now();
+  // The host stops the command at its time (TERM, then KILL 2 s later); this is for a host that
+  // does not answer at all.
+  const signal = AbortSignal.timeout((Math.ceil(Math.max(1, timeoutSeconds)) + 10) * 1000);
+  const script = commandScript(session.root, id, command, timeoutSeconds);
+  const result = await session.exec(script, { signal });
+  const fullOutput = Buffer.concat([result.stdout, result.stderr]);
+  const timedOut = result.code === EXIT.timedOut || (signal.aborted && result.code === null);
   return {
     ok: result.code === 0,
-    output: outputTail(Buffer.concat([result.stdout, result.stderr])),
-    timedOut: signal.aborted && result.code === null,
+    code: timedOut ? null : result.code,
+    timedOut,
+    output: outputTail(fullOutput),
+    fullOutput,
+    seconds: (Date.now() - started) / 1000,
   };
 }
 

@@ -21,6 +21,7 @@ export type Phase =
   | 'upload'
   | 'unpack'
   | 'install'
+  | 'release-command'
   | 'switch'
   | 'restart'
   | 'health-check'
@@ -160,35 +161,44 @@ export class HostSession {
     return parseInspect(result.stdout, nonce);
   }
 
-  /** Takes the lock, then reads the host: how every step that changes what it runs begins. */
-  lockedState<T>(
-    lock: LockOptions,
-    releaseId: string,
-    body: (token: string, snapshot: HostSnapshot) => Promise<T>,
-  ): Promise<T> {
-    return this.withLock(lock, releaseId, async (token) => {
-      this.phase('inspect');
-      return body(token, await this.inspect());
-    });
-  }
-
   /** Runs `body` holding the host's deploy lock, kept fresh by a heartbeat; always releases it. */
   async withLock<T>(
     lock: LockOptions,
     releaseId: string | undefined,
     body: (token: string) => Promise<T>,
   ): Promise<T> {
+    const held = await this.hold(lock, releaseId);
+    try {
+      return await body(held.token);
+    } finally {
+      await held.release();
+    }
+  }
+
+  /**
+   * Takes the host's deploy lock and keeps its heartbeat going until `release()`: for a lock held
+   * across steps that run on other hosts in between (the release phase).
+   */
+  async hold(lock: LockOptions, releaseId: string | undefined): Promise<HeldLock> {
     this.phase('lock');
     const staleSeconds = lock.staleSeconds ?? DEFAULT_STALE_SECONDS;
     const token = await acquireLock(this, lock, releaseId, staleSeconds);
     const stop = startHeartbeat(this, token, staleSeconds);
-    try {
-      return await body(token);
-    } finally {
-      stop();
-      await releaseLock(this, token);
-    }
+    let released: Promise<void> | undefined;
+    return {
+      token,
+      release: () => {
+        stop();
+        return (released ??= releaseLock(this, token));
+      },
+    };
   }
+}
+
+/** A deploy lock this session holds; `release()` may be called more than once. */
+export interface HeldLock {
+  token: string;
+  release(): Promise<void>;
 }
 
 /** What a lock's info, heartbeat and the host's clock say of it. */

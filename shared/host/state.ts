@@ -5,6 +5,7 @@ import {
   previousGood,
   releasesToPrune,
   releaseStatuses,
+  wasCurrent,
   type HistoryEvent,
   type ReleaseStatus,
 } from './history.js';
@@ -55,6 +56,8 @@ export interface DryRun {
   previous: string | undefined;
   /** skip: the release is there with the same manifest; replace: there, but different. */
   upload: 'upload' | 'skip' | 'replace';
+  /** Whether the release was current on the host before: deploying it again is a return. */
+  wasCurrent: boolean;
   prune: string[];
   lock: LockState | undefined;
   /** What would stop the deploy: no tar, a different release of the same ID being current. */
@@ -146,6 +149,7 @@ export async function dryRunHost(
     current: state.current,
     previous: state.previous,
     upload,
+    wasCurrent: wasCurrent(state.history, id),
     prune: releasesToPrune({
       present,
       current: id,

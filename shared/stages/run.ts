@@ -1,17 +1,31 @@
 import { z } from 'zod';
 import { runUrl, type ActionContext } from '../context.js';
 import { ConfigurationError, formatError } from '../errors.js';
-import { checkHostAccess, localEnv, openFleet, type Fleet } from '../fleet/connect.js';
+import {
+  checkHostAccess,
+  localEnv,
+  openFleet,
+  proxyJumpOf,
+  type Fleet,
+  type HostAccess,
+} from '../fleet/connect.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
 import { fleetResult } from '../fleet/result.js';
+import {
+  describePlan,
+  plannedReleaseCommand,
+  releaseCommandFrom,
+  releasePhase,
+  type ReleaseCommand,
+} from '../fleet/release-command.js';
 import { rollout, type RolloutOptions } from '../fleet/rollout.js';
 import { destroySummary, dryRunSummary, runSummary, type ReleaseFacts } from '../fleet/summary.js';
 import { teardown } from '../fleet/teardown.js';
 import { gitHubClient, type GitHub } from '../github.js';
 import type { Commands } from '../host/activate.js';
-import { deployToHost } from '../host/deploy.js';
-import { rollbackHost } from '../host/rollback.js';
+import { stageDeploy } from '../host/deploy.js';
+import { rollbackHost, stageRollback } from '../host/rollback.js';
 import { deployRoot, sharedPath } from '../host/scripts/root.js';
 import type { LockOptions } from '../host/session.js';
 import { dryRunHost, readHostState } from '../host/state.js';
@@ -21,6 +35,7 @@ import {
   appName,
   environmentName,
   isPreviewEnvironment,
+  jumpHost,
   parseHost,
   releaseSelector,
 } from '../names.js';
@@ -36,11 +51,17 @@ export const runInputs = z.object({
   path: z.string().optional(),
   'ssh-key': z.string().optional(),
   'known-hosts': z.string().optional(),
+  'proxy-jump': jumpHost.optional(),
+  'proxy-jump-key': z.string().optional(),
   'allowed-signers': z.string().optional(),
   identity: z.string().optional(),
   restart: z.string().optional(),
   'health-check': z.string().optional(),
   'health-timeout': integerInput(60, 1, 3600),
+  'release-command': z.string().optional(),
+  'release-command-timeout': integerInput(600, 1, 21600),
+  'release-command-host': z.string().optional(),
+  'release-command-on-rollback': booleanInput(false),
   keep: integerInput(5, 2, 100),
   'shared-paths': linesInput('a relative directory path', sharedPath),
   parallel: integerInput(1, 1, 256),
@@ -77,6 +98,7 @@ interface RunSetup {
   scope: LedgerScope;
   lock: LockOptions;
   commands: Commands;
+  releaseCommand: ReleaseCommand | undefined;
   /** The hosts, connected only when a step needs them, closed when the run ends. */
   fleet: Fleet;
 }
@@ -113,7 +135,9 @@ export async function run(
 /** Parses and checks every input: keys, known_hosts, hosts, the deploy root, allowed signers. */
 function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
   const { log } = context;
-  for (const secret of [inputs['ssh-key'], inputs.identity]) if (secret) log.setSecret(secret);
+  for (const secret of [inputs['ssh-key'], inputs['proxy-jump-key'], inputs.identity]) {
+    if (secret) log.setSecret(secret);
+  }
   const app = resolveApp(inputs.app, context);
   const { environment } = inputs;
   const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
@@ -125,12 +149,9 @@ function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
       expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
     });
   }
-  const access = {
-    sshKey: inputs['ssh-key'],
-    knownHosts: inputs['known-hosts'],
-    localEnv: localEnv(context.env),
-  };
+  const access = hostAccess(inputs, context);
   checkHostAccess(inputs.hosts, access);
+  const releaseCommand = releaseCommandOf(inputs);
   const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
   return {
     inputs,
@@ -150,8 +171,33 @@ function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
       ...(inputs['health-check'] !== undefined ? { healthCheck: inputs['health-check'] } : {}),
       healthTimeoutSeconds: inputs['health-timeout'],
     },
+    releaseCommand,
     fleet: openFleet(inputs.hosts, access, inputs.parallel),
   };
+}
+
+function hostAccess(inputs: RunInputs, context: ActionContext): HostAccess {
+  const proxyJump = proxyJumpOf({
+    bastion: inputs['proxy-jump'],
+    proxyJumpKey: inputs['proxy-jump-key'],
+    sshKey: inputs['ssh-key'],
+  });
+  return {
+    sshKey: inputs['ssh-key'],
+    knownHosts: inputs['known-hosts'],
+    localEnv: localEnv(context.env),
+    ...(proxyJump ? { proxyJump } : {}),
+  };
+}
+
+function releaseCommandOf(inputs: RunInputs): ReleaseCommand | undefined {
+  return releaseCommandFrom({
+    command: inputs['release-command'],
+    host: inputs['release-command-host'],
+    hosts: inputs.hosts,
+    timeoutSeconds: inputs['release-command-timeout'],
+    onReturn: inputs['release-command-on-rollback'],
+  });
 }
 
 /** Rolls the release out; the Deployment is recorded once the first host is about to change. */
@@ -165,17 +211,19 @@ async function rollOut(
   const deployment = inputs.deployment
     ? new PendingDeployment(deploymentTarget(setup), deploymentRequest(setup, release))
     : undefined;
-  const outcomes = await rollout(connections, hostSteps(setup, release, deployment)).catch(
-    async (error: unknown) => {
-      await deployment?.finish('error', { description: formatError(error) });
-      throw error;
-    },
-  );
+  const { outcomes, releaseCommand } = await rollout(
+    connections,
+    hostSteps(setup, release, deployment),
+  ).catch(async (error: unknown) => {
+    await deployment?.finish('error', { description: formatError(error) });
+    throw error;
+  });
   // Recording the Deployment was refused: every host waited for it, so none changed.
   const deploymentId = await deployment?.id();
   const fleet = fleetResult(outcomes, {
     releaseId: verified.manifest.id,
     rollback: release.rollback,
+    releaseCommand,
   });
   await deployment?.finish(fleet.failed ? 'failure' : 'success', {
     description: `${verified.manifest.id}: ${fleet.headline}`,
@@ -189,6 +237,7 @@ async function rollOut(
     rollbackTo: !fleet.failed && fleet.before !== verified.manifest.id ? fleet.before : undefined,
     deploymentId,
     url: inputs.url,
+    releaseCommand,
   });
   const outputs = runOutputs(inputs, {
     'release-id': fleet.release ?? '',
@@ -214,9 +263,9 @@ function hostSteps(
     parallel: inputs.parallel,
     onFailure: inputs['on-failure'],
     log,
-    step: (c, onPhase) =>
+    stage: (c, onPhase) =>
       hostRelease
-        ? deployToHost(c.transport, {
+        ? stageDeploy(c.transport, {
             ...common,
             onPhase,
             beforeChange,
@@ -224,13 +273,16 @@ function hostSteps(
             keep: inputs.keep,
             sharedPaths: inputs['shared-paths'],
           })
-        : rollbackHost(c.transport, {
+        : stageRollback(c.transport, {
             ...common,
             onPhase,
             beforeChange,
             to: verified.manifest.id,
             manifestBytes: verified.bytes,
           }),
+    ...(setup.releaseCommand
+      ? { releasePhase: releasePhase({ ...setup.releaseCommand, log }) }
+      : {}),
     putBack: (c, to) => rollbackHost(c.transport, { ...common, to }),
     current: async (c) => (await readHostState(c.transport, { root, log })).current,
   };
@@ -260,11 +312,13 @@ async function dryRun(setup: RunSetup, release: ResolvedRelease): Promise<StageR
       `host ${host.host}: would ${upload} ${host.releaseId}, switch ${host.current ?? 'nothing'} -> ${host.releaseId}${prune}${problems}`,
     );
   }
+  const releaseCommand = plannedReleaseCommand(setup.releaseCommand, manifest.id, hosts);
+  if (releaseCommand) log.info(describePlan(releaseCommand));
   const currents = new Set(hosts.map((host) => host.current));
   const before = currents.size === 1 ? hosts[0]?.current : undefined;
   return {
     outputs: runOutputs(inputs, { 'release-id': manifest.id, 'previous-release-id': before ?? '' }),
-    summary: dryRunSummary({ ...releaseFacts(setup, release.verified), hosts }),
+    summary: dryRunSummary({ ...releaseFacts(setup, release.verified), hosts, releaseCommand }),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   readHostState,
   rollbackHost,
   rollout,
+  stageRollback,
   type Commands,
   type Fleet,
   type HostOutcome,
@@ -77,12 +78,13 @@ export async function rollBack(step: RollbackStep): Promise<RollbackDone> {
   const deployment = pendingDeployment(step);
   const common = { root, lock, log, ...commands };
   const connections = await step.fleet.connections();
-  const outcomes = await rollout(connections, {
+  const { outcomes } = await rollout(connections, {
     parallel: step.parallel,
     onFailure: step.onFailure,
     log,
-    step: (c, onPhase) =>
-      rollbackHost(c.transport, {
+    // No release phase: a rollback runs no release command, as run-action's default.
+    stage: (c, onPhase) =>
+      stageRollback(c.transport, {
         ...common,
         onPhase,
         beforeChange: deployment?.beforeChange,

@@ -23,6 +23,8 @@ export const EXIT = {
   noAtomicRename: 77,
   notDeployRoot: 78,
   missing: 79,
+  /** A user's command ran past its time and was stopped (as GNU timeout says it). */
+  timedOut: 124,
   noTar: 127,
 } as const;
 

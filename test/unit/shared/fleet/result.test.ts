@@ -10,23 +10,12 @@ import {
 import type { HostResult } from '../../../../shared/host/activate.js';
 import type { Phase } from '../../../../shared/host/session.js';
 import { silentLog } from '../../../../shared/log.js';
-import { parseHost, type Host } from '../../../../shared/names.js';
+import { connection, stagedHost } from './fakes.js';
 
 /*
  * The rollout's decisions without hosts: each host's step is what a deploy on it returned or
  * threw, so every combination of outcomes can be set up and what the fleet comes to checked.
  */
-
-function connection(name: string): Connection {
-  const host = parseHost(`deploy@${name}`) as Host;
-  const transport = {
-    label: host.label,
-    bytesSent: 0,
-    exec: () => Promise.reject(new Error('no host behind this connection')),
-    close: () => Promise.resolve(),
-  };
-  return { host, transport };
-}
 
 const hosts = ['a', 'b', 'c'].map(connection);
 
@@ -79,16 +68,20 @@ async function roll(
   const started: string[] = [];
   const putBack: string[] = [];
   const { on, reads, ...overrides } = options;
-  const outcomes = await rollout(on ?? hosts, {
+  const { outcomes } = await rollout(on ?? hosts, {
     parallel: 1,
     onFailure: 'rollback',
     log: silentLog,
-    step: (c, onPhase: (phase: Phase) => void) => {
+    stage: (c, onPhase: (phase: Phase) => void) => {
       started.push(c.host.label);
       const step = steps[c.host.label] ?? new Error(`no step for ${c.host.label}`);
       if (step instanceof Error) return Promise.reject(step);
-      onPhase('switch');
-      return Promise.resolve(hostResult(c.host.label, id, step));
+      return Promise.resolve(
+        stagedHost(c.host.label, id, () => {
+          onPhase('switch');
+          return Promise.resolve(hostResult(c.host.label, id, step));
+        }),
+      );
     },
     putBack: (c, to) => {
       putBack.push(`${c.host.label} -> ${to}`);
@@ -292,10 +285,13 @@ describe('what a rollout comes to', () => {
       { 'deploy@a': lost },
       {
         on: hosts.slice(0, 1),
-        step: (_c, onPhase) => {
-          onPhase('switch');
-          return Promise.reject(lost);
-        },
+        stage: (c, onPhase) =>
+          Promise.resolve(
+            stagedHost(c.host.label, 'v2', () => {
+              onPhase('switch');
+              return Promise.reject(lost);
+            }),
+          ),
       },
     );
     expect(fleet).toMatchObject({

@@ -256,6 +256,37 @@ describe('the scripts on real files', () => {
     expect(await readdir(path.join(root, 'releases/v1'))).toEqual(['.env']);
   });
 
+  it('with a timeout, runs the same way and keeps the exit status of a command that ends in time', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    await writeFile(path.join(root, 'releases/v1/.env'), renderEnvFile({ GREETING: 'hi' }));
+    const started = performance.now();
+    const result = sh(commandScript(root, 'v1', 'echo "$GREETING"; echo err >&2; exit 3', 17));
+    expect(result).toMatchObject({ code: 3, stderr: '' });
+    expect(result.stdout.toString()).toBe('hi\nerr\n');
+    expect(performance.now() - started).toBeLessThan(2000);
+    // Its watchdog went with it: no `sleep 17` is left behind.
+    expect(execFileSync('ps', ['-A', '-o', 'args='], { encoding: 'utf8' })).not.toMatch(
+      /^sleep 17$/m,
+    );
+  });
+
+  it('stops a command that runs past its timeout, with what it started, and says so', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    const pids = path.join(dir, 'pids');
+    const command = `echo started; sleep 30 & echo $! > ${pids}; sh -c 'echo $$ >> ${pids}; sleep 40'`;
+    const started = performance.now();
+    const result = sh(commandScript(root, 'v1', command, 1));
+    expect(result.code).toBe(EXIT.timedOut);
+    expect(result.stdout.toString()).toMatch(/^started\n/);
+    expect(performance.now() - started).toBeLessThan(4000);
+    const left = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
+    expect(left).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    for (const pid of left) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
+  });
+
   it('exports exactly the values shared/dotenv.ts writes, in every quoting it uses, running none', async () => {
     const root = deployRoot(path.join(dir, 'app'));
     await mkdir(path.join(root, 'releases/v1'), { recursive: true });
