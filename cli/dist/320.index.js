@@ -309,6 +309,8 @@ async function streamingFetch(url, init = {}) {
 
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 11 modules
 var schemas = __webpack_require__(2857);
+// EXTERNAL MODULE: ./node_modules/zod/v4/core/core.js
+var core = __webpack_require__(8532);
 ;// CONCATENATED MODULE: ./shared/names.ts
 
 /**
@@ -360,6 +362,17 @@ function parseHost(line) {
     const bare = host.startsWith('[') ? host.slice(1, -1) : host;
     return { kind: 'ssh', user, host: bare, port, label: line };
 }
+/** A bastion to reach SSH hosts through (`proxy-jump`): `user@host[:port]`, as `ssh -J` takes it. */
+const jumpHost = schemas/* string */.YjP().transform((value, ctx) => {
+    const host = parseHost(value.trim());
+    if (host?.kind === 'ssh')
+        return host;
+    ctx.addIssue({
+        code: 'custom',
+        message: `expected user@bastion[:port], such as deploy@bastion.example.com, got ${JSON.stringify(value)}`,
+    });
+    return core/* NEVER */.tm;
+});
 /** Quotes one argument for POSIX sh: single quotes, with embedded ones closed and escaped. */
 function shellQuote(value) {
     if (value.includes('\0'))
@@ -1389,6 +1402,8 @@ const EXIT = {
     noAtomicRename: 77,
     notDeployRoot: 78,
     missing: 79,
+    /** A user's command ran past its time and was stopped (as GNU timeout says it). */
+    timedOut: 124,
     noTar: 127,
 };
 /**
@@ -4264,6 +4279,7 @@ function stderrLog(io) {
         debug: () => undefined,
         warning: (message) => io.stderr.write(`warning: ${message}\n`),
         setSecret: () => undefined,
+        group: (_title, body) => body(),
     };
 }
 
