@@ -29,6 +29,7 @@ export {
   appName,
   environmentName,
   isPreviewEnvironment,
+  jumpHost,
   parseHost,
   releaseId,
   releaseNumber,
