@@ -5,6 +5,7 @@ import { deployBench } from './deploy.js';
 import { ledgerBench } from './ledger.js';
 import { packBench } from './pack.js';
 import { sshBench } from './ssh.js';
+import { startBench } from './start.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   pack: packBench,
@@ -12,6 +13,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   deploy: deployBench,
   ssh: sshBench,
   blocks: blocksBench,
+  start: startBench,
   ledger: (_args) => ledgerBench(),
 };
 

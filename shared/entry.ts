@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import * as core from '@actions/core';
+import { EOL } from 'node:os';
 import type { z } from 'zod';
 import { contextFromEnv, type ActionContext } from './context.js';
 import { Cancelled, formatError } from './errors.js';
@@ -8,16 +8,27 @@ import type { StageResult } from './stages/result.js';
 
 /**
  * The edge between the runner and the shared code: the only module below an action's entry
- * that talks to @actions/core and process.env. Stages get plain values.
+ * that talks to @actions/core and process.env. Stages get plain values. @actions/core (and the
+ * HTTP client it loads) is imported only once the inputs are good: a step that stops at a bad
+ * input reads its inputs and prints its error as the runner's protocol says, without it.
  */
 export function readInputs<S extends z.ZodObject>(schema: S): z.output<S> {
   return parseInputs(schema, (name) => {
-    const value = core.getInput(name);
+    // As core.getInput reads them: INPUT_ and the name upper-cased, spaces as `_`, trimmed.
+    const value = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]?.trim() ?? '';
     return value === '' ? undefined : value;
   });
 }
 
-export function actionContext(signal?: AbortSignal): ActionContext {
+/** Fails the step with one `::error::` line, as core.setFailed does. */
+export function fail(message: string): void {
+  process.exitCode = 1;
+  const data = message.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  process.stdout.write(`::error::${data}${EOL}`);
+}
+
+export async function actionContext(signal?: AbortSignal): Promise<ActionContext> {
+  const core = await import('@actions/core');
   return contextFromEnv(process.env, core, signal);
 }
 
@@ -54,6 +65,7 @@ export function endIfCancelled(signal: AbortSignal): void {
 
 /** Sets the outputs and writes the summary; a stage's failure then fails the step. */
 export async function report(result: StageResult<Record<string, string>>): Promise<void> {
+  const core = await import('@actions/core');
   for (const [name, value] of Object.entries(result.outputs)) core.setOutput(name, value);
   if (result.summary) await core.summary.addRaw(result.summary).write();
   if (result.failure) core.setFailed(formatError(result.failure));

@@ -59,12 +59,6 @@ export async function checkBundle(
   release: VerifiedManifest,
   options: { tempDir: string; log: Log },
 ): Promise<void> {
-  const bundle = await verifyBundle(
-    ledger.github,
-    ledger.scope,
-    release,
-    options.tempDir,
-    options.log,
-  );
+  const bundle = await verifyBundle(ledger.github, release, { scope: ledger.scope, ...options });
   await rm(bundle.directory, { recursive: true, force: true });
 }

@@ -1,9 +1,8 @@
-import * as core from '@actions/core';
-import { cancellation, endIfCancelled } from '../../shared/entry.js';
+import { cancellation, endIfCancelled, fail } from '../../shared/entry.js';
 import { formatError } from '../../shared/errors.js';
 import { run } from './main.js';
 
 const cancelled = cancellation();
 void run(cancelled)
-  .catch((error: unknown) => core.setFailed(formatError(error)))
+  .catch((error: unknown) => fail(formatError(error)))
   .finally(() => endIfCancelled(cancelled));

@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors.js';
 import type { Compression } from './compression.js';
 import { compressStream } from './compress-stream.js';
 import { encodeHeader, END_OF_ARCHIVE, entryMode, paddingAfter } from './tar.js';
-import { checkedEntries, type BundleSource } from './unpack.js';
+import { checkedEntries, type BundleSource } from './check.js';
 
 const BLOCK = 512;
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntryKind } from './rules.js';
 import { entryMode } from './tar.js';
-import { checkedEntries, type BundleSource, type CheckOptions } from './unpack.js';
+import { checkedEntries, type BundleSource, type CheckOptions } from './check.js';
 
 /*
  * The index of a release's files, kept on the host as `.release/index`: what each entry of the

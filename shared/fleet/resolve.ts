@@ -122,7 +122,7 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
   const { manifest } = verified;
   describeRelease(verified, log);
-  const bundle = await verifyBundle(github, scope, verified, options.tempDir, log);
+  const bundle = await verifyBundle(github, verified, { scope, tempDir: options.tempDir, log });
   const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {
     const config = await releaseConfig(verified, options.identity, log);

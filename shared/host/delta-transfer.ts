@@ -4,7 +4,7 @@ import type { Compression } from '../bundle/compression.js';
 import { compressStream } from '../bundle/compress-stream.js';
 import { releaseStream } from '../bundle/delta-tar.js';
 import { INDEX_HEADER, parseIndex, serializeIndex, type FileIndex } from '../bundle/file-index.js';
-import type { BundleSource } from '../bundle/unpack.js';
+import type { BundleSource } from '../bundle/check.js';
 import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
 import {

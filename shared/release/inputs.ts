@@ -1,47 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { mergeConfig, validateConfig, type MergedConfig } from '../config.js';
 import type { ActionContext } from '../context.js';
 import { ConfigurationError } from '../errors.js';
-import { booleanInput, splitLines } from '../inputs.js';
 import type { Log } from '../log.js';
-import { appName, COMMIT_SHA, environmentName, isPreviewEnvironment, releaseId } from '../names.js';
+import { COMMIT_SHA, isPreviewEnvironment, resolveApp } from '../names.js';
 import { maskSecret, parseRecipients } from '../secrets.js';
 import { parseSigningKey, type SigningKey } from '../signature.js';
-import { resolveApp } from '../stages/build.js';
+import type { ReleaseInputs } from '../stages/inputs/release.js';
 
-export const releaseInputs = z.object({
-  environment: environmentName,
-  app: appName.optional(),
-  sha: z
-    .string()
-    .regex(COMMIT_SHA, 'expected a full commit SHA: 40 lower-case hex digits')
-    .optional(),
-  vars: z.string().optional(),
-  secrets: z.string().optional(),
-  config: z.string().optional(),
-  include: z
-    .string()
-    .optional()
-    .transform((value) => splitLines(value)),
-  exclude: z
-    .string()
-    .optional()
-    .transform((value) => splitLines(value)),
-  schema: z.string().optional(),
-  'signing-key': z.string({ error: 'an OpenSSH Ed25519 private key is required' }),
-  recipients: z
-    .string()
-    .optional()
-    .transform((value) => splitLines(value)),
-  'release-id': releaseId.optional(),
-  prerelease: booleanInput(false),
-  'make-latest': booleanInput(false),
-  token: z.string().optional(),
-});
-
-export type ReleaseInputs = z.output<typeof releaseInputs>;
+// The schema lives apart, light, so that the entry parses the inputs before it loads the stage.
+export { releaseInputs, type ReleaseInputs } from '../stages/inputs/release.js';
 
 export interface CheckedInputs {
   app: string;

@@ -91,13 +91,11 @@ function releaseSearcher(options: LocateOptions) {
       const { build } = release.manifest;
       if (build.sha !== sha || release.manifest.app !== app) continue;
       checkAssetSize(build.size, `the build of ${sha} in ${entry.tag}`);
-      const bundle = await verifyBundle(
-        github,
+      const bundle = await verifyBundle(github, release, {
         scope,
-        release,
-        options.scratch,
-        options.context.log,
-      );
+        tempDir: options.scratch,
+        log: options.context.log,
+      });
       options.context.log.info(
         `Found the build of ${sha} in release ${entry.tag}: ${build.digest}`,
       );

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { runUrl, type ActionContext } from '../context.js';
 import { ConfigurationError, formatError } from '../errors.js';
 import {
@@ -26,57 +25,14 @@ import { gitHubClient, type GitHub } from '../github.js';
 import type { Commands } from '../host/activate.js';
 import { stageDeploy } from '../host/deploy.js';
 import { rollbackHost, stageRollback } from '../host/rollback.js';
-import { deployRoot, sharedPath } from '../host/scripts/root.js';
+import { deployRoot } from '../host/scripts/root.js';
 import type { LockOptions } from '../host/session.js';
 import { dryRunHost, readHostState } from '../host/state.js';
-import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
 import type { LedgerScope } from '../ledger.js';
-import {
-  appName,
-  environmentName,
-  isPreviewEnvironment,
-  jumpHost,
-  parseHost,
-  releaseSelector,
-} from '../names.js';
+import { isPreviewEnvironment, resolveApp } from '../names.js';
 import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
-import { resolveApp } from './build.js';
+import type { RunInputs } from './inputs/run.js';
 import type { StageResult } from './result.js';
-
-export const runInputs = z.object({
-  environment: environmentName,
-  app: appName.optional(),
-  'release-id': releaseSelector.optional().transform((value) => value ?? 'latest'),
-  hosts: linesInput('local or user@host[:port]', parseHost, { required: true }),
-  path: z.string().optional(),
-  'ssh-key': z.string().optional(),
-  'known-hosts': z.string().optional(),
-  'proxy-jump': jumpHost.optional(),
-  'proxy-jump-key': z.string().optional(),
-  'allowed-signers': z.string().optional(),
-  identity: z.string().optional(),
-  restart: z.string().optional(),
-  'health-check': z.string().optional(),
-  'health-timeout': integerInput(60, 1, 3600),
-  'release-command': z.string().optional(),
-  'release-command-timeout': integerInput(600, 1, 21600),
-  'release-command-host': z.string().optional(),
-  'release-command-on-rollback': booleanInput(false),
-  keep: integerInput(5, 2, 100),
-  'shared-paths': linesInput('a relative directory path', sharedPath),
-  parallel: integerInput(1, 1, 256),
-  'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
-  'lock-timeout': integerInput(0, 0, 3600),
-  destroy: booleanInput(false),
-  'stop-command': z.string().optional(),
-  'delete-releases': booleanInput(false),
-  'dry-run': booleanInput(false),
-  deployment: booleanInput(true),
-  url: z.url({ error: 'expected an absolute URL such as https://staging.example.com' }).optional(),
-  token: z.string().optional(),
-});
-
-export type RunInputs = z.output<typeof runInputs>;
 
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;

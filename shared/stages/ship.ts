@@ -1,33 +1,9 @@
-import { z } from 'zod';
 import type { ActionContext } from '../context.js';
+import { build, type BuildOutputs } from './build.js';
+import type { ShipInputs } from './inputs/ship.js';
+import { release, type ReleaseOutputs } from './release.js';
 import type { StageResult } from './result.js';
-import { build, buildInputs, type BuildOutputs } from './build.js';
-import { release, releaseInputs, type ReleaseOutputs } from './release.js';
-import { run, runInputs, type RunOutputs } from './run.js';
-
-/**
- * The one-step pipeline takes the three stages' inputs under their own names, except the deploy
- * root, which is `deploy-path` here because `path` already names what build packs. The release
- * is always the next ID of the environment, made from this build, and it is what run deploys.
- */
-export const shipInputs = z.object({
-  ...buildInputs.shape,
-  ...releaseInputs.omit({ 'release-id': true, sha: true }).shape,
-  ...runInputs.omit({
-    'release-id': true,
-    path: true,
-    destroy: true,
-    'stop-command': true,
-    'delete-releases': true,
-  }).shape,
-  'deploy-path': runInputs.shape.path,
-  // Optional in run-action for `destroy` only; shipping always verifies what it deploys.
-  'allowed-signers': z.string({
-    error: 'expected allowed_signers lines naming the release signing keys',
-  }),
-});
-
-export type ShipInputs = z.output<typeof shipInputs>;
+import { run, type RunOutputs } from './run.js';
 
 export type ShipOutputs = BuildOutputs & ReleaseOutputs & RunOutputs;
 

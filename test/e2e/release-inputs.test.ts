@@ -38,7 +38,7 @@ describe.concurrent('release-action refuses bad input with one line and creates 
     [
       'a missing signing-key',
       () => ({ ...keys.inputs(), 'signing-key': undefined }),
-      /^Input 'signing-key' is required$/,
+      /^Input 'signing-key': is required$/,
     ],
     [
       'a signing key that is not Ed25519',
@@ -56,7 +56,7 @@ describe.concurrent('release-action refuses bad input with one line and creates 
     [
       'a recipient that is not an age key',
       () => ({ ...keys.inputs(), recipients: keys.signer.publicKey }),
-      /^Input 'recipients': (recipients )?line 1 "ssh-ed25519 .*": SSH keys are not age recipients here/,
+      /^Input 'recipients': line 1: SSH keys are not age recipients here; got "ssh-ed25519"; make one with age-keygen$/,
     ],
     [
       'vars that are not JSON',

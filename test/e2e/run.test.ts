@@ -355,7 +355,7 @@ describe('run-action verifies the release before it touches any host', () => {
       tamper: () => Promise.resolve({ bundle: bundleB }),
       error: () =>
         new RegExp(
-          `^release shop/production/v[0-9]+: the bundle shop-a{40}\\.tar\\.zst is ${bundleB.digest} \\(${bundleB.size} bytes\\) but release\\.json says ${bundleA.digest} \\(${bundleA.size} bytes\\); the asset was replaced or damaged$`,
+          `^release shop/production/v[0-9]+: the bundle shop-a{40}\\.tar\\.zst: expected ${bundleA.digest} \\(${bundleA.size} bytes\\), as release\\.json says, got (an asset of ${bundleB.size} bytes|${bundleB.digest} \\(${bundleB.size} bytes\\)); the asset was replaced or damaged$`,
         ),
     },
     {
@@ -363,7 +363,7 @@ describe('run-action verifies the release before it touches any host', () => {
       tamper: () => Promise.resolve({}),
       bundle: () => hostile,
       error: () =>
-        /^release shop\/production\/v[0-9]+: bundle entry '\.\.\/escaped' contains '\.\.'; expected a path inside the root$/,
+        /^release shop\/production\/v[0-9]+: entry "\.\.\/escaped": contains '\.\.'; expected a path inside the root$/,
     },
     {
       name: 'signed by a key not in allowed-signers',
@@ -372,7 +372,7 @@ describe('run-action verifies the release before it touches any host', () => {
         return { signature: (bytes) => signWith(bytes, stranger) };
       },
       error: () =>
-        /^release shop\/production\/v[0-9]+ is not trusted: release\.json\.sig: the signing key ssh-ed25519 AAAA\S+ is not in allowed-signers$/,
+        /^release shop\/production\/v[0-9]+ is not trusted: release\.json\.sig: is made by a key that is not in allowed-signers; got ssh-ed25519 AAAA\S+$/,
     },
     {
       name: 'a genuine release.json of another release published under this tag',
@@ -405,17 +405,19 @@ describe('run-action verifies the release before it touches any host', () => {
     const check = await untouched(site);
     const missing = await deploy(site, { 'release-id': good.id, identity: undefined });
     expect(missing.errors).toEqual([
-      `Input 'identity' is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
+      `Input 'identity': is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
     ]);
     const wrong = await deploy(site, {
       'release-id': good.id,
       identity: (await makeIdentity()).identity,
     });
     expect(wrong.errors).toEqual([
-      "identity: the identity does not decrypt the release's secrets; they were encrypted to other recipients",
+      `Input 'identity': release shop/production/${good.id}: does not decrypt the release's secrets: they were encrypted to other recipients`,
     ]);
     const garbled = await deploy(site, { 'release-id': good.id, identity: 'AGE-SECRET-KEY-1NOPE' });
-    expect(garbled.errors[0]).toMatch(/^identity line 1 is not an age X25519 identity/);
+    expect(garbled.errors[0]).toMatch(
+      /^Input 'identity': release shop\/production\/v\d+: line 1: expected an age X25519 identity/,
+    );
     const unmasked = garbled.log.split('\n').filter((line) => !line.startsWith('::add-mask::'));
     expect(unmasked.join('\n')).not.toContain('AGE-SECRET-KEY-1NOPE');
     await check();

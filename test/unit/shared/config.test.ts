@@ -112,32 +112,32 @@ describe('mergeConfig', () => {
     );
     expect(errorOf(() => merge({ vars: '"x"' }))).toMatch(/got a string/);
     expect(errorOf(() => merge({ secrets: '{"PIN": 1234}' }))).toBe(
-      "Input 'secrets': the value of PIN must be a string",
+      'Input \'secrets\': the value of "PIN": expected a string, got a number',
     );
     expect(errorOf(() => merge({ vars: '{"PORT": 8080}' }))).toBe(
-      "Input 'vars': the value of PORT must be a string, got 8080",
+      'Input \'vars\': the value of "PORT": expected a string, got 8080',
     );
   });
 
   it('refuses keys that are not environment variable names, naming the key and the input', () => {
     expect(errorOf(() => merge({ vars: '{"1PORT": "1"}' }))).toMatch(
-      /^Input 'vars': key "1PORT" is not a valid environment variable name/,
+      /^Input 'vars': key: expected an environment variable name .*, got "1PORT"$/,
     );
     expect(errorOf(() => merge({ secrets: '{"DB-URL": "x"}' }))).toMatch(
-      /^Input 'secrets': key "DB-URL" is not a valid/,
+      /^Input 'secrets': key: expected an environment variable name .*, got "DB-URL"$/,
     );
     expect(errorOf(() => merge({ config: 'MY VAR=1' }))).toMatch(
-      /^Input 'config': key "MY VAR" is not a valid/,
+      /^Input 'config': key: expected an environment variable name .*, got "MY VAR"$/,
     );
     expect(merge({ vars: '{"BAD-BUT-EXCLUDED": "1"}', exclude: ['BAD*'] }).vars).toEqual({});
   });
 
   it('refuses malformed or repeated config lines', () => {
     expect(errorOf(() => merge({ config: 'A=1\nsecret-looking-line' }))).toBe(
-      "Input 'config' line 2: expected KEY=value",
+      "Input 'config': line 2: expected KEY=value",
     );
     expect(errorOf(() => merge({ config: 'A=1\nB=2\nA=3' }))).toBe(
-      "Input 'config': A is set twice (lines 1 and 3)",
+      'Input \'config\': "A": is set twice (lines 1 and 3)',
     );
   });
 
@@ -151,9 +151,9 @@ describe('mergeConfig', () => {
 
   it('refuses bad patterns, naming the input and line', () => {
     expect(errorOf(() => merge({ include: ['APP_*', 'db url'] }))).toMatch(
-      /^Input 'include' line 2 "db url": expected a key name or a pattern/,
+      /^Input 'include': line 2: expected a key name or a pattern with \* \(like APP_\*\), got "db url"$/,
     );
-    expect(errorOf(() => merge({ exclude: ['(.*)'] }))).toMatch(/^Input 'exclude' line 1/);
+    expect(errorOf(() => merge({ exclude: ['(.*)'] }))).toMatch(/^Input 'exclude': line 1: /);
   });
 });
 
@@ -221,14 +221,14 @@ describe('validateConfig', () => {
 
   it('refuses a schema that is not JSON or not a valid schema, naming the input', () => {
     expect(errorOf(() => validateConfig({}, '{type: object}'))).toMatch(
-      /^Input 'schema' is not valid JSON/,
+      /^Input 'schema': is not valid JSON; got /,
     );
     expect(errorOf(() => validateConfig({}, '[]'))).toBe(
       "Input 'schema': expected a JSON Schema object",
     );
     expect(errorOf(() => validateConfig({}, '{"type": "objekt"}'))).toMatch(/^Input 'schema': /);
     expect(errorOf(() => validateConfig({}, '{"typo": 1}'))).toMatch(
-      /^Input 'schema': strict mode: unknown keyword: "typo"/,
+      /^Input 'schema': is not a usable JSON Schema; got strict mode: unknown keyword: "typo"/,
     );
   });
 });

@@ -18,6 +18,15 @@ const schema = z.object({
   items: linesInput('a word', (line) => (/^\w+$/.test(line) ? line : undefined)),
 });
 
+function catchError(work: () => unknown): unknown {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}
+
 const reader = (values: Record<string, string>) => (name: string) => values[name];
 
 describe('parseInputs', () => {
@@ -32,9 +41,13 @@ describe('parseInputs', () => {
   });
 
   it('names a missing required input', () => {
-    expect(() => parseInputs(schema, reader({}))).toThrow(
-      new ConfigurationError("Input 'name' is required"),
-    );
+    const error = catchError(() => parseInputs(schema, reader({})));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).problem).toEqual({
+      input: 'name',
+      problem: 'is required',
+    });
+    expect((error as Error).message).toBe("Input 'name': is required");
   });
 
   it('names the input and the expected form for a wrong type', () => {
@@ -54,8 +67,22 @@ describe('parseInputs', () => {
 
   it('names the bad line of a multi-line input', () => {
     expect(() => parseInputs(schema, reader({ name: 'x', items: 'ok\n\nnot ok' }))).toThrow(
-      `Input 'items': line 2 "not ok" is not a word`,
+      `Input 'items': line 2: expected a word, got "not ok"`,
     );
+  });
+
+  it('keeps what was got apart from our words, escaped and bounded', () => {
+    const error = catchError(() =>
+      parseInputs(schema, reader({ name: 'x', items: `\u001b[31m${'w'.repeat(1_000_000)}!` })),
+    );
+    expect((error as ConfigurationError).problem).toMatchObject({
+      input: 'items',
+      subject: 'line 1',
+      expected: 'a word',
+    });
+    const message = (error as Error).message;
+    expect(message).toMatch(/^Input 'items': line 1: expected a word, got "\\u001b\[31mwww/);
+    expect(message.length).toBeLessThan(1000);
   });
 
   it('accepts the YAML boolean spellings @actions/core accepts', () => {
