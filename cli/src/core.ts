@@ -22,8 +22,9 @@ export {
   MANIFEST_ASSET,
   SIGNATURE_ASSET,
   parseManifest,
-  verifyChain,
+  checkPreviousLink,
   type Manifest,
+  type StoredManifest,
 } from '../../shared/manifest.js';
 export {
   appName,
@@ -63,4 +64,9 @@ export {
   verifyMessage,
   type AllowedSigner,
 } from '../../shared/signature.js';
-export { verifyBundle, verifyManifest, type VerifiedManifest } from '../../shared/verify.js';
+export {
+  verifyBundle,
+  verifyManifest,
+  verifyPreviousLink,
+  type VerifiedManifest,
+} from '../../shared/verify.js';
