@@ -58,15 +58,11 @@ export { readHostState, type HostState } from '../../shared/host/state.js';
 export { unlockHost, type UnlockResult } from '../../shared/host/unlock.js';
 export { keysFor, knownHostsName, parseKnownHosts } from '../../shared/host/known-hosts.js';
 export { splitLines } from '../../shared/inputs.js';
-export {
-  parseAllowedSigners,
-  SIGNATURE_NAMESPACE,
-  verifyMessage,
-  type AllowedSigner,
-} from '../../shared/signature.js';
+export { parseAllowedSigners, type AllowedSigner } from '../../shared/signature.js';
 export {
   verifyBundle,
   verifyManifest,
   verifyPreviousLink,
+  verifySignedManifest,
   type VerifiedManifest,
 } from '../../shared/verify.js';

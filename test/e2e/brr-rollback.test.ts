@@ -299,7 +299,7 @@ describe('brr rollback with GitHub unreachable', () => {
     );
     expect(error).toMatch(
       new RegExp(
-        `^host ${hosts[1]!.hostLine}: releases/v1/\\.release/release\\.json\\.sig: signature: `,
+        `^host ${hosts[1]!.hostLine}: releases/v1 is not trusted: release\\.json\\.sig: does not match the signed bytes; the file or its signature was changed$`,
       ),
     );
     expect(tampered.code).toBe(1);

@@ -2,13 +2,12 @@ import {
   ConfigurationError,
   findRelease,
   MANIFEST_ASSET,
-  parseManifest,
   printable,
   releaseTag,
   SIGNATURE_ASSET,
   statusOf,
   verifyManifest,
-  verifyMessage,
+  verifySignedManifest,
   type AllowedSigner,
   type HostState,
   type Manifest,
@@ -126,35 +125,23 @@ function trustCopy(
   options: { app: string; environment: string; allowedSigners: readonly AllowedSigner[] },
 ) {
   const copy = copyOf(state, id);
-  const where = `host ${state.host}: releases/${id}/.release`;
+  const subject = `host ${state.host}: releases/${id}`;
   if (!copy.manifest || !copy.signature) {
     throw new ConfigurationError({
-      subject: where,
-      problem: `has no ${copy.manifest ? SIGNATURE_ASSET : MANIFEST_ASSET}`,
+      subject,
+      problem: `has no .release/${copy.manifest ? SIGNATURE_ASSET : MANIFEST_ASSET}`,
       hint: 'without GitHub, only a signed copy on the host can be trusted',
     });
   }
-  let signer: string;
-  try {
-    signer = verifyMessage(
-      copy.manifest,
-      copy.signature.toString('utf8'),
-      options.allowedSigners,
-    ).principal;
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    throw new ConfigurationError({ ...error.problem, subject: `${where}/${SIGNATURE_ASSET}` });
-  }
-  const manifest = parseManifest(copy.manifest, `${where}/${MANIFEST_ASSET}`);
-  const asked = releaseTag(options.app, options.environment, id);
-  const named = releaseTag(manifest.app, manifest.environment, manifest.id);
-  if (named !== asked) {
-    throw new ConfigurationError({
-      subject: `${where}/${MANIFEST_ASSET}`,
-      problem: `is signed for ${named}, not ${asked}`,
-    });
-  }
-  return { manifest, bytes: copy.manifest, digest: copy.manifestDigest ?? '', signer };
+  const checked = verifySignedManifest(
+    { bytes: copy.manifest, signature: copy.signature },
+    { app: options.app, environment: options.environment, id },
+    {
+      allowedSigners: options.allowedSigners,
+      source: { subject, manifest: `${subject}/.release/${MANIFEST_ASSET}` },
+    },
+  );
+  return { ...checked, signer: checked.signer.principal };
 }
 
 /**
