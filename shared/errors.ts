@@ -24,14 +24,9 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
   readonly problem: Readonly<Problem>;
 
-  /**
-   * @param problem the data; a bare string is accepted only while older call sites move to data
-   *   (issue 18) and is read as the problem's words.
-   */
-  constructor(problem: Problem | string, options?: ErrorOptions) {
-    const data = typeof problem === 'string' ? { problem } : problem;
-    super(formatProblem(data), options);
-    this.problem = Object.freeze({ ...data });
+  constructor(problem: Problem, options?: ErrorOptions) {
+    super(formatProblem(problem), options);
+    this.problem = Object.freeze({ ...problem });
   }
 }
 

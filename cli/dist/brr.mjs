@@ -18,7 +18,7 @@ if (major < NODE_MAJOR) {
 }
 else {
     await __nccwpck_require__.e(/* import() */ 721).then(__nccwpck_require__.bind(__nccwpck_require__, 6721));
-    const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(868), __nccwpck_require__.e(320)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1320));
+    const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(351), __nccwpck_require__.e(612)]).then(__nccwpck_require__.bind(__nccwpck_require__, 5612));
     process.exitCode = await main(process.argv.slice(2), {
         env: process.env,
         cwd: process.cwd(),
