@@ -1,6 +1,6 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useGitHub } from '../emulator/vitest.js';
 import { brr, tempFile, type BrrRun } from '../helpers/brr.js';
 import {
@@ -12,12 +12,12 @@ import {
   rootOn,
   startAgent,
   startDeploy,
-  startLab,
+  useLab,
   waitFor,
+  withDownHost,
   type HostLab,
   type Site,
 } from '../helpers/brr-hosts.js';
-import { freePort } from '../hosts/fixtures.js';
 import type { TestHost } from '../hosts/sshd.js';
 
 /*
@@ -27,19 +27,16 @@ import type { TestHost } from '../hosts/sshd.js';
  */
 
 const emulator = useGitHub();
+const useHosts = useLab(2);
 let lab: HostLab;
 let hosts: TestHost[];
 
 /** No token and a GitHub that is not there: status and unlock must not need it. */
 const NO_GITHUB = { GITHUB_TOKEN: undefined, GITHUB_API_URL: 'http://127.0.0.1:9' };
 
-beforeAll(async () => {
-  lab = await startLab(2);
+beforeAll(() => {
+  lab = useHosts();
   hosts = lab.hosts;
-});
-
-afterAll(async () => {
-  await Promise.all((hosts ?? []).map((h) => h.stop()));
 });
 
 function status(site: Site, args: string[] = [], on?: TestHost[]): Promise<BrrRun> {
@@ -240,15 +237,7 @@ describe('brr host commands fail with one line', () => {
     const site = newSite(emulator(), lab);
     await release(site);
     await deploy(site, hosts, 'v1');
-    const port = await freePort();
-    const down = `${hosts[0]!.user}@127.0.0.1:${port}`;
-    const knownHosts = await tempFile(
-      'known_hosts',
-      `${await readFile(lab.knownHostsFile, 'utf8')}[127.0.0.1]:${port} ${hosts[0]!.knownHosts.split(' ').slice(1).join(' ')}`,
-    );
-    const args = hostArgs(site);
-    args[args.indexOf('--hosts') + 1] = `${hosts[0]!.hostLine},${down}`;
-    args[args.indexOf('--known-hosts') + 1] = knownHosts;
+    const { args, down } = await withDownHost(site);
     const result = await brr(['status', 'production', ...args, '--json'], { env: NO_GITHUB });
     expectOneLine(
       result,

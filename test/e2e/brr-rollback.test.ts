@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startGitHub } from '../emulator/index.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { brr, emulatorEnv, tempFile, type BrrRun } from '../helpers/brr.js';
+import { brr, emulatorEnv, type BrrRun } from '../helpers/brr.js';
 import {
   currentOn,
   deploy,
@@ -17,12 +17,12 @@ import {
   RESTART,
   rootOn,
   runningOn,
-  startLab,
+  useLab,
+  withDownHost,
   type HostLab,
   type Site,
 } from '../helpers/brr-hosts.js';
 import { emulatorClient, withVar } from '../helpers/releases.js';
-import { freePort } from '../hosts/fixtures.js';
 import type { TestHost } from '../hosts/sshd.js';
 
 /*
@@ -32,19 +32,16 @@ import type { TestHost } from '../hosts/sshd.js';
  */
 
 const emulator = useGitHub();
+const useHosts = useLab(2);
 let lab: HostLab;
 let hosts: TestHost[];
 
 /** What the hosts' lock and history say of a rollback made from this machine. */
 const WHO = `brr ${userInfo().username}@${hostname()}`;
 
-beforeAll(async () => {
-  lab = await startLab(2);
+beforeAll(() => {
+  lab = useHosts();
   hosts = lab.hosts;
-});
-
-afterAll(async () => {
-  await Promise.all((hosts ?? []).map((h) => h.stop()));
 });
 
 function rollback(site: Site, args: string[], env = emulatorEnv(site.github)): Promise<BrrRun> {
@@ -88,6 +85,20 @@ async function expectUnchanged(site: Site, current: string): Promise<void> {
   }
 }
 
+/** Every host runs `id` again: switched, restarted with its .env, recorded as brr's rollback. */
+async function expectRolledBack(site: Site, id: string, from: string): Promise<void> {
+  for (const h of hosts) {
+    expect(await currentOn(h, site)).toBe(id);
+    expect(await runningOn(h, site)).toBe(`hello from ${id}`);
+    expect((await historyOn(h, site)).at(-1)).toMatchObject({
+      event: 'rolled-back',
+      release: id,
+      from,
+      by: WHO,
+    });
+  }
+}
+
 function expectOneLine(result: BrrRun, line: RegExp | string): void {
   expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   if (typeof line === 'string') expect(result.stderr.trimEnd()).toBe(line);
@@ -124,17 +135,8 @@ describe('brr rollback with GitHub reachable', () => {
       })),
     });
 
-    for (const h of hosts) {
-      expect(await currentOn(h, site)).toBe('v1');
-      // The restart ran in v1, with v1's .env.
-      expect(await runningOn(h, site)).toBe('hello from v1');
-      expect((await historyOn(h, site)).at(-1)).toMatchObject({
-        event: 'rolled-back',
-        release: 'v1',
-        from: 'v2',
-        by: WHO,
-      });
-    }
+    // The restart ran in v1, with v1's .env.
+    await expectRolledBack(site, 'v1', 'v2');
 
     const deployments = site.github.state.repository(site.repository).deployments;
     const recorded = deployments.at(-1)!;
@@ -181,14 +183,7 @@ describe('brr rollback with GitHub reachable', () => {
     expect(result.stdout).toContain(
       'shop/production v1: rolled back on 2 hosts; release.json signed by ci@example.com, checked against the ledger; GitHub Deployment',
     );
-    for (const h of hosts) {
-      expect(await currentOn(h, site)).toBe('v1');
-      expect((await historyOn(h, site)).at(-1)).toMatchObject({
-        release: 'v1',
-        from: 'v3',
-        by: WHO,
-      });
-    }
+    await expectRolledBack(site, 'v1', 'v3');
   });
 
   it('refuses a release that is not on the hosts, naming the deploy that brings it there', async () => {
@@ -245,22 +240,12 @@ describe('brr rollback with GitHub reachable', () => {
     );
     await expectUnchanged(site, 'v2');
 
-    const port = await freePort();
-    const down = `${hosts[0]!.user}@127.0.0.1:${port}`;
-    const knownHosts = await tempFile(
-      'known_hosts',
-      `${await readFile(lab.knownHostsFile, 'utf8')}[127.0.0.1]:${port} ${hosts[0]!.knownHosts.split(' ').slice(1).join(' ')}`,
-    );
-    const args = hostArgs(site);
+    const { args, down } = await withDownHost(site);
     const unreachable = await brr(
       [
         'rollback',
         'production',
         ...args,
-        '--hosts',
-        `${hosts[0]!.hostLine},${down}`,
-        '--known-hosts',
-        knownHosts,
         '--allowed-signers',
         lab.allowedSignersFile,
         '--restart',
@@ -315,14 +300,6 @@ describe('brr rollback with GitHub unreachable', () => {
       deployment: null,
       ok: true,
     });
-    for (const h of hosts) {
-      expect(await currentOn(h, site)).toBe('v1');
-      expect(await runningOn(h, site)).toBe('hello from v1');
-      expect((await historyOn(h, site)).at(-1)).toMatchObject({
-        event: 'rolled-back',
-        release: 'v1',
-        by: WHO,
-      });
-    }
+    await expectRolledBack(site, 'v1', 'v2');
   });
 });

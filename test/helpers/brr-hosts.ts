@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { parseHistory, type HistoryEvent } from '../../shared/host/history.js';
 import type { GitHubEmulator } from '../emulator/index.js';
+import { freePort } from '../hosts/fixtures.js';
 import { startHost, type TestHost } from '../hosts/sshd.js';
 import { startAction, uniqueName, type StartedAction } from './action.js';
 import {
@@ -38,7 +40,22 @@ export interface HostLab {
   dir: string;
 }
 
-export async function startLab(count: number): Promise<HostLab> {
+/** A lab of `count` hosts for the test file: started before its tests, stopped after them. */
+export function useLab(count: number): () => HostLab {
+  let lab: HostLab | undefined;
+  beforeAll(async () => {
+    lab = await startLab(count);
+  });
+  afterAll(async () => {
+    await Promise.all((lab?.hosts ?? []).map((h) => h.stop()));
+  });
+  return () => {
+    if (!lab) throw new Error('useLab: the hosts start in beforeAll');
+    return lab;
+  };
+}
+
+async function startLab(count: number): Promise<HostLab> {
   const [hosts, keys] = await Promise.all([
     Promise.all(Array.from({ length: count }, () => startHost({ ownWorkingDirectory: true }))),
     makeKeys(),
@@ -166,6 +183,23 @@ export function hostArgs(site: Site, on: readonly TestHost[] = site.lab.hosts): 
     '--known-hosts',
     site.lab.knownHostsFile,
   ];
+}
+
+/**
+ * brr's host options for the lab's first host and one that nothing answers on (a free port,
+ * listed in known_hosts with a key), and that second host's line.
+ */
+export async function withDownHost(site: Site): Promise<{ args: string[]; down: string }> {
+  const first = site.lab.hosts[0]!;
+  const port = await freePort();
+  const down = `${first.user}@127.0.0.1:${port}`;
+  const knownHosts = path.join(site.lab.dir, `known_hosts-${port}`);
+  const key = first.knownHosts.split(' ').slice(1).join(' ');
+  await writeFile(knownHosts, `${first.knownHosts}[127.0.0.1]:${port} ${key}`);
+  const args = hostArgs(site, [first]);
+  args[args.indexOf('--hosts') + 1] = `${first.hostLine},${down}`;
+  args[args.indexOf('--known-hosts') + 1] = knownHosts;
+  return { args, down };
 }
 
 export function rootOn(h: TestHost, site: Site): string {
