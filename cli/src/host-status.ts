@@ -15,6 +15,8 @@ export interface HostStatus {
   reached: boolean;
   /** Why the host could not be read. */
   problem: string | null;
+  /** Whether the deploy root exists there: a mistyped `--path` shows as false. */
+  exists: boolean;
   current: string | null;
   /** The last good release before current: what `rollback previous` goes back to. */
   previous: string | null;
@@ -59,12 +61,20 @@ export function hostStatus(reading: Reached<HostState>, events: number): HostSta
   const state = reading.value;
   if (!state) {
     const none = { current: null, previous: null, releases: [], lock: null, events: [] };
-    return { host, reached: false, problem: reading.problem, ...none, leftovers: [] };
+    return {
+      host,
+      reached: false,
+      problem: reading.problem,
+      exists: false,
+      ...none,
+      leftovers: [],
+    };
   }
   return {
     host,
     reached: true,
     problem: null,
+    exists: state.exists,
     current: state.current ?? null,
     previous: state.previous ?? null,
     releases: state.releases

@@ -92,6 +92,7 @@ describe('brr status', () => {
     expect(first).toMatchObject({
       host: hosts[0]!.hostLine,
       reached: true,
+      exists: true,
       current: 'v3',
       previous: 'v2',
       lock: null,
@@ -119,6 +120,15 @@ describe('brr status', () => {
       `The fleet is split: v3 on ${hosts[0]!.hostLine}; v2 on ${hosts[1]!.hostLine}.`,
     );
     expect(table.stdout).toMatch(/HOST +TIME +EVENT +RELEASE +FROM +BY/);
+
+    // A mistyped --path: no deploy root there, said as such.
+    const args = hostArgs(site);
+    args[args.indexOf('--path') + 1] = `${site.path}-typo`;
+    const typo = await brr(['status', 'production', ...args], { env: NO_GITHUB });
+    expect(typo.code).toBe(0);
+    expect(typo.stdout).toBe(
+      hosts.map((h) => `${h.hostLine}\tno deploy root at ./${site.path}-typo\n`).join(''),
+    );
 
     // The same fleet brought together: one release everywhere.
     await deploy(site, [hosts[1]!], 'v3');

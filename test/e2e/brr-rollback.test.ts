@@ -173,6 +173,7 @@ describe('brr rollback with GitHub reachable', () => {
         RESTART,
         '--parallel',
         '2',
+        '--no-deployment',
       ],
       { env: { ...emulatorEnv(site.github), NO_COLOR: '1' }, tty: true },
     );
@@ -181,8 +182,10 @@ describe('brr rollback with GitHub reachable', () => {
     expect(lines[0]).toMatch(/^HOST +BEFORE +AFTER +RESULT +SECONDS$/);
     expect(lines[1]).toMatch(new RegExp(`^${hosts[0]!.hostLine} +v3 +v1 +rolled-back +[0-9.]+$`));
     expect(result.stdout).toContain(
-      'shop/production v1: rolled back on 2 hosts; release.json signed by ci@example.com, checked against the ledger; GitHub Deployment',
+      'shop/production v1: rolled back on 2 hosts; release.json signed by ci@example.com, checked against the ledger.',
     );
+    // --no-deployment: the three deploys' Deployments, and none for the rollback.
+    expect(site.github.state.repository(site.repository).deployments).toHaveLength(3);
     await expectRolledBack(site, 'v1', 'v3');
   });
 

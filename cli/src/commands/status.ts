@@ -31,6 +31,9 @@ function hostRow(status: HostStatus, report: StatusReport): Cell[] {
   if (!status.reached) {
     return [status.host, { text: `not reached: ${status.problem ?? ''}`, style: 'red' }];
   }
+  if (!status.exists) {
+    return [status.host, { text: `no deploy root at ${report.path}`, style: 'yellow' }];
+  }
   const current: Cell =
     status.current === null
       ? { text: 'nothing', style: 'yellow' }
