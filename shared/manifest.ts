@@ -199,11 +199,6 @@ export function chainTo(previous: StoredManifest | undefined): Manifest['previou
   return { id: previous.manifest.id, digest: digestOf(previous.bytes) };
 }
 
-/** Checks each release's `previous` link against the release before it in `entries`, oldest first. */
-export function verifyChain(entries: readonly StoredManifest[]): void {
-  for (let i = 1; i < entries.length; i++) checkPreviousLink(entries[i]!, entries[i - 1]!);
-}
-
 /**
  * Checks a release's `previous` link against the release before it, as published: the same
  * ledger, the same ID, and the digest of exactly those bytes. A release changed after its

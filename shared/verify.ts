@@ -101,27 +101,71 @@ export async function verifyManifest(
     downloadAsset(github, repository, manifestAsset.id),
     downloadAsset(github, repository, signatureAsset.id),
   ]);
+  const checked = verifySignedManifest(
+    { bytes, signature },
+    { app: scope.app, environment: scope.environment, id: entry.id },
+    {
+      allowedSigners,
+      now,
+      source: {
+        subject: subjectOf(entry),
+        manifest: `${entry.tag} ${MANIFEST_ASSET}`,
+        misnamed: 'it was published under the wrong tag',
+      },
+    },
+  );
+  return { entry, ...checked };
+}
+
+/** Where a release.json was found, as its refusals name it. */
+export interface ManifestSource {
+  /** `release <tag>`, or a host's copy: `host deploy@web-1: releases/v3`. */
+  subject: string;
+  /** How a refusal of the manifest's own content names the file. */
+  manifest: string;
+  /** What it means here that the manifest is signed for another release. */
+  misnamed?: string;
+}
+
+/**
+ * release.json and its signature, wherever they were found (a release's assets, a host's copy):
+ * signed by a key in `allowedSigners` for the build-release-run namespace, and naming the app,
+ * environment and ID they were found under, so a signed manifest cannot be replayed elsewhere.
+ */
+export function verifySignedManifest(
+  found: { bytes: Buffer; signature: Buffer },
+  expected: { app: string; environment: string; id: string },
+  options: {
+    allowedSigners: readonly AllowedSigner[];
+    now?: Date;
+    source: ManifestSource;
+  },
+): Omit<VerifiedManifest, 'entry'> {
+  const { bytes, signature } = found;
+  const { source } = options;
   let signer: VerifiedSignature;
   try {
-    signer = verifyMessage(bytes, signature.toString('utf8'), allowedSigners, { now });
+    signer = verifyMessage(bytes, signature.toString('utf8'), options.allowedSigners, {
+      ...(options.now ? { now: options.now } : {}),
+    });
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     throw new ConfigurationError({
       ...error.problem,
-      subject: `${subjectOf(entry)} is not trusted: ${SIGNATURE_ASSET}`,
+      subject: `${source.subject} is not trusted: ${SIGNATURE_ASSET}`,
     });
   }
-  const manifest = parseManifest(bytes, `${entry.tag} ${MANIFEST_ASSET}`);
-  const asked = `${scope.app}/${scope.environment}/${entry.id}`;
+  const manifest = parseManifest(bytes, source.manifest);
+  const asked = `${expected.app}/${expected.environment}/${expected.id}`;
   const named = `${manifest.app}/${manifest.environment}/${manifest.id}`;
   if (named !== asked) {
     throw new ConfigurationError({
-      subject: subjectOf(entry),
+      subject: source.subject,
       problem: `its signed ${MANIFEST_ASSET} is for ${named}, not ${asked}`,
-      hint: 'it was published under the wrong tag',
+      ...(source.misnamed ? { hint: source.misnamed } : {}),
     });
   }
-  return { entry, manifest, bytes, signature, digest: digestOf(bytes), signer };
+  return { manifest, bytes, signature, digest: digestOf(bytes), signer };
 }
 
 export interface ChainOptions {

@@ -15,6 +15,8 @@ export interface Io {
   stderr: Stream;
   /** Where large downloads (bundles, for `verify --bundles`) are kept while checked. */
   tempDir: string;
+  /** Who runs brr, as `user@machine`: what the hosts' lock and history record. */
+  operator: string;
 }
 
 /**

@@ -15,6 +15,8 @@ import { mapLimit } from './parallel.js';
 export interface HostAccess {
   /** The `ssh-key` input. */
   sshKey: string | undefined;
+  /** An ssh-agent's socket to sign with instead of `sshKey` (brr's default). */
+  sshAgent?: string;
   /** The `known-hosts` input. */
   knownHosts: string | undefined;
   /** The environment of commands on the `local` host: never the action's own, which holds its inputs. */
@@ -25,8 +27,10 @@ export interface HostAccess {
 
 export interface ProxyJump {
   bastion: SshTarget;
-  /** The key it accepts: `proxy-jump-key`, else the `ssh-key`. */
+  /** The key it accepts: `proxy-jump-key`, else the `ssh-key`; unused with `agent`. */
   privateKey: string;
+  /** An ssh-agent's socket that signs instead (brr's default, as for the hosts). */
+  agent?: string;
   /** The input that key came from, for errors. */
   keyInput: 'proxy-jump-key' | 'ssh-key';
 }
@@ -80,18 +84,20 @@ export function checkHostAccess(hosts: readonly Host[], access: HostAccess): voi
       hint: 'give their known_hosts lines (ssh-keyscan, then check the fingerprints); host keys are always checked',
     });
   }
-  if (access.sshKey === undefined) {
-    throw new ConfigurationError({
-      input: 'ssh-key',
-      problem: `required for SSH hosts (${names})`,
-      hint: 'the private key the deploy user logs in with',
-    });
+  if (access.sshAgent === undefined) {
+    if (access.sshKey === undefined) {
+      throw new ConfigurationError({
+        input: 'ssh-key',
+        problem: `required for SSH hosts (${names})`,
+        hint: 'the private key the deploy user logs in with',
+      });
+    }
+    checkSshKey(access.sshKey);
   }
-  checkSshKey(access.sshKey);
   for (const host of ssh) knownKeysFor(host, access.knownHosts);
   const jump = access.proxyJump;
   if (jump) {
-    checkSshKey(jump.privateKey, jump.keyInput);
+    if (jump.agent === undefined) checkSshKey(jump.privateKey, jump.keyInput);
     knownKeysFor(jump.bastion, access.knownHosts, 'bastion');
   }
 }
@@ -122,6 +128,7 @@ function connectTo(host: Host, route: Route, timeoutSeconds?: number): Promise<T
   return connectSsh({
     target: host,
     privateKey: access.sshKey ?? '',
+    ...(access.sshAgent !== undefined ? { agent: access.sshAgent } : {}),
     knownHosts: access.knownHosts ?? '',
     ...(bastion ? { via: bastion } : {}),
     ...(timeoutSeconds !== undefined ? { connectTimeoutSeconds: timeoutSeconds } : {}),
@@ -184,6 +191,7 @@ async function connectProxyJump(
   return connectBastion({
     target: jump.bastion,
     privateKey: jump.privateKey,
+    ...(jump.agent !== undefined ? { agent: jump.agent } : {}),
     knownHosts: access.knownHosts ?? '',
     keyInput: jump.keyInput,
   });

@@ -29,8 +29,10 @@ export interface SshTarget {
 
 export interface SshOptions {
   target: SshTarget;
-  /** OpenSSH private key text, unencrypted (the `ssh-key` input). */
+  /** OpenSSH private key text, unencrypted (the `ssh-key` input); unused with `agent`. */
   privateKey: string;
+  /** An ssh-agent's socket that signs instead: brr, on a person's machine, keeps keys there. */
+  agent?: string;
   /** known_hosts text (the `known-hosts` input): the only keys this host may present. */
   knownHosts: string;
   /** Default 20. */
@@ -179,7 +181,7 @@ async function openClient(
 ): Promise<ssh2.Client> {
   const { target } = options;
   const { role } = how;
-  checkSshKey(options.privateKey, how.keyInput);
+  if (options.agent === undefined) checkSshKey(options.privateKey, how.keyInput);
   const { known, algorithms } = knownKeysFor(target, options.knownHosts, role);
   const timeoutSeconds = options.connectTimeoutSeconds ?? 20;
   const client = new Client();
@@ -189,7 +191,9 @@ async function openClient(
     host: target.host,
     port: target.port,
     username: target.user,
-    privateKey: options.privateKey,
+    ...(options.agent !== undefined
+      ? { agent: options.agent }
+      : { privateKey: options.privateKey }),
     readyTimeout: timeoutSeconds * 1000,
     keepaliveInterval: 10_000,
     keepaliveCountMax: 3,

@@ -28,6 +28,9 @@ export interface HostReleaseState {
   digest: string | undefined;
   /** sha256 of its release.json. */
   manifestDigest: string | undefined;
+  /** Its release.json and release.json.sig as the host holds them, unchecked. */
+  manifest: Buffer | undefined;
+  signature: Buffer | undefined;
   status: ReleaseStatus;
   /** The time of the last history event about it. */
   lastEvent: string | undefined;
@@ -94,6 +97,8 @@ function hostState(label: string, snapshot: HostSnapshot, staleSeconds: number):
       id: r.id,
       digest: manifestBuildDigest(r.manifest),
       manifestDigest: r.manifest ? digestOf(r.manifest) : undefined,
+      manifest: r.manifest,
+      signature: r.signature,
       status: statuses.get(r.id)?.status ?? 'unknown',
       lastEvent: statuses.get(r.id)?.time,
     })),

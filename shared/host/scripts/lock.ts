@@ -132,3 +132,16 @@ export function releaseLockScript(root: string, token: string): string {
     `rm -rf releases/*.tmp current.tmp-* .deploy/lock`,
   ]);
 }
+
+/**
+ * Removes the lock by hand (`brr unlock`), only while it is still the one that was looked at:
+ * its `info` unchanged. A lock that changed hands meanwhile stays, and the script exits with
+ * EXIT.lockHeld; no lock at all is success.
+ */
+export function breakLockScript(root: string, info: string): string {
+  return inRoot(root, [
+    `[ -d .deploy/lock ] || exit 0`,
+    `[ "$(cat .deploy/lock/info 2>/dev/null)" = ${q(info)} ] || exit ${EXIT.lockHeld}`,
+    `rm -rf .deploy/lock`,
+  ]);
+}
