@@ -210,10 +210,9 @@ describe('brr rollback with GitHub reachable', () => {
     const result = await rollback(site, ['--json']);
     expect(result.code).toBe(1);
     const failed = `host ${hosts[1]!.hostLine}: v1: health check failed for 0 s (1 attempts); switched back to v2 and restarted it`;
+    // One line: what runs where now, then what failed.
     expect(result.stderr.trimEnd().split('\n')).toEqual([
-      `warning: ${failed}`,
-      `warning: Putting ${hosts[0]!.hostLine} back on v2`,
-      `1 of 2 hosts failed, the hosts are back on v2: ${failed}`,
+      `Rolling back to v1 failed on ${hosts[1]!.hostLine}, the hosts are back on v2: ${failed}`,
     ]);
     const report = JSON.parse(result.stdout) as { ok: boolean; hosts: unknown[] };
     expect(report.ok).toBe(false);

@@ -10,8 +10,8 @@ describe('bad inputs fail the step with one line naming the input', () => {
     expect(run.errors).toEqual(["Input 'path': is required"]);
     expect(run.outputs).toEqual({});
     // The run's page says it too, without opening the log.
-    expect(run.summary).toBe(
-      "### Build: failed\n\n```text\nInput 'path' is required\n```\n\nNo build of this commit was recorded: release-action will not find one.\n",
+    expect(run.summary.trimEnd()).toBe(
+      "### Build: failed\n\n```text\nInput 'path': is required\n```\n\nNo build of this commit was recorded: release-action will not find one.",
     );
   });
 

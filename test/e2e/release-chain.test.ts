@@ -81,7 +81,7 @@ describe.concurrent('release-action ledger', () => {
     expect(body).toContain('~ DB_PASSWORD (secret) -> (secret)');
     expect(body).toContain('~ PORT "8080" -> "9090"');
     expect(body).toContain('release-id: v2');
-    expect(body).toContain('`release-id: v1`');
+    expect(body).toContain('-f environment=production -f release-id=v1');
     expect(body).not.toMatch(/first-pass-1|second-pass-2/);
     expect(ledger[2]!.body).toContain('No config change since v2.');
     expect(ledger[2]!.body).toContain('release-id: v3');
