@@ -27,6 +27,8 @@ import { releaseNotes } from '../shared/release/notes.js';
 const SHA = '4f1c2a9e7b3d5c8e0f6a1b2c3d4e5f6a7b8c9d0e';
 const OLD_SHA = '9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b';
 const DIGEST = 'sha256:3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b';
+/** The digest of release.json: not the bundle's. */
+const MANIFEST_DIGEST = 'sha256:c41e0d7a9b2f63e85a1d4c07b9e2f6a3d58c1b40e7a96f2d3c85b1e04a7d9f62';
 const HOSTS = ['deploy@web-1.example.com', 'deploy@web-2.example.com', 'deploy@web-3.example.com'];
 const WHERE = {
   serverUrl: 'https://github.com',
@@ -82,7 +84,7 @@ const facts: ReleaseFacts = {
   releaseId: 'v7',
   releaseUrl: 'https://github.com/acme/shop/releases/tag/shop/production/v7',
   manifest: v7,
-  manifestDigest: DIGEST,
+  manifestDigest: MANIFEST_DIGEST,
   signer: 'release@acme.example.com',
 };
 
@@ -269,7 +271,7 @@ async function summaries(): Promise<Record<string, string>> {
       tag: 'shop/production/v7',
       manifest: v7,
       previous: v6,
-      digest: DIGEST,
+      digest: MANIFEST_DIGEST,
       links: {
         repository: 'acme/shop',
         repositoryUrl: 'https://github.com/acme/shop',
