@@ -1,7 +1,8 @@
 import { ConfigurationError, foldedTail, formatError } from '../errors.js';
 import type { CommandRun } from '../host/activate.js';
 import type { StagedHost } from '../host/staged.js';
-import { logOutput, type Log } from '../log.js';
+import type { Log } from '../log.js';
+import { LiveOutput } from '../host/live-output.js';
 
 /** The `release-command` inputs: what runs once per deploy, where, for how long. */
 export interface ReleaseCommand {
@@ -131,17 +132,25 @@ export function releasePhase(
     const title = `Release command on ${on.label} in releases/${on.releaseId}: ${commandLine(command)}`;
     return log.group(title, async () => {
       let run: CommandRun;
+      // Its output shows as it comes: a long migration is watched, not waited for.
+      const live = new LiveOutput(log);
       try {
-        run = await on.runCommand(command, options.timeoutSeconds);
+        run = await on.runCommand(command, options.timeoutSeconds, live.write);
       } catch (error) {
+        live.end();
         const reason = `the release command did not finish on ${on.label}: ${formatError(error)}`;
         log.info(reason);
         const stopped = error instanceof Error ? error : new Error(String(error));
         return { ...base, status: 'failed', reason, error: stopped };
       }
-      const { fullOutput, ...ended } = run;
-      const text = fullOutput.toString('utf8').replace(/\s+$/, '');
-      if (text) logOutput(log, text);
+      live.end();
+      const ended = {
+        ok: run.ok,
+        code: run.code,
+        timedOut: run.timedOut,
+        output: run.output,
+        seconds: run.seconds,
+      };
       const how = describeEnd(ended, options.timeoutSeconds);
       log.info(`The release command ${how} (${ended.seconds.toFixed(1)} s)`);
       if (ended.ok) return { ...base, status: 'passed', run: ended };

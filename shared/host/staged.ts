@@ -16,7 +16,11 @@ export interface StagedHost {
   /** Whether the release was current on this host before: going back to it is a return. */
   readonly wasCurrent: boolean;
   /** Runs a command in `releases/<id>` with its `.env` exported, the lock held. */
-  runCommand(command: string, timeoutSeconds: number): Promise<CommandRun>;
+  runCommand(
+    command: string,
+    timeoutSeconds: number,
+    onOutput?: (chunk: Buffer) => void,
+  ): Promise<CommandRun>;
   /** Switches to the release, brings it up, records, prunes; then unlocks. */
   activate(): Promise<HostResult>;
   /**
@@ -75,12 +79,19 @@ class Staged implements StagedHost {
     this.wasCurrent = wasCurrent(parseHistory(step.snapshot.history), step.releaseId);
   }
 
-  async runCommand(command: string, timeoutSeconds: number): Promise<CommandRun> {
+  async runCommand(
+    command: string,
+    timeoutSeconds: number,
+    onOutput?: (chunk: Buffer) => void,
+  ): Promise<CommandRun> {
     const { session } = this.step;
     this.wait();
     session.phase('release-command');
     try {
-      return await execInRelease(session, this.releaseId, command, { timeoutSeconds });
+      return await execInRelease(session, this.releaseId, command, {
+        timeoutSeconds,
+        ...(onOutput ? { onOutput } : {}),
+      });
     } finally {
       this.idleSince = Date.now();
     }

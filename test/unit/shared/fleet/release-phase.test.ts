@@ -240,13 +240,17 @@ describe('a rollout with a release phase', () => {
 /** A host staged for the release phase, whose release command prints `output`. */
 function commandHost(
   label: string,
-  options: { wasCurrent?: boolean; run?: () => Promise<CommandRun>; ran?: string[] } = {},
+  options: {
+    wasCurrent?: boolean;
+    run?: (onOutput?: (chunk: Buffer) => void) => Promise<CommandRun>;
+    ran?: string[];
+  } = {},
 ): StagedHost {
   return stagedHost(label, 'v2', () => Promise.reject(new Error('not here')), {
     wasCurrent: options.wasCurrent ?? false,
-    runCommand: (command, timeout) => {
+    runCommand: (command, timeout, onOutput) => {
       options.ran?.push(`${label}: ${command} (${timeout} s)`);
-      return options.run ? options.run() : Promise.resolve(commandRun(true, 'ok'));
+      return options.run ? options.run(onOutput) : Promise.resolve(commandRun(true, 'ok'));
     },
   });
 }
@@ -273,24 +277,32 @@ function recordingLog(): Log & { lines: string[] } {
 describe('the release command', () => {
   const command = { command: 'bin/migrate', timeoutSeconds: 30, host: 'deploy@b', onReturn: false };
 
-  it('runs once, on the host named, its output grouped and shown, never obeyed', async () => {
+  it('runs once, on the host named, its output grouped and shown as it comes, never obeyed', async () => {
     const ran: string[] = [];
     const log = recordingLog();
-    const output = 'schema 1 -> 2\n::error::not from us';
+    const output = 'schema 1 -> 2\n::error::not from us\n';
+    let shownBeforeTheEnd: string[] = [];
+    const run = async (onOutput?: (chunk: Buffer) => void) => {
+      onOutput?.(Buffer.from(output));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      shownBeforeTheEnd = [...log.lines];
+      return commandRun(true, output);
+    };
     const phase = releasePhase({ ...command, log });
     const result = await phase([
       commandHost('deploy@a', { ran }),
-      commandHost('deploy@b', { ran, run: () => Promise.resolve(commandRun(true, output)) }),
+      commandHost('deploy@b', { ran, run }),
     ]);
     expect(ran).toEqual(['deploy@b: bin/migrate (30 s)']);
     expect(result).toMatchObject({ status: 'passed', host: 'deploy@b', releaseId: 'v2' });
     expect(log.lines[0]).toBe('group Release command on deploy@b in releases/v2: bin/migrate');
     const stop = log.lines[1]!;
     expect(stop).toMatch(/^::stop-commands::[0-9a-f]{32}$/);
-    expect(log.lines.slice(2, 4)).toEqual([
-      output,
-      `::${stop.slice('::stop-commands::'.length)}::`,
-    ]);
+    const fenced = [output.trimEnd(), `::${stop.slice('::stop-commands::'.length)}::`];
+    expect(log.lines.slice(2, 4)).toEqual(fenced);
+    // Printed while the command still ran, and only once.
+    expect(shownBeforeTheEnd.slice(2, 4)).toEqual(fenced);
+    expect(log.lines.filter((line) => line.includes('schema 1 -> 2'))).toHaveLength(1);
     expect(log.lines.at(-1)).toBe('endgroup');
   });
 
