@@ -2,8 +2,10 @@
 import { blocksBench } from './blocks.js';
 import { buildBench } from './build.js';
 import { deployBench } from './deploy.js';
+import { ledgerBench } from './ledger.js';
 import { packBench } from './pack.js';
 import { sshBench } from './ssh.js';
+import { startBench } from './start.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   pack: packBench,
@@ -11,6 +13,8 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   deploy: deployBench,
   ssh: sshBench,
   blocks: blocksBench,
+  start: startBench,
+  ledger: (_args) => ledgerBench(),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,5 +1,8 @@
 // Rebuilds every bundle from scratch into a temporary directory and fails when the committed
 // dist/ differs: GitHub runs dist/ straight from the repository, so a stale one ships old code.
+// A dist/ holds index.js and the chunks ncc splits off at each dynamic import() (`<id>.index.js`):
+// every file on either side is compared, so a chunk missing, or left over from an older build,
+// is stale too.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -115,11 +115,14 @@ async function main(): Promise<void> {
       path: deployRoot,
       'allowed-signers': allowedSigners,
       identity,
+      // Its migration: once per deploy, before the switch; not on a rollback.
+      'release-command': 'bin/migrate',
       restart: 'bin/restart',
       'health-check': 'bin/health',
       'health-timeout': '20',
-      // The app keeps its pid file and log in run/ and log/, shared by every release.
-      'shared-paths': 'run\nlog',
+      // The app keeps its pid file, log and "database" in run/, log/ and db/, shared by every
+      // release.
+      'shared-paths': 'run\nlog\ndb',
     });
 
     chapter('1. Build: pack the commit once');

@@ -8,13 +8,13 @@ export type { EntryKind } from './bundle/rules.js';
 export {
   checkedEntries,
   checkedTar,
-  unpackBundle,
+  defaultMaxExpandedBytes,
+  DEFAULT_EXPANSION_FLOOR,
+  DEFAULT_EXPANSION_RATIO,
   type BundleSource,
   type CheckedEntry,
   type CheckOptions,
-  type UnpackOptions,
-  type UnpackResult,
-} from './bundle/unpack.js';
+} from './bundle/check.js';
 
 /** `sha256:<hex>` of a bundle file, as packBundle reports it. */
 export async function bundleDigest(path: string): Promise<string> {

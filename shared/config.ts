@@ -4,7 +4,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { envValueProblem } from './dotenv.js';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, quoted } from './errors.js';
 import { ENV_NAME } from './names.js';
 
 /** Never carried into a release: the workflow's own token, whatever include says. */
@@ -73,13 +73,21 @@ export function mergeConfig(options: MergeConfigOptions): MergedConfig {
         continue;
       }
       if (!ENV_NAME.test(name)) {
-        throw new ConfigurationError(
-          `Input '${input}': key ${JSON.stringify(name)} is not a valid environment variable name (letters, digits and _, not starting with a digit)`,
-        );
+        throw new ConfigurationError({
+          input,
+          subject: 'key',
+          expected:
+            'an environment variable name (letters, digits and _, not starting with a digit)',
+          got: quoted(name),
+        });
       }
       const problem = envValueProblem(value);
       if (problem !== undefined) {
-        throw new ConfigurationError(`Input '${input}': config key ${name}: the value ${problem}`);
+        throw new ConfigurationError({
+          input,
+          subject: `config key ${name}`,
+          problem: `the value ${problem}`,
+        });
       }
       picked[name] = value;
     }
@@ -114,9 +122,12 @@ function parsePatterns(input: string, lines: readonly string[]): RegExp[] {
   return lines.map((line, index) => {
     const pattern = line.trim();
     if (!PATTERN.test(pattern)) {
-      throw new ConfigurationError(
-        `Input '${input}' line ${index + 1} ${JSON.stringify(line)}: expected a key name or a pattern with * (like APP_*)`,
-      );
+      throw new ConfigurationError({
+        input,
+        subject: `line ${index + 1}`,
+        expected: 'a key name or a pattern with * (like APP_*)',
+        got: quoted(line),
+      });
     }
     return new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i');
   });
@@ -141,18 +152,24 @@ function parseObjectInput(
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ConfigurationError(`Input '${input}': expected a JSON object like ${example}`);
+    throw new ConfigurationError({ input, expected: `a JSON object like ${example}` });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigurationError(
-      `Input '${input}': expected a JSON object like ${example}, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}`,
-    );
+    throw new ConfigurationError({
+      input,
+      expected: `a JSON object like ${example}`,
+      got: Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`,
+    });
   }
   const record: Record<string, string> = {};
   for (const [name, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') {
-      const got = secret ? '' : `, got ${JSON.stringify(entry)}`;
-      throw new ConfigurationError(`Input '${input}': the value of ${name} must be a string${got}`);
+      throw new ConfigurationError({
+        input,
+        subject: `the value of ${quoted(name)}`,
+        expected: 'a string',
+        got: secret ? `a ${typeof entry}` : JSON.stringify(entry),
+      });
     }
     record[name] = entry;
   }
@@ -169,14 +186,20 @@ function parseConfigLines(text: string | undefined): Record<string, string> {
     const equals = line.indexOf('=');
     const number = index + 1;
     if (equals === -1) {
-      throw new ConfigurationError(`Input 'config' line ${number}: expected KEY=value`);
+      throw new ConfigurationError({
+        input: 'config',
+        subject: `line ${number}`,
+        expected: 'KEY=value',
+      });
     }
     const name = line.slice(0, equals).trim();
     const first = seen.get(name);
     if (first !== undefined) {
-      throw new ConfigurationError(
-        `Input 'config': ${name} is set twice (lines ${first} and ${number})`,
-      );
+      throw new ConfigurationError({
+        input: 'config',
+        subject: quoted(name),
+        problem: `is set twice (lines ${first} and ${number})`,
+      });
     }
     seen.set(name, number);
     record[name] = line.slice(equals + 1);
@@ -195,10 +218,14 @@ export function validateConfig(values: Record<string, string>, schemaText: strin
   try {
     schema = JSON.parse(schemaText);
   } catch (error) {
-    throw new ConfigurationError(`Input 'schema' is not valid JSON (${(error as Error).message})`);
+    throw new ConfigurationError({
+      input: 'schema',
+      problem: 'is not valid JSON',
+      got: (error as Error).message,
+    });
   }
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new ConfigurationError(`Input 'schema': expected a JSON Schema object`);
+    throw new ConfigurationError({ input: 'schema', expected: 'a JSON Schema object' });
   }
   const declared = (schema as { $schema?: unknown }).$schema;
   const dialect = typeof declared === 'string' ? declared : '';
@@ -223,26 +250,43 @@ export function validateConfig(values: Record<string, string>, schemaText: strin
   try {
     validate = ajv.compile(schema);
   } catch (error) {
-    throw new ConfigurationError(`Input 'schema': ${(error as Error).message}`);
+    throw new ConfigurationError({
+      input: 'schema',
+      problem: 'is not a usable JSON Schema',
+      got: (error as Error).message,
+    });
   }
   if (validate({ ...values })) return;
   const [first, ...rest] = (validate.errors ?? []).map(describeSchemaError);
   const more = rest.length > 0 ? ` (and ${rest.length} more)` : '';
-  throw new ConfigurationError(`${first ?? 'config does not match the schema'}${more}`);
+  const problem = first ?? { subject: 'config', problem: 'does not match the schema' };
+  // The schema is the rule the config broke: the input to read (and to fix, or the vars).
+  throw new ConfigurationError({
+    ...problem,
+    input: 'schema',
+    problem: `${problem.problem}${more}`,
+  });
 }
 
-function describeSchemaError(error: ErrorObject): string {
+/** The first key a schema error concerns, and the rule: never the value. */
+function describeSchemaError(error: ErrorObject): { subject: string; problem: string } {
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'required') {
-    return `config key ${String(params.missingProperty)}: is required by the schema`;
+    return {
+      subject: `config key ${String(params.missingProperty)}`,
+      problem: 'is required by the schema',
+    };
   }
   if (error.keyword === 'additionalProperties') {
-    return `config key ${String(params.additionalProperty)}: is not allowed by the schema`;
+    return {
+      subject: `config key ${String(params.additionalProperty)}`,
+      problem: 'is not allowed by the schema',
+    };
   }
   const key = error.instancePath
     .split('/')
     .slice(1)
     .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
     .join('.');
-  return key ? `config key ${key}: ${error.message}` : `config: ${error.message}`;
+  return { subject: key ? `config key ${key}` : 'config', problem: error.message ?? 'is invalid' };
 }

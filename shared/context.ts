@@ -17,6 +17,13 @@ export interface ActionContext {
   runAttempt: string;
   serverUrl: string;
   apiUrl: string;
+  /**
+   * Where this action comes from, as a workflow names it in `uses:` (`owner/repo/run-action@ref`):
+   * from GITHUB_ACTION_REPOSITORY and GITHUB_ACTION_REF; undefined for an action in the
+   * workflow's own repository (`uses: ./run-action`).
+   */
+  actionRepository: string | undefined;
+  actionRef: string | undefined;
   /** The environment the runner gave the step: the @actions clients read their tokens from it. */
   env: Readonly<Record<string, string | undefined>>;
   log: Log;
@@ -51,8 +58,32 @@ export function contextFromEnv(
     runAttempt: env.GITHUB_RUN_ATTEMPT ?? '1',
     serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
     apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    actionRepository: env.GITHUB_ACTION_REPOSITORY || undefined,
+    actionRef: env.GITHUB_ACTION_REF || undefined,
     env,
     log,
     signal,
   };
+}
+
+type Where = Pick<
+  ActionContext,
+  'serverUrl' | 'owner' | 'repo' | 'sha' | 'actionRepository' | 'actionRef'
+>;
+
+/**
+ * How a workflow names one of this project's actions in `uses:`, as the running action was
+ * named: `acme/build-release-run/run-action@v1`; `./run-action` when the action comes from the
+ * workflow's own repository.
+ */
+export function actionUses(context: Where, action: string): string {
+  if (context.actionRepository === undefined) return `./${action}`;
+  return `${context.actionRepository}/${action}@${context.actionRef ?? 'main'}`;
+}
+
+/** A page of this project's docs (or, for `''`, their folder), at the version of the action that runs. */
+export function docUrl(context: Where, page: string): string {
+  return context.actionRepository === undefined
+    ? `${context.serverUrl}/${context.owner}/${context.repo}/blob/${context.sha}/docs/${page}`
+    : `${context.serverUrl}/${context.actionRepository}/blob/${context.actionRef ?? 'main'}/docs/${page}`;
 }

@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, quoted } from './errors.js';
 import { ENV_NAME } from './names.js';
 
 /*
@@ -75,12 +75,18 @@ export function renderEnvFile(values: Record<string, string>): string {
   const lines: string[] = [];
   for (const key of Object.keys(values).sort()) {
     if (!ENV_NAME.test(key)) {
-      throw new ConfigurationError(
-        `config key ${JSON.stringify(key)} is not a valid environment variable name`,
-      );
+      throw new ConfigurationError({
+        subject: `config key ${quoted(key)}`,
+        problem: 'is not an environment variable name',
+      });
     }
     const { text, problem } = encode(values[key]!);
-    if (text === undefined) throw new ConfigurationError(`config key ${key}: the value ${problem}`);
+    if (text === undefined) {
+      throw new ConfigurationError({
+        subject: `config key ${key}`,
+        problem: `the value ${problem}`,
+      });
+    }
     lines.push(`${key}=${text}\n`);
   }
   return lines.join('');

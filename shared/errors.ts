@@ -24,14 +24,22 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
   readonly problem: Readonly<Problem>;
 
-  /**
-   * @param problem the data; a bare string is accepted only while older call sites move to data
-   *   (issue 18) and is read as the problem's words.
-   */
-  constructor(problem: Problem | string, options?: ErrorOptions) {
-    const data = typeof problem === 'string' ? { problem } : problem;
-    super(formatProblem(data), options);
-    this.problem = Object.freeze({ ...data });
+  constructor(problem: Problem, options?: ErrorOptions) {
+    super(formatProblem(problem), options);
+    this.problem = Object.freeze({ ...problem });
+  }
+}
+
+/**
+ * Runs a parser of one input's text; a mistake it finds is said as that input's: a lower layer
+ * that names another input (or none) is told which one the user wrote.
+ */
+export function forInput<T>(input: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError({ ...error.problem, input }, { cause: error });
   }
 }
 

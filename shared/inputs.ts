@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, quoted, type Problem } from './errors.js';
 
 /** Reads one action input by name; `undefined` when it is unset or empty. */
 export type InputReader = (name: string) => string | undefined;
@@ -16,15 +16,27 @@ export function parseInputs<S extends z.ZodObject>(schema: S, read: InputReader)
   throw new ConfigurationError(describeIssue(result.error.issues[0]));
 }
 
-function describeIssue(issue: z.core.$ZodIssue | undefined): string {
-  if (!issue) return 'Inputs are invalid';
+/** What a custom issue carries besides its message: the parts of a {@link Problem}. */
+type IssueParams = Pick<Problem, 'subject' | 'problem' | 'expected' | 'got' | 'hint'>;
+
+/** Adds an issue that says what was expected and what was got, kept apart from our words. */
+export function addInputIssue(ctx: z.RefinementCtx, params: IssueParams): void {
+  ctx.addIssue({ code: 'custom', message: new ConfigurationError(params).message, params });
+}
+
+function describeIssue(issue: z.core.$ZodIssue | undefined): Problem {
+  if (!issue) return { problem: 'the inputs are invalid' };
   const [name, ...rest] = issue.path;
-  const where = rest.length ? ` (${rest.join('.')})` : '';
-  if (name === undefined) return issue.message;
+  if (name === undefined) return { problem: issue.message };
+  const input = String(name);
+  const subject = rest.length > 0 ? rest.join('.') : undefined;
   if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return `Input '${String(name)}' is required${where}`;
+    return { input, subject, problem: 'is required' };
   }
-  return `Input '${String(name)}'${where}: ${issue.message}`;
+  if (issue.code === 'custom' && issue.params !== undefined) {
+    return { input, subject, ...(issue.params as IssueParams) };
+  }
+  return { input, subject, problem: issue.message };
 }
 
 /** A boolean input: the YAML 1.2 core schema's true/false spellings, as @actions/core accepts. */
@@ -36,10 +48,7 @@ export function booleanInput(defaultValue: boolean) {
       if (value === undefined) return defaultValue;
       if (/^(true|True|TRUE)$/.test(value)) return true;
       if (/^(false|False|FALSE)$/.test(value)) return false;
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected true or false, got ${JSON.stringify(value)}`,
-      });
+      addInputIssue(ctx, { expected: 'true or false', got: quoted(value) });
       return z.NEVER;
     });
 }
@@ -52,9 +61,9 @@ export function integerInput(defaultValue: number, min: number, max: number) {
     .transform((value, ctx) => {
       if (value === undefined) return defaultValue;
       if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+        addInputIssue(ctx, {
+          expected: `a whole number from ${min} to ${max}`,
+          got: quoted(value),
         });
         return z.NEVER;
       }
@@ -73,10 +82,7 @@ export function enumInput<const T extends readonly [string, ...string[]]>(
     .transform((value, ctx): T[number] => {
       if (value === undefined) return defaultValue;
       if ((values as readonly string[]).includes(value)) return value;
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected one of ${values.join('|')}, got ${JSON.stringify(value)}`,
-      });
+      addInputIssue(ctx, { expected: `one of ${values.join('|')}`, got: quoted(value) });
       return z.NEVER;
     });
 }
@@ -102,21 +108,60 @@ export function linesInput<T>(
     .transform((value, ctx): T[] => {
       const lines = splitLines(value);
       if (options.required && lines.length === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected at least one line: ${describe}` });
+        addInputIssue(ctx, { expected: `at least one line: ${describe}` });
         return z.NEVER;
       }
       const parsed: T[] = [];
       for (const [index, line] of lines.entries()) {
         const item = parseLine(line);
         if (item === undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `line ${index + 1} ${JSON.stringify(line)} is not ${describe}`,
+          addInputIssue(ctx, {
+            subject: `line ${index + 1}`,
+            expected: describe,
+            got: quoted(line),
           });
           return z.NEVER;
         }
         parsed.push(item);
       }
       return parsed;
+    });
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 1024,
+  MIB: 1024 ** 2,
+  GIB: 1024 ** 3,
+  TIB: 1024 ** 4,
+};
+
+/**
+ * A size in bytes, written as a whole number of bytes or with a unit (`500MB`, `4GiB`: KB, MB,
+ * GB and TB are powers of 1000, KiB, MiB, GiB and TiB powers of 1024). Optional: undefined when
+ * unset, so the caller's default applies.
+ */
+export function sizeInput(min: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const match = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(value.trim());
+      const unit = SIZE_UNITS[(match?.[2] ?? '?').toUpperCase()];
+      const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+      if (!Number.isSafeInteger(bytes) || bytes < min) {
+        addInputIssue(ctx, {
+          expected: `a size of at least ${min} bytes, in bytes or with a unit (like 4GiB or 500MB)`,
+          got: quoted(value),
+        });
+        return z.NEVER;
+      }
+      return bytes;
     });
 }

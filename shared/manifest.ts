@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { z } from 'zod';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, type Problem } from './errors.js';
 import { COMMIT_SHA, ENV_NAME, appName, environmentName, releaseId } from './names.js';
 
 /** The release assets that hold the manifest and its SSH signature, beside the bundle. */
@@ -118,7 +118,10 @@ export function canonicalJson(value: unknown): string {
 /** The exact bytes of release.json: canonical JSON in UTF-8, no trailing newline. */
 export function serializeManifest(manifest: Manifest): Uint8Array {
   const checked = Manifest.safeParse(manifest);
-  if (!checked.success) throw new Error(`serializeManifest: ${describeIssue(checked.error)}`);
+  if (!checked.success) {
+    const problem = new ConfigurationError(describeIssue('the manifest', checked.error));
+    throw new Error(`serializeManifest: ${problem.message}`);
+  }
   return new TextEncoder().encode(canonicalJson(checked.data));
 }
 
@@ -135,41 +138,53 @@ export function parseManifest(bytes: Uint8Array, what = 'release.json'): Manifes
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new ConfigurationError(`${what} is not valid JSON (${(error as Error).message})`);
+    throw new ConfigurationError({
+      subject: what,
+      problem: 'is not valid JSON',
+      got: (error as Error).message,
+    });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigurationError(`${what}: expected a JSON object`);
+    throw new ConfigurationError({ subject: what, expected: 'a JSON object' });
   }
   const version = (value as { schemaVersion?: unknown }).schemaVersion;
   if (typeof version === 'number' && Number.isInteger(version) && version > SCHEMA_VERSION) {
-    throw new ConfigurationError(
-      `${what} schema version ${version} is newer than this action understands (${SCHEMA_VERSION}); update build-release-run`,
-    );
+    throw new ConfigurationError({
+      subject: what,
+      problem: `has schema version ${version}, newer than this action understands (${SCHEMA_VERSION})`,
+      hint: 'update build-release-run',
+    });
   }
   const result = Manifest.safeParse(value);
-  if (!result.success) throw new ConfigurationError(`${what}: ${describeIssue(result.error)}`);
+  if (!result.success) throw new ConfigurationError(describeIssue(what, result.error));
   return result.data;
 }
 
 /** Reads the build facts that travel beside a bundle. */
 export function parseBuildFacts(value: unknown, what = 'build facts'): BuildFacts {
   const result = BuildFacts.safeParse(value);
-  if (!result.success) throw new ConfigurationError(`${what}: ${describeIssue(result.error)}`);
+  if (!result.success) throw new ConfigurationError(describeIssue(what, result.error));
   return result.data;
 }
 
-function describeIssue(error: z.ZodError): string {
+/** The first issue: field paths (which hold untrusted keys) go with the subject, escaped. */
+function describeIssue(what: string, error: z.ZodError): Problem {
   const issue = error.issues[0];
-  if (!issue) return 'invalid';
+  if (!issue) return { subject: what, problem: 'is invalid' };
   const path = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     const fields = issue.keys.map((key) => (path ? `${path}.${key}` : key));
-    return `unknown field ${fields.join(', ')}`;
+    return { subject: what, problem: 'has an unknown field', got: fields.join(', ') };
   }
+  const subject = path ? `${what} field ${path}` : what;
   if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return `field ${path} is missing`;
+    return { subject, problem: 'is missing' };
   }
-  return path ? `field ${path}: ${issue.message}` : issue.message;
+  // A name's own check says what it expected and what it got, apart.
+  if (issue.code === 'custom' && issue.params !== undefined) {
+    return { ...(issue.params as Problem), subject };
+  }
+  return { subject, problem: issue.message };
 }
 
 /** A manifest with the exact bytes it was read from or written as. */
@@ -185,36 +200,40 @@ export function chainTo(previous: StoredManifest | undefined): Manifest['previou
 }
 
 /**
- * Checks each release's `previous` link against the bytes of the release before it, oldest
- * first. The first entry's own link points outside the list and is not checked.
+ * Checks a release's `previous` link against the release before it, as published: the same
+ * ledger, the same ID, and the digest of exactly those bytes. A release changed after its
+ * successor was made breaks the link.
  */
-export function verifyChain(entries: readonly StoredManifest[]): void {
-  for (let i = 1; i < entries.length; i++) {
-    const before = entries[i - 1]!;
-    const entry = entries[i]!;
-    const { app, environment, id } = entry.manifest;
-    if (app !== before.manifest.app || environment !== before.manifest.environment) {
-      throw new ConfigurationError(
-        `ledger: ${app}/${environment}/${id} follows ${before.manifest.app}/${before.manifest.environment}/${before.manifest.id}, another ledger`,
-      );
-    }
-    const link = entry.manifest.previous;
-    const expected = chainTo(before);
-    if (link === null) {
-      throw new ConfigurationError(
-        `ledger broken at ${id}: it names no previous release, but ${before.manifest.id} comes before it`,
-      );
-    }
-    if (link.id !== expected?.id) {
-      throw new ConfigurationError(
-        `ledger broken at ${id}: its previous release is ${link.id}, but ${before.manifest.id} comes before it`,
-      );
-    }
-    if (link.digest !== expected.digest) {
-      throw new ConfigurationError(
-        `ledger broken at ${id}: it records ${link.id} as ${link.digest}, but ${link.id}'s release.json is ${expected.digest}; it was changed after ${id} was made`,
-      );
-    }
+export function checkPreviousLink(entry: StoredManifest, before: StoredManifest): void {
+  const { app, environment, id } = entry.manifest;
+  const subject = `release ${app}/${environment}/${id}`;
+  const prior = before.manifest;
+  if (app !== prior.app || environment !== prior.environment) {
+    throw new ConfigurationError({
+      subject,
+      problem: `follows ${prior.app}/${prior.environment}/${prior.id}, a release of another ledger`,
+    });
+  }
+  const link = entry.manifest.previous;
+  const expected = chainTo(before);
+  if (link === null) {
+    throw new ConfigurationError({
+      subject,
+      problem: `names no previous release, but ${prior.id} comes before it; the ledger is broken`,
+    });
+  }
+  if (link.id !== expected?.id) {
+    throw new ConfigurationError({
+      subject,
+      problem: `names ${link.id} as its previous release, but ${prior.id} comes before it; the ledger is broken`,
+    });
+  }
+  if (link.digest !== expected.digest) {
+    throw new ConfigurationError({
+      subject,
+      problem: `records ${link.id} as ${link.digest}, but ${link.id}'s ${MANIFEST_ASSET} is ${expected.digest}`,
+      hint: `${link.id} was changed after ${id} was made`,
+    });
   }
 }
 

@@ -1,16 +1,27 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { checkedEntries } from './bundle.js';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { checkedEntries, defaultMaxExpandedBytes } from './bundle.js';
 import { ContentRecorder } from './bundle/content.js';
 import { ReleasePayload } from './bundle/payload.js';
 import { bundleFileName } from './builds.js';
 import { renderEnvFile } from './dotenv.js';
 import { ConfigurationError } from './errors.js';
 import type { GitHub, Repository } from './github.js';
-import { downloadAsset, openAsset, type LedgerEntry, type LedgerScope } from './ledger.js';
+import {
+  downloadAsset,
+  findRelease,
+  openAsset,
+  type LedgerEntry,
+  type LedgerScope,
+} from './ledger.js';
 import type { Log } from './log.js';
 import {
+  checkPreviousLink,
   digestOf,
   MANIFEST_ASSET,
   parseManifest,
@@ -18,18 +29,14 @@ import {
   type Manifest,
 } from './manifest.js';
 import { decryptSecrets, maskSecret } from './secrets.js';
-import {
-  SIGNATURE_NAMESPACE,
-  verifyMessage,
-  type AllowedSigner,
-  type VerifiedSignature,
-} from './signature.js';
+import { verifyMessage, type AllowedSigner, type VerifiedSignature } from './signature.js';
 
 /*
  * A release is trusted only after these checks, all made before any host is touched: the
  * signature of release.json against allowed-signers, the manifest naming the release that was
- * asked for, the bundle's digest against the manifest, the secrets decrypting to the names the
- * manifest lists. Each refusal is a ConfigurationError naming the release and what differs.
+ * asked for, its link to the release before it, the bundle's digest against the manifest, the
+ * secrets decrypting to the names the manifest lists. Each refusal is a ConfigurationError naming
+ * the release and what differs.
  */
 
 /** release.json whose signature and names were checked, with its exact bytes. */
@@ -43,12 +50,25 @@ export interface VerifiedManifest {
   signer: VerifiedSignature;
 }
 
+function subjectOf(entry: LedgerEntry): string {
+  return `release ${entry.tag}`;
+}
+
+/** A lower layer's refusal, said of this release; its own subject (if any) follows. */
+function concerning(entry: LedgerEntry, error: ConfigurationError): ConfigurationError {
+  const inner = error.problem.subject;
+  const subject = inner === undefined ? subjectOf(entry) : `${subjectOf(entry)}: ${inner}`;
+  return new ConfigurationError({ ...error.problem, subject });
+}
+
 function asset(entry: LedgerEntry, name: string): LedgerEntry['assets'][number] {
   const found = entry.assets.find((candidate) => candidate.name === name);
   if (!found) {
-    throw new ConfigurationError(
-      `release ${entry.tag} has no ${name} asset: it was not made by build-release-run, or is incomplete`,
-    );
+    throw new ConfigurationError({
+      subject: subjectOf(entry),
+      problem: `has no ${name} asset`,
+      hint: 'it was not made by build-release-run, or is incomplete',
+    });
   }
   return found;
 }
@@ -73,135 +93,249 @@ export async function verifyManifest(
   const signatureAsset = asset(entry, SIGNATURE_ASSET);
   for (const small of [manifestAsset, signatureAsset]) {
     if (small.size > MAX_MANIFEST_BYTES) {
-      throw new ConfigurationError(
-        `release ${entry.tag}: ${small.name} is ${small.size} bytes, too large to be one`,
-      );
+      throw new ConfigurationError({
+        subject: `${subjectOf(entry)}: ${small.name}`,
+        problem: `is ${small.size} bytes, too large to be one`,
+      });
     }
   }
   const [bytes, signature] = await Promise.all([
     downloadAsset(github, repository, manifestAsset.id),
     downloadAsset(github, repository, signatureAsset.id),
   ]);
-  let signer: VerifiedSignature;
-  try {
-    signer = verifyMessage(
-      bytes,
-      signature.toString('utf8'),
+  const checked = verifySignedManifest(
+    { bytes, signature },
+    { app: scope.app, environment: scope.environment, id: entry.id },
+    {
       allowedSigners,
-      SIGNATURE_NAMESPACE,
       now,
-    );
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    throw new ConfigurationError(
-      `release ${entry.tag} is not trusted: ${SIGNATURE_ASSET}: ${error.message.replace(/^signature: /, '')}`,
-    );
-  }
-  const manifest = parseManifest(bytes, `${entry.tag} ${MANIFEST_ASSET}`);
-  const asked = `${scope.app}/${scope.environment}/${entry.id}`;
-  const named = `${manifest.app}/${manifest.environment}/${manifest.id}`;
-  if (named !== asked) {
-    throw new ConfigurationError(
-      `release ${entry.tag}: its signed ${MANIFEST_ASSET} is for ${named}, not ${asked}; it was published under the wrong tag`,
-    );
-  }
-  return { entry, manifest, bytes, signature, digest: digestOf(bytes), signer };
+      source: {
+        subject: subjectOf(entry),
+        manifest: `${entry.tag} ${MANIFEST_ASSET}`,
+        misnamed: 'it was published under the wrong tag',
+      },
+    },
+  );
+  return { entry, ...checked };
 }
 
-export interface VerifiedBundle {
-  size: number;
-  /**
-   * What the hosts get: the bundle's files and their index, recorded in the pass that checked
-   * it (when asked for). Its files are under `directory`; remove it when done.
-   */
-  payload: ReleasePayload | undefined;
-  directory: string | undefined;
-}
-
-export interface BundleOptions {
-  scope: LedgerScope;
-  /** Where the bundle's content is kept for the hosts. */
-  tempDir: string;
-  log: Log;
-  /** Keep the content and index for the hosts; a check alone keeps nothing. */
-  keep: boolean;
+/** Where a release.json was found, as its refusals name it. */
+export interface ManifestSource {
+  /** `release <tag>`, or a host's copy: `host deploy@web-1: releases/v3`. */
+  subject: string;
+  /** How a refusal of the manifest's own content names the file. */
+  manifest: string;
+  /** What it means here that the manifest is signed for another release. */
+  misnamed?: string;
 }
 
 /**
- * Downloads the bundle the manifest names and checks it in one pass: its size and digest
- * against the manifest, and every entry; with `keep`, each checked entry is indexed and its
- * bytes kept in the same pass, for the hosts. A bundle that differs from the manifest is
- * reported as such, even when its entries also fail the checks.
+ * release.json and its signature, wherever they were found (a release's assets, a host's copy):
+ * signed by a key in `allowedSigners` for the build-release-run namespace, and naming the app,
+ * environment and ID they were found under, so a signed manifest cannot be replayed elsewhere.
+ */
+export function verifySignedManifest(
+  found: { bytes: Buffer; signature: Buffer },
+  expected: { app: string; environment: string; id: string },
+  options: {
+    allowedSigners: readonly AllowedSigner[];
+    now?: Date;
+    source: ManifestSource;
+  },
+): Omit<VerifiedManifest, 'entry'> {
+  const { bytes, signature } = found;
+  const { source } = options;
+  let signer: VerifiedSignature;
+  try {
+    signer = verifyMessage(bytes, signature.toString('utf8'), options.allowedSigners, {
+      ...(options.now ? { now: options.now } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError({
+      ...error.problem,
+      subject: `${source.subject} is not trusted: ${SIGNATURE_ASSET}`,
+    });
+  }
+  const manifest = parseManifest(bytes, source.manifest);
+  const asked = `${expected.app}/${expected.environment}/${expected.id}`;
+  const named = `${manifest.app}/${manifest.environment}/${manifest.id}`;
+  if (named !== asked) {
+    throw new ConfigurationError({
+      subject: source.subject,
+      problem: `its signed ${MANIFEST_ASSET} is for ${named}, not ${asked}`,
+      ...(source.misnamed ? { hint: source.misnamed } : {}),
+    });
+  }
+  return { manifest, bytes, signature, digest: digestOf(bytes), signer };
+}
+
+export interface ChainOptions {
+  scope: LedgerScope;
+  allowedSigners: readonly AllowedSigner[];
+  now?: Date;
+}
+
+/**
+ * Checks a verified release's `previous` link against the release before it as published: that
+ * release must exist in the ledger, its release.json be signed by an allowed signer, and its
+ * bytes have the digest the link records. Returns the predecessor, or undefined for a first
+ * release. A link that does not hold means the ledger was rewritten after this release was made.
+ */
+export async function verifyPreviousLink(
+  github: GitHub,
+  release: VerifiedManifest,
+  options: ChainOptions,
+): Promise<VerifiedManifest | undefined> {
+  const link = release.manifest.previous;
+  if (link === null) return undefined;
+  const entry = await findRelease(github, options.scope, link.id);
+  if (entry === undefined) {
+    throw new ConfigurationError({
+      subject: subjectOf(release.entry),
+      problem: `names ${link.id} as its previous release, but the ledger has no published release ${link.id}`,
+      hint: 'the ledger was changed after this release was made',
+    });
+  }
+  const before = await verifyManifest(
+    github,
+    options.scope,
+    entry,
+    options.allowedSigners,
+    options.now,
+  );
+  checkPreviousLink(release, before);
+  return before;
+}
+
+export interface VerifiedBundle {
+  /** The bundle file, as the manifest describes it, byte for byte. */
+  file: string;
+  size: number;
+  /** Directory holding it; remove it when done. */
+  directory: string;
+  /**
+   * With `keep`: what the hosts get, the bundle's files and their index, recorded in the pass
+   * that checked it, under `directory`.
+   */
+  payload?: ReleasePayload;
+}
+
+export interface VerifyBundleOptions {
+  scope: LedgerScope;
+  /** Where the bundle is downloaded to, in a directory of its own. */
+  tempDir: string;
+  log: Log;
+  /** The most the bundle's tar may expand to; default {@link defaultMaxExpandedBytes}. */
+  maxExpandedBytes?: number;
+  /** Keep each checked file's bytes and the index for the hosts (`payload`); a check alone keeps none. */
+  keep?: boolean;
+}
+
+/**
+ * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
+ * one pass: its size and digest against the manifest, and every entry; with `keep`, each checked
+ * entry is indexed and its bytes kept in the same pass, for the hosts. Never more than the manifest's size and one byte is read: an asset
+ * that GitHub says is larger is refused before its download. A bundle that differs from the
+ * manifest is reported as such, even when its entries also fail the checks.
  */
 export async function verifyBundle(
   github: GitHub,
   release: VerifiedManifest,
-  options: BundleOptions,
+  options: VerifyBundleOptions,
 ): Promise<VerifiedBundle> {
   const { manifest, entry } = release;
-  const { scope, log } = options;
-  const name = bundleFileName(manifest.app, manifest.build.sha, manifest.build.compression);
+  const { size: expectedSize, digest: expectedDigest, compression } = manifest.build;
+  const name = bundleFileName(manifest.app, manifest.build.sha, compression);
   const bundleAsset = asset(entry, name);
-  const directory = options.keep
-    ? await mkdtemp(path.join(options.tempDir, 'run-bundle-'))
-    : undefined;
+  const replaced = (got: string) =>
+    new ConfigurationError({
+      subject: `${subjectOf(entry)}: the bundle ${name}`,
+      expected: `${expectedDigest} (${expectedSize} bytes), as ${MANIFEST_ASSET} says`,
+      got,
+      hint: 'the asset was replaced or damaged',
+    });
+  if (bundleAsset.size !== expectedSize) throw replaced(`an asset of ${bundleAsset.size} bytes`);
+  const directory = await mkdtemp(path.join(options.tempDir, 'run-bundle-'));
   let recorder: ContentRecorder | undefined;
   try {
-    log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
-    const body = await openAsset(github, { owner: scope.owner, repo: scope.repo }, bundleAsset.id);
-    if (directory) recorder = await ContentRecorder.create(path.join(directory, 'content'));
-    const hash = createHash('sha256');
-    let size = 0;
-    // Past what both the manifest and GitHub say it holds, the rest is not worth reading.
-    const limit = Math.max(manifest.build.size, bundleAsset.size) + 1;
-    async function* incoming(): AsyncGenerator<Buffer> {
-      for await (const chunk of body) {
-        const bytes = chunk as Buffer;
-        hash.update(bytes);
-        size += bytes.length;
-        yield bytes;
-        if (size >= limit) return;
-      }
-    }
-    const source = incoming();
-    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
-    const unclosable: AsyncIterable<Buffer> = {
-      [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
-    };
-    let refusal: ConfigurationError | undefined;
-    try {
-      for await (const checked of checkedEntries(unclosable, {
-        compression: manifest.build.compression,
-      })) {
+    const file = path.join(directory, name);
+    if (options.keep) recorder = await ContentRecorder.create(path.join(directory, 'content'));
+    options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
+    const { owner, repo } = options.scope;
+    const body = await openAsset(github, { owner, repo }, bundleAsset.id);
+    const cap = options.maxExpandedBytes ?? defaultMaxExpandedBytes(expectedSize);
+    const received = await receive(body, file, expectedSize + 1, async (bytes) => {
+      for await (const checked of checkedEntries(bytes, { compression, maxExpandedBytes: cap })) {
         await recorder?.add(checked);
       }
-    } catch (error) {
-      if (!(error instanceof ConfigurationError)) throw error;
-      refusal = error;
+    });
+    if (received.size > expectedSize) throw replaced(`more than ${expectedSize} bytes`);
+    if (received.digest !== expectedDigest || received.size !== expectedSize) {
+      throw replaced(`${received.digest} (${received.size} bytes)`);
     }
-    for await (const rest of source) void rest;
-    body.destroy();
-    const digest = `sha256:${hash.digest('hex')}`;
-    if (digest !== manifest.build.digest || size !== manifest.build.size) {
-      const got =
-        size >= limit ? `more than ${manifest.build.size} bytes` : `${digest} (${size} bytes)`;
-      throw new ConfigurationError({
-        subject: `release ${entry.tag}`,
-        problem: `the bundle ${name} is ${got} but ${MANIFEST_ASSET} says ${manifest.build.digest} (${manifest.build.size} bytes)`,
-        hint: 'the asset was replaced or damaged',
-      });
-    }
-    if (refusal) {
-      throw new ConfigurationError({ subject: `release ${entry.tag}`, problem: refusal.message });
-    }
+    if (received.refusal) throw concerning(entry, received.refusal);
     const content = await recorder?.finish();
-    const payload = content && directory ? new ReleasePayload(content, directory) : undefined;
-    return { size, payload, directory };
+    const payload = content ? new ReleasePayload(content, directory) : undefined;
+    return { file, size: received.size, directory, ...(payload ? { payload } : {}) };
   } catch (error) {
     await recorder?.abort();
-    if (directory) await rm(directory, { recursive: true, force: true });
+    await rm(directory, { recursive: true, force: true });
     throw error;
   }
+}
+
+interface Received {
+  digest: string;
+  size: number;
+  /** Why `check` refused the bytes, if it did. */
+  refusal?: ConfigurationError;
+}
+
+/**
+ * Writes `body` to `file` while `check` reads the same bytes, and stops reading after `limit`
+ * bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
+ * can tell a replaced asset from a bad one.
+ */
+export async function receive(
+  body: Readable,
+  file: string,
+  limit: number,
+  check: (bytes: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<Received> {
+  const output = createWriteStream(file, { highWaterMark: 1 << 20 });
+  const written = finished(output);
+  written.catch(() => undefined);
+  const hash = createHash('sha256');
+  let size = 0;
+  async function* incoming(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      const bytes = (chunk as Buffer).subarray(0, limit - size);
+      hash.update(bytes);
+      size += bytes.length;
+      if (!output.write(bytes)) await once(output, 'drain');
+      yield bytes;
+      if (size >= limit) return;
+    }
+  }
+  const source = incoming();
+  // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+  const unclosable: AsyncIterable<Buffer> = {
+    [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+  };
+  let refusal: ConfigurationError | undefined;
+  try {
+    await check(unclosable);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    refusal = error;
+  } finally {
+    for await (const rest of source) void rest;
+    body.destroy();
+    output.end();
+  }
+  await written;
+  return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 
 export interface ReleaseConfig {
@@ -225,25 +359,33 @@ export async function releaseConfig(
   let values: Record<string, string> = {};
   if (secrets !== null) {
     if (identity === undefined) {
-      throw new ConfigurationError(
-        `Input 'identity' is required: release ${entry.tag} has secrets (${secrets.names.join(', ')}); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
-      );
+      throw new ConfigurationError({
+        input: 'identity',
+        problem: `is required: ${subjectOf(entry)} has secrets (${secrets.names.join(', ')})`,
+        hint: 'pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to',
+      });
     }
-    values = await decryptSecrets(secrets.ciphertext, identity);
+    values = await withSubject(entry, () => decryptSecrets(secrets.ciphertext, identity));
     for (const value of Object.values(values)) maskSecret(log, value);
     const decrypted = Object.keys(values).sort();
     if (decrypted.join('\n') !== secrets.names.join('\n')) {
-      throw new ConfigurationError(
-        `release ${entry.tag}: its secrets decrypt to ${decrypted.join(', ') || 'nothing'}, but ${MANIFEST_ASSET} lists ${secrets.names.join(', ')}`,
-      );
+      throw new ConfigurationError({
+        subject: subjectOf(entry),
+        problem: `its secrets decrypt to ${decrypted.join(', ') || 'nothing'}, but ${MANIFEST_ASSET} lists ${secrets.names.join(', ')}`,
+      });
     }
   }
   const env = { ...manifest.config.vars, ...values };
+  await withSubject(entry, () => renderEnvFile(env));
+  return { env, secretNames: secrets?.names ?? [] };
+}
+
+/** Runs `work`, saying of any refusal which release it concerns. */
+async function withSubject<T>(entry: LedgerEntry, work: () => T | Promise<T>): Promise<T> {
   try {
-    renderEnvFile(env);
+    return await work();
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
-    throw new ConfigurationError(`release ${entry.tag}: ${error.message}`);
+    throw concerning(entry, error);
   }
-  return { env, secretNames: secrets?.names ?? [] };
 }

@@ -1,10 +1,13 @@
 import '../shared/node-globals.js';
-import * as core from '@actions/core';
-import { cancellation, endIfCancelled } from '../shared/entry.js';
-import { formatError } from '../shared/errors.js';
+import { cancellation, endIfCancelled, failStep } from '../shared/entry.js';
 import { run } from './main.js';
 
 const cancelled = cancellation();
 void run(cancelled)
-  .catch((error: unknown) => core.setFailed(formatError(error)))
+  .catch((error: unknown) =>
+    failStep(error, {
+      title: 'Ship',
+      leftBehind: 'Nothing was deployed.',
+    }),
+  )
   .finally(() => endIfCancelled(cancelled));

@@ -1,7 +1,9 @@
 import { actionContext, readInputs, report } from '../shared/entry.js';
-import { ship, shipInputs } from '../shared/stages/ship.js';
+import { shipInputs } from '../shared/stages/inputs/ship.js';
 
 export async function run(cancelled: AbortSignal): Promise<void> {
   const inputs = readInputs(shipInputs);
-  await report(await ship(inputs, actionContext(cancelled)));
+  // Loaded once the inputs are good: a step that stops at a bad input never loads the clients.
+  const { ship } = await import('../shared/stages/ship.js');
+  await report(await ship(inputs, await actionContext(cancelled)));
 }

@@ -1,5 +1,9 @@
-import * as core from '@actions/core';
-import { formatError } from '../../shared/errors.js';
+import { failStep } from '../../shared/entry.js';
 import { run } from './main.js';
 
-run().catch((error: unknown) => core.setFailed(formatError(error)));
+run().catch((error: unknown) =>
+  failStep(error, {
+    title: 'Build',
+    leftBehind: 'No build of this commit was recorded: release-action will not find one.',
+  }),
+);

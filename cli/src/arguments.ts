@@ -26,3 +26,18 @@ export function releaseArgument(name: string, description: string, required = tr
   const argument = new Argument(required ? `<${name}>` : `[${name}]`, description);
   return argument.argParser(parser(releaseId, ['latest']));
 }
+
+/** What `rollback` goes back to: a release ID, or `previous` (the default). */
+export function rollbackArgument(): Argument {
+  const parse = parser(releaseId, ['previous']);
+  return new Argument('[id]', 'the release to go back to, such as v11, or previous')
+    .argParser((text) => {
+      if (text === 'latest') {
+        throw new InvalidArgumentError(
+          'expected a release ID such as v11, or previous: a rollback goes back to a release already on the hosts',
+        );
+      }
+      return parse(text);
+    })
+    .default('previous');
+}

@@ -1,5 +1,6 @@
-import { checkBundle, checkLink, checkPreviousLink, type Stored } from './checks.js';
+import { rm } from 'node:fs/promises';
 import {
+  checkPreviousLink,
   ConfigurationError,
   downloadAsset,
   findRelease,
@@ -7,14 +8,17 @@ import {
   mapLimit,
   MANIFEST_ASSET,
   parseManifest,
+  verifyBundle,
   verifyManifest,
+  verifyPreviousLink,
   type AllowedSigner,
   type LedgerEntry,
   type Log,
   type Manifest,
+  type StoredManifest,
   type VerifiedManifest,
 } from './core.js';
-import { requireRelease, requireTags, type Ledger } from './ledger.js';
+import { requireIndex, requireRelease, type Ledger } from './ledger.js';
 
 export type Outcome = 'ok' | 'failed' | 'not checked';
 
@@ -91,7 +95,16 @@ async function bundleOf(
   options: VerifyOptions,
 ): Promise<void> {
   if (!options.bundles || !verified) return;
-  const problem = await attempt(() => checkBundle(ledger, verified, options));
+  const problem = await attempt(async () => {
+    // Downloaded, its digest, size and every entry checked, and nothing kept.
+    const { tempDir, log } = options;
+    const bundle = await verifyBundle(ledger.github, verified, {
+      scope: ledger.scope,
+      tempDir,
+      log,
+    });
+    await rm(bundle.directory, { recursive: true, force: true });
+  });
   check.bundle = problem === undefined ? 'ok' : 'failed';
   check.problem ??= problem ?? null;
 }
@@ -106,8 +119,12 @@ export async function verifyRelease(
   const check = blank(entry);
   const verified = await signed(ledger, entry, check, options);
   if (verified) {
+    const { scope } = ledger;
     const problem = await attempt(() =>
-      checkPreviousLink(ledger, verified, options.allowedSigners),
+      verifyPreviousLink(ledger.github, verified, {
+        scope,
+        allowedSigners: options.allowedSigners,
+      }),
     );
     check.chain = problem === undefined ? 'ok' : 'failed';
     check.problem ??= problem ?? null;
@@ -122,10 +139,13 @@ interface Loaded {
   check: ReleaseCheck;
   verified: VerifiedManifest | undefined;
   /** release.json as published, for the link of the release after it. */
-  stored: Stored | undefined;
+  stored: StoredManifest | undefined;
 }
 
-async function asPublished(ledger: Ledger, entry: LedgerEntry): Promise<Stored | undefined> {
+async function asPublished(
+  ledger: Ledger,
+  entry: LedgerEntry,
+): Promise<StoredManifest | undefined> {
   const asset = entry.assets.find((candidate) => candidate.name === MANIFEST_ASSET);
   if (!asset) return undefined;
   const { owner, repo } = ledger.scope;
@@ -142,7 +162,7 @@ async function asPublished(ledger: Ledger, entry: LedgerEntry): Promise<Stored |
 const READS_AT_ONCE = 8;
 
 async function loadAll(ledger: Ledger, options: VerifyOptions) {
-  const tags = await requireTags(ledger);
+  const { tags } = await requireIndex(ledger);
   const settled = await mapLimit(tags, READS_AT_ONCE, async (tag) => {
     const entry = await findRelease(ledger.github, ledger.scope, tag.id);
     if (!entry) return tag.id;
@@ -171,7 +191,7 @@ function linkOf(release: Loaded, before: Loaded | undefined): string | undefined
     return `release ${release.entry.tag}: its previous release ${before.entry.id} has no readable ${MANIFEST_ASSET}`;
   }
   try {
-    checkLink(release.verified!, before.stored);
+    checkPreviousLink(release.verified!, before.stored);
     return undefined;
   } catch (error) {
     if (error instanceof ConfigurationError) return formatError(error);

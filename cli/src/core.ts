@@ -7,8 +7,12 @@ export { gitHubClient, statusOf, type GitHub, type Repository } from '../../shar
 export {
   downloadAsset,
   findRelease,
+  latestRelease,
+  readIndex,
   type LedgerEntry,
+  type LedgerIndex,
   type LedgerScope,
+  type LedgerTag,
 } from '../../shared/ledger.js';
 export type { Log } from '../../shared/log.js';
 export {
@@ -16,13 +20,17 @@ export {
   configDiff,
   digestOf,
   MANIFEST_ASSET,
+  SIGNATURE_ASSET,
   parseManifest,
-  verifyChain,
+  checkPreviousLink,
   type Manifest,
+  type StoredManifest,
 } from '../../shared/manifest.js';
 export {
   appName,
   environmentName,
+  isPreviewEnvironment,
+  jumpHost,
   parseHost,
   releaseId,
   releaseNumber,
@@ -30,8 +38,31 @@ export {
   type Host,
 } from '../../shared/names.js';
 export { mapLimit } from '../../shared/fleet/parallel.js';
+export {
+  localEnv,
+  openFleet,
+  type Connection,
+  type Fleet,
+  type HostAccess as FleetAccess,
+} from '../../shared/fleet/connect.js';
+export { PendingDeployment } from '../../shared/fleet/github-deployment.js';
+export { previousFromHosts } from '../../shared/fleet/resolve.js';
+export { fleetResult } from '../../shared/fleet/result.js';
+export { describeRuns, rollout, type HostOutcome, type Runs } from '../../shared/fleet/rollout.js';
+export type { Commands, HostResult } from '../../shared/host/activate.js';
+export type { HistoryEvent } from '../../shared/host/history.js';
+export { rollbackHost, stageRollback } from '../../shared/host/rollback.js';
 export { deployRoot } from '../../shared/host/scripts/root.js';
+export { type LockOptions, type LockState } from '../../shared/host/session.js';
+export { readHostState, type HostState } from '../../shared/host/state.js';
+export { unlockHost, type UnlockResult } from '../../shared/host/unlock.js';
 export { keysFor, knownHostsName, parseKnownHosts } from '../../shared/host/known-hosts.js';
 export { splitLines } from '../../shared/inputs.js';
 export { parseAllowedSigners, type AllowedSigner } from '../../shared/signature.js';
-export { verifyBundle, verifyManifest, type VerifiedManifest } from '../../shared/verify.js';
+export {
+  verifyBundle,
+  verifyManifest,
+  verifyPreviousLink,
+  verifySignedManifest,
+  type VerifiedManifest,
+} from '../../shared/verify.js';

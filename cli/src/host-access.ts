@@ -4,13 +4,17 @@ import {
   ConfigurationError,
   deployRoot,
   keysFor,
+  jumpHost,
   knownHostsName,
+  localEnv,
   parseHost,
   parseKnownHosts,
   splitLines,
+  type FleetAccess,
   type Host,
 } from './core.js';
 import { readOptionFile } from './files.js';
+import { parseWith } from './parse.js';
 import type { Io } from './io.js';
 import { resolveSshCredential, type SshCredential } from './ssh-credential.js';
 
@@ -21,7 +25,10 @@ export interface HostFlags {
   path?: string;
   sshKey?: string;
   knownHosts?: string;
+  proxyJump?: string;
 }
+
+type SshHost = Extract<Host, { kind: 'ssh' }>;
 
 /** The hosts and how to reach them, checked before any connection is opened. */
 export interface HostAccess {
@@ -29,7 +36,15 @@ export interface HostAccess {
   /** The deploy root on every host. */
   root: string;
   /** Undefined when every host is `local`. */
-  ssh: { credential: SshCredential; knownHosts: string; knownHostsFile: string } | undefined;
+  ssh:
+    | {
+        credential: SshCredential;
+        knownHosts: string;
+        knownHostsFile: string;
+        /** `--proxy-jump`: the bastion the SSH hosts are reached through. */
+        bastion: SshHost | undefined;
+      }
+    | undefined;
 }
 
 export function hostOptions(command: Command): Command {
@@ -45,6 +60,10 @@ export function hostOptions(command: Command): Command {
     .option(
       '--known-hosts <file>',
       "the hosts' keys, checked strictly (default: ~/.ssh/known_hosts)",
+    )
+    .option(
+      '--proxy-jump <user@host[:port]>',
+      'reach the SSH hosts through this bastion, as ssh -J does (same key, same known_hosts)',
     );
 }
 
@@ -91,7 +110,11 @@ async function hostsOf(flags: HostFlags, io: Io): Promise<Host[]> {
   });
 }
 
-async function knownHostsOf(flags: HostFlags, ssh: readonly Host[], io: Io) {
+async function knownHostsOf(
+  flags: HostFlags,
+  ssh: readonly { host: SshHost; role: 'host' | 'bastion' }[],
+  io: Io,
+) {
   const file =
     flags.knownHosts ?? (io.env.HOME ? path.join(io.env.HOME, '.ssh', 'known_hosts') : undefined);
   if (file === undefined) {
@@ -102,10 +125,10 @@ async function knownHostsOf(flags: HostFlags, ssh: readonly Host[], io: Io) {
   }
   const text = await readOptionFile('--known-hosts', file, io.cwd);
   const entries = parseKnownHosts(text);
-  for (const host of ssh) {
-    if (host.kind !== 'ssh' || keysFor(entries, host.host, host.port).keys.length > 0) continue;
+  for (const { host, role } of ssh) {
+    if (keysFor(entries, host.host, host.port).keys.length > 0) continue;
     throw new ConfigurationError({
-      subject: `host ${host.label}`,
+      subject: `${role} ${host.label}`,
       problem: `is not in ${file}; host keys are always checked`,
       hint: `add ${knownHostsName(host.host, host.port)} (ssh-keyscan -p ${host.port} ${host.host} >> ${file}, then check its fingerprint)`,
     });
@@ -127,9 +150,33 @@ export async function resolveHostAccess(
     if (!(error instanceof ConfigurationError)) throw error;
     throw new ConfigurationError({ ...error.problem, input: '--path' });
   }
-  const ssh = hosts.filter((host) => host.kind === 'ssh');
+  const ssh = hosts.flatMap((host) =>
+    host.kind === 'ssh' ? [{ host, role: 'host' as const }] : [],
+  );
   if (ssh.length === 0) return { hosts, root, ssh: undefined };
-  const known = await knownHostsOf(flags, ssh, io);
+  const bastion =
+    flags.proxyJump !== undefined
+      ? parseWith(jumpHost, flags.proxyJump, '--proxy-jump')
+      : undefined;
+  const checked = bastion ? [...ssh, { host: bastion, role: 'bastion' as const }] : ssh;
+  const known = await knownHostsOf(flags, checked, io);
   const credential = await resolveSshCredential(flags.sshKey, io);
-  return { hosts, root, ssh: { credential, ...known } };
+  return { hosts, root, ssh: { credential, ...known, bastion } };
+}
+
+/** The hosts' access as shared/fleet connects with it: the key or the agent, known_hosts. */
+export function fleetAccess(access: HostAccess, env: Io['env']): FleetAccess {
+  const credential = access.ssh?.credential;
+  const key = credential?.kind === 'key' ? credential.privateKey : undefined;
+  const agent = credential?.kind === 'agent' ? { agent: credential.socket } : {};
+  const bastion = access.ssh?.bastion;
+  return {
+    sshKey: key,
+    ...(credential?.kind === 'agent' ? { sshAgent: credential.socket } : {}),
+    knownHosts: access.ssh?.knownHosts,
+    localEnv: localEnv(env),
+    ...(bastion
+      ? { proxyJump: { bastion, privateKey: key ?? '', ...agent, keyInput: 'ssh-key' as const } }
+      : {}),
+  };
 }

@@ -1,8 +1,17 @@
 #!/usr/bin/env node
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 
 /** brr runs on the Node the actions run on; an older one fails to load it with a confusing error. */
 const NODE_MAJOR = 24;
+
+/** Who runs brr, for the hosts' lock and history; a uid without a passwd entry has no name. */
+function user(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? `uid-${process.getuid?.() ?? '?'}`;
+  }
+}
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < NODE_MAJOR) {
@@ -19,5 +28,6 @@ if (major < NODE_MAJOR) {
     stdout: process.stdout,
     stderr: process.stderr,
     tempDir: tmpdir(),
+    operator: `${user()}@${hostname()}`,
   });
 }

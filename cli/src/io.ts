@@ -15,6 +15,8 @@ export interface Io {
   stderr: Stream;
   /** Where large downloads (bundles, for `verify --bundles`) are kept while checked. */
   tempDir: string;
+  /** Who runs brr, as `user@machine`: what the hosts' lock and history record. */
+  operator: string;
 }
 
 /**
@@ -27,5 +29,6 @@ export function stderrLog(io: Io): Log {
     debug: () => undefined,
     warning: (message) => io.stderr.write(`warning: ${message}\n`),
     setSecret: () => undefined,
+    group: (_title, body) => body(),
   };
 }

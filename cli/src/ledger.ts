@@ -5,14 +5,16 @@ import {
   findRelease,
   gitHubClient,
   MANIFEST_ASSET,
+  latestRelease,
   parseManifest,
-  releaseNumber,
+  readIndex,
   releaseTag,
   statusOf,
   verifyManifest,
   type AllowedSigner,
   type GitHub,
   type LedgerEntry,
+  type LedgerIndex,
   type LedgerScope,
   type Log,
   type Manifest,
@@ -43,27 +45,15 @@ export function ledgerName(ledger: Ledger): string {
   return `${ledger.scope.app}/${ledger.scope.environment}`;
 }
 
-/** A numbered tag of the ledger: `<app>/<environment>/v<N>`. */
-export interface LedgerTag {
-  id: string;
-  number: number;
-  tag: string;
-}
-
 /**
- * The ledger's index: every `v<N>` tag in one `git/matching-refs` request (GitHub answers all
- * matching refs at once), lowest first. Releases with other IDs stand outside the numbered line.
+ * The ledger's index (every `v<N>` tag, lowest first, in one request), refusing an empty one: a
+ * misspelt environment or app has no tags at all.
  */
-export async function ledgerTags(ledger: Ledger): Promise<LedgerTag[]> {
-  const { owner, repo, app, environment } = ledger.scope;
-  const prefix = releaseTag(app, environment, '');
-  let data: { ref: string }[];
+export async function requireIndex(ledger: Ledger): Promise<LedgerIndex> {
+  const { owner, repo } = ledger.scope;
+  let index: LedgerIndex;
   try {
-    ({ data } = await ledger.github.rest.git.listMatchingRefs({
-      owner,
-      repo,
-      ref: `tags/${prefix}v`,
-    }));
+    index = await readIndex(ledger.github, ledger.scope);
   } catch (error) {
     if (statusOf(error) !== 404) throw error;
     throw new ConfigurationError({
@@ -72,49 +62,31 @@ export async function ledgerTags(ledger: Ledger): Promise<LedgerTag[]> {
       hint: 'check --repo (default: the remote origin) and the token',
     });
   }
-  const tags: LedgerTag[] = [];
-  for (const ref of data) {
-    const tag = ref.ref.slice('refs/tags/'.length);
-    const id = tag.slice(prefix.length);
-    const number = releaseNumber(id);
-    if (number !== undefined) tags.push({ id, number, tag });
-  }
-  return tags.sort((a, b) => a.number - b.number);
-}
-
-/** The index, refusing an empty one: a misspelt environment or app has no tags at all. */
-export async function requireTags(ledger: Ledger): Promise<LedgerTag[]> {
-  const tags = await ledgerTags(ledger);
-  if (tags.length === 0) {
-    const { owner, repo } = ledger.scope;
+  if (index.tags.length === 0) {
     throw new ConfigurationError({
       subject: `ledger ${ledgerName(ledger)} of ${owner}/${repo}`,
       problem: `has no releases (no tag ${releaseTag(ledger.scope.app, ledger.scope.environment, 'v*')})`,
       hint: "check the environment's name, and --app (default: the repository's name)",
     });
   }
-  return tags;
+  return index;
 }
-
-/** How far `latest` looks past tags whose release is still being made or was given up. */
-const LATEST_WALK = 10;
 
 /** A published release by ID (`latest`: the newest published one), or a one-line refusal. */
 export async function requireRelease(ledger: Ledger, id: string): Promise<LedgerEntry> {
   if (id === 'latest') {
-    const tags = await requireTags(ledger);
-    for (const tag of tags.slice(-LATEST_WALK).reverse()) {
-      const entry = await findRelease(ledger.github, ledger.scope, tag.id);
-      if (entry) return entry;
-    }
+    const index = await requireIndex(ledger);
+    const latest = await latestRelease(ledger.github, ledger.scope, index);
+    if (latest) return latest;
+    const { tags } = index;
     throw new ConfigurationError({
       subject: `ledger ${ledgerName(ledger)}`,
-      problem: `none of its newest ${LATEST_WALK} tags has a published release`,
+      problem: `none of its tags (${tags[0]?.id} to ${tags.at(-1)?.id}) has a published release`,
     });
   }
   const entry = await findRelease(ledger.github, ledger.scope, id);
   if (entry) return entry;
-  const tags = await requireTags(ledger);
+  const { tags } = await requireIndex(ledger);
   throw new ConfigurationError({
     subject: `release ${releaseTag(ledger.scope.app, ledger.scope.environment, id)}`,
     problem: 'is not published',

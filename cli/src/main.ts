@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { diffCommand } from './commands/diff.js';
 import { releasesCommand } from './commands/releases.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
+import { statusCommand } from './commands/status.js';
+import { unlockCommand } from './commands/unlock.js';
 import { verifyCommand } from './commands/verify.js';
 import { foldedTail, formatError } from './core.js';
 import type { Io } from './io.js';
@@ -13,11 +16,18 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 function program(io: Io): Command {
   const brr = new Command('brr')
     .description(
-      "build-release-run's command line for the person on call: the ledger of releases, read and verified",
+      "build-release-run's command line for the person on call: the ledger of releases, read and verified; the hosts' state, rollback and unlock over SSH",
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  brr releases production\n  brr show production latest\n  brr verify production --all --allowed-signers allowed_signers\n',
+      [
+        '\nExamples:',
+        '  brr releases production',
+        '  brr show production latest',
+        '  brr verify production --all --allowed-signers allowed_signers',
+        '  brr status production --hosts deploy@web-1.example.com',
+        '  brr rollback production previous --hosts deploy@web-1.example.com --allowed-signers allowed_signers\n',
+      ].join('\n'),
     )
     .exitOverride()
     .configureOutput({
@@ -27,7 +37,16 @@ function program(io: Io): Command {
       outputError: (text, write) => write(`${foldedTail(text, 1500)}\n`),
     })
     .showSuggestionAfterError(true);
-  for (const add of [releasesCommand, showCommand, diffCommand, verifyCommand]) add(brr, io);
+  const commands = [
+    releasesCommand,
+    showCommand,
+    diffCommand,
+    verifyCommand,
+    statusCommand,
+    rollbackCommand,
+    unlockCommand,
+  ];
+  for (const add of commands) add(brr, io);
   return brr;
 }
 
@@ -35,7 +54,9 @@ function program(io: Io): Command {
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const brr = program(io);
   if (argv.length === 0) {
-    io.stderr.write('error: expected a command: releases, show, diff or verify (brr --help)\n');
+    io.stderr.write(
+      'error: expected a command: releases, show, diff, verify, status, rollback or unlock (brr --help)\n',
+    );
     return EXIT.usage;
   }
   try {

@@ -12,30 +12,51 @@ import type { Io } from './io.js';
 import { parseWith } from './parse.js';
 import { resolveToken, type Token } from './token.js';
 
-/** The options every command takes, as commander hands them over. */
-export interface CommonFlags {
+/** The options that say which app: every command takes them. */
+export interface ScopeFlags {
   repo?: string;
   app?: string;
-  token?: string;
-  apiUrl?: string;
-  allowedSigners?: string;
   json?: boolean;
 }
 
-/** What every command works with, checked: any problem here is a usage error. */
-export interface Settings {
-  repository: Repository;
+/** The options of the commands that read GitHub, as commander hands them over. */
+export interface CommonFlags extends ScopeFlags {
+  token?: string;
+  apiUrl?: string;
+  allowedSigners?: string;
+}
+
+/** Which app, checked: what a command that reads only the hosts needs. */
+export interface Scope {
+  /** Undefined when `--app` is given and `--repo` is not: nothing needs it then. */
+  repository: Repository | undefined;
   app: string;
+  json: boolean;
+}
+
+/** What every command that reads GitHub works with, checked: any problem here is a usage error. */
+export interface Settings extends Scope {
+  repository: Repository;
   apiUrl: string;
   token: Token;
   /** Undefined when `--allowed-signers` is not given: manifests are then shown unverified. */
   allowedSigners: AllowedSigner[] | undefined;
-  json: boolean;
 }
 
 export const DEFAULT_API_URL = 'https://api.github.com';
 
-/** Adds the options every command takes; `verify` needs `--allowed-signers`. */
+/** `--repo`, `--app` and `--json`: what every command takes. */
+export function scopeOptions(command: Command): Command {
+  return command
+    .option('--repo <owner/name>', 'the repository (default: the GitHub remote origin of .)')
+    .option('--app <name>', "the app (default: the repository's name)")
+    .option('--json', 'print JSON instead of a table');
+}
+
+/**
+ * Adds the options of a command that reads GitHub; `verify` and `rollback` need
+ * `--allowed-signers`.
+ */
 export function commonOptions(command: Command, signers: 'optional' | 'required'): Command {
   const allowed = new Option(
     '--allowed-signers <file>',
@@ -44,16 +65,13 @@ export function commonOptions(command: Command, signers: 'optional' | 'required'
       : 'allowed_signers file: check each release.json signature before showing it',
   );
   if (signers === 'required') allowed.makeOptionMandatory();
-  return command
-    .option('--repo <owner/name>', 'the repository (default: the GitHub remote origin of .)')
-    .option('--app <name>', "the app (default: the repository's name)")
+  return scopeOptions(command)
     .option('--token <token>', 'GitHub token (default: GITHUB_TOKEN, then `gh auth token`)')
     .option(
       '--api-url <url>',
       `GitHub's REST API (default: GITHUB_API_URL, then ${DEFAULT_API_URL})`,
     )
-    .addOption(allowed)
-    .option('--json', 'print JSON instead of a table');
+    .addOption(allowed);
 }
 
 function apiUrlOf(flag: string | undefined, env: Io['env']): string {
@@ -93,18 +111,29 @@ async function allowedSignersOf(file: string, cwd: string): Promise<AllowedSigne
   return signers;
 }
 
-export async function resolveSettings(flags: CommonFlags, io: Io): Promise<Settings> {
-  let repository: Repository;
-  if (flags.repo !== undefined) {
-    const parsed = parseRepository(flags.repo);
-    if (!parsed) {
-      throw new ConfigurationError({ input: '--repo', expected: 'owner/name', got: flags.repo });
-    }
-    repository = parsed;
-  } else {
-    repository = await originRepository(io.cwd);
+async function repositoryOf(flags: ScopeFlags, io: Io): Promise<Repository> {
+  if (flags.repo === undefined) return originRepository(io.cwd);
+  const parsed = parseRepository(flags.repo);
+  if (!parsed) {
+    throw new ConfigurationError({ input: '--repo', expected: 'owner/name', got: flags.repo });
   }
-  const app = parseWith(appName, flags.app ?? repository.repo, flags.app ? '--app' : 'app');
+  return parsed;
+}
+
+function appOf(flags: ScopeFlags, repository: Repository | undefined): string {
+  return parseWith(appName, flags.app ?? repository?.repo, flags.app ? '--app' : 'app');
+}
+
+/** Which app: `--app`, else the repository's name (`--repo`, else the remote origin). */
+export async function resolveScope(flags: ScopeFlags, io: Io): Promise<Scope> {
+  const repository =
+    flags.app !== undefined && flags.repo === undefined ? undefined : await repositoryOf(flags, io);
+  return { repository, app: appOf(flags, repository), json: flags.json === true };
+}
+
+export async function resolveSettings(flags: CommonFlags, io: Io): Promise<Settings> {
+  const repository = await repositoryOf(flags, io);
+  const app = appOf(flags, repository);
   const apiUrl = apiUrlOf(flags.apiUrl, io.env);
   const allowedSigners =
     flags.allowedSigners !== undefined

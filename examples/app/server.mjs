@@ -2,7 +2,7 @@
 // The sample app: answers with its config, so a deploy can be checked from outside.
 // Twelve-factor: everything it needs comes from the environment (the release's .env).
 import { createServer } from 'node:http';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 const port = Number(process.env.PORT);
@@ -18,8 +18,18 @@ if (!greeting) {
 // The release directory this process runs from: a health check compares it with its own.
 const release = path.basename(realpathSync(process.cwd()));
 
+// The schema the release command (bin/migrate) left in the shared db/: read on each request,
+// since a later deploy's migration changes it under a running server.
+function schema() {
+  try {
+    return readFileSync('db/schema-version', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 const server = createServer((request, response) => {
-  const body = JSON.stringify({ greeting, release, pid: process.pid });
+  const body = JSON.stringify({ greeting, release, schema: schema(), pid: process.pid });
   response.writeHead(request.url === '/health' || request.url === '/' ? 200 : 404, {
     'content-type': 'application/json',
   });

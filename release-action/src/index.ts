@@ -1,9 +1,12 @@
-import * as core from '@actions/core';
-import { cancellation, endIfCancelled } from '../../shared/entry.js';
-import { formatError } from '../../shared/errors.js';
+import { cancellation, endIfCancelled, failStep } from '../../shared/entry.js';
 import { run } from './main.js';
 
 const cancelled = cancellation();
 void run(cancelled)
-  .catch((error: unknown) => core.setFailed(formatError(error)))
+  .catch((error: unknown) =>
+    failStep(error, {
+      title: 'Release',
+      leftBehind: 'No release was published: a draft made before the failure is deleted.',
+    }),
+  )
   .finally(() => endIfCancelled(cancelled));

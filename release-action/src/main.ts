@@ -1,7 +1,9 @@
 import { actionContext, readInputs, report } from '../../shared/entry.js';
-import { release, releaseInputs } from '../../shared/stages/release.js';
+import { releaseInputs } from '../../shared/stages/inputs/release.js';
 
 export async function run(cancelled: AbortSignal): Promise<void> {
   const inputs = readInputs(releaseInputs);
-  await report(await release(inputs, actionContext(cancelled)));
+  // Loaded once the inputs are good: a step that stops at a bad input never loads the clients.
+  const { release } = await import('../../shared/stages/release.js');
+  await report(await release(inputs, await actionContext(cancelled)));
 }

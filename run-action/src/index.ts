@@ -1,6 +1,10 @@
 import '../../shared/node-globals.js';
-import * as core from '@actions/core';
-import { formatError } from '../../shared/errors.js';
+import { failStep } from '../../shared/entry.js';
 import { run } from './main.js';
 
-run().catch((error: unknown) => core.setFailed(formatError(error)));
+run().catch((error: unknown) =>
+  failStep(error, {
+    title: 'Deploy',
+    leftBehind: 'No host was changed, and no GitHub Deployment was recorded.',
+  }),
+);

@@ -1,7 +1,9 @@
 import { actionContext, readInputs, report } from '../../shared/entry.js';
-import { run as deploy, runInputs } from '../../shared/stages/run.js';
+import { runInputs } from '../../shared/stages/inputs/run.js';
 
 export async function run(): Promise<void> {
   const inputs = readInputs(runInputs);
-  await report(await deploy(inputs, actionContext()));
+  // Loaded once the inputs are good: a step that stops at a bad input never loads the clients.
+  const { run: deploy } = await import('../../shared/stages/run.js');
+  await report(await deploy(inputs, await actionContext()));
 }

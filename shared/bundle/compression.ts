@@ -68,9 +68,11 @@ export async function* decompress(
   const first = Buffer.concat(head);
   const found = detectCompression(first);
   if (expected !== undefined && found !== expected) {
-    throw new ConfigurationError(
-      `the bundle is not ${expected}-compressed (it starts like ${found ?? 'a plain tar'})`,
-    );
+    throw new ConfigurationError({
+      subject: 'the bundle',
+      expected: `${expected}-compressed data`,
+      got: `data that starts like ${found ?? 'a plain tar'}`,
+    });
   }
   async function* all(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
@@ -91,8 +93,10 @@ export async function* decompress(
     // zlib's own errors say the data is bad; anything else (a read error) passes unchanged.
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (!/^(Z_|ZSTD_error_)/.test(code)) throw error;
-    throw new ConfigurationError(
-      `the bundle is not valid ${found} data: ${(error as Error).message}`,
-    );
+    throw new ConfigurationError({
+      subject: 'the bundle',
+      problem: `is not valid ${found} data`,
+      got: (error as Error).message,
+    });
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { indexEntry, sortIndex, type FileIndex, type IndexEntry } from './file-index.js';
-import type { CheckedEntry } from './unpack.js';
+import type { CheckedEntry } from './check.js';
 
 /*
  * A verified bundle as the runner keeps it for the hosts: the bytes of its files one after the

@@ -1,8 +1,16 @@
 import type { Dirent, Stats } from 'node:fs';
 import { glob, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigurationError } from '../errors.js';
-import { BundleRules, compareUtf8, pathComponents, refuseEmpty, type EntryKind } from './rules.js';
+import { ConfigurationError, quoted } from '../errors.js';
+import {
+  BundleRules,
+  compareUtf8,
+  entrySubject,
+  normalisePath,
+  quotedBytes,
+  refuseEmpty,
+  type EntryKind,
+} from './rules.js';
 
 /** One entry of a bundle, as found on disk under the root. */
 export interface BundleEntry {
@@ -19,12 +27,14 @@ export interface BundleEntry {
 
 const GLOB_MAGIC = /[*?[\]{}]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const ONLY_THREE_KINDS = 'a bundle holds only files, directories and symlinks';
 
 /**
  * Expands the build's `path` lines (files, directories or globs, relative to `root`) into the
  * bundle's entries: directories recursively, each entry's parent directories included, symlinks
  * kept as symlinks, sorted by path in byte order. Refuses anything a reproducible, safe bundle
- * cannot hold, naming the path and the rule.
+ * cannot hold, naming the path and the rule, by the same rules a bundle is checked by before it
+ * reaches a host. Errors concern the `path` lines; the caller names the input.
  */
 export async function resolveEntries(
   root: string,
@@ -34,67 +44,24 @@ export async function resolveEntries(
   // The root itself may be reached through a symlink (a working directory often is).
   const rootStats = await stat(base).catch(() => undefined);
   if (!rootStats?.isDirectory()) {
-    throw new ConfigurationError(`bundle root '${root}' is not a directory`);
-  }
-  const found = new Map<string, BundleEntry>();
-  const checkedParents = new Set<string>();
-
-  const add = async (path: string, stats: Stats): Promise<void> => {
-    if (found.has(path)) return;
-    const entry = await describe(base, path, stats);
-    found.set(path, entry);
-    if (entry.kind === 'directory') await walk(path);
-  };
-
-  const walk = async (directory: string): Promise<void> => {
-    const children = await readdir(join(base, directory), {
-      withFileTypes: true,
-      encoding: 'buffer',
+    throw new ConfigurationError({
+      subject: `bundle root ${quoted(root)}`,
+      problem: 'is not a directory',
     });
-    const paths = children.map((child) => childPath(directory, child));
-    const stats = await Promise.all(paths.map((path) => lstat(join(base, path))));
-    for (const [index, path] of paths.entries()) await add(path, stats[index] as Stats);
-  };
-
-  const addParents = async (path: string, pattern: string): Promise<void> => {
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join('/');
-      if (checkedParents.has(parent)) continue;
-      const stats = await lstat(join(base, parent));
-      if (!stats.isDirectory()) {
-        throw new ConfigurationError(
-          `path '${pattern}' reaches '${path}' through the symlink '${parent}'; name the link itself or its target`,
-        );
-      }
-      checkedParents.add(parent);
-      if (!found.has(parent)) found.set(parent, directoryEntry(parent));
-    }
-  };
-
+  }
+  const tree = new Tree(base);
   for (const pattern of patterns) {
     const matches = await expand(base, pattern);
     if (matches.length === 0) {
-      throw new ConfigurationError(`path '${pattern}' matches nothing under '${root}'`);
+      throw new ConfigurationError({ subject: quoted(pattern), problem: 'matches nothing' });
     }
-    for (const match of matches) {
-      if (match === '') {
-        await walk('');
-        continue;
-      }
-      await addParents(match, pattern);
-      await add(match, await lstat(join(base, match)));
-    }
+    for (const match of matches) await tree.addMatch(match);
   }
-
-  const entries = [...found.values()].sort((a, b) => compareUtf8(a.path, b.path));
-  found.clear();
-  // Paths read from disk are unique and reached through directories only: what is left to
-  // check is where the symlinks lead, and that there is something to run.
+  const entries = tree.sorted();
   const rules = new BundleRules();
   let contents = 0;
   for (const entry of entries) {
-    if (entry.kind === 'symlink') rules.admit(entry.path, entry.kind, entry.linkTarget);
+    rules.admit(entry.path, entry.kind, entry.linkTarget);
     if (entry.kind !== 'directory') contents++;
   }
   rules.finish();
@@ -102,15 +69,71 @@ export async function resolveEntries(
   return entries;
 }
 
+/** The entries found so far, each path once. */
+class Tree {
+  readonly #found = new Map<string, BundleEntry>();
+
+  constructor(private readonly base: string) {}
+
+  /** A path a pattern matched (`''`: the root), with its parents and, for a directory, all below. */
+  async addMatch(match: string): Promise<void> {
+    if (match === '') {
+      await this.#walk('');
+      return;
+    }
+    await this.#addParents(match);
+    await this.#add(match, await lstat(join(this.base, match)));
+  }
+
+  sorted(): BundleEntry[] {
+    return [...this.#found.values()].sort((a, b) => compareUtf8(a.path, b.path));
+  }
+
+  async #add(path: string, stats: Stats): Promise<void> {
+    if (this.#found.has(path)) return;
+    const entry = await describe(this.base, path, stats);
+    this.#found.set(path, entry);
+    if (entry.kind === 'directory') await this.#walk(path);
+  }
+
+  async #walk(directory: string): Promise<void> {
+    const children = await readdir(join(this.base, directory), {
+      withFileTypes: true,
+      encoding: 'buffer',
+    });
+    const paths = children.map((child) => childPath(directory, child));
+    const stats = await Promise.all(paths.map((path) => lstat(join(this.base, path))));
+    for (const [index, path] of paths.entries()) await this.#add(path, stats[index] as Stats);
+  }
+
+  /** Adds the directories above a match, nearest first, stopping at one already found. */
+  async #addParents(path: string): Promise<void> {
+    for (let cut = path.lastIndexOf('/'); cut !== -1; cut = path.lastIndexOf('/', cut - 1)) {
+      const parent = path.slice(0, cut);
+      const known = this.#found.get(parent);
+      if (known?.kind === 'directory') return;
+      const stats = known === undefined ? await lstat(join(this.base, parent)) : undefined;
+      if (known !== undefined || !stats?.isDirectory()) {
+        throw new ConfigurationError({
+          subject: `${entrySubject(path)} below the symlink ${quoted(parent)}`,
+          problem: 'is reached through the symlink',
+          hint: 'name the link itself or its target',
+        });
+      }
+      this.#found.set(parent, directoryEntry(parent));
+    }
+  }
+}
+
 /** The paths one pattern names, relative to the root; `''` stands for the root itself. */
 async function expand(base: string, pattern: string): Promise<string[]> {
-  const literal = pathComponents(pattern, `path '${pattern}'`).join('/');
+  const literal = normalisePath(pattern, () => quoted(pattern));
   if (literal === '') return [''];
   if (await lstatOrUndefined(join(base, literal))) return [literal];
   if (!GLOB_MAGIC.test(pattern)) return [];
   const matches: string[] = [];
   for await (const match of glob(pattern, { cwd: base })) {
-    matches.push(pathComponents(match, `path '${pattern}'`).join('/'));
+    matches.push(normalisePath(match, () => quoted(pattern)));
   }
   return matches;
 }
@@ -131,9 +154,11 @@ async function describe(base: string, path: string, stats: Stats): Promise<Bundl
       : stats.isCharacterDevice() || stats.isBlockDevice()
         ? 'a device'
         : 'not a file';
-  throw new ConfigurationError(
-    `'${path}' is ${what}; a bundle holds only files, directories and symlinks`,
-  );
+  throw new ConfigurationError({
+    subject: entrySubject(path),
+    problem: `is ${what}`,
+    hint: ONLY_THREE_KINDS,
+  });
 }
 
 function directoryEntry(path: string): BundleEntry {
@@ -145,10 +170,11 @@ function childPath(directory: string, child: Dirent<Buffer>): string {
   try {
     name = utf8.decode(child.name);
   } catch {
-    const shown = child.name.toString('utf-8');
-    throw new ConfigurationError(
-      `'${directory ? `${directory}/` : ''}${shown}' has a name that is not valid UTF-8`,
-    );
+    throw new ConfigurationError({
+      subject: `entry ${quotedBytes(Buffer.concat([Buffer.from(directory ? `${directory}/` : ''), child.name]))}`,
+      problem: 'has a name that is not valid UTF-8',
+      hint: 'a bundle’s names are UTF-8, as every host reads them',
+    });
   }
   return directory ? `${directory}/${name}` : name;
 }

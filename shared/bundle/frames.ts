@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { open } from 'node:fs/promises';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, quoted } from '../errors.js';
 import { compressFrame, FRAME_BYTES, type Compression } from './compression.js';
 
 /** Frames laid out ahead of the one being written: enough to keep reads and compression busy. */
@@ -137,9 +137,11 @@ async function readSegment(
         position + done,
       );
       if (bytesRead === 0) {
-        throw new ConfigurationError(
-          `'${path}' changed size while it was packed; run the build command before packing`,
-        );
+        throw new ConfigurationError({
+          subject: `file ${quoted(path)}`,
+          problem: 'changed size while it was packed',
+          hint: 'run the build command before packing',
+        });
       }
       done += bytesRead;
     }

@@ -8,7 +8,7 @@ import { ConfigurationError } from '../errors.js';
 import type { Compression } from './compression.js';
 import { resolveEntries, type BundleEntry } from './entries.js';
 import { FrameWriter } from './frames.js';
-import { encodeHeader, END_OF_ARCHIVE, paddingAfter } from './tar.js';
+import { encodeHeader, END_OF_ARCHIVE, MAX_MTIME, paddingAfter } from './tar.js';
 
 export interface PackProgress {
   /** Entries written so far, of `total`. */
@@ -45,10 +45,12 @@ export interface PackResult {
  * pass, no second read. Memory is bounded: a few frames of the tar are held, never the tree.
  */
 export async function packBundle(options: PackOptions, destination: string): Promise<PackResult> {
-  if (!Number.isSafeInteger(options.mtime) || options.mtime < 0) {
-    throw new ConfigurationError(
-      `bundle mtime ${String(options.mtime)} is not a whole number of seconds since 1970`,
-    );
+  if (!Number.isSafeInteger(options.mtime) || options.mtime < 0 || options.mtime > MAX_MTIME) {
+    throw new ConfigurationError({
+      subject: 'the bundle mtime',
+      expected: `whole seconds since 1970, at most ${MAX_MTIME}`,
+      got: String(options.mtime),
+    });
   }
   const entries =
     'entries' in options ? options.entries : await resolveEntries(options.root, options.patterns);

@@ -1,32 +1,70 @@
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, quoted } from '../errors.js';
 
 /** The only entry kinds a bundle may hold. */
 export type EntryKind = 'file' | 'directory' | 'symlink';
 
-/** Symlinks resolved through other symlinks deeper than this are refused, as the kernel does. */
-const MAX_LINK_DEPTH = 40;
+/** A link whose lookup passes through more links than this is refused, as the kernel does (ELOOP). */
+const MAX_LINKS_FOLLOWED = 40;
+/** The longest name a Linux file system takes for one path component (NAME_MAX). */
+export const MAX_NAME_BYTES = 255;
+/** The longest path (or symlink target) the kernel takes: PATH_MAX, less its NUL. */
+export const MAX_PATH_BYTES = 4095;
+
+/** How an entry is named in an error: its path is untrusted, so quoted, escaped and bounded. */
+export function entrySubject(path: string, kind?: EntryKind): string {
+  return `${kind === 'symlink' ? 'symlink' : 'entry'} ${quoted(path)}`;
+}
+
+/** Bytes that may not be UTF-8, quoted: printable ASCII as is, any other byte (and `"`, `\`) as `\xNN`. */
+export function quotedBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes.subarray(0, 400)) {
+    const plain = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c;
+    out += plain ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `"${out}${bytes.length > 400 ? '…' : ''}"`;
+}
+
+/** A `.` or `..` component: a path without one (and without `//`) is in normal form already. */
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /**
- * Splits a path as written in a pattern or a tar header into its components: `.` and empty
- * components dropped, a trailing `/` ignored. Refuses what could land outside the root: an
- * absolute path and any `..` component, wherever it stands.
+ * A path as written in a pattern or a tar header, normalised: `.` and empty components dropped,
+ * a trailing `/` ignored, `''` for the root. Refuses what could land outside the root: an
+ * absolute path and any `..` component, wherever it stands. `subject` names it in errors.
  */
-export function pathComponents(path: string, what: string): string[] {
-  if (path.includes('\0')) throw new ConfigurationError(`${what} contains a NUL byte`);
-  if (path.startsWith('/')) {
-    throw new ConfigurationError(`${what} is absolute; expected a path relative to the root`);
+export function normalisePath(path: string, subject: () => string): string {
+  if (path.includes('\0')) {
+    throw new ConfigurationError({ subject: subject(), problem: 'contains a NUL byte' });
   }
+  if (path.startsWith('/')) {
+    throw new ConfigurationError({
+      subject: subject(),
+      problem: 'is absolute',
+      expected: 'a path relative to the root',
+    });
+  }
+  const trimmed = path.replace(/\/+$/, '');
+  if (!trimmed.includes('//') && !DOT_COMPONENT.test(trimmed)) return trimmed;
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) {
-    throw new ConfigurationError(`${what} contains '..'; expected a path inside the root`);
+    throw new ConfigurationError({
+      subject: subject(),
+      problem: "contains '..'",
+      expected: 'a path inside the root',
+    });
   }
-  return parts;
+  return parts.join('/');
 }
 
 /** A bundle must hold something to run: at least one file or symlink. */
 export function refuseEmpty(contents: number): void {
   if (contents === 0) {
-    throw new ConfigurationError('the bundle is empty; expected at least one file or symlink');
+    throw new ConfigurationError({
+      subject: 'the bundle',
+      problem: 'is empty',
+      expected: 'at least one file or symlink',
+    });
   }
 }
 
@@ -49,51 +87,74 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** One path of the bundle: an entry, or a directory an entry's path implies. */
+interface Node {
+  kind: EntryKind;
+  parent: Node | undefined;
+  children?: Map<string, Node>;
+  /** A symlink's target, as written. */
+  target?: string;
+  path: string;
+}
+
+/** Where a walk along a link target stands: at a node, or `below` components under it that the bundle does not hold. */
+interface Position {
+  node: Node;
+  below: number;
+}
+
+/** A position reached by resolving a link, with the links that took. */
+interface Resolved extends Position {
+  follows: number;
+}
+
 /**
  * The rules every entry of a bundle obeys, checked the same way when a bundle is packed and when
- * one is unpacked: only files, directories and symlinks; no path written twice or through a
- * symlink; no symlink that resolves outside the bundle, even through other symlinks.
+ * one is unpacked: only files, directories and symlinks; names and paths a host's file system
+ * takes; no path written twice or through a symlink; no symlink that resolves outside the
+ * bundle, even through other symlinks. The cost is linear in the entries' paths and targets:
+ * each path is looked up once, each link resolved once.
  */
 export class BundleRules {
-  readonly #kinds = new Map<string, EntryKind>();
-  readonly #links = new Map<string, string>();
+  readonly #root: Node = { kind: 'directory', parent: undefined, path: '' };
+  readonly #nodes = new Map<string, Node>([['', this.#root]]);
+  readonly #links: Node[] = [];
+  /** Where each link leads, once resolved through other links; `undefined` while resolving. */
+  readonly #resolved = new Map<Node, Resolved | undefined>();
 
   /**
    * Admits one entry by its normalised path (components joined by `/`). Directories implied by
    * a path count as directories, so a later symlink or file at that path is a duplicate.
    */
   admit(path: string, kind: EntryKind, linkTarget?: string): void {
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join('/');
-      const parentKind = this.#kinds.get(parent);
-      if (parentKind === 'symlink') {
-        throw new ConfigurationError(
-          `bundle entry '${path}' would be written through the symlink '${parent}'`,
-        );
-      }
-      if (parentKind === 'file') {
-        throw new ConfigurationError(`bundle entry '${path}' is below the file '${parent}'`);
-      }
-      if (parentKind === undefined) this.#kinds.set(parent, 'directory');
-    }
-    const existing = this.#kinds.get(path);
+    checkLengths(path, kind, linkTarget);
+    const parent = this.#directoryOf(path);
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    const existing = parent.children?.get(name);
     if (existing !== undefined) {
-      if (existing === 'directory' && kind === 'directory') return;
-      throw new ConfigurationError(`bundle entry '${path}' appears twice`);
+      if (existing.kind === 'directory' && kind === 'directory') return;
+      throw new ConfigurationError({ subject: entrySubject(path), problem: 'appears twice' });
     }
-    this.#kinds.set(path, kind);
-    if (kind === 'symlink') {
-      const target = linkTarget ?? '';
-      if (target === '') throw new ConfigurationError(`symlink '${path}' has an empty target`);
-      if (target.startsWith('/')) {
-        throw new ConfigurationError(
-          `symlink '${path}' points to the absolute path '${target}'; expected a relative target inside the bundle`,
-        );
-      }
-      this.#links.set(path, target);
-      this.#resolve(path, target, 0, false);
+    const node = this.#add(parent, name, kind, path);
+    if (kind !== 'symlink') return;
+    const target = linkTarget ?? '';
+    if (target === '') {
+      throw new ConfigurationError({
+        subject: entrySubject(path, kind),
+        problem: 'has an empty target',
+      });
     }
+    if (target.startsWith('/')) {
+      throw new ConfigurationError({
+        subject: entrySubject(path, kind),
+        problem: 'points to an absolute path',
+        expected: 'a relative target inside the bundle',
+        got: quoted(target),
+      });
+    }
+    node.target = target;
+    this.#links.push(node);
+    this.#walk({ node: parent, below: 0 }, target, { from: node, follow: false });
   }
 
   /**
@@ -101,48 +162,121 @@ export class BundleRules {
    * symlinks (`a -> d/l/..` with `d/l -> ..`).
    */
   finish(): void {
-    for (const [path, target] of this.#links) this.#resolve(path, target, 0, true);
+    for (const link of this.#links) this.#follow(link, link);
   }
 
-  /** Walks a link's target from its directory; throws if any step climbs above the root. */
-  #resolve(linkPath: string, target: string, depth: number, followLinks: boolean): void {
-    const stack = linkPath.split('/').slice(0, -1);
-    this.#walk(linkPath, stack, target, depth, followLinks);
+  /** The directory node an entry goes into, adding the directories its path implies. */
+  #directoryOf(path: string): Node {
+    const missing: string[] = [];
+    let cut = path.lastIndexOf('/');
+    let found = this.#root;
+    while (cut !== -1) {
+      const parent = path.slice(0, cut);
+      const node = this.#nodes.get(parent);
+      if (node !== undefined) {
+        if (node.kind === 'directory') {
+          found = node;
+          break;
+        }
+        throw new ConfigurationError({
+          subject: `${entrySubject(path)} below the ${node.kind} ${quoted(parent)}`,
+          problem:
+            node.kind === 'symlink'
+              ? 'would be written through the symlink'
+              : 'cannot be written below a file',
+        });
+      }
+      missing.push(parent);
+      cut = parent.lastIndexOf('/');
+    }
+    for (const parent of missing.reverse()) {
+      found = this.#add(found, parent.slice(parent.lastIndexOf('/') + 1), 'directory', parent);
+    }
+    return found;
   }
 
-  #walk(
-    linkPath: string,
-    stack: string[],
-    target: string,
-    depth: number,
-    followLinks: boolean,
-  ): void {
-    if (depth > MAX_LINK_DEPTH) {
-      throw new ConfigurationError(`symlink '${linkPath}' is part of a loop or a chain too deep`);
-    }
-    if (target.startsWith('/')) {
-      throw new ConfigurationError(
-        `symlink '${linkPath}' resolves through an absolute path; expected a target inside the bundle`,
-      );
-    }
+  #add(parent: Node, name: string, kind: EntryKind, path: string): Node {
+    const node: Node = { kind, parent, path };
+    parent.children ??= new Map();
+    parent.children.set(name, node);
+    this.#nodes.set(path, node);
+    return node;
+  }
+
+  /** Where `link` leads and how many links that takes; memoised, so each link is walked once. */
+  #follow(link: Node, origin: Node): Resolved {
+    const known = this.#resolved.get(link);
+    if (known !== undefined) return known;
+    if (this.#resolved.has(link)) throw tooDeep(origin);
+    this.#resolved.set(link, undefined);
+    const start = { node: link.parent ?? this.#root, below: 0 };
+    const end = this.#walk(start, link.target ?? '', { from: origin, follow: true });
+    this.#resolved.set(link, end);
+    return end;
+  }
+
+  /**
+   * Walks a target from `position`, one component at a time; throws if any step climbs above
+   * the root. Links on the way are followed only once every entry is in (`follow`), counted as
+   * the kernel counts them: every link a lookup passes through, nested or not.
+   */
+  #walk(position: Position, target: string, options: { from: Node; follow: boolean }): Resolved {
+    let { node, below } = position;
+    let follows = 0;
     for (const part of target.split('/')) {
       if (part === '' || part === '.') continue;
       if (part === '..') {
-        if (stack.length === 0) {
-          throw new ConfigurationError(
-            `symlink '${linkPath}' points outside the bundle (target '${this.#links.get(linkPath) ?? target}')`,
-          );
+        if (below > 0) below--;
+        else if (node.parent !== undefined) node = node.parent;
+        else {
+          throw new ConfigurationError({
+            subject: entrySubject(options.from.path, 'symlink'),
+            problem: 'points outside the bundle',
+            got: quoted(options.from.target ?? target),
+          });
         }
-        stack.pop();
         continue;
       }
-      stack.push(part);
-      if (!followLinks) continue;
-      const next = this.#links.get(stack.join('/'));
-      if (next !== undefined) {
-        stack.pop();
-        this.#walk(linkPath, stack, next, depth + 1, followLinks);
-      }
+      const child = below === 0 ? node.children?.get(part) : undefined;
+      if (child === undefined) below++;
+      else if (child.kind === 'symlink' && options.follow) {
+        const next = this.#follow(child, options.from);
+        follows += 1 + next.follows;
+        if (follows > MAX_LINKS_FOLLOWED) throw tooDeep(options.from);
+        ({ node, below } = next);
+      } else node = child;
     }
+    return { node, below, follows };
+  }
+}
+
+function tooDeep(link: Node): ConfigurationError {
+  return new ConfigurationError({
+    subject: entrySubject(link.path, 'symlink'),
+    problem: 'is part of a loop or a chain too deep',
+  });
+}
+
+/** Names and paths a host's file system takes: what GNU tar there could not create is refused here. */
+function checkLengths(path: string, kind: EntryKind, linkTarget: string | undefined): void {
+  const refuse = (problem: string, expected: string) =>
+    new ConfigurationError({ subject: entrySubject(path, kind), problem, expected });
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_PATH_BYTES) {
+    throw refuse(`has a path of ${bytes} bytes`, `at most ${MAX_PATH_BYTES} (PATH_MAX)`);
+  }
+  // A name of fewer than 86 UTF-16 units is under 256 bytes: only longer ones are measured.
+  for (let start = 0; bytes > MAX_NAME_BYTES && start <= path.length;) {
+    const slash = path.indexOf('/', start);
+    const end = slash === -1 ? path.length : slash;
+    const length = end - start > MAX_NAME_BYTES / 3 ? Buffer.byteLength(path.slice(start, end)) : 0;
+    if (length > MAX_NAME_BYTES) {
+      throw refuse(`has a name of ${length} bytes`, `at most ${MAX_NAME_BYTES} (NAME_MAX)`);
+    }
+    start = end + 1;
+  }
+  const targetBytes = linkTarget === undefined ? 0 : Buffer.byteLength(linkTarget);
+  if (targetBytes > MAX_PATH_BYTES) {
+    throw refuse(`has a target of ${targetBytes} bytes`, `at most ${MAX_PATH_BYTES} (PATH_MAX)`);
   }
 }

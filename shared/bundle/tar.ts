@@ -11,7 +11,7 @@ export interface TarEntry {
   mode?: number;
 }
 
-const BLOCK = 512;
+export const BLOCK = 512;
 
 /** Two zero blocks: the end of a tar archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
@@ -30,6 +30,8 @@ export function paddingAfter(size: number): number {
 
 /** The largest size an 11-digit octal field holds; larger files get a pax `size` record. */
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+/** The latest mtime a ustar header holds (11 octal digits): early in the year 2242. */
+export const MAX_MTIME = 8 ** 11 - 1;
 
 /**
  * The header blocks of one entry, in the POSIX ustar format: uid and gid 0, no user or group

@@ -6,7 +6,8 @@ import type { Log } from '../log.js';
 export interface DeploymentTarget {
   github: GitHub;
   repository: Repository;
-  logUrl: string;
+  /** The run's page; none for a deployment made outside a workflow (brr). */
+  logUrl: string | undefined;
   log: Log;
 }
 
@@ -94,7 +95,7 @@ function setStatus(
     deployment_id: id,
     state,
     description: short(details.description),
-    log_url: target.logUrl,
+    ...(target.logUrl !== undefined ? { log_url: target.logUrl } : {}),
     ...(details.environmentUrl ? { environment_url: details.environmentUrl } : {}),
   });
 }

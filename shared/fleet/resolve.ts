@@ -1,12 +1,23 @@
 import { rm } from 'node:fs/promises';
 import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
-import { readHostState, type HostState } from '../host/state.js';
+import type { HostState } from '../host/state.js';
 import type { HostRelease } from '../host/transfer.js';
-import { findRelease, publishedReleases, type LedgerEntry, type LedgerScope } from '../ledger.js';
+import { findRelease, latestRelease, type LedgerEntry, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import type { AllowedSigner } from '../signature.js';
-import { releaseConfig, verifyBundle, verifyManifest, type VerifiedManifest } from '../verify.js';
+import { checkNotBackwards, hostStates } from './order.js';
+import {
+  releaseConfig,
+  verifyBundle,
+  verifyManifest,
+  verifyPreviousLink,
+  type ChainOptions,
+  type VerifiedManifest,
+} from '../verify.js';
+import { MANIFEST_ASSET } from '../manifest.js';
+import { code } from '../markdown.js';
+import type { Checklist } from './checklist.js';
 import type { Fleet } from './connect.js';
 
 /** `latest` or an explicit ID, looked up in the ledger: published releases only. */
@@ -17,8 +28,7 @@ async function resolveFromLedger(
 ): Promise<LedgerEntry> {
   const where = `${scope.app}/${scope.environment}`;
   if (selector === 'latest') {
-    const entries = await publishedReleases(github, scope);
-    const latest = entries.at(-1);
+    const latest = await latestRelease(github, scope);
     if (!latest) {
       throw new ConfigurationError({
         input: 'release-id',
@@ -87,12 +97,16 @@ export interface ResolveOptions {
   allowedSigners: readonly AllowedSigner[];
   /** The `identity` input, for the release's secrets. */
   identity: string | undefined;
+  /** The `max-unpacked-size` input: the most the bundle may expand to; a default by its size. */
+  maxExpandedBytes: number | undefined;
   /** Where the bundle is downloaded to. */
   tempDir: string;
   /** The hosts: only `previous` reads them, since only they know what it is. */
   fleet: Fleet;
   root: string;
   log: Log;
+  /** Where each check that passed is noted, for the summary of a run that stops early. */
+  checklist: Checklist;
 }
 
 /** A release checked from end to end before any host changes. */
@@ -102,6 +116,8 @@ export interface ResolvedRelease {
   rollback: boolean;
   /** For a deploy, the release as each host receives it. */
   hostRelease: HostRelease | undefined;
+  /** The values of its secrets, decrypted: kept out of what the step writes. */
+  secretValues: string[];
   /** Removes the downloaded bundle. */
   dispose(): Promise<void>;
 }
@@ -112,29 +128,44 @@ export interface ResolvedRelease {
  * it asks the hosts what that is, and checks each holds the signed release.json.
  */
 export async function resolveRelease(options: ResolveOptions): Promise<ResolvedRelease> {
-  const { log } = options;
+  const { log, checklist } = options;
   if (options.selector === 'previous') {
     const verified = await resolvePrevious(options);
-    return { verified, rollback: true, hostRelease: undefined, dispose: () => Promise.resolve() };
+    return {
+      verified,
+      rollback: true,
+      hostRelease: undefined,
+      secretValues: [],
+      dispose: () => Promise.resolve(),
+    };
   }
-  const { github, scope } = options;
+  const { github, scope, allowedSigners, maxExpandedBytes } = options;
   const entry = await resolveFromLedger(github, scope, options.selector);
-  const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
+  checklist.pass(`release ${entry.id} found in the ledger: [${entry.tag}](${entry.url})`);
+  const verified = await verifyManifest(github, scope, entry, allowedSigners);
   const { manifest } = verified;
+  checklist.pass(`${MANIFEST_ASSET} signed by ${code(verified.signer.principal)}`);
   describeRelease(verified, log);
+  await checkLink(github, verified, { scope, allowedSigners });
+  if (verified.manifest.previous !== null) {
+    checklist.pass(`the link to ${verified.manifest.previous.id}: its digest and signature`);
+  }
+  if (options.selector === 'latest') await checkNotBackwards(options, verified);
   const bundle = await verifyBundle(github, verified, {
     scope,
     tempDir: options.tempDir,
     log,
     keep: true,
+    ...(maxExpandedBytes !== undefined ? { maxExpandedBytes } : {}),
   });
-  const { payload, directory } = bundle;
-  const dispose = async () => {
-    if (directory) await rm(directory, { recursive: true, force: true });
-  };
+  checklist.pass(`the bundle: its digest ${code(manifest.build.digest)} and every entry`);
+  const { payload } = bundle;
+  const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {
     if (!payload) throw new Error('the verified bundle kept nothing for the hosts');
     const config = await releaseConfig(verified, options.identity, log);
+    const secrets = config.secretNames.length;
+    checklist.pass(`the config: ${secrets} secret${secrets === 1 ? '' : 's'} decrypted`);
     log.info(
       `Verified ${entry.tag}: bundle ${manifest.build.digest}, ${config.secretNames.length} secrets decrypted`,
     );
@@ -146,10 +177,32 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
       env: config.env,
       payload,
     };
-    return { verified, rollback: false, hostRelease, dispose };
+    const secretValues = config.secretNames.flatMap((name) => config.env[name] ?? []);
+    return { verified, rollback: false, hostRelease, secretValues, dispose };
   } catch (error) {
     await dispose();
     throw error;
+  }
+}
+
+/**
+ * The release's link to the one before it. A refusal that concerns the release before (not
+ * trusted, not what its tag says) is said as found while checking this release's link.
+ */
+async function checkLink(
+  github: GitHub,
+  release: VerifiedManifest,
+  options: ChainOptions,
+): Promise<void> {
+  try {
+    await verifyPreviousLink(github, release, options);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    const own = `release ${release.entry.tag}`;
+    const inner = error.problem.subject;
+    if (inner === own || inner?.startsWith(`${own}:`)) throw error;
+    const subject = `${own}: checking its previous release${inner === undefined ? '' : `: ${inner}`}`;
+    throw new ConfigurationError({ ...error.problem, subject }, { cause: error });
   }
 }
 
@@ -161,11 +214,9 @@ function describeRelease({ manifest, entry, signer }: VerifiedManifest, log: Log
 
 async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifest> {
   const { github, scope, log } = options;
-  // Reading the hosts' state changes nothing.
-  const connections = await options.fleet.connections();
-  const states = await Promise.all(
-    connections.map((c) => readHostState(c.transport, { root: options.root, log })),
-  );
+  const states = await hostStates(options);
+  options.checklist.pass(`connected to ${states.length} host${states.length === 1 ? '' : 's'}`);
+  options.checklist.read(states.map((state) => ({ host: state.host, current: state.current })));
   const previous = previousFromHosts(states);
   log.info(`previous: ${previous.id} (the hosts run ${previous.current ?? 'nothing'})`);
   const entry = await findRelease(github, scope, previous.id);
@@ -176,6 +227,10 @@ async function resolvePrevious(options: ResolveOptions): Promise<VerifiedManifes
     });
   }
   const verified = await verifyManifest(github, scope, entry, options.allowedSigners);
+  options.checklist.pass(
+    `${MANIFEST_ASSET} of ${previous.id} signed by ${code(verified.signer.principal)}`,
+  );
+  await checkLink(github, verified, { scope, allowedSigners: options.allowedSigners });
   for (const state of states) {
     const copy = state.releases.find((r) => r.id === previous.id);
     if (copy?.manifestDigest !== verified.digest) {

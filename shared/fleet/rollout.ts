@@ -1,17 +1,23 @@
 import { ConfigurationError } from '../errors.js';
 import type { HostResult } from '../host/activate.js';
 import type { Phase } from '../host/session.js';
+import type { StagedHost } from '../host/staged.js';
 import type { Log } from '../log.js';
 import type { Connection } from './connect.js';
+import { grouping, type Grouped } from './host-logs.js';
 import { mapLimit } from './parallel.js';
+import type { ReleaseCommandReport } from './release-command.js';
 
-/** What a host runs: a release, nothing (no `current`), or not known (the step broke off there). */
+/**
+ * What a host runs: a release, nothing (no `current`), or not known (the host could not be
+ * reached to read it).
+ */
 export type Runs = { kind: 'release'; id: string } | { kind: 'nothing' } | { kind: 'unknown' };
 
 const UNKNOWN: Runs = { kind: 'unknown' };
 
 export function describeRuns(runs: Runs): string {
-  return runs.kind === 'release' ? runs.id : runs.kind;
+  return runs.kind === 'release' ? runs.id : runs.kind === 'nothing' ? 'nothing' : 'not reached';
 }
 
 function runsOf(id: string | undefined): Runs {
@@ -27,9 +33,12 @@ export interface HostOutcome {
   switched: boolean;
   /** What the host ran before the step. */
   before: Runs;
-  /** What it runs after the step; for a host not reached, read from it afterwards. */
+  /**
+   * What it runs after the step: from the step's own result, or read back from the host when
+   * the step broke off or never started there; unknown when the host could not be reached.
+   */
   after: Runs;
-  /** Whether what it runs after came up (restart and health check); undefined when not known. */
+  /** Whether what it runs after came up (restart and health check); undefined when not checked. */
   healthy: boolean | undefined;
   /** The first thing that went wrong on this host. */
   failure: Error | undefined;
@@ -37,6 +46,11 @@ export interface HostOutcome {
   result?: HostResult;
   /** Why the deploy or rollback stopped before its end (lock held, disk full, …). */
   error?: Error;
+  /**
+   * Locked with the release on it but never switched: the release command failed, or another
+   * host did. It runs what it ran before.
+   */
+  heldBack?: 'release-command' | 'another-host';
   /** After another host failed: this host put back on what it ran before. */
   putBack?: HostResult;
   putBackError?: Error;
@@ -45,85 +59,230 @@ export interface HostOutcome {
 export interface RolloutOptions {
   parallel: number;
   onFailure: 'rollback' | 'stop';
-  /** Deploys (or rolls back) one host; a failure is a thrown error or a result with `failure`. */
-  step: (connection: Connection, onPhase: (phase: Phase) => void) => Promise<HostResult>;
+  /**
+   * Locks one host and puts the release on it, nothing switched yet (a deploy's or a rollback's
+   * first half), logging to `log` (the host's own group); a failure is a thrown error. Its
+   * `activate()` is the second half.
+   */
+  stage: (connection: Connection, onPhase: (phase: Phase) => void, log: Log) => Promise<StagedHost>;
+  /**
+   * The release phase: run once every host holds the release and its lock, before any switch.
+   * When it fails, no host is switched and each records why.
+   */
+  releasePhase?: (staged: readonly StagedHost[]) => Promise<ReleaseCommandReport>;
   /** Puts a host switched in this step back on `to`, when another host failed. */
-  putBack: (connection: Connection, to: string) => Promise<HostResult>;
-  /** What a host not reached runs: for the report. */
+  putBack: (connection: Connection, to: string, log: Log) => Promise<HostResult>;
+  /** What a host runs now, read from it: for a host whose step did not say. */
   current: (connection: Connection) => Promise<string | undefined>;
   log: Log;
+  /** The name of each host's log group, e.g. `deploy@web-1: deploy v3`. */
+  title: (host: string) => string;
+}
+
+/** What a rollout did: each host's outcome, and its release command's. */
+export interface Rollout {
+  outcomes: HostOutcome[];
+  releaseCommand: ReleaseCommandReport | undefined;
 }
 
 /** How far the step got on one host, before any host is put back. */
 interface Attempt {
+  staged?: StagedHost;
   result?: HostResult;
   error?: Error;
   switched: boolean;
+  heldBack?: HostOutcome['heldBack'];
 }
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+function newAttempt(): { attempt: Attempt; onPhase: (phase: Phase) => void } {
+  const attempt: Attempt = { switched: false };
+  const onPhase = (phase: Phase) => {
+    if (phase === 'switch') attempt.switched = true;
+  };
+  return { attempt, onPhase };
+}
+
+function failedAttempt(attempt: Attempt | undefined): boolean {
+  return (attempt?.error ?? attempt?.result?.failure) !== undefined;
+}
+
+/** Each host's attempt, by index; undefined for a host never started. */
+function byHost(
+  connections: readonly Connection[],
+  settled: PromiseSettledResult<Attempt>[],
+): (Attempt | undefined)[] {
+  // Map over the connections, since map skips the holes left by hosts never started.
+  return connections.map((_, index) => {
+    const attempt = settled[index];
+    return attempt?.status === 'fulfilled' ? attempt.value : undefined;
+  });
+}
+
 /**
  * Rolls a release across hosts, at most `parallel` at once. After the first failure no new host
  * is started; with `on-failure: rollback`, every host this step switched goes back to the release
- * it ran before, so the fleet does not stay split across two releases.
+ * it ran before, so the fleet does not stay split across two releases. With a release phase,
+ * every host first takes the release (locked, not switched), then the phase runs, then the hosts
+ * switch.
  */
 export async function rollout(
   connections: readonly Connection[],
   options: RolloutOptions,
-): Promise<HostOutcome[]> {
+): Promise<Rollout> {
+  const { group, printed } = grouping(connections.length, options);
+  const { attempts, releaseCommand } = options.releasePhase
+    ? await phased(connections, { ...options, group }, options.releasePhase)
+    : { attempts: await rolling(connections, { ...options, group }), releaseCommand: undefined };
+  const failed = attempts.some(failedAttempt);
+  const putBack =
+    failed && options.onFailure === 'rollback'
+      ? await putBackSwitched(connections, attempts, { ...options, group })
+      : new Map<number, PutBack>();
+  const outcomes = connections.map((connection, index) => {
+    const attempt = attempts[index];
+    const host = connection.host.label;
+    return attempt ? outcomeOf(host, attempt, putBack.get(index)) : notStarted(host);
+  });
+  await mapLimit(outcomes, options.parallel, async (outcome, index) => {
+    if (outcome.after.kind !== 'unknown') return;
+    const now = await readBack(connections[index]!, options);
+    outcome.after = now;
+    // A host the step never switched still runs what it ran before.
+    if (!outcome.switched) outcome.before = now;
+  });
+  await printed();
+  return { outcomes, releaseCommand };
+}
+
+/** What a host runs, read from it; when its connection dropped, connected again once to read. */
+async function readBack(connection: Connection, options: RolloutOptions): Promise<Runs> {
+  try {
+    return runsOf(await options.current(connection));
+  } catch {
+    try {
+      await connection.reconnect();
+      return runsOf(await options.current(connection));
+    } catch (error) {
+      options.log.debug(`host ${connection.host.label}: not reached: ${asError(error).message}`);
+      return UNKNOWN;
+    }
+  }
+}
+
+type Grouping = RolloutOptions & { group: Grouped };
+
+/** Runs `work` for an attempt, keeping what it throws as the attempt's error. */
+async function settle(attempt: Attempt, work: () => Promise<void>): Promise<Attempt> {
+  try {
+    await work();
+  } catch (error) {
+    attempt.error = asError(error);
+  }
+  return attempt;
+}
+
+/** `step` on each item, at most `parallel` at once; after the first failure none starts. */
+function untilFailure<T>(
+  items: readonly T[],
+  parallel: number,
+  step: (item: T) => Promise<Attempt>,
+): Promise<PromiseSettledResult<Attempt>[]> {
   let failed = false;
-  const settled = await mapLimit(
-    connections,
-    options.parallel,
-    async (connection): Promise<Attempt> => {
-      const attempt: Attempt = { switched: false };
-      const onPhase = (phase: Phase) => {
-        if (phase === 'switch') attempt.switched = true;
-      };
-      try {
-        attempt.result = await options.step(connection, onPhase);
-      } catch (error) {
-        attempt.error = asError(error);
-      }
-      if (attempt.error ?? attempt.result?.failure) failed = true;
+  return mapLimit(
+    items,
+    parallel,
+    async (item) => {
+      const attempt = await step(item);
+      if (failedAttempt(attempt)) failed = true;
       return attempt;
     },
     () => !failed,
   );
-  // Hosts never started have no entry: map over the connections, since map skips array holes.
-  const attempts = connections.map((_, index) => {
-    const attempt = settled[index];
-    return attempt?.status === 'fulfilled' ? attempt.value : undefined;
-  });
-  const notReached = await readNotReached(connections, attempts, options);
-  const putBack =
-    failed && options.onFailure === 'rollback'
-      ? await putBackSwitched(connections, attempts, options)
-      : new Map<number, PutBack>();
-  return connections.map((connection, index) => {
-    const attempt = attempts[index];
-    const host = connection.host.label;
-    return attempt
-      ? outcomeOf(host, attempt, putBack.get(index))
-      : notReachedOutcome(host, notReached.get(index) ?? UNKNOWN);
-  });
 }
 
-async function readNotReached(
+/** Each host staged and switched in one go, one after another. */
+async function rolling(
   connections: readonly Connection[],
-  attempts: readonly (Attempt | undefined)[],
-  options: RolloutOptions,
-): Promise<Map<number, Runs>> {
-  const indexes = attempts.flatMap((attempt, index) => (attempt ? [] : [index]));
-  const read = new Map<number, Runs>();
-  await mapLimit(indexes, options.parallel, async (index) => {
-    const current = await options.current(connections[index]!).then(runsOf, () => UNKNOWN);
-    read.set(index, current);
+  options: Grouping,
+): Promise<(Attempt | undefined)[]> {
+  const settled = await untilFailure(connections, options.parallel, (connection) => {
+    const { attempt, onPhase } = newAttempt();
+    const index = connections.indexOf(connection);
+    return options.group(index, options.title(connection.host.label), (log) =>
+      settle(attempt, async () => {
+        attempt.result = await (await options.stage(connection, onPhase, log)).activate();
+      }),
+    );
   });
-  return read;
+  return byHost(connections, settled);
+}
+
+/**
+ * Every host staged (locked, holding the release), then the release phase, then the switches:
+ * the locks stay held from the first phase to each host's end.
+ */
+async function phased(
+  connections: readonly Connection[],
+  options: Grouping,
+  releasePhase: NonNullable<RolloutOptions['releasePhase']>,
+): Promise<{ attempts: (Attempt | undefined)[]; releaseCommand?: ReleaseCommandReport }> {
+  const { parallel } = options;
+  const staging = await untilFailure(connections, parallel, (connection) => {
+    const { attempt, onPhase } = newAttempt();
+    const index = connections.indexOf(connection);
+    const title = `${options.title(connection.host.label)}: receive`;
+    return options.group(index, title, (log) =>
+      settle(attempt, async () => {
+        attempt.staged = await options.stage(connection, onPhase, log);
+      }),
+    );
+  });
+  const attempts = byHost(connections, staging);
+  const staged = attempts.flatMap((a) => (a?.staged ? [a] : []));
+  if (attempts.some(failedAttempt)) {
+    await letGo(staged, parallel, 'another-host');
+    return { attempts };
+  }
+  let report: ReleaseCommandReport;
+  try {
+    report = await releasePhase(staged.map((a) => a.staged!));
+  } catch (error) {
+    await letGo(staged, parallel, 'release-command');
+    throw error;
+  }
+  if (report.status === 'failed') {
+    await letGo(staged, parallel, 'release-command', report.reason ?? 'failed');
+    return { attempts, releaseCommand: report };
+  }
+  await untilFailure(staged, parallel, (attempt) => {
+    const index = attempts.indexOf(attempt);
+    const title = `${options.title(connections[index]!.host.label)}: switch`;
+    return options.group(index, title, () =>
+      settle(attempt, async () => {
+        attempt.result = await attempt.staged!.activate();
+      }),
+    );
+  });
+  const waiting = staged.filter((a) => !a.result && !a.error);
+  await letGo(waiting, parallel, 'another-host');
+  return { attempts, releaseCommand: report };
+}
+
+/** Unlocks staged hosts without switching them; a failed release command is recorded on each. */
+async function letGo(
+  attempts: readonly Attempt[],
+  parallel: number,
+  why: NonNullable<Attempt['heldBack']>,
+  releaseCommandFailure?: string,
+): Promise<void> {
+  await mapLimit(attempts, parallel, async (attempt) => {
+    attempt.heldBack = why;
+    await attempt.staged?.abandon(releaseCommandFailure);
+  });
 }
 
 type PutBack = { result: HostResult } | { error: Error };
@@ -131,7 +290,7 @@ type PutBack = { result: HostResult } | { error: Error };
 async function putBackSwitched(
   connections: readonly Connection[],
   attempts: readonly (Attempt | undefined)[],
-  options: RolloutOptions,
+  options: Grouping,
 ): Promise<Map<number, PutBack>> {
   const switched = attempts.flatMap((attempt, index) => {
     const result = attempt?.result;
@@ -144,26 +303,31 @@ async function putBackSwitched(
   });
   if (switched.length > 0) {
     const which = switched.map((s) => `${connections[s.index]!.host.label} back on ${s.to}`);
-    options.log.warning(`Putting ${which.join(', ')}`);
+    // The failure is the step's one annotation; this is a line of the log.
+    options.log.info(`Another host failed: putting ${which.join(', ')}`);
   }
   const done = new Map<number, PutBack>();
   await mapLimit(switched, options.parallel, async ({ index, to }) => {
-    const back = await options.putBack(connections[index]!, to).then(
-      (result): PutBack => ({ result }),
-      (error: unknown): PutBack => ({ error: asError(error) }),
-    );
+    const connection = connections[index]!;
+    const title = `${connection.host.label}: put back on ${to}`;
+    const back = await options
+      .group(index, title, (log) => options.putBack(connection, to, log))
+      .then(
+        (result): PutBack => ({ result }),
+        (error: unknown): PutBack => ({ error: asError(error) }),
+      );
     done.set(index, back);
   });
   return done;
 }
 
-function notReachedOutcome(host: string, current: Runs): HostOutcome {
+function notStarted(host: string): HostOutcome {
   return {
     host,
     reached: false,
     switched: false,
-    before: current,
-    after: current,
+    before: UNKNOWN,
+    after: UNKNOWN,
     healthy: undefined,
     failure: undefined,
   };
@@ -184,6 +348,18 @@ function failureOf(result: HostResult | undefined): Error | undefined {
 function outcomeOf(host: string, attempt: Attempt, back: PutBack | undefined): HostOutcome {
   const { result, error } = attempt;
   const common = { host, reached: true, switched: attempt.switched };
+  if (attempt.heldBack && attempt.staged) {
+    const runs = runsOf(attempt.staged.current);
+    const { heldBack } = attempt;
+    return {
+      ...common,
+      before: runs,
+      after: runs,
+      healthy: undefined,
+      failure: undefined,
+      heldBack,
+    };
+  }
   if (!result) {
     return {
       ...common,

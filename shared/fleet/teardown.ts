@@ -2,7 +2,7 @@ import { ConfigurationError, formatError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import { destroyHost } from '../host/destroy.js';
 import type { LockOptions } from '../host/session.js';
-import { listLedger, releaseReservation, type LedgerScope } from '../ledger.js';
+import { deleteLedger, type LedgerScope } from '../ledger.js';
 import type { Log } from '../log.js';
 import type { Fleet } from './connect.js';
 import { deactivateDeployments, type DeploymentTarget } from './github-deployment.js';
@@ -60,7 +60,7 @@ export async function teardown(fleet: Fleet, options: TeardownOptions): Promise<
       : undefined;
   const deletedReleases =
     whole && options.releases
-      ? await deleteReleases(options.releases.github, options.releases.scope, options.log)
+      ? await deleteLedger(options.releases.github, options.releases.scope, options.log)
       : undefined;
   const failure =
     failed.length === 0
@@ -91,20 +91,4 @@ async function destroyOnHosts(fleet: Fleet, options: TeardownOptions): Promise<D
     const error = reason instanceof Error ? reason : new Error(String(reason));
     return { host, removed: false, stopped: false, error };
   });
-}
-
-/** Deletes the environment's releases and then their tags: the ledger of a preview goes with it. */
-async function deleteReleases(github: GitHub, scope: LedgerScope, log: Log): Promise<string[]> {
-  const deleted: string[] = [];
-  for (const entry of await listLedger(github, scope)) {
-    await github.rest.repos.deleteRelease({
-      owner: scope.owner,
-      repo: scope.repo,
-      release_id: entry.releaseId,
-    });
-    await releaseReservation(github, scope, entry.tag);
-    log.info(`Deleted release ${entry.tag}`);
-    deleted.push(entry.tag);
-  }
-  return deleted;
 }

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { foldedTail, type Problem } from '../errors.js';
 import { historyLine, type HistoryEvent } from './history.js';
+import { logOutput } from '../log.js';
+import { LiveOutput } from './live-output.js';
 import { commandScript } from './scripts/command.js';
 import { switchScript, unsetCurrentScript } from './scripts/release.js';
-import { appendHistoryScript } from './scripts/root.js';
+import { EXIT, appendHistoryScript } from './scripts/root.js';
 import type { HostSession } from './session.js';
 
 /** How long a restart may take before it counts as failed. */
@@ -23,6 +25,8 @@ export interface Commands {
 
 export interface HostFailure {
   step: 'restart' | 'health-check';
+  /** What went wrong, in a few words: `restart failed`, `health check failed for 60 s (31 attempts)`. */
+  what: string;
   /** What failed, what the host runs now, the tail of the output: as data. */
   problem: Problem;
   /** The same as one line. */
@@ -31,6 +35,8 @@ export interface HostFailure {
   output: string;
   /** How the release we went back to came up, when it did not. */
   switchBackProblem?: string;
+  /** The last lines its failing command printed. */
+  switchBackOutput?: string;
 }
 
 /** What a deploy or a rollback did on one host. */
@@ -148,7 +154,8 @@ export async function activate(options: ActivateOptions): Promise<Activation> {
     });
   }
   const failure = hostFailure(options, trouble, back);
-  session.log.warning(failure.message);
+  // The step's error line reports it once; here it is one line of the host's log.
+  session.log.info(failure.message);
   return {
     result: back.to !== undefined ? 'failed-rolled-back' : 'failed',
     currentId: back.to,
@@ -165,15 +172,15 @@ function switchTo(options: ActivateOptions, id: string): Promise<unknown> {
 }
 
 /** Puts the fallback back and brings it up, or leaves nothing current when there is none. */
-async function switchBack(
-  options: ActivateOptions,
-): Promise<{ to: string | undefined; problem?: string }> {
+async function switchBack(options: ActivateOptions): Promise<SwitchedBack> {
   const { session, fallback } = options;
   if (fallback === undefined) {
     await session.must('unsetting current', unsetCurrentScript(session.root));
+    session.log.info(`host ${session.label}: nothing was current before: nothing is current now`);
     return { to: undefined };
   }
   await switchTo(options, fallback);
+  session.log.info(`host ${session.label}: current -> ${fallback} (switched back)`);
   const trouble = await bringUp(session, fallback, options.commands);
   if (!trouble) return { to: fallback };
   const output = foldedTail(trouble.output, 200);
@@ -183,34 +190,43 @@ async function switchBack(
       trouble.step === 'restart'
         ? `restarting ${fallback} failed too: ${output}`
         : `${fallback} is not healthy either: ${output}`,
+    output: trouble.output,
   };
 }
 
-function hostFailure(
-  options: ActivateOptions,
-  trouble: Trouble,
-  back: { to: string | undefined; problem?: string },
-): HostFailure {
+interface SwitchedBack {
+  to: string | undefined;
+  /** How the release gone back to failed to come up, as one line. */
+  problem?: string;
+  output?: string;
+}
+
+function hostFailure(options: ActivateOptions, trouble: Trouble, back: SwitchedBack): HostFailure {
   const where =
     back.to === undefined
       ? 'nothing was current before, so nothing is current now'
-      : `switched back to ${back.to}${back.problem ? ` (but ${back.problem})` : options.commands.restart !== undefined ? ' and restarted it' : ''}`;
+      : back.problem
+        ? `switched back to ${back.to}, which did not come up either: ${back.problem}`
+        : `switched back to ${back.to}${options.commands.restart !== undefined ? ' and restarted it' : ''}`;
   const tail = trouble.output ? `; last output: ${foldedTail(trouble.output)}` : '';
   const error = options.session.error({
     problem: `${options.id}: ${trouble.what}; ${where}${tail}`,
   });
   return {
     step: trouble.step,
+    what: trouble.what,
     problem: error.problem,
     message: error.message,
     output: trouble.output,
     ...(back.problem ? { switchBackProblem: back.problem } : {}),
+    ...(back.output ? { switchBackOutput: back.output } : {}),
   };
 }
 
 /**
  * Restarts a release that was just made current, then checks its health until it passes or the
- * health timeout runs out: the one sequence for a new release and for the one gone back to.
+ * health timeout runs out: the one sequence for a new release and for the one gone back to. The
+ * commands' output goes to the log as it comes.
  */
 async function bringUp(
   session: HostSession,
@@ -218,24 +234,48 @@ async function bringUp(
   commands: Commands,
   onPhase?: (phase: 'restart' | 'health-check') => void,
 ): Promise<Trouble | undefined> {
+  const { log, label } = session;
   if (commands.restart !== undefined) {
     onPhase?.('restart');
-    const restart = await execInRelease(session, id, commands.restart, RESTART_TIMEOUT_SECONDS);
+    log.info(`host ${label}: restart ${id}: ${commands.restart}`);
+    const live = new LiveOutput(log);
+    const restart = await execInRelease(session, id, commands.restart, {
+      timeoutSeconds: RESTART_TIMEOUT_SECONDS,
+      onOutput: live.write,
+    });
+    live.end();
     if (!restart.ok) {
       const what = restart.timedOut ? 'restart did not finish in time' : 'restart failed';
+      log.info(`host ${label}: ${what}`);
       return { step: 'restart', what, output: restart.output };
     }
   }
   if (commands.healthCheck !== undefined) {
     onPhase?.('health-check');
+    log.info(`host ${label}: health check ${id}: ${commands.healthCheck}`);
     const health = await healthCheck(session, id, commands);
+    const attempts = `${health.attempts} attempt${health.attempts === 1 ? '' : 's'}`;
     if (!health.ok) {
       const what = `health check failed for ${health.seconds} s (${health.attempts} attempts)`;
+      log.info(`host ${label}: ${what}`);
       return { step: 'health-check', what, output: health.output };
     }
-    session.log.info(`host ${session.label}: ${id} is healthy`);
+    log.info(`host ${label}: ${id} is healthy (${attempts}, ${health.seconds} s)`);
   }
   return undefined;
+}
+
+/** How a user's command in a release ended. */
+export interface CommandRun {
+  ok: boolean;
+  /** The exit status; null when it was stopped (timed out) or the connection dropped. */
+  code: number | null;
+  timedOut: boolean;
+  /** The last lines it printed, stdout and stderr merged. */
+  output: string;
+  /** Everything it printed, as it printed it. */
+  fullOutput: Buffer;
+  seconds: number;
 }
 
 /** Runs a user's command in a release until it exits or time runs out. */
@@ -243,17 +283,35 @@ export async function execInRelease(
   session: HostSession,
   id: string,
   command: string,
-  timeoutSeconds: number,
-): Promise<{ ok: boolean; output: string; timedOut: boolean }> {
-  const signal = AbortSignal.timeout(Math.ceil(Math.max(1, timeoutSeconds) * 1000));
-  const result = await session.exec(commandScript(session.root, id, command), { signal });
+  options: { timeoutSeconds: number; onOutput?: (chunk: Buffer) => void },
+): Promise<CommandRun> {
+  const started = Date.now();
+  const { timeoutSeconds } = options;
+  // The host stops the command at its time (TERM, then KILL 2 s later); this is for a host that
+  // does not answer at all.
+  const signal = AbortSignal.timeout((Math.ceil(Math.max(1, timeoutSeconds)) + 10) * 1000);
+  const script = commandScript(session.root, id, command, timeoutSeconds);
+  const result = await session.exec(script, {
+    signal,
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+  });
+  const fullOutput = Buffer.concat([result.stdout, result.stderr]);
+  const timedOut = result.code === EXIT.timedOut || (signal.aborted && result.code === null);
   return {
     ok: result.code === 0,
-    output: outputTail(Buffer.concat([result.stdout, result.stderr])),
-    timedOut: signal.aborted && result.code === null,
+    code: timedOut ? null : result.code,
+    timedOut,
+    output: outputTail(fullOutput),
+    fullOutput,
+    seconds: (Date.now() - started) / 1000,
   };
 }
 
+/**
+ * Retries the health check until it passes or time runs out. The first attempt's output shows
+ * as it comes; a later one's shows when it says something the one before did not, so a check
+ * that fails the same way a hundred times is one block in the log, not a hundred.
+ */
 async function healthCheck(
   session: HostSession,
   id: string,
@@ -263,12 +321,23 @@ async function healthCheck(
   const interval = (commands.healthIntervalSeconds ?? 1) * 1000;
   const started = Date.now();
   const deadline = started + commands.healthTimeoutSeconds * 1000;
+  let shown: string | undefined;
   for (let attempts = 1; ; attempts++) {
     const remaining = Math.max(1, (deadline - Date.now()) / 1000);
-    const result = await execInRelease(session, id, command, remaining);
+    const live = attempts === 1 ? new LiveOutput(session.log) : undefined;
+    const result = await execInRelease(session, id, command, {
+      timeoutSeconds: remaining,
+      ...(live ? { onOutput: live.write } : {}),
+    });
+    live?.end();
     const output = result.timedOut
       ? `${result.output}\n(no answer within the health timeout)`.trim()
       : result.output;
+    if (attempts > 1 && output !== shown && output !== '') {
+      session.log.info(`host ${session.label}: health check attempt ${attempts}:`);
+      logOutput(session.log, output);
+    }
+    shown = output;
     const seconds = Math.round((Date.now() - started) / 1000);
     if (result.ok || Date.now() + interval >= deadline) {
       return { ok: result.ok, output, attempts, seconds };

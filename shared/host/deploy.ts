@@ -6,6 +6,7 @@ import type { HostSnapshot } from './scripts/inspect.js';
 import { checkReleaseId, pruneScript } from './scripts/release.js';
 import { checkSharedPaths, cleanScript } from './scripts/root.js';
 import { HostSession, type StepOptions } from './session.js';
+import { stageHost, type StagedHost } from './staged.js';
 import type { Transport } from './transport.js';
 import { transferRelease, type HostRelease } from './transfer.js';
 
@@ -27,12 +28,23 @@ export async function deployToHost(
   transport: Transport,
   options: DeployOptions,
 ): Promise<HostResult> {
+  return (await stageDeploy(transport, options)).activate();
+}
+
+/**
+ * The first half of a deploy: lock, upload unless the host has the release; nothing switched,
+ * the lock kept until the staged host is activated (the second half) or abandoned.
+ */
+export async function stageDeploy(
+  transport: Transport,
+  options: DeployOptions,
+): Promise<StagedHost> {
   const { release } = options;
   const id = checkReleaseId(release.id);
   const sharedPaths = checkSharedPaths(options.sharedPaths);
   const envFile = renderEnvFile(release.env);
   const session = new HostSession(transport, options);
-  return session.lockedState(options.lock, id, async (token, snapshot) => {
+  return stageHost(session, options.lock, id, async (token, snapshot) => {
     const onHost = placeOnHost(session, snapshot, release);
     await session.beforeChange(options.beforeChange);
     await clean(session, snapshot);
@@ -48,41 +60,56 @@ export async function deployToHost(
         base: baseOf(snapshot),
       });
     }
-    const previousId = snapshot.current;
-    const present = new Set(snapshot.releases.map((r) => r.id).concat(id));
-    const fallback =
-      previousId !== undefined && previousId !== id && present.has(previousId)
-        ? previousId
-        : previousGood(parseHistory(snapshot.history), id, present);
-    const activation = await activate({
-      session,
-      token,
-      commands: options,
-      id,
-      fallback,
-      kind: 'activated',
-      from: previousId,
-      digest: release.digest,
-      by: options.lock.holder,
-      run: options.lock.run,
-    });
-    await record(session, activation.events);
-    const pruned = await prune(
-      session,
-      {
-        present: [...present],
-        current: activation.currentId,
-        history: [...parseHistory(snapshot.history), ...activation.events],
-        keep: options.keep,
-      },
-      snapshot.tools.stamps,
-    );
-    return hostResult(session, activation, {
-      releaseId: id,
-      previousId,
-      skippedUpload: onHost === 'same',
-      pruned,
-    });
+    return () => switchDeployed(session, { options, token, snapshot, id, same: onHost === 'same' });
+  });
+}
+
+/** The second half of a deploy: switch, bring up (or back), record, prune. */
+async function switchDeployed(
+  session: HostSession,
+  step: {
+    options: DeployOptions;
+    token: string;
+    snapshot: HostSnapshot;
+    id: string;
+    same: boolean;
+  },
+): Promise<HostResult> {
+  const { options, snapshot, id } = step;
+  const previousId = snapshot.current;
+  const present = new Set(snapshot.releases.map((r) => r.id).concat(id));
+  const fallback =
+    previousId !== undefined && previousId !== id && present.has(previousId)
+      ? previousId
+      : previousGood(parseHistory(snapshot.history), id, present);
+  const activation = await activate({
+    session,
+    token: step.token,
+    commands: options,
+    id,
+    fallback,
+    kind: 'activated',
+    from: previousId,
+    digest: options.release.digest,
+    by: options.lock.holder,
+    run: options.lock.run,
+  });
+  await record(session, activation.events);
+  const pruned = await prune(
+    session,
+    {
+      present: [...present],
+      current: activation.currentId,
+      history: [...parseHistory(snapshot.history), ...activation.events],
+      keep: options.keep,
+    },
+    snapshot.tools.stamps,
+  );
+  return hostResult(session, activation, {
+    releaseId: id,
+    previousId,
+    skippedUpload: step.same,
+    pruned,
   });
 }
 

@@ -1,5 +1,6 @@
 import { foldedTail } from '../errors.js';
 import { execInRelease } from './activate.js';
+import { LiveOutput } from './live-output.js';
 import { destroyScript } from './scripts/root.js';
 import { HostSession, type StepOptions } from './session.js';
 import type { Transport } from './transport.js';
@@ -28,6 +29,7 @@ export async function destroyHost(
   // Checked before the lock, whose directory would make any directory look like a deploy root.
   if (!snapshot.deployRoot) {
     throw session.error({
+      input: 'path',
       problem: `${root} does not look like a deploy root (no .deploy or releases inside)`,
       hint: 'not removing it',
     });
@@ -35,12 +37,13 @@ export async function destroyHost(
   return session.withLock(options.lock, undefined, async () => {
     let stopped = false;
     if (options.stopCommand !== undefined && snapshot.current !== undefined) {
-      const stop = await execInRelease(
-        session,
-        snapshot.current,
-        options.stopCommand,
-        STOP_TIMEOUT_SECONDS,
-      );
+      session.log.info(`host ${session.label}: stop ${snapshot.current}: ${options.stopCommand}`);
+      const live = new LiveOutput(session.log);
+      const stop = await execInRelease(session, snapshot.current, options.stopCommand, {
+        timeoutSeconds: STOP_TIMEOUT_SECONDS,
+        onOutput: live.write,
+      });
+      live.end();
       if (!stop.ok) {
         const output = stop.output ? `; last output: ${foldedTail(stop.output)}` : '';
         throw session.error({

@@ -4,10 +4,12 @@ import { releaseNumber } from '../names.js';
  * One line of `<path>/.deploy/history`: what became current on the host, and what failed.
  * - activated: `release` became current and passed its health check;
  * - failed: `release` was tried and failed (restart or health check); `current` went back;
- * - rolled-back: `release` became current again, replacing `from`.
+ * - rolled-back: `release` became current again, replacing `from`;
+ * - release-command-failed: `release` was on the host, its release command failed, and it never
+ *   became current (nothing was switched anywhere).
  */
 export interface HistoryEvent {
-  event: 'activated' | 'failed' | 'rolled-back';
+  event: 'activated' | 'failed' | 'rolled-back' | 'release-command-failed';
   release: string;
   time: string;
   digest?: string;
@@ -17,7 +19,12 @@ export interface HistoryEvent {
   run?: string;
 }
 
-const EVENTS = new Set(['activated', 'failed', 'rolled-back']);
+const EVENTS = new Set(['activated', 'failed', 'rolled-back', 'release-command-failed']);
+
+/** Events after which a release is not good: it failed to come up, or never got that far. */
+function failedEvent(event: HistoryEvent): boolean {
+  return event.event === 'failed' || event.event === 'release-command-failed';
+}
 
 /** One JSON line: JSON escapes newlines, so an event can never split the file's lines. */
 export function historyLine(event: HistoryEvent): string {
@@ -61,7 +68,7 @@ export function previousGood(
   for (let i = history.length - 1; i >= 0; i--) {
     const event = history[i];
     if (!event) continue;
-    if (event.event === 'failed') {
+    if (failedEvent(event)) {
       bad.add(event.release);
       continue;
     }
@@ -83,6 +90,17 @@ export function previousGood(
   }
 }
 
+/**
+ * Whether `id` was ever current on the host (activated, or rolled back to): deploying it again is
+ * a return to it, whose release command already ran when it first went out.
+ */
+export function wasCurrent(history: readonly HistoryEvent[], id: string): boolean {
+  return history.some(
+    (event) =>
+      event.release === id && (event.event === 'activated' || event.event === 'rolled-back'),
+  );
+}
+
 export type ReleaseStatus = 'good' | 'failed' | 'unknown';
 
 /** What the history says of each release: its last word, and how recently it was spoken. */
@@ -92,7 +110,7 @@ export function releaseStatuses(
   const statuses = new Map<string, { status: ReleaseStatus; index: number; time: string }>();
   history.forEach((event, index) => {
     statuses.set(event.release, {
-      status: event.event === 'failed' ? 'failed' : 'good',
+      status: failedEvent(event) ? 'failed' : 'good',
       index,
       time: event.time,
     });

@@ -2,6 +2,7 @@ import { digestOf } from '../manifest.js';
 import { activate, hostResult, record, type Commands, type HostResult } from './activate.js';
 import { checkReleaseId } from './scripts/release.js';
 import { HostSession, type StepOptions } from './session.js';
+import { stageHost, type StagedHost } from './staged.js';
 import { manifestBuildDigest } from './state.js';
 import type { Transport } from './transport.js';
 
@@ -20,9 +21,17 @@ export async function rollbackHost(
   transport: Transport,
   options: RollbackOptions,
 ): Promise<HostResult> {
+  return (await stageRollback(transport, options)).activate();
+}
+
+/** The first half of a rollback: lock, check the release is still there; nothing switched. */
+export async function stageRollback(
+  transport: Transport,
+  options: RollbackOptions,
+): Promise<StagedHost> {
   const id = checkReleaseId(options.to);
   const session = new HostSession(transport, options);
-  return session.lockedState(options.lock, id, async (token, snapshot) => {
+  return stageHost(session, options.lock, id, async (token, snapshot) => {
     const target = snapshot.releases.find((r) => r.id === id);
     if (!target) {
       throw session.error({
@@ -40,25 +49,27 @@ export async function rollbackHost(
       });
     }
     await session.beforeChange(options.beforeChange);
-    const previousId = snapshot.current;
-    const activation = await activate({
-      session,
-      token,
-      commands: options,
-      id,
-      fallback: previousId !== undefined && previousId !== id ? previousId : undefined,
-      kind: 'rolled-back',
-      from: previousId,
-      digest: manifestBuildDigest(target.manifest),
-      by: options.lock.holder,
-      run: options.lock.run,
-    });
-    await record(session, activation.events);
-    return hostResult(session, activation, {
-      releaseId: id,
-      previousId,
-      skippedUpload: true,
-      pruned: [],
-    });
+    return async () => {
+      const previousId = snapshot.current;
+      const activation = await activate({
+        session,
+        token,
+        commands: options,
+        id,
+        fallback: previousId !== undefined && previousId !== id ? previousId : undefined,
+        kind: 'rolled-back',
+        from: previousId,
+        digest: manifestBuildDigest(target.manifest),
+        by: options.lock.holder,
+        run: options.lock.run,
+      });
+      await record(session, activation.events);
+      return hostResult(session, activation, {
+        releaseId: id,
+        previousId,
+        skippedUpload: true,
+        pruned: [],
+      });
+    };
   });
 }

@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigurationError, foldedTail, type Problem } from '../errors.js';
+import { ConfigurationError, foldedTail, formatError, type Problem } from '../errors.js';
 import type { Log } from '../log.js';
 import { inspectScript, parseInspect, seconds, type HostSnapshot } from './scripts/inspect.js';
 import {
   acquireLockScript,
   heartbeatScript,
   releaseLockScript,
+  takeOverLockScript,
   type LockRecord,
 } from './scripts/lock.js';
 import { EXIT, deployRoot, parseSections } from './scripts/root.js';
@@ -22,6 +23,7 @@ export type Phase =
   | 'upload'
   | 'unpack'
   | 'install'
+  | 'release-command'
   | 'switch'
   | 'restart'
   | 'health-check'
@@ -37,11 +39,14 @@ export interface LockOptions {
   run?: string;
   /** How long to wait for a held lock; 0 fails at once. */
   waitSeconds: number;
-  /** A lock whose heartbeat is older than this is stale: its deploy was killed. Default 120. */
+  /**
+   * A lock whose heartbeat is older than this is dead (its deploy was killed or cut off) and is
+   * taken over. Default 30.
+   */
   staleSeconds?: number;
 }
 
-export const DEFAULT_STALE_SECONDS = 120;
+export const DEFAULT_STALE_SECONDS = 30;
 
 export interface LockState {
   holder: string;
@@ -56,6 +61,11 @@ export interface SessionOptions {
   root: string;
   log: Log;
   onPhase?: (phase: Phase) => void;
+  /**
+   * Connects to the host again, for the one thing worth a new connection when the old one
+   * dropped: releasing the lock. Without it, a dropped connection leaves the lock to go stale.
+   */
+  reconnect?: () => Promise<Transport>;
 }
 
 /** What every step that changes a host takes. */
@@ -91,8 +101,12 @@ export class HostSession {
     return this.transport.label;
   }
 
+  get reconnect(): (() => Promise<Transport>) | undefined {
+    return this.options.reconnect;
+  }
+
   phase(phase: Phase): void {
-    this.log.debug(`host ${this.label}: ${phase}`);
+    this.log.info(`host ${this.label}: ${phase}`);
     this.options.onPhase?.(phase);
   }
 
@@ -161,35 +175,44 @@ export class HostSession {
     return parseInspect(result.stdout, nonce);
   }
 
-  /** Takes the lock, then reads the host: how every step that changes what it runs begins. */
-  lockedState<T>(
-    lock: LockOptions,
-    releaseId: string,
-    body: (token: string, snapshot: HostSnapshot) => Promise<T>,
-  ): Promise<T> {
-    return this.withLock(lock, releaseId, async (token) => {
-      this.phase('inspect');
-      return body(token, await this.inspect());
-    });
-  }
-
   /** Runs `body` holding the host's deploy lock, kept fresh by a heartbeat; always releases it. */
   async withLock<T>(
     lock: LockOptions,
     releaseId: string | undefined,
     body: (token: string) => Promise<T>,
   ): Promise<T> {
+    const held = await this.hold(lock, releaseId);
+    try {
+      return await body(held.token);
+    } finally {
+      await held.release();
+    }
+  }
+
+  /**
+   * Takes the host's deploy lock and keeps its heartbeat going until `release()`: for a lock held
+   * across steps that run on other hosts in between (the release phase).
+   */
+  async hold(lock: LockOptions, releaseId: string | undefined): Promise<HeldLock> {
     this.phase('lock');
     const staleSeconds = lock.staleSeconds ?? DEFAULT_STALE_SECONDS;
     const token = await acquireLock(this, lock, releaseId, staleSeconds);
     const stop = startHeartbeat(this, token, staleSeconds);
-    try {
-      return await body(token);
-    } finally {
-      stop();
-      await releaseLock(this, token);
-    }
+    let released: Promise<void> | undefined;
+    return {
+      token,
+      release: () => {
+        stop();
+        return (released ??= releaseLock(this, token, staleSeconds));
+      },
+    };
   }
+}
+
+/** A deploy lock this session holds; `release()` may be called more than once. */
+export interface HeldLock {
+  token: string;
+  release(): Promise<void>;
 }
 
 /** What a lock's info, heartbeat and the host's clock say of it. */
@@ -216,23 +239,19 @@ export function describeLock(
     run: typeof record.run === 'string' ? record.run : undefined,
     started: typeof record.started === 'string' ? record.started : undefined,
     heartbeatAgeSeconds: age,
-    stale: age !== undefined && age > staleSeconds,
+    // Every lock is made with its heartbeat: one without is left by an older version, or broken.
+    stale: heartbeat === undefined || (age !== undefined && age > staleSeconds),
   };
 }
 
 /** Why a deploy cannot take the lock, and what to do about it. */
-export function lockProblem(
-  root: string,
-  lock: LockState,
-  waited: number,
-): Omit<Problem, 'subject'> {
+export function lockProblem(lock: LockState, waited: number): Omit<Problem, 'subject'> {
   const since = lock.started ? ` since ${lock.started}` : '';
   const run = lock.run ? ` (${lock.run})` : '';
   const held = `deploy lock held by ${lock.holder}${since}${run}`;
   if (lock.stale) {
     return {
-      problem: `${held} looks stale (no heartbeat for ${lock.heartbeatAgeSeconds ?? '?'} s)`,
-      hint: `if no deploy is running there, clear it on the host with: rm -rf ${quoteForMessage(`${root}/.deploy/lock`)}`,
+      problem: `${held} is silent (no heartbeat for ${lock.heartbeatAgeSeconds ?? '?'} s): the next deploy takes it over`,
     };
   }
   return waited > 0
@@ -240,11 +259,15 @@ export function lockProblem(
     : { problem: held, hint: 'set lock-timeout to wait for it' };
 }
 
-function quoteForMessage(path: string): string {
-  return /^[A-Za-z0-9_./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
-}
+/** Takes over a stale lock at most this often in one attempt, so a lock that cannot be moved ends it. */
+const TAKEOVER_ATTEMPTS = 5;
 
-/** Takes the lock, or waits for it up to `waitSeconds`; a stale lock is reported at once. */
+/**
+ * Takes the lock, or waits for it up to `waitSeconds`. A lock whose heartbeat is older than
+ * `staleSeconds` is dead (its deploy was killed, or lost its connection): it is taken over. A
+ * holder that missed a beat or two is waited for until it is stale, whatever `waitSeconds` says,
+ * so the deploy after a killed one needs nobody to clear its lock.
+ */
 async function acquireLock(
   session: HostSession,
   options: LockOptions,
@@ -261,8 +284,7 @@ async function acquireLock(
     ...(releaseId ? { release: releaseId } : {}),
   };
   const started = Date.now();
-  const deadline = started + options.waitSeconds * 1000;
-  let unreadableSince: number | undefined;
+  let takeovers = 0;
   for (;;) {
     const nonce = randomBytes(12).toString('hex');
     const result = await session.exec(acquireLockScript(session.root, record, token, nonce));
@@ -271,64 +293,109 @@ async function acquireLock(
     const sections = new Map(
       parseSections(result.stdout, nonce).map((s) => [s.name, s.body.toString('utf8')]),
     );
-    const heartbeat = seconds(sections.get('heartbeat') ?? '');
+    if (sections.has('gone')) continue;
     const lock = describeLock(
       (sections.get('info') ?? '').trim(),
-      heartbeat,
+      seconds(sections.get('heartbeat') ?? ''),
       seconds(sections.get('now') ?? ''),
       staleSeconds,
     );
-    // Its holder writes who it is and the heartbeat right after mkdir: missing, it is either
-    // being written (look again shortly, to name the holder) or its holder died between.
-    const unreadable = heartbeat === undefined;
-    unreadableSince = unreadable ? (unreadableSince ?? Date.now()) : undefined;
-    if (unreadableSince !== undefined && Date.now() - unreadableSince >= 2000) lock.stale = true;
-    const remaining = deadline - Date.now();
-    // A stale lock never goes away by itself: say so at once rather than wait for nothing.
-    if (lock.stale || (remaining <= 0 && !unreadable)) {
-      const waited = Math.round((Date.now() - started) / 1000);
-      throw session.error(lockProblem(session.root, lock, waited));
+    if (lock.stale && takeovers < TAKEOVER_ATTEMPTS) {
+      takeovers++;
+      const owner = (sections.get('owner') ?? '').trim().split('\n')[0] || undefined;
+      const taken = await session.exec(
+        takeOverLockScript(session.root, { record, token, owner, staleSeconds }),
+      );
+      if (taken.code === 0) {
+        session.log.info(
+          `host ${session.label}: took over the deploy lock of ${lock.holder}, silent for ${lock.heartbeatAgeSeconds ?? '?'} s`,
+        );
+        return token;
+      }
+      if (taken.code !== EXIT.lockHeld)
+        throw session.failure('taking over a dead deploy lock', taken);
+      continue;
     }
-    await sleep(unreadable ? 100 : Math.min(1000, remaining));
+    const age = lock.heartbeatAgeSeconds ?? 0;
+    const missedBeats = !lock.stale && age > staleSeconds / 2;
+    const deadline = Math.max(
+      started + options.waitSeconds * 1000,
+      missedBeats ? Date.now() + (staleSeconds - age + 1) * 1000 : 0,
+    );
+    const remaining = deadline - Date.now();
+    if (remaining <= 0 || lock.stale) {
+      const waited = Math.round((Date.now() - started) / 1000);
+      throw session.error(lockProblem(lock, waited));
+    }
+    await sleep(Math.min(1000, remaining));
   }
+}
+
+/** How often the holder refreshes its heartbeat: a quarter of the stale age, so a few may miss. */
+export function heartbeatMs(staleSeconds: number): number {
+  return Math.max(500, Math.min(30_000, (staleSeconds * 1000) / 4));
 }
 
 /** Refreshes the heartbeat every quarter of the stale age; returns what stops it. */
 function startHeartbeat(session: HostSession, token: string, staleSeconds: number): () => void {
   let lost = false;
-  const every = Math.max(500, Math.min(30_000, (staleSeconds * 1000) / 4));
   const timer = setInterval(() => {
     session
       .exec(heartbeatScript(session.root, token))
       .then((result) => {
         if (result.code === EXIT.lockLost && !lost) {
           lost = true;
-          session.log.warning(
-            `host ${session.label}: the deploy lock was taken over by another deploy`,
+          session.log.info(
+            `host ${session.label}: the deploy lock was taken over by another deploy (no heartbeat reached the host for ${staleSeconds} s)`,
           );
         }
       })
       .catch((error: unknown) => {
         session.log.debug(`host ${session.label}: heartbeat failed: ${String(error)}`);
       });
-  }, every);
+  }, heartbeatMs(staleSeconds));
   timer.unref();
   return () => clearInterval(timer);
 }
 
-async function releaseLock(session: HostSession, token: string): Promise<void> {
+/**
+ * Releases the lock and cleans what the step left half-made. When the connection is gone, it
+ * connects again to do so; when it cannot, the lock stays until its heartbeat is stale and the
+ * next deploy takes it over (and cleans up).
+ */
+async function releaseLock(
+  session: HostSession,
+  token: string,
+  staleSeconds: number,
+): Promise<void> {
   session.phase('unlock');
+  const script = releaseLockScript(session.root, token);
+  let result: ExecResult;
   try {
-    const result = await session.exec(releaseLockScript(session.root, token));
-    // lockLost: another deploy holds it now; missing: the root is gone (destroyed).
-    if (result.code !== 0 && result.code !== EXIT.lockLost && result.code !== EXIT.missing) {
-      session.log.warning(
-        `host ${session.label}: could not release the deploy lock (exit ${result.code})`,
-      );
-    }
+    result = await session.exec(script);
   } catch (error) {
-    session.log.warning(
-      `host ${session.label}: could not release the deploy lock: ${String(error)}`,
+    const reconnect = session.reconnect;
+    const left = `the deploy lock stays until it has had no heartbeat for ${staleSeconds} s; the next deploy then takes it over`;
+    if (!reconnect) {
+      session.log.info(
+        `host ${session.label}: could not release the deploy lock (${formatError(error)}); ${left}`,
+      );
+      return;
+    }
+    try {
+      result = await (await reconnect()).exec(script);
+      session.log.info(`host ${session.label}: connected again to release the deploy lock`);
+    } catch (again) {
+      session.log.info(
+        `host ${session.label}: could not connect again to release the deploy lock (${formatError(again)}); ${left}`,
+      );
+      return;
+    }
+  }
+  // lockLost: another deploy holds it now; missing: the root is gone (destroyed).
+  if (result.code !== 0 && result.code !== EXIT.lockLost && result.code !== EXIT.missing) {
+    session.log.info(
+      `host ${session.label}: could not release the deploy lock (exit ${result.code})`,
     );
   }
 }

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
 import { ConfigurationError, type Problem } from '../errors.js';
 import { shellQuote } from '../names.js';
@@ -28,12 +29,24 @@ export interface SshTarget {
 
 export interface SshOptions {
   target: SshTarget;
-  /** OpenSSH private key text, unencrypted (the `ssh-key` input). */
+  /** OpenSSH private key text, unencrypted (the `ssh-key` input); unused with `agent`. */
   privateKey: string;
+  /** An ssh-agent's socket that signs instead: brr, on a person's machine, keeps keys there. */
+  agent?: string;
   /** known_hosts text (the `known-hosts` input): the only keys this host may present. */
   knownHosts: string;
   /** Default 20. */
   connectTimeoutSeconds?: number;
+  /** The bastion to reach the host through, as `ssh -J` does. */
+  via?: Bastion;
+}
+
+/** A jump host, connected: it opens TCP channels to the hosts behind it. */
+export interface Bastion {
+  readonly label: string;
+  /** A channel from the bastion to `host:port`: the socket of the connection to that host. */
+  forward(target: SshTarget): Promise<Duplex>;
+  close(): Promise<void>;
 }
 
 /** How long a command may keep its channel open after it exited (a daemon it started). */
@@ -70,22 +83,28 @@ const { Client, utils } = ssh2;
 
 type HostKeyProblem = { kind: 'mismatch' | 'revoked'; offered: Buffer };
 
-function hostError(target: SshTarget, problem: Omit<Problem, 'subject'>): ConfigurationError {
-  return new ConfigurationError({ subject: `host ${target.label}`, ...problem });
+/** How errors name a machine: `host <label>` for a deploy target, `bastion <label>` for a jump host. */
+type Role = 'host' | 'bastion';
+
+function hostError(
+  target: SshTarget,
+  problem: Omit<Problem, 'subject'>,
+  role: Role = 'host',
+): ConfigurationError {
+  return new ConfigurationError({ subject: `${role} ${target.label}`, ...problem });
 }
 
-/** Checks the `ssh-key` input: one unencrypted OpenSSH private key. */
-export function checkSshKey(privateKey: string): void {
+/** Checks a key input (`ssh-key`, `proxy-jump-key`): one unencrypted OpenSSH private key. */
+export function checkSshKey(privateKey: string, input = 'ssh-key'): void {
   const key = utils.parseKey(privateKey);
   const expected = 'an unencrypted OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)';
   if (key instanceof Error) {
-    throw new ConfigurationError({ input: 'ssh-key', expected, got: key.message });
+    throw new ConfigurationError({ input, expected, got: key.message });
   }
-  if (Array.isArray(key))
-    throw new ConfigurationError({ input: 'ssh-key', expected, got: 'several keys' });
+  if (Array.isArray(key)) throw new ConfigurationError({ input, expected, got: 'several keys' });
   if (!key.isPrivateKey()) {
     throw new ConfigurationError({
-      input: 'ssh-key',
+      input,
       expected,
       got: `a ${key.type} public key`,
       hint: 'give the private half of the key pair; the public half goes in the host user’s authorized_keys',
@@ -100,22 +119,31 @@ export function checkSshKey(privateKey: string): void {
 export function knownKeysFor(
   target: SshTarget,
   knownHosts: string,
+  role: Role = 'host',
 ): { known: HostKeys; algorithms: string[] } {
   const known = keysFor(parseKnownHosts(knownHosts), target.host, target.port);
   if (known.keys.length === 0) {
     const name = knownHostsName(target.host, target.port);
-    throw hostError(target, {
-      problem: 'not in known-hosts',
-      hint: `add a line for ${name} (ssh-keyscan -p ${target.port} ${target.host}, then check its fingerprint)`,
-    });
+    throw hostError(
+      target,
+      {
+        problem: 'not in known-hosts',
+        hint: `add a line for ${name} (ssh-keyscan -p ${target.port} ${target.host}, then check its fingerprint)`,
+      },
+      role,
+    );
   }
   const algorithms = hostKeyAlgorithms(known.keys.map((k) => k.keyType));
   if (algorithms.length === 0) {
     const types = [...new Set(known.keys.map((k) => k.keyType))].join(', ');
-    throw hostError(target, {
-      problem: `known-hosts lists only ${types} keys for it`,
-      hint: 'add its ssh-ed25519, ecdsa or rsa key',
-    });
+    throw hostError(
+      target,
+      {
+        problem: `known-hosts lists only ${types} keys for it`,
+        hint: 'add its ssh-ed25519, ecdsa or rsa key',
+      },
+      role,
+    );
   }
   return { known, algorithms };
 }
@@ -125,17 +153,73 @@ export function knownKeysFor(
  * one of the listed keys. Every failure is a one-line ConfigurationError naming the host.
  */
 export async function connectSsh(options: SshOptions): Promise<Transport> {
+  const sock = options.via ? await options.via.forward(options.target) : undefined;
+  const client = await openClient(options, { role: 'host', sock, keyInput: 'ssh-key' });
+  return sshTransport(client, options.target, CLOSE_GRACE_MS);
+}
+
+/**
+ * Connects to a bastion (`proxy-jump`) as strictly as to a host: listed in `knownHosts`, one of
+ * its keys, `privateKey` accepted. Its failures name the bastion, apart from any host's. Hosts
+ * are then reached through it with `connectSsh({ via })`, as `ssh -J` does.
+ */
+export async function connectBastion(
+  options: Omit<SshOptions, 'via'> & { keyInput?: string },
+): Promise<Bastion> {
+  const bastion = options.target;
+  const client = await openClient(options, { role: 'bastion', keyInput: options.keyInput });
+  let closed = false;
+  client.once('close', () => {
+    closed = true;
+  });
+  return {
+    label: bastion.label,
+    forward: (target) =>
+      new Promise<Duplex>((resolve, reject) => {
+        // OpenSSH's direct-tcpip open; the originator is only informative.
+        client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
+          if (!error) return resolve(channel);
+          reject(
+            hostError(target, {
+              problem: `unreachable through bastion ${bastion.label}: ${forwardRefusal(error, target)}`,
+            }),
+          );
+        });
+      }),
+    close: () => (closed ? Promise.resolve() : closeClient(client)),
+  };
+}
+
+/** Why a bastion did not open a channel to a host, from the SSH open-failure reason code. */
+function forwardRefusal(error: Error & { reason?: number }, target: SshTarget): string {
+  const where = `${target.host} port ${target.port}`;
+  if (error.reason === 1) {
+    return `it does not forward to ${where} (its sshd's AllowTcpForwarding or PermitOpen)`;
+  }
+  if (error.reason === 2) return `it cannot connect to ${where}`;
+  return `it could not open a channel to ${where} (${error.message})`;
+}
+
+/** One authenticated ssh2 client, on its own TCP connection or on `sock` (a bastion's channel). */
+async function openClient(
+  options: Omit<SshOptions, 'via'>,
+  how: { role: Role; sock?: Duplex; keyInput?: string },
+): Promise<ssh2.Client> {
   const { target } = options;
-  checkSshKey(options.privateKey);
-  const { known, algorithms } = knownKeysFor(target, options.knownHosts);
+  const { role } = how;
+  if (options.agent === undefined) checkSshKey(options.privateKey, how.keyInput);
+  const { known, algorithms } = knownKeysFor(target, options.knownHosts, role);
   const timeoutSeconds = options.connectTimeoutSeconds ?? 20;
   const client = new Client();
   let problem: HostKeyProblem | undefined;
   const config: ConnectConfig = {
+    ...(how.sock ? { sock: how.sock } : {}),
     host: target.host,
     port: target.port,
     username: target.user,
-    privateKey: options.privateKey,
+    ...(options.agent !== undefined
+      ? { agent: options.agent }
+      : { privateKey: options.privateKey }),
     readyTimeout: timeoutSeconds * 1000,
     keepaliveInterval: 10_000,
     keepaliveCountMax: 3,
@@ -159,7 +243,9 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
     const onError = (error: Error & { level?: string; code?: string }) => {
       client.removeListener('ready', onReady);
       client.end();
-      reject(connectError(target, error, problem, timeoutSeconds));
+      reject(
+        connectError({ target, role, keyInput: how.keyInput }, error, problem, timeoutSeconds),
+      );
     };
     const onReady = () => {
       client.removeListener('error', onError);
@@ -174,7 +260,14 @@ export async function connectSsh(options: SshOptions): Promise<Transport> {
     client.once('ready', onReady);
     client.connect(config);
   });
-  return sshTransport(client, target, CLOSE_GRACE_MS);
+  return client;
+}
+
+function closeClient(client: ssh2.Client): Promise<void> {
+  return new Promise<void>((resolve) => {
+    client.once('close', () => resolve());
+    client.end();
+  });
 }
 
 function sshTransport(client: ssh2.Client, target: SshTarget, graceMs: number): Transport {
@@ -212,11 +305,7 @@ function sshTransport(client: ssh2.Client, target: SshTarget, graceMs: number): 
       });
     },
     close() {
-      if (closed) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        client.once('close', () => resolve());
-        client.end();
-      });
+      return closed ? Promise.resolve() : closeClient(client);
     },
   };
 }
@@ -245,28 +334,30 @@ function channelCommand(channel: ClientChannel, lost: () => Error | undefined): 
 }
 
 function connectError(
-  target: SshTarget,
+  who: { target: SshTarget; role: Role; keyInput: string | undefined },
   error: Error & { level?: string; code?: string },
   problem: HostKeyProblem | undefined,
   timeoutSeconds: number,
 ): ConfigurationError {
+  const { target, role } = who;
+  const fail = (details: Omit<Problem, 'subject'>) => hostError(target, details, role);
   if (problem) {
     const offered = `${blobKeyType(problem.offered)} ${fingerprint(problem.offered)}`;
     return problem.kind === 'revoked'
-      ? hostError(target, { problem: `its host key ${offered} is marked @revoked in known-hosts` })
-      : hostError(target, {
+      ? fail({ problem: `its host key ${offered} is marked @revoked in known-hosts` })
+      : fail({
           problem: `host key ${offered} does not match known-hosts`,
-          hint: 'if the host was rebuilt, update known-hosts, else someone may be in the middle',
+          hint: `if the ${role} was rebuilt, update known-hosts, else someone may be in the middle`,
         });
   }
   if (error.level === 'client-authentication') {
-    return hostError(target, {
-      problem: 'the host refused ssh-key (authentication failed)',
+    return fail({
+      problem: `the ${role} refused ${who.keyInput ?? 'ssh-key'} (authentication failed)`,
       hint: "check the user's authorized_keys",
     });
   }
   if (error.level === 'client-timeout') {
-    return hostError(target, { problem: `unreachable, no SSH answer within ${timeoutSeconds} s` });
+    return fail({ problem: `unreachable, no SSH answer within ${timeoutSeconds} s` });
   }
-  return hostError(target, { problem: `unreachable (${error.code ?? error.message})` });
+  return fail({ problem: `unreachable (${error.code ?? error.message})` });
 }

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors.js';
 import type { Log } from '../log.js';
 import { digestOf } from '../manifest.js';
 import {
@@ -5,6 +6,7 @@ import {
   previousGood,
   releasesToPrune,
   releaseStatuses,
+  wasCurrent,
   type HistoryEvent,
   type ReleaseStatus,
 } from './history.js';
@@ -26,6 +28,9 @@ export interface HostReleaseState {
   digest: string | undefined;
   /** sha256 of its release.json. */
   manifestDigest: string | undefined;
+  /** Its release.json and release.json.sig as the host holds them, unchecked. */
+  manifest: Buffer | undefined;
+  signature: Buffer | undefined;
   status: ReleaseStatus;
   /** The time of the last history event about it. */
   lastEvent: string | undefined;
@@ -52,6 +57,8 @@ export interface DryRun {
   previous: string | undefined;
   /** skip: the release is there with the same manifest; replace: there, but different. */
   upload: 'upload' | 'skip' | 'replace';
+  /** Whether the release was current on the host before: deploying it again is a return. */
+  wasCurrent: boolean;
   prune: string[];
   lock: LockState | undefined;
   /** What would stop the deploy: no tar, a different release of the same ID being current. */
@@ -90,6 +97,8 @@ function hostState(label: string, snapshot: HostSnapshot, staleSeconds: number):
       id: r.id,
       digest: manifestBuildDigest(r.manifest),
       manifestDigest: r.manifest ? digestOf(r.manifest) : undefined,
+      manifest: r.manifest,
+      signature: r.signature,
       status: statuses.get(r.id)?.status ?? 'unknown',
       lastEvent: statuses.get(r.id)?.time,
     })),
@@ -132,7 +141,8 @@ export async function dryRunHost(
   if (upload === 'replace' && state.current === id) {
     problems.push(`releases/${id} is current but holds a different release.json`);
   }
-  if (state.lock) problems.push(session.error(lockProblem(session.root, state.lock, 0)).message);
+  // The host is named where the problem is shown: the problem alone.
+  if (state.lock) problems.push(new ConfigurationError(lockProblem(state.lock, 0)).message);
   const present = [...new Set(snapshot.releases.map((r) => r.id).concat(id))];
   const event: HistoryEvent = { event: 'activated', release: id, time: new Date().toISOString() };
   return {
@@ -141,6 +151,7 @@ export async function dryRunHost(
     current: state.current,
     previous: state.previous,
     upload,
+    wasCurrent: wasCurrent(state.history, id),
     prune: releasesToPrune({
       present,
       current: id,

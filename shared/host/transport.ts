@@ -6,6 +6,8 @@ export interface ExecOptions {
   stdin?: Readable | Buffer | string;
   /** Stops waiting: the remote command is signalled and the call resolves with what it had. */
   signal?: AbortSignal;
+  /** Sees the command's output as it comes (stdout, then stderr chunks as they arrive). */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -90,8 +92,15 @@ export function awaitCommand(
       exit ??= { code: null, signal: 'KILL' };
       finish();
     };
-    command.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    command.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const { onOutput } = options;
+    command.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      onOutput?.(chunk);
+    });
+    command.stderr.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      onOutput?.(chunk);
+    });
     command.stdin.on('error', () => undefined);
     command.errors?.once('error', fail);
     const exited = new Promise<void>((done) => {

@@ -1,67 +1,36 @@
-import { z } from 'zod';
 import { runUrl, type ActionContext } from '../context.js';
-import { ConfigurationError, formatError } from '../errors.js';
-import {
-  checkHostAccess,
-  localEnv,
-  openFleet,
-  type Connection,
-  type Fleet,
-} from '../fleet/connect.js';
+import { formatError } from '../errors.js';
+import { Checklist, runTitle, stoppedSummary } from '../fleet/checklist.js';
+import { openFleet, type Connection, type Fleet } from '../fleet/connect.js';
+import { dryRunFleet } from '../fleet/dry-run.js';
 import { PendingDeployment, type DeploymentTarget } from '../fleet/github-deployment.js';
 import { resolveRelease, type ResolvedRelease } from '../fleet/resolve.js';
 import { fleetResult } from '../fleet/result.js';
-import { rollout, type RolloutOptions } from '../fleet/rollout.js';
-import { destroySummary, dryRunSummary, runSummary, type ReleaseFacts } from '../fleet/summary.js';
-import { teardown } from '../fleet/teardown.js';
-import { gitHubClient, type GitHub } from '../github.js';
-import type { Commands } from '../host/activate.js';
-import { deployToHost } from '../host/deploy.js';
-import { rollbackHost } from '../host/rollback.js';
-import { deployRoot, sharedPath } from '../host/scripts/root.js';
-import type { LockOptions } from '../host/session.js';
-import { dryRunHost, readHostState } from '../host/state.js';
-import { booleanInput, enumInput, integerInput, linesInput } from '../inputs.js';
-import type { LedgerScope } from '../ledger.js';
 import {
-  appName,
-  environmentName,
-  isPreviewEnvironment,
-  parseHost,
-  releaseSelector,
-} from '../names.js';
-import { parseAllowedSigners, type AllowedSigner } from '../signature.js';
-import { resolveApp } from './build.js';
+  describePlan,
+  plannedReleaseCommand,
+  releasePhase,
+  type ReleaseCommand,
+} from '../fleet/release-command.js';
+import { hostReleases, releaseFacts, rollbackHint } from '../fleet/report.js';
+import { rollout, type RolloutOptions } from '../fleet/rollout.js';
+import { destroySummary, dryRunSummary, runSummary } from '../fleet/summary.js';
+import { teardown } from '../fleet/teardown.js';
+import { gitHubClient, tokenProblem, type GitHub } from '../github.js';
+import type { Commands } from '../host/activate.js';
+import { stageDeploy } from '../host/deploy.js';
+import { rollbackHost, stageRollback } from '../host/rollback.js';
+import type { LockOptions } from '../host/session.js';
+import { readHostState } from '../host/state.js';
+import type { LedgerScope } from '../ledger.js';
+import type { Log } from '../log.js';
+import { code } from '../markdown.js';
+import { isPreviewEnvironment } from '../names.js';
+import { redactSecrets } from '../secrets.js';
+import type { AllowedSigner } from '../signature.js';
+import type { RunInputs } from './inputs/run.js';
 import type { StageResult } from './result.js';
-
-export const runInputs = z.object({
-  environment: environmentName,
-  app: appName.optional(),
-  'release-id': releaseSelector.optional().transform((value) => value ?? 'latest'),
-  hosts: linesInput('local or user@host[:port]', parseHost, { required: true }),
-  path: z.string().optional(),
-  'ssh-key': z.string().optional(),
-  'known-hosts': z.string().optional(),
-  'allowed-signers': z.string().optional(),
-  identity: z.string().optional(),
-  restart: z.string().optional(),
-  'health-check': z.string().optional(),
-  'health-timeout': integerInput(60, 1, 3600),
-  keep: integerInput(5, 2, 100),
-  'shared-paths': linesInput('a relative directory path', sharedPath),
-  parallel: integerInput(1, 1, 256),
-  'on-failure': enumInput(['rollback', 'stop'] as const, 'rollback'),
-  'lock-timeout': integerInput(0, 0, 3600),
-  destroy: booleanInput(false),
-  'stop-command': z.string().optional(),
-  'delete-releases': booleanInput(false),
-  'dry-run': booleanInput(false),
-  deployment: booleanInput(true),
-  url: z.url({ error: 'expected an absolute URL such as https://staging.example.com' }).optional(),
-  token: z.string().optional(),
-});
-
-export type RunInputs = z.output<typeof runInputs>;
+import { checkRun, type CheckedRun } from './run-checks.js';
 
 export interface RunOutputs extends Record<string, string> {
   'release-id': string;
@@ -71,6 +40,7 @@ export interface RunOutputs extends Record<string, string> {
   url: string;
   'rolled-back': string;
   'bytes-sent': string;
+  'host-releases': string;
 }
 
 /** What every step of a run works with, from inputs checked before anything happens. */
@@ -84,8 +54,10 @@ interface RunSetup {
   scope: LedgerScope;
   lock: LockOptions;
   commands: Commands;
+  releaseCommand: ReleaseCommand | undefined;
   /** The hosts, connected only when a step needs them, closed when the run ends. */
   fleet: Fleet;
+  checklist: Checklist;
 }
 
 /**
@@ -96,16 +68,43 @@ interface RunSetup {
 export async function run(
   inputs: RunInputs,
   context: ActionContext,
+  checked?: CheckedRun,
 ): Promise<StageResult<RunOutputs>> {
-  const setup = checkInputs(inputs, context);
+  const checklist = new Checklist();
+  try {
+    return await steps(inputs, context, checklist, checked);
+  } catch (error) {
+    // Stopped before any host changed: the summary says what passed and that nothing changed.
+    return {
+      outputs: runOutputs(inputs, { 'release-id': checklist.commonRelease() ?? '' }),
+      summary: stoppedSummary({
+        title: runTitle({ ...inputs, app: inputs.app ?? context.repo }),
+        error,
+        checklist,
+      }),
+      failure: error instanceof Error ? error : new Error(String(error)),
+    };
+  }
+}
+
+async function steps(
+  inputs: RunInputs,
+  context: ActionContext,
+  checklist: Checklist,
+  checked: CheckedRun | undefined,
+): Promise<StageResult<RunOutputs>> {
+  const setup = setUp(inputs, context, checklist, checked ?? checkRun(inputs, context));
   try {
     if (inputs.destroy) return await destroy(setup);
     const release = await resolveRelease({
       ...setup,
       selector: inputs['release-id'],
       identity: inputs.identity,
+      maxExpandedBytes: inputs['max-unpacked-size'],
       tempDir: context.tempDir,
       log: context.log,
+    }).catch((error: unknown) => {
+      throw tokenProblem(error, 'reading the release') ?? error;
     });
     try {
       return inputs['dry-run'] ? await dryRun(setup, release) : await rollOut(setup, release);
@@ -117,29 +116,35 @@ export async function run(
   }
 }
 
-/** Parses and checks every input: keys, known_hosts, hosts, the deploy root, allowed signers. */
-function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
-  const { log } = context;
-  for (const secret of [inputs['ssh-key'], inputs.identity]) if (secret) log.setSecret(secret);
-  const app = resolveApp(inputs.app, context);
-  const { environment } = inputs;
-  const root = deployRoot(inputs.path ?? `/srv/${app}/${environment}`);
-  // Destroying verifies nothing: it removes what is on the hosts.
-  const allowedSigners = inputs.destroy ? [] : parseAllowedSigners(inputs['allowed-signers'] ?? '');
-  if (!inputs.destroy && allowedSigners.length === 0) {
-    throw new ConfigurationError({
-      input: 'allowed-signers',
-      expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
-    });
+function hostsWord(inputs: RunInputs): string {
+  return inputs.hosts.length === 1 ? 'host' : 'hosts';
+}
+
+/** The hosts, connected: for `previous` already, to read what it means. */
+async function connected(setup: RunSetup, release: ResolvedRelease): Promise<Connection[]> {
+  const connections = await setup.fleet.connections();
+  if (!release.rollback) {
+    setup.checklist.pass(`connected to ${connections.length} ${hostsWord(setup.inputs)}`);
   }
-  const access = {
-    sshKey: inputs['ssh-key'],
-    knownHosts: inputs['known-hosts'],
-    localEnv: localEnv(context.env),
-  };
-  checkHostAccess(inputs.hosts, access);
-  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log });
+  return connections;
+}
+
+/** The stage's setup from its checked inputs: the GitHub client, the hosts (not yet connected). */
+function setUp(
+  inputs: RunInputs,
+  context: ActionContext,
+  checklist: Checklist,
+  checked: CheckedRun,
+): RunSetup {
+  const { app, root, allowedSigners, access, releaseCommand } = checked;
+  const { environment } = inputs;
+  const signers = allowedSigners.length;
+  checklist.pass(
+    `the inputs: ${inputs.hosts.length} ${hostsWord(inputs)} with their keys, the deploy root ${code(root)}${inputs.destroy ? '' : `, ${signers} allowed signer${signers === 1 ? '' : 's'}`}`,
+  );
+  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
   return {
+    checklist,
     inputs,
     context,
     app,
@@ -151,12 +156,14 @@ function checkInputs(inputs: RunInputs, context: ActionContext): RunSetup {
       holder: `${context.actor || 'someone'} (run ${context.runId || '?'})`,
       run: runUrl(context),
       waitSeconds: inputs['lock-timeout'],
+      staleSeconds: inputs['lock-stale-after'],
     },
     commands: {
       ...(inputs.restart !== undefined ? { restart: inputs.restart } : {}),
       ...(inputs['health-check'] !== undefined ? { healthCheck: inputs['health-check'] } : {}),
       healthTimeoutSeconds: inputs['health-timeout'],
     },
+    releaseCommand,
     fleet: openFleet(inputs.hosts, access, inputs.parallel),
   };
 }
@@ -166,36 +173,40 @@ async function rollOut(
   setup: RunSetup,
   release: ResolvedRelease,
 ): Promise<StageResult<RunOutputs>> {
-  const { inputs } = setup;
+  const { inputs, context } = setup;
   const { verified } = release;
-  const connections = await setup.fleet.connections();
+  const connections = await connected(setup, release);
   const deployment = inputs.deployment
     ? new PendingDeployment(deploymentTarget(setup), deploymentRequest(setup, release))
     : undefined;
-  const outcomes = await rollout(connections, hostSteps(setup, release, deployment)).catch(
-    async (error: unknown) => {
-      await deployment?.finish('error', { description: formatError(error) });
-      throw error;
-    },
-  );
+  const { outcomes, releaseCommand } = await rollout(
+    connections,
+    hostSteps(setup, release, deployment),
+  ).catch(async (error: unknown) => {
+    await deployment?.finish('error', { description: formatError(error) });
+    throw error;
+  });
   // Recording the Deployment was refused: every host waited for it, so none changed.
   const deploymentId = await deployment?.id();
   const fleet = fleetResult(outcomes, {
     releaseId: verified.manifest.id,
     rollback: release.rollback,
+    releaseCommand,
   });
   await deployment?.finish(fleet.failed ? 'failure' : 'success', {
     description: `${verified.manifest.id}: ${fleet.headline}`,
     ...(inputs.url ? { environmentUrl: inputs.url } : {}),
   });
+  const where = { ...context, environment: inputs.environment };
   const summary = runSummary({
-    ...releaseFacts(setup, verified),
+    ...releaseFacts(setup.app, verified),
     rollback: release.rollback,
-    headline: fleet.headline,
+    fleet,
     outcomes,
-    rollbackTo: !fleet.failed && fleet.before !== verified.manifest.id ? fleet.before : undefined,
+    hint: rollbackHint(where, fleet, verified.manifest.id),
     deploymentId,
     url: inputs.url,
+    releaseCommand,
   });
   const outputs = runOutputs(inputs, {
     'release-id': fleet.release ?? '',
@@ -203,8 +214,13 @@ async function rollOut(
     'deployment-id': deploymentId !== undefined ? String(deploymentId) : '',
     'rolled-back': String(fleet.rolledBack),
     'bytes-sent': bytesSent(connections),
+    'host-releases': hostReleases(outcomes),
   });
-  return { outputs, summary, ...(fleet.failure ? { failure: fleet.failure } : {}) };
+  return {
+    outputs,
+    summary: redactSecrets(summary, release.secretValues),
+    ...(fleet.failure ? { failure: fleet.failure } : {}),
+  };
 }
 
 /** What the rollout runs on each host: a deploy, or for `previous` a switch back. */
@@ -213,33 +229,47 @@ function hostSteps(
   release: ResolvedRelease,
   deployment: PendingDeployment | undefined,
 ): RolloutOptions {
-  const { inputs, root, lock, commands } = setup;
+  const { inputs, root, lock, commands, checklist } = setup;
   const { log } = setup.context;
   const { hostRelease, verified } = release;
-  const common = { root, lock, log, ...commands };
-  const beforeChange = deployment?.beforeChange;
+  const id = verified.manifest.id;
+  const common = (c: Connection, hostLog: Log) => ({
+    root,
+    lock,
+    log: hostLog,
+    reconnect: () => c.reconnect(),
+    ...commands,
+  });
+  const beforeChange = async () => {
+    await deployment?.beforeChange();
+    checklist.changing = true;
+  };
   return {
     parallel: inputs.parallel,
     onFailure: inputs['on-failure'],
     log,
-    step: (c, onPhase) =>
+    title: (host) => `${host}: ${release.rollback ? `roll back to ${id}` : `deploy ${id}`}`,
+    stage: (c, onPhase, hostLog) =>
       hostRelease
-        ? deployToHost(c.transport, {
-            ...common,
+        ? stageDeploy(c.transport, {
+            ...common(c, hostLog),
             onPhase,
             beforeChange,
             release: hostRelease,
             keep: inputs.keep,
             sharedPaths: inputs['shared-paths'],
           })
-        : rollbackHost(c.transport, {
-            ...common,
+        : stageRollback(c.transport, {
+            ...common(c, hostLog),
             onPhase,
             beforeChange,
-            to: verified.manifest.id,
+            to: id,
             manifestBytes: verified.bytes,
           }),
-    putBack: (c, to) => rollbackHost(c.transport, { ...common, to }),
+    ...(setup.releaseCommand
+      ? { releasePhase: releasePhase({ ...setup.releaseCommand, log }) }
+      : {}),
+    putBack: (c, to, hostLog) => rollbackHost(c.transport, { ...common(c, hostLog), to }),
     current: async (c) => (await readHostState(c.transport, { root, log })).current,
   };
 }
@@ -249,30 +279,19 @@ async function dryRun(setup: RunSetup, release: ResolvedRelease): Promise<StageR
   const { inputs, root } = setup;
   const { log } = setup.context;
   const { manifest, bytes } = release.verified;
-  const connections = await setup.fleet.connections();
-  const hosts = await Promise.all(
-    connections.map((c) =>
-      dryRunHost(c.transport, {
-        root,
-        release: { id: manifest.id, manifestBytes: bytes },
-        keep: inputs.keep,
-        log,
-      }),
-    ),
-  );
-  for (const host of hosts) {
-    const upload = host.upload === 'skip' ? 'reuse' : host.upload;
-    const prune = host.prune.length ? `, prune ${host.prune.join(', ')}` : '';
-    const problems = host.problems.length ? `; problems: ${host.problems.join('; ')}` : '';
-    log.info(
-      `host ${host.host}: would ${upload} ${host.releaseId}, switch ${host.current ?? 'nothing'} -> ${host.releaseId}${prune}${problems}`,
-    );
-  }
-  const currents = new Set(hosts.map((host) => host.current));
-  const before = currents.size === 1 ? hosts[0]?.current : undefined;
+  const hosts = await dryRunFleet(await connected(setup, release), {
+    root,
+    release: { id: manifest.id, manifestBytes: bytes },
+    keep: inputs.keep,
+    log,
+  });
+  const releaseCommand = plannedReleaseCommand(setup.releaseCommand, manifest.id, hosts);
+  if (releaseCommand) log.info(describePlan(releaseCommand));
+  setup.checklist.read(hosts.map((host) => ({ host: host.host, current: host.current })));
+  const before = setup.checklist.commonRelease();
   return {
     outputs: runOutputs(inputs, { 'release-id': manifest.id, 'previous-release-id': before ?? '' }),
-    summary: dryRunSummary({ ...releaseFacts(setup, release.verified), hosts }),
+    summary: dryRunSummary({ ...releaseFacts(setup.app, release.verified), hosts, releaseCommand }),
   };
 }
 
@@ -316,19 +335,8 @@ function runOutputs(inputs: RunInputs, values: Partial<RunOutputs>): RunOutputs 
     url: inputs.url ?? '',
     'rolled-back': 'false',
     'bytes-sent': '{}',
+    'host-releases': '',
     ...values,
-  };
-}
-
-function releaseFacts(setup: RunSetup, verified: ResolvedRelease['verified']): ReleaseFacts {
-  return {
-    app: setup.app,
-    environment: setup.inputs.environment,
-    releaseId: verified.manifest.id,
-    releaseUrl: verified.entry.url,
-    manifest: verified.manifest,
-    manifestDigest: verified.digest,
-    signer: verified.signer.principal,
   };
 }
 

@@ -1,62 +1,120 @@
-import { z } from 'zod';
 import type { ActionContext } from '../context.js';
+import { ConfigurationError } from '../errors.js';
+import { checkToken, gitHubClient } from '../github.js';
+import type { CheckedInputs as CheckedRelease, ReleaseInputs } from '../release/inputs.js';
+import { recipientsOf } from '../secrets.js';
+import { signMessage, verifyMessage, type AllowedSigner } from '../signature.js';
+import { build, checkBuild, type BuildOutputs, type BuildPlan } from './build.js';
+import type { RunInputs } from './inputs/run.js';
+import type { ShipInputs } from './inputs/ship.js';
+import { checkRelease, release, type ReleaseOutputs } from './release.js';
 import type { StageResult } from './result.js';
-import { build, buildInputs, type BuildOutputs } from './build.js';
-import { release, releaseInputs, type ReleaseOutputs } from './release.js';
-import { run, runInputs, type RunOutputs } from './run.js';
-
-/**
- * The one-step pipeline takes the three stages' inputs under their own names, except the deploy
- * root, which is `deploy-path` here because `path` already names what build packs. The release
- * is always the next ID of the environment, made from this build, and it is what run deploys.
- */
-export const shipInputs = z.object({
-  ...buildInputs.shape,
-  ...releaseInputs.omit({ 'release-id': true, sha: true }).shape,
-  ...runInputs.omit({
-    'release-id': true,
-    path: true,
-    destroy: true,
-    'stop-command': true,
-    'delete-releases': true,
-  }).shape,
-  'deploy-path': runInputs.shape.path,
-  // Optional in run-action for `destroy` only; shipping always verifies what it deploys.
-  'allowed-signers': z.string({
-    error: 'expected allowed_signers lines naming the release signing keys',
-  }),
-});
-
-export type ShipInputs = z.output<typeof shipInputs>;
+import { checkRun, type CheckedRun } from './run-checks.js';
+import { run, type RunOutputs } from './run.js';
 
 export type ShipOutputs = BuildOutputs & ReleaseOutputs & RunOutputs;
+
+/** The three stages' checked inputs: nothing has been uploaded, released or deployed yet. */
+interface CheckedShip {
+  build: BuildPlan;
+  release: CheckedRelease;
+  run: CheckedRun;
+}
 
 export async function ship(
   inputs: ShipInputs,
   context: ActionContext,
 ): Promise<StageResult<ShipOutputs>> {
+  const checked = await checkShip(inputs, context);
   context.log.info('Build');
-  const built = await build(inputs, context);
+  const built = await build(inputs, context, checked.build);
   context.log.info(`Release ${inputs.environment}`);
   const released = await release(
-    { ...inputs, sha: built.outputs.sha, 'release-id': undefined },
+    releaseInputsOf(inputs, built.outputs.sha),
     context,
+    checked.release,
   );
-  context.log.info(`Run ${released.outputs['release-id']} on ${inputs.hosts.length} host(s)`);
-  const ran = await run(
-    {
-      ...inputs,
-      'release-id': released.outputs['release-id'],
-      path: inputs['deploy-path'],
-      destroy: false,
-      'stop-command': undefined,
-      'delete-releases': false,
-    },
-    context,
-  );
+  const id = released.outputs['release-id'];
+  context.log.info(`Run ${id} on ${inputs.hosts.length} host(s)`);
+  const ran = await run({ ...runInputsOf(inputs), 'release-id': id }, context, checked.run);
   return {
     outputs: { ...built.outputs, ...released.outputs, ...ran.outputs },
     summary: [built.summary, released.summary, ran.summary].join('\n'),
     ...(ran.failure ? { failure: ran.failure } : {}),
   };
+}
+
+function releaseInputsOf(inputs: ShipInputs, sha: string | undefined): ReleaseInputs {
+  return { ...inputs, sha, 'release-id': undefined };
+}
+
+function runInputsOf(inputs: ShipInputs): Omit<RunInputs, 'release-id'> {
+  return {
+    ...inputs,
+    path: inputs['deploy-path'],
+    destroy: false,
+    'destroy-confirm': undefined,
+    'stop-command': undefined,
+    'delete-releases': false,
+  };
+}
+
+/**
+ * Every input of the three stages checked with the stages' own checks, then what only the three
+ * together can check, then the token (one request): a mistake anywhere stops the step before the
+ * build uploads anything.
+ */
+async function checkShip(inputs: ShipInputs, context: ActionContext): Promise<CheckedShip> {
+  const checked = {
+    build: await checkBuild(inputs, context),
+    release: await checkRelease(releaseInputsOf(inputs, undefined), context),
+    run: checkRun(runInputsOf(inputs), context, { path: 'deploy-path' }),
+  };
+  trustsSigningKey(checked.release, checked.run.allowedSigners);
+  await decryptsSecrets(checked.release, checked.run.identities);
+  const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
+  await checkToken(github, { owner: context.owner, repo: context.repo });
+  return checked;
+}
+
+/** run deploys only what `allowed-signers` trusts: the release this step signs must be. */
+function trustsSigningKey(release: CheckedRelease, allowedSigners: readonly AllowedSigner[]) {
+  const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
+  try {
+    verifyMessage(probe, signMessage(probe, release.signingKey), allowedSigners);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError(
+      {
+        input: 'allowed-signers',
+        subject: 'a release signed with signing-key',
+        problem: error.problem.problem,
+        got: error.problem.got,
+        hint: `run would refuse the release this step makes; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${release.signingKey.publicKey}"`,
+      },
+      { cause: error },
+    );
+  }
+}
+
+/** The release's secrets are encrypted to `recipients`; run decrypts them with `identity`. */
+async function decryptsSecrets(release: CheckedRelease, identities: readonly string[]) {
+  const names = Object.keys(release.config.secrets);
+  if (names.length === 0) return;
+  if (identities.length === 0) {
+    throw new ConfigurationError({
+      input: 'identity',
+      problem: `is required: the release will have secrets (${names.join(', ')})`,
+      hint: 'pass the age identity (AGE-SECRET-KEY-1…) of one of recipients',
+    });
+  }
+  const own = await recipientsOf(identities);
+  if (!own.some((recipient) => release.recipients.includes(recipient))) {
+    throw new ConfigurationError({
+      input: 'identity',
+      problem: 'is not the identity of any of recipients: run could not decrypt the secrets',
+      got: own.join(', '),
+      hint: 'give the identity whose recipient (age-keygen -y) is in recipients',
+    });
+  }
 }

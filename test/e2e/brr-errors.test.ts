@@ -37,7 +37,7 @@ function expectFailure(result: BrrRun, code: 1 | 2, line: string | RegExp): void
 
 describe.concurrent('help', () => {
   it('every command has help with its options and an example, on stdout, exit 0', async () => {
-    for (const command of ['releases', 'show', 'diff', 'verify']) {
+    for (const command of ['releases', 'show', 'diff', 'verify', 'status', 'rollback', 'unlock']) {
       const help = await brr([command, '--help']);
       expect(help).toMatchObject({ code: 0, stderr: '' });
       expect(help.stdout).toMatch(new RegExp(`^Usage: brr ${command} \\[options\\] <environment>`));
@@ -46,7 +46,9 @@ describe.concurrent('help', () => {
     }
     const top = await brr(['--help']);
     expect(top.code).toBe(0);
-    expect(top.stdout).toMatch(/releases .*\n.*show .*\n.*diff .*\n.*verify /);
+    expect(top.stdout).toMatch(
+      /releases .*\n.*show .*\n.*diff .*\n.*verify .*\n.*status .*\n.*rollback .*\n.*unlock /,
+    );
   });
 });
 
@@ -55,7 +57,7 @@ describe.concurrent('usage errors exit 2 with one line', () => {
     expectFailure(
       await run([]),
       2,
-      'error: expected a command: releases, show, diff or verify (brr --help)',
+      'error: expected a command: releases, show, diff, verify, status, rollback or unlock (brr --help)',
     );
     expectFailure(
       await run(['relases', 'production']),

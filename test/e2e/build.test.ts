@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGitHub, type GitHubEmulator } from '../emulator/index.js';
-import { runAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import {
+  CLIENT_CHATTER,
+  runAction,
+  uniqueName,
+  ungroupedLines,
+  type ActionRun,
+} from '../helpers/action.js';
 
 let github: GitHubEmulator;
 
@@ -148,6 +154,11 @@ describe('build-action', () => {
     expect(second.outputs.digest).toBe(first.outputs.digest);
     expect(await readFile(marker, 'utf8')).toBe('ran\n');
     expect(second.summary).toContain('hit (');
+    // The artifact and cache clients' lines are folded into groups of their own.
+    for (const run of [first, second]) {
+      expect(run.log).toMatch(CLIENT_CHATTER);
+      expect(ungroupedLines(run.log).filter((line) => CLIENT_CHATTER.test(line))).toEqual([]);
+    }
 
     const other = await build({ repository, workspace: await workspace(), sha: SHA_B, inputs });
     expect(other.outputs['cache-hit']).toBe('false');
@@ -195,19 +206,78 @@ describe('build-action', () => {
 
 describe('build-action refuses bad input with one line and uploads nothing', () => {
   const cases: [string, Record<string, string>, (ws: string) => Promise<void>, RegExp][] = [
-    ['a path matching nothing', { path: 'missing/*.js' }, async () => {}, /missing\/\*\.js/],
-    ['a path outside the workspace', { path: '../elsewhere' }, async () => {}, /outside|\.\./],
+    [
+      'a path matching nothing',
+      { path: 'missing/*.js' },
+      async () => {},
+      /^Input 'path': "missing\/\*\.js": matches nothing$/,
+    ],
+    [
+      'a path outside the workspace',
+      { path: '../elsewhere' },
+      async () => {},
+      /^Input 'path': "\.\.\/elsewhere": contains '\.\.'; expected a path inside the root$/,
+    ],
     [
       'a failing command',
       { path: 'src', command: 'echo compiling; echo "error: type mismatch" >&2; exit 3' },
       async () => {},
-      /^Input 'command' failed with exit code 3: .*error: type mismatch/,
+      /^Input 'command': failed with exit code 3; got compiling \| error: type mismatch$/,
     ],
     [
       'a symlink pointing outside',
       { path: 'src' },
       async (ws) => symlink('/etc/passwd', path.join(ws, 'src/passwd')),
-      /symlink|outside/i,
+      /^Input 'path': symlink "src\/passwd": points to an absolute path; expected a relative target inside the bundle, got "\/etc\/passwd"$/,
+    ],
+    [
+      'a symlink climbing out of the bundle',
+      { path: 'src' },
+      async (ws) => symlink('../../../outside', path.join(ws, 'src/lib/up')),
+      /^Input 'path': symlink "src\/lib\/up": points outside the bundle; got "(\.\.\/){3}outside"$/,
+    ],
+    [
+      'a fifo among the paths',
+      { path: 'src' },
+      (ws) => {
+        execFileSync('mkfifo', [path.join(ws, 'src/pipe')]);
+        return Promise.resolve();
+      },
+      /^Input 'path': entry "src\/pipe": is a fifo; a bundle holds only files, directories and symlinks$/,
+    ],
+    [
+      'a name that is not UTF-8',
+      { path: 'src' },
+      async (ws) => writeFile(Buffer.from(`${ws}/src/caf\xe9.js`, 'latin1'), 'x'),
+      /^Input 'path': entry "src\/caf\\xe9\.js": has a name that is not valid UTF-8; /,
+    ],
+    [
+      'directories with nothing in them',
+      { path: 'empty' },
+      async (ws) => mkdir(path.join(ws, 'empty/nested'), { recursive: true }).then(() => {}),
+      /^Input 'path': the bundle: is empty; expected at least one file or symlink$/,
+    ],
+    [
+      'a working directory that does not exist',
+      { path: 'src', command: 'touch ran', 'working-directory': 'build' },
+      async () => {},
+      /^Input 'working-directory': does not exist in the workspace; got "build"$/,
+    ],
+    [
+      'a working directory that is a file',
+      { path: 'src', command: 'touch ran', 'working-directory': 'package.json' },
+      async () => {},
+      /^Input 'working-directory': is not a directory; got "package.json"$/,
+    ],
+    [
+      'a working directory reached through a symlink to outside the workspace',
+      { path: '.', command: 'touch ran', 'working-directory': 'elsewhere' },
+      async (ws) => {
+        const outside = await mkdtemp(path.join(tmpdir(), 'brr-outside-'));
+        await writeFile(path.join(outside, 'secret.txt'), 'not yours\n');
+        await symlink(outside, path.join(ws, 'elsewhere'));
+      },
+      /^Input 'working-directory': leads outside the workspace through a symlink, to \/.*brr-outside-[^/]+; got "elsewhere"$/,
     ],
     [
       'a bad app name',
@@ -238,6 +308,8 @@ describe('build-action refuses bad input with one line and uploads nothing', () 
       expect(run.errors[0]).toMatch(message);
       expect(run.errors[0]).not.toContain('\n');
       expect(github.state.repository(repository).artifacts).toEqual([]);
+      // Only a command that did run can fail; nothing runs in a working directory refused.
+      expect(run.log.includes('Running the build command')).toBe(what === 'a failing command');
     });
   }
 });

@@ -60,7 +60,9 @@ it('a release cancelled mid-upload removes its draft and tag, and the next one i
   await until('the tag and draft, with the bundle upload under way', () => {
     const state = emulator().state.repository(repo.name);
     return (
-      state.tags[TAG] === SHA_A && state.releases.some((entry) => entry.draft) && hanging.hits === 1
+      state.tagCommits[TAG] === repo.head &&
+      state.releases.some((entry) => entry.draft) &&
+      hanging.hits === 1
     );
   });
 
@@ -86,7 +88,7 @@ it('a release cancelled mid-upload removes its draft and tag, and the next one i
   expect(next.outputs).toMatchObject({ 'release-id': 'v1', tag: TAG, 'previous-release-id': '' });
   expect(next.log).not.toContain('Waiting for the release job');
   const state = emulator().state.repository(repo.name);
-  expect(state.tags).toEqual({ [TAG]: SHA_A });
+  expect(state.tagCommits).toEqual({ [TAG]: repo.head });
   expect(state.releases).toHaveLength(1);
   expect(state.releases[0]).toMatchObject({ draft: false, tag: TAG });
 });

@@ -114,7 +114,7 @@ describe('a failure at each step leaves no draft and no tag, and the next attemp
     expect(result.errors).toEqual([]);
     expect(result.outputs).toMatchObject({ 'release-id': 'v1', 'previous-release-id': '' });
     const state = emulator().state.repository(repo.name);
-    expect(state.tags).toEqual({ 'shop/production/v1': SHA_A });
+    expect(state.tagCommits).toEqual({ 'shop/production/v1': repo.head });
     expect(state.releases).toHaveLength(1);
     expect(state.releases[0]).toMatchObject({ draft: false, immutable: true });
     const artifact = state.artifacts.find((entry) => entry.name === `shop-${SHA_A}.tar.zst`);

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
-import type { GitHubEmulator, RepositorySnapshot } from '../emulator/index.js';
+import { beforeAll, expect } from 'vitest';
+import { parseManifest, type Manifest } from '../../shared/manifest.js';
+import type { GitHubEmulator, RepositoryOptions, RepositorySnapshot } from '../emulator/index.js';
+import { ageKey, sshKey, type AgeKey, type SshKey } from '../helpers/keys.js';
 import {
   ROOT,
   runAction,
@@ -26,14 +29,20 @@ export const SHA_B = 'b'.repeat(40);
 export interface Repo {
   github: GitHubEmulator;
   name: string;
+  /** The default branch's head when the repository was made: where release tags point. */
+  head: string;
   /** HOME of the repository's runner: build-action's cache paths live under it. */
   home: string;
 }
 
-export async function newRepo(github: GitHubEmulator, prefix = 'shop'): Promise<Repo> {
+export async function newRepo(
+  github: GitHubEmulator,
+  prefix = 'shop',
+  options?: RepositoryOptions,
+): Promise<Repo> {
   const name = `acme/${uniqueName(prefix)}`;
-  github.createRepository(name);
-  return { github, name, home: await mkdtemp(path.join(tmpdir(), 'brr-home-')) };
+  const { headSha } = github.createRepository(name, options);
+  return { github, name, head: headSha, home: await mkdtemp(path.join(tmpdir(), 'brr-home-')) };
 }
 
 /** A workspace holding a small app. */
@@ -51,18 +60,77 @@ export async function appWorkspace(files: Record<string, string> = {}): Promise<
   return dir;
 }
 
+export interface ReleaseSigner {
+  readonly signer: SshKey;
+  readonly age: AgeKey;
+  /** What every release needs: the signing key and the age recipient. */
+  inputs(): Record<string, string>;
+}
+
+/** A signing key (ssh-keygen) and an age key (age-keygen), made once for the test file. */
+export function useReleaseSigner(): ReleaseSigner {
+  let made: { signer: SshKey; age: AgeKey } | undefined;
+  beforeAll(async () => {
+    const [signer, age] = await Promise.all([sshKey(), ageKey()]);
+    made = { signer, age };
+  });
+  const keys = () => {
+    if (!made) throw new Error('useReleaseSigner: the keys are made in beforeAll');
+    return made;
+  };
+  return {
+    get signer() {
+      return keys().signer;
+    },
+    get age() {
+      return keys().age;
+    },
+    inputs: () => ({ 'signing-key': keys().signer.privateKey, recipients: keys().age.recipient }),
+  };
+}
+
+/** The writes of a release, in order: tag object, tag, draft, three assets, publish. */
+export const RELEASE_WRITES = [
+  'git/create-tag',
+  'git/create-ref',
+  'repos/create-release',
+  'repos/upload-release-asset',
+  'repos/upload-release-asset',
+  'repos/upload-release-asset',
+  'repos/update-release',
+];
+
 export interface StepOptions {
   sha?: string;
   runId?: number;
+  /** GITHUB_RUN_ATTEMPT; default 1. */
+  attempt?: number;
+  /** GITHUB_REF; default the default branch. */
+  ref?: string;
+  /** The step's GITHUB_TOKEN, to count the requests it made (`requestsBy`); a new one if not given. */
+  token?: string;
   inputs?: Record<string, string | undefined>;
   workspace?: string;
   env?: Record<string, string | undefined>;
 }
 
+/** A new token for one step: the emulator accepts it and counts what it asks. */
+export function newToken(): string {
+  return `ghs_${randomBytes(18).toString('hex')}`;
+}
+
 function stepEnv(repo: Repo, options: StepOptions): Record<string, string | undefined> {
+  const sha = options.sha ?? SHA_A;
   return {
-    ...repo.github.runnerEnv({ repository: repo.name, runId: options.runId }),
-    GITHUB_SHA: options.sha ?? SHA_A,
+    ...repo.github.runnerEnv({
+      repository: repo.name,
+      runId: options.runId,
+      sha,
+      ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
+      ...(options.ref !== undefined ? { ref: options.ref } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    }),
+    GITHUB_SHA: sha,
     SOURCE_DATE_EPOCH: '1700000000',
     HOME: repo.home,
     ...options.env,
@@ -81,12 +149,42 @@ export async function build(repo: Repo, options: StepOptions = {}): Promise<Acti
   return run;
 }
 
+/** The event payload's repository, as every event on GitHub carries it. */
+function event(repo: Repo) {
+  return { repository: { full_name: repo.name, default_branch: 'main' } };
+}
+
 export function startRelease(repo: Repo, options: StepOptions = {}): Promise<StartedAction> {
   return startAction({
     action: 'release-action',
     inputs: { app: 'shop', environment: 'production', ...options.inputs },
     workspace: options.workspace,
     env: stepEnv(repo, options),
+    event: event(repo),
+  });
+}
+
+export interface DeployOptions extends StepOptions {
+  environment: string;
+  /** The deploy root on this machine (`hosts: local`). */
+  root: string;
+  allowedSigners: string;
+}
+
+/** run-action on the runner itself (`hosts: local`): the simplest deploy there is. */
+export function deployLocal(repo: Repo, options: DeployOptions): Promise<ActionRun> {
+  return runAction({
+    action: 'run-action',
+    inputs: {
+      app: 'shop',
+      environment: options.environment,
+      hosts: 'local',
+      path: options.root,
+      'allowed-signers': options.allowedSigners,
+      ...options.inputs,
+    },
+    env: stepEnv(repo, options),
+    event: event(repo),
   });
 }
 
@@ -129,6 +227,34 @@ export async function downloadRelease(repo: Repo, tag: string): Promise<Publishe
   return { release: found, assets };
 }
 
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export interface Released {
+  manifest: Manifest;
+  bytes: Buffer;
+  signature: string;
+  body: string;
+  name: string;
+  assets: Record<string, Buffer>;
+}
+
+/** A published release, its release.json read. */
+export async function released(repo: Repo, tag: string): Promise<Released> {
+  const { release: found, assets } = await downloadRelease(repo, tag);
+  const bytes = assets['release.json'];
+  if (!bytes) throw new Error(`${tag} has no release.json`);
+  return {
+    manifest: parseManifest(bytes),
+    bytes,
+    signature: assets['release.json.sig']?.toString('utf8') ?? '',
+    body: found.body,
+    name: found.name,
+    assets,
+  };
+}
+
 /** What a refused release must leave: no release (draft or not) and no tag. */
 export function expectNothingReleased(snapshot: RepositorySnapshot): void {
   expect(snapshot.releases).toEqual([]);
@@ -143,6 +269,7 @@ export async function uploadArtifacts(
   repo: Repo,
   runId: number,
   files: Record<string, Buffer | string>,
+  origin: { sha?: string; headRepository?: string } = {},
 ): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'brr-upload-'));
   for (const [name, content] of Object.entries(files))
@@ -160,7 +287,10 @@ export async function uploadArtifacts(
     ['--input-type=module', '-e', script, dir, ...Object.keys(files)],
     {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, ...repo.github.runnerEnv({ repository: repo.name, runId }) },
+      env: {
+        PATH: process.env.PATH,
+        ...repo.github.runnerEnv({ repository: repo.name, runId, ...origin }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

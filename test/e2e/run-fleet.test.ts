@@ -1,139 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useGitHub } from '../emulator/vitest.js';
-import { runAction, uniqueName, type ActionRun } from '../helpers/action.js';
-import {
-  appTree,
-  makeKeys,
-  pack,
-  publishRelease,
-  type PackedBundle,
-  type PublishedRelease,
-  type ReleaseKeys,
-} from '../helpers/releases.js';
-import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestHost } from '../hosts/sshd.js';
+import { currentOn, exists, snapshot, useFleet, type Fleet } from './fleet-helpers.js';
 
-/*
- * run-action across several real sshd hosts on this machine. Each host's sessions start in its
- * own root, so one relative `path` names a separate deploy root on each, as on real machines.
- * The hosts share one port space, so the restart here records when it ran instead of starting
- * the sample app.
- */
-
-const emulator = useGitHub();
-const SHA = 'c'.repeat(40);
-
+const world = useFleet(4);
+const { emulator, newFleet, release, deploy } = world;
 let hosts: TestHost[];
-let keys: ReleaseKeys;
-let bundle: PackedBundle;
-let scratch: string;
-
-beforeAll(async () => {
-  [hosts, keys] = await Promise.all([
-    Promise.all([1, 2, 3, 4].map(() => startHost({ ownWorkingDirectory: true }))),
-    makeKeys(),
-  ]);
-  bundle = await pack(await appTree(), 'shop', SHA);
-  scratch = await mkdtemp(path.join(tmpdir(), 'brr-fleet-'));
-  // The deploy user writes the restart log here.
-  await chmod(scratch, 0o777);
-});
-
-afterAll(async () => {
-  await Promise.all((hosts ?? []).map((h) => h.stop()));
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-});
-
-interface Fleet {
-  repository: string;
-  environment: string;
-  /** The relative `path`: a deploy root under each host's root. */
-  path: string;
-  releases: PublishedRelease[];
-  log: string;
-}
-
-function newFleet(environment = 'production', deployPath = uniqueName('app')): Fleet {
-  const repository = `acme/${uniqueName('fleet')}`;
-  emulator().createRepository(repository);
-  return {
-    repository,
-    environment,
-    path: deployPath,
-    releases: [],
-    log: path.join(scratch, `${deployPath}.log`),
-  };
-}
-
-async function release(fleet: Fleet): Promise<PublishedRelease> {
-  const id = `v${fleet.releases.length + 1}`;
-  const published = await publishRelease(emulator(), {
-    repository: fleet.repository,
-    app: 'shop',
-    environment: fleet.environment,
-    keys,
-    id,
-    sha: SHA,
-    bundle,
-    vars: { GREETING: `hello from ${id}` },
-    ...(fleet.releases.length ? { previous: fleet.releases.at(-1)! } : {}),
-  });
-  fleet.releases.push(published);
-  return published;
-}
-
-function deploy(
-  fleet: Fleet,
-  on: readonly TestHost[],
-  inputs: Record<string, string | undefined> = {},
-  env: Record<string, string> = {},
-): Promise<ActionRun> {
-  return runAction({
-    action: 'run-action',
-    env: { ...emulator().runnerEnv({ repository: fleet.repository }), ...env },
-    inputs: {
-      environment: fleet.environment,
-      app: 'shop',
-      hosts: on.map((h) => h.hostLine).join('\n'),
-      path: fleet.path,
-      'ssh-key': hosts[0]!.privateKey,
-      'known-hosts': on.map((h) => h.knownHosts).join(''),
-      'allowed-signers': keys.allowedSigners,
-      // Start and end of each restart, by host root: the concurrency actually reached.
-      restart: `echo "start $(date +%s%N) $(cd ../../.. && pwd)" >> '${fleet.log}'; sleep 1; echo "end $(date +%s%N)" >> '${fleet.log}'`,
-      // A host fails its check while a FAIL file sits in its root.
-      'health-check': 'test -f server.mjs && test ! -e ../../../FAIL',
-      'health-timeout': '1',
-      ...inputs,
-    },
-  });
-}
-
-/** All hosts authorise every host's client key: one `ssh-key` for the fleet. */
-async function shareClientKey(): Promise<void> {
-  const key = (await readFile(path.join(hosts[0]!.dir, 'client_key.pub'), 'utf8')).trim();
-  for (const h of hosts.slice(1)) {
-    await writeFile(path.join(h.dir, 'authorized_keys'), `${key}\n`, { flag: 'a' });
-  }
-}
-
-async function currentOn(h: TestHost, fleet: Fleet): Promise<string | undefined> {
-  try {
-    return path.basename(await readlink(path.join(h.root, fleet.path, 'current')));
-  } catch {
-    return undefined;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** The most restarts that ran at once, from the restart log. */
 async function concurrency(fleet: Fleet): Promise<number> {
@@ -154,21 +27,10 @@ async function concurrency(fleet: Fleet): Promise<number> {
   return most;
 }
 
-function snapshot(root: string): string {
-  return execFileSync(
-    'sh',
-    [
-      '-c',
-      'cd "$1" && find . -printf "%p %y %m %s %l\\n" | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort',
-      'sh',
-      root,
-    ],
-    { encoding: 'utf8' },
-  );
-}
-
 describe('run-action across a fleet', () => {
-  beforeAll(shareClientKey);
+  beforeAll(() => {
+    hosts = world.hosts();
+  });
 
   it('rolls a release out at most `parallel` hosts at once', async () => {
     const fleet = newFleet();
@@ -191,14 +53,14 @@ describe('run-action across a fleet', () => {
     expect((await deploy(fleet, hosts, { parallel: '4' })).errors).toEqual([]);
     await release(fleet);
     const failing = hosts[2]!;
-    await writeFile(path.join(failing.root, 'FAIL'), '');
+    await writeFile(path.join(failing.root, 'FAIL-v2'), '');
     try {
       const run = await deploy(fleet, hosts, { 'on-failure': 'rollback' });
       expect(run.code).toBe(1);
       expect(run.errors).toHaveLength(1);
       expect(run.errors[0]).toMatch(
         new RegExp(
-          `^1 of 4 hosts failed, the hosts are back on v1: host ${failing.hostLine}: v2: health check failed`,
+          `^Deploying v2 failed on ${failing.hostLine}, the hosts are back on v1: host ${failing.hostLine}: v2: health check failed`,
         ),
       );
       for (const h of hosts) expect(await currentOn(h, fleet)).toBe('v1');
@@ -218,7 +80,7 @@ describe('run-action across a fleet', () => {
           .map((l) => (JSON.parse(l) as { event: string }).event),
       ).toEqual(['activated', 'activated', 'rolled-back']);
     } finally {
-      await rm(path.join(failing.root, 'FAIL'));
+      await rm(path.join(failing.root, 'FAIL-v2'));
     }
   });
 
@@ -228,7 +90,7 @@ describe('run-action across a fleet', () => {
     expect((await deploy(fleet, hosts, { parallel: '4' })).errors).toEqual([]);
     await release(fleet);
     const failing = hosts[1]!;
-    await writeFile(path.join(failing.root, 'FAIL'), '');
+    await writeFile(path.join(failing.root, 'FAIL-v2'), '');
     try {
       const run = await deploy(fleet, hosts, { 'on-failure': 'stop' });
       expect(run.code).toBe(1);
@@ -238,7 +100,7 @@ describe('run-action across a fleet', () => {
       expect(await currentOn(third, fleet)).toBe('v1');
       expect(await currentOn(fourth, fleet)).toBe('v1');
       expect(run.errors[0]).toContain(
-        `the hosts are split: ${first.hostLine} on v2, ${second.hostLine} on v1, ${third.hostLine} on v1, ${fourth.hostLine} on v1`,
+        `the hosts are split: ${first.hostLine} on v2; ${second.hostLine}, ${third.hostLine}, ${fourth.hostLine} on v1`,
       );
       expect(run.outputs['release-id']).toBe('');
       expect(run.outputs['rolled-back']).toBe('true');
@@ -249,7 +111,7 @@ describe('run-action across a fleet', () => {
         /^Input 'release-id': previous: the hosts disagree \(.* is on v2, previous v1; .* is on v1, previous .*\); deploy an explicit release-id to bring them together$/,
       );
     } finally {
-      await rm(path.join(failing.root, 'FAIL'));
+      await rm(path.join(failing.root, 'FAIL-v2'));
     }
   });
 
@@ -272,7 +134,9 @@ describe('run-action across a fleet', () => {
 });
 
 describe('run-action previews', () => {
-  beforeAll(shareClientKey);
+  beforeAll(() => {
+    hosts = world.hosts();
+  });
 
   it('deploys a pull request to its own path as a transient environment, and destroy removes it everywhere', async () => {
     const production = newFleet('production');
@@ -327,8 +191,4 @@ describe('run-action previews', () => {
     expect(again.errors).toEqual([]);
     expect(again.summary).toContain('nothing there');
   });
-});
-
-afterAll(async () => {
-  await Promise.all((hosts ?? []).map((h) => endProcessesUnder(h.root)));
 });

@@ -15,12 +15,13 @@ import path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatError } from '../../shared/errors.js';
 import { parseHistory, type HistoryEvent } from '../../shared/host/history.js';
 import { commandScript } from '../../shared/host/scripts/command.js';
 import { shellQuote } from '../../shared/names.js';
 import { signMessage } from '../../shared/signature.js';
 import { useGitHub } from '../emulator/vitest.js';
-import { runAction, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
+import { runAction, shownLog, startAction, uniqueName, type ActionRun } from '../helpers/action.js';
 import {
   appTree,
   makeIdentity,
@@ -36,6 +37,7 @@ import {
 } from '../helpers/releases.js';
 import { freePort } from '../hosts/fixtures.js';
 import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
+import { snapshot } from './fleet-helpers.js';
 
 const emulator = useGitHub();
 
@@ -171,18 +173,10 @@ function envSeenBy(root: string, id: string, names: string[]): Record<string, st
   return JSON.parse(out) as Record<string, string | undefined>;
 }
 
-/** Every path under a deploy root with its type, mode, size, link target and content digest. */
-function snapshot(root: string): string {
-  return execFileSync(
-    'sh',
-    [
-      '-c',
-      'cd "$1" && find . -printf "%p %y %m %s %l\\n" | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort',
-      'sh',
-      root,
-    ],
-    { encoding: 'utf8' },
-  );
+/** What the site's last GitHub Deployment says of itself in its last status. */
+function deploymentDescription(site: Site): string | undefined {
+  return emulator().state.repository(site.repository).deployments.at(-1)?.statuses.at(-1)
+    ?.description;
 }
 
 /** SSH connections the host has accepted so far. */
@@ -279,10 +273,27 @@ describe('run-action deploys over SSH', () => {
       expect(second.summary).toContain(bundleA.digest);
       expect(second.summary).toContain('Config change API_TOKEN, GREETING');
       expect(second.summary).toContain(`\`${host.hostLine}\``);
+      // How to go back, as commands that run as written in this repository.
       expect(second.summary).toContain(
-        'To go back to v1, run this step with `release-id: previous` (or `v1`)',
+        `To go back to v1, run the [rollback workflow](${emulator().runnerEnv({ repository: site.repository }).GITHUB_SERVER_URL}/${site.repository}/actions/workflows/rollback.yml) with environment \`production\` and release-id \`v1\``,
       );
-      expect(second.summary).toContain('    release-id: previous\n');
+      expect(second.summary).toContain(
+        `gh workflow run rollback.yml --repo ${site.repository} -f environment=production -f release-id=v1\n`,
+      );
+      expect(second.outputs['host-releases']).toBe(
+        JSON.stringify({ [host.hostLine]: { release: 'v2', healthy: true } }),
+      );
+
+      // The log: one group for the host, with the restart's and the health check's words in it.
+      expect(second.log).toMatch(/^::stop-commands::[0-9a-f-]+\nstarted v2/m);
+      const shown = shownLog(second.log);
+      const group = shown.slice(
+        shown.indexOf(`::group::${host.hostLine}: deploy v2\n`),
+        shown.indexOf('::endgroup::'),
+      );
+      expect(group).toMatch(/^started v2 as pid [0-9]+$/m);
+      expect(group).toContain(`host ${host.hostLine}: v2 is healthy (`);
+      expect(second.log).not.toMatch(/^::(warning|debug)::host /m);
 
       // One GitHub Deployment per run, in_progress then success, with the URL.
       const deployments = emulator().state.repository(site.repository).deployments;
@@ -355,7 +366,7 @@ describe('run-action verifies the release before it touches any host', () => {
       tamper: () => Promise.resolve({ bundle: bundleB }),
       error: () =>
         new RegExp(
-          `^release shop/production/v[0-9]+: the bundle shop-a{40}\\.tar\\.zst is ${bundleB.digest} \\(${bundleB.size} bytes\\) but release\\.json says ${bundleA.digest} \\(${bundleA.size} bytes\\); the asset was replaced or damaged$`,
+          `^release shop/production/v[0-9]+: the bundle shop-a{40}\\.tar\\.zst: expected ${bundleA.digest} \\(${bundleA.size} bytes\\), as release\\.json says, got (an asset of ${bundleB.size} bytes|${bundleB.digest} \\(${bundleB.size} bytes\\)); the asset was replaced or damaged$`,
         ),
     },
     {
@@ -363,7 +374,7 @@ describe('run-action verifies the release before it touches any host', () => {
       tamper: () => Promise.resolve({}),
       bundle: () => hostile,
       error: () =>
-        /^release shop\/production\/v[0-9]+: bundle entry '\.\.\/escaped' contains '\.\.'; expected a path inside the root$/,
+        /^release shop\/production\/v[0-9]+: entry "\.\.\/escaped": contains '\.\.'; expected a path inside the root$/,
     },
     {
       name: 'signed by a key not in allowed-signers',
@@ -372,7 +383,7 @@ describe('run-action verifies the release before it touches any host', () => {
         return { signature: (bytes) => signWith(bytes, stranger) };
       },
       error: () =>
-        /^release shop\/production\/v[0-9]+ is not trusted: release\.json\.sig: the signing key ssh-ed25519 AAAA\S+ is not in allowed-signers$/,
+        /^release shop\/production\/v[0-9]+ is not trusted: release\.json\.sig: is made by a key that is not in allowed-signers; got ssh-ed25519 AAAA\S+$/,
     },
     {
       name: 'a genuine release.json of another release published under this tag',
@@ -385,9 +396,11 @@ describe('run-action verifies the release before it touches any host', () => {
 
   for (const { name, tamper, error, bundle } of cases) {
     it(`refuses a release with ${name}; the host is byte-for-byte unchanged`, async () => {
+      // Each bad release follows v1, whose link holds: its own flaw is what run refuses.
       const bad = await release(site, {
         ...(bundle ? { bundle: bundle() } : {}),
         greeting: 'hello from a bad release',
+        previous: v1,
         tamper: await tamper(),
       });
       const check = await untouched(site);
@@ -397,25 +410,37 @@ describe('run-action verifies the release before it touches any host', () => {
       expect(run.errors[0]).toMatch(error());
       await check();
       expect(emulator().state.repository(site.repository).deployments).toHaveLength(1);
+      // A summary even so: what was checked, that nothing changed.
+      expect(run.summary).toMatch(
+        new RegExp(`^### Deploy shop production ${bad.id}: failed, nothing changed\n`),
+      );
+      expect(run.summary).toContain(
+        `- ✓ release ${bad.id} found in the ledger: [shop/production/${bad.id}](`,
+      );
+      expect(run.summary).toContain(
+        'Nothing changed on any host, and no GitHub Deployment was recorded.',
+      );
+      expect(run.summary).toContain(formatError(run.errors[0]));
     });
   }
 
   it('asks for the identity when the release has secrets, and refuses one it was not encrypted to', async () => {
-    const good = await release(site, { greeting: 'hello from a good release' });
+    const good = await release(site, { greeting: 'hello from a good release', previous: v1 });
     const check = await untouched(site);
     const missing = await deploy(site, { 'release-id': good.id, identity: undefined });
+    expect(missing.summary).toContain('- ✓ the bundle: its digest `sha256:');
     expect(missing.errors).toEqual([
-      `Input 'identity' is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
+      `Input 'identity': is required: release shop/production/${good.id} has secrets (API_TOKEN); pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to`,
     ]);
     const wrong = await deploy(site, {
       'release-id': good.id,
       identity: (await makeIdentity()).identity,
     });
     expect(wrong.errors).toEqual([
-      "identity: the identity does not decrypt the release's secrets; they were encrypted to other recipients",
+      `Input 'identity': release shop/production/${good.id}: does not decrypt the release's secrets: they were encrypted to other recipients`,
     ]);
     const garbled = await deploy(site, { 'release-id': good.id, identity: 'AGE-SECRET-KEY-1NOPE' });
-    expect(garbled.errors[0]).toMatch(/^identity line 1 is not an age X25519 identity/);
+    expect(garbled.errors[0]).toMatch(/^Input 'identity': line 1: expected an age X25519 identity/);
     const unmasked = garbled.log.split('\n').filter((line) => !line.startsWith('::add-mask::'));
     expect(unmasked.join('\n')).not.toContain('AGE-SECRET-KEY-1NOPE');
     await check();
@@ -472,9 +497,11 @@ describe('run-action on a failed health check', () => {
       expect(run.errors).toHaveLength(1);
       expect(run.errors[0]).toMatch(
         new RegExp(
-          `^host ${host.hostLine}: v2: health check failed for [0-9]+ s \\([0-9]+ attempts\\); switched back to v1 and restarted it; last output: GET http://127\\.0\\.0\\.1:${site.port}/health: ECONNREFUSED$`,
+          `^Deploying v2 failed on ${host.hostLine}, ${host.hostLine} is back on v1: host ${host.hostLine}: v2: health check failed for [0-9]+ s \\([0-9]+ attempts\\); switched back to v1 and restarted it; last output: GET http://127\\.0\\.0\\.1:${site.port}/health: ECONNREFUSED$`,
         ),
       );
+      // One annotation for one failure: the error, no warning beside it.
+      expect(run.log).not.toMatch(/^::warning::/m);
       expect(await readlink(path.join(site.root, 'current'))).toBe('releases/v1');
       const after = await ask(site.port);
       expect(after).toMatchObject({ release: 'v1', greeting: 'hello from v1' });
@@ -494,8 +521,17 @@ describe('run-action on a failed health check', () => {
         'previous-release-id': 'v1',
         'rolled-back': 'true',
       });
-      expect(run.summary).toContain('Deploy shop production v2: failed, the hosts are back on v1');
-      expect(run.summary).toContain('ECONNREFUSED');
+      expect(run.summary).toContain(
+        `Deploy shop production v2: failed, \`${host.hostLine}\` is back on v1`,
+      );
+      // The check's last output, as it printed it, in a block of its own.
+      expect(run.summary).toContain(
+        `\`${host.hostLine}\`, the last output of the health check of v2:\n\n\`\`\`text\nGET http://127.0.0.1:${site.port}/health: ECONNREFUSED\n\`\`\``,
+      );
+      expect(run.outputs['host-releases']).toBe(
+        JSON.stringify({ [host.hostLine]: { release: 'v1', healthy: true } }),
+      );
+      expect(deploymentDescription(site)).toBe(`v2: failed, ${host.hostLine} is back on v1`);
       const deployment = emulator().state.repository(site.repository).deployments.at(-1);
       expect(deployment?.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
       expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
@@ -505,11 +541,38 @@ describe('run-action on a failed health check', () => {
   });
 });
 
-/** The Time and Sent cells of a host's row in the job summary. */
+describe('run-action shows what the host says', () => {
+  it('prints the restart’s output as it comes, masked by the runner, and keeps secrets out of the summary', async () => {
+    const site = await newSite('output');
+    const restart =
+      'bin/restart && echo "token: $API_TOKEN" && test "$GREETING" != "hello from v2"';
+    try {
+      await release(site);
+      expect((await deploy(site, { restart })).code).toBe(0);
+      await release(site);
+      const run = await deploy(site, { restart });
+      expect(run.code).toBe(1);
+      const secret = `token-of-v2-${site.port}`;
+      const line = run.log.indexOf(`\ntoken: ${secret}\n`);
+      expect(line).toBeGreaterThan(0);
+      // Registered before it is printed: the runner shows *** in its place.
+      expect(run.log.indexOf(`::add-mask::${secret}`)).toBeGreaterThanOrEqual(0);
+      expect(run.log.indexOf(`::add-mask::${secret}`)).toBeLessThan(line);
+      expect(run.summary).toContain('the last output of the restart of v2:');
+      expect(run.summary).toMatch(/^token: \*\*\*$/m);
+      expect(run.summary).not.toContain(secret);
+    } finally {
+      await stopApp(site);
+    }
+  });
+});
+
+/** The time and bytes sent of a host's row in the job summary. */
 function hostRow(run: ActionRun): { seconds: number; sent: string } {
   const row = run.summary.split('\n').find((line) => line.startsWith(`| \`${host.hostLine}\``));
   const cells = row?.split('|').map((cell) => cell.trim()) ?? [];
-  return { seconds: Number.parseFloat(cells[5] ?? 'NaN'), sent: cells[6] ?? '' };
+  const [seconds, sent] = (cells[5] ?? '').split(', ');
+  return { seconds: Number.parseFloat(seconds ?? 'NaN'), sent: sent ?? '' };
 }
 
 describe('run-action release-id: previous', () => {
@@ -540,8 +603,10 @@ describe('run-action release-id: previous', () => {
         .filter((r) => /\/releases\/assets\/[0-9]+$/.test(r.path));
       expect(downloads).toHaveLength(2);
       expect(run.summary).toContain('Rollback shop production v1: rolled back on 1 host');
-      expect(run.summary).toContain('To go back to v2, deploy `v2` again');
-      expect(run.summary).toContain('    release-id: v2\n');
+      expect(run.summary).toContain('To go back to v2, run the [rollback workflow]');
+      expect(run.summary).toContain(
+        `gh workflow run rollback.yml --repo ${site.repository} -f environment=production -f release-id=v2\n`,
+      );
       expect((await historyOf(site.root)).at(-1)).toMatchObject({
         event: 'rolled-back',
         release: 'v1',
@@ -595,7 +660,7 @@ async function startUntil(
 }
 
 function phase(name: string): RegExp {
-  return new RegExp(`::debug::host ${host.hostLine.replace(/\./g, '\\.')}: ${name}\\n`);
+  return new RegExp(`^host ${host.hostLine.replace(/\./g, '\\.')}: ${name}$`, 'm');
 }
 
 /** What `current` points to must be a whole release: renamed into place with its .env and manifest. */
@@ -630,11 +695,13 @@ describe('run-action and the deploy lock', () => {
         (await historyOf(site.root))[0]?.run ?? '',
       )?.[1];
       expect(loser.errors).toHaveLength(1);
+      // What runs is read back: the winner's v1, or nothing yet when it had not switched.
       expect(loser.errors[0]).toMatch(
         new RegExp(
-          `^host ${host.hostLine}: deploy lock held by octocat \\(run ${winnerRun}\\) on .+ \\(pid [0-9]+\\) since 20[0-9T:.-]+Z \\(.+/actions/runs/${winnerRun}\\); set lock-timeout to wait for it$`,
+          `^Deploying v1 failed on ${host.hostLine}, nothing changed: (${host.hostLine} runs v1|nothing is current on ${host.hostLine}): host ${host.hostLine}: deploy lock held by octocat \\(run ${winnerRun}\\) on .+ \\(pid [0-9]+\\) since 20[0-9T:.-]+Z \\(.+/actions/runs/${winnerRun}\\); set lock-timeout to wait for it$`,
         ),
       );
+      expect(loser.summary).toMatch(/^### Deploy shop production v1: failed, nothing changed: /);
       expect((await historyOf(site.root)).map((e) => [e.event, e.release])).toEqual([
         ['activated', 'v1'],
       ]);
@@ -660,7 +727,7 @@ describe('run-action and the deploy lock', () => {
     }
   });
 
-  it('keeps current whole when the run is killed at upload or restart; a stale lock says how to clear it, and the next run recovers', async () => {
+  it('keeps current whole when the run is killed at upload or restart; the next run takes the dead lock over and recovers', async () => {
     const site = await newSite('kill');
     try {
       await release(site);
@@ -680,26 +747,22 @@ describe('run-action and the deploy lock', () => {
       await killed.result;
       expect(await expectCompleteCurrent(site)).toBe('v1');
       expect(await ask(site.port)).toMatchObject({ release: 'v1' });
+      expect(await leftovers(site)).not.toEqual([]);
 
-      // The lock's holder is gone but its heartbeat is fresh: held, said plainly.
+      // The lock's holder is gone but its heartbeat is fresh: held, said plainly, nothing changed.
       const blocked = await deploy(site);
       expect(blocked.errors[0]).toMatch(
-        new RegExp(`^host ${host.hostLine}: deploy lock held by octocat \\(run [0-9]+\\)`),
-      );
-      // Minutes later, no heartbeat: stale, with the command that clears it.
-      const heartbeat = path.join(site.root, '.deploy/lock/heartbeat');
-      await writeFile(heartbeat, `${Math.floor(Date.now() / 1000) - 600}\n`);
-      const stale = await deploy(site);
-      const lockDir = path.join(site.root, '.deploy/lock');
-      expect(stale.errors).toHaveLength(1);
-      expect(stale.errors[0]).toMatch(
         new RegExp(
-          `^host ${host.hostLine}: deploy lock held by .* looks stale \\(no heartbeat for [0-9]+ s\\); if no deploy is running there, clear it on the host with: rm -rf ${lockDir}$`,
+          `^Deploying v2 failed on ${host.hostLine}, nothing changed: ${host.hostLine} runs v1: host ${host.hostLine}: deploy lock held by octocat \\(run [0-9]+\\)`,
         ),
       );
-      execFileSync('sh', ['-c', `rm -rf ${lockDir}`]);
-      const recovered = await deploy(site);
+      expect(blocked.outputs['release-id']).toBe('v1');
+      // Its heartbeat silent for longer than lock-stale-after: taken over, cleaned, deployed.
+      const recovered = await deploy(site, { 'lock-stale-after': '3', 'lock-timeout': '10' });
       expect(recovered.errors).toEqual([]);
+      expect(recovered.log).toMatch(
+        /took over the deploy lock of octocat \(run [0-9]+\) on .+, silent for [0-9]+ s/,
+      );
       expect(await leftovers(site)).toEqual([]);
       expect(await expectCompleteCurrent(site)).toBe('v2');
       expect(await ask(site.port)).toMatchObject({ release: 'v2' });
@@ -715,12 +778,16 @@ describe('run-action and the deploy lock', () => {
       restarting.child.kill('SIGKILL');
       await restarting.result;
       expect(await expectCompleteCurrent(site)).toBe('v3');
-      execFileSync('sh', ['-c', `rm -rf ${lockDir}`]);
-      const next = await deploy(site, { 'release-id': 'v2' });
+      const next = await deploy(site, {
+        'release-id': 'v2',
+        'lock-stale-after': '3',
+        'lock-timeout': '10',
+      });
       expect(next.errors).toEqual([]);
       expect(await expectCompleteCurrent(site)).toBe('v2');
       expect(await ask(site.port)).toMatchObject({ release: 'v2' });
       expect(await leftovers(site)).toEqual([]);
+      expect(await exists(path.join(site.root, '.deploy/lock'))).toBe(false);
     } finally {
       await stopApp(site);
     }
@@ -747,7 +814,7 @@ describe('run-action prunes old releases', () => {
     const fifth = await deploy(site, fast);
     expect(fifth.errors).toEqual([]);
     expect(await releasesOnHost()).toEqual(['v3', 'v5']);
-    expect(hostRowCells(fifth)[7]?.split(', ').sort()).toEqual(['v2', 'v4']);
+    expect(hostRowCells(fifth)[2]).toMatch(/^✓ v5 activated; pruned (v2, v4|v4, v2)$/);
   });
 });
 
@@ -814,6 +881,9 @@ describe('run-action names the host when it cannot be used', () => {
     const seen = connections();
     const publicKey = await readFile(path.join(host.dir, 'other/key.pub'), 'utf8');
     const run = await deploy(site, { 'ssh-key': publicKey });
+    expect(run.summary).toContain('It stopped at the first check.');
+    expect(run.summary).toContain('The hosts were not read');
+    expect(run.outputs['release-id']).toBe('');
     expect(run.errors).toEqual([
       "Input 'ssh-key': expected an unencrypted OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----), got a ssh-ed25519 public key; give the private half of the key pair; the public half goes in the host user’s authorized_keys",
     ]);
@@ -849,7 +919,7 @@ describe('run-action names the host when it cannot be used', () => {
         path: tarless.root,
       });
       expect(noTar.errors).toEqual([
-        `host ${tarless.hostLine}: tar is not installed or not on the PATH; the host needs POSIX sh and tar`,
+        `Deploying v1 failed on ${tarless.hostLine}, nothing changed: nothing is current on ${tarless.hostLine}: host ${tarless.hostLine}: tar is not installed or not on the PATH; the host needs POSIX sh and tar`,
       ]);
       expect(await exists(path.join(tarless.root, 'current'))).toBe(false);
 
@@ -869,7 +939,7 @@ describe('run-action names the host when it cannot be used', () => {
       expect(full.errors).toHaveLength(1);
       expect(full.errors[0]).toMatch(
         new RegExp(
-          `^host ${small.hostLine}: no space left on device under ${small.root} while unpacking ${bigRelease.id}$`,
+          `^Deploying ${bigRelease.id} failed on ${small.hostLine}, nothing changed: nothing is current on ${small.hostLine}: host ${small.hostLine}: no space left on device under ${small.root} while unpacking ${bigRelease.id}$`,
         ),
       );
       expect(await exists(path.join(small.root, 'current'))).toBe(false);

@@ -62,7 +62,8 @@ describe('ship: build, release and run in one step', () => {
           restart: 'bin/restart',
           'health-check': 'bin/health',
           'health-timeout': '20',
-          'shared-paths': 'run\nlog',
+          'shared-paths': 'run\nlog\ndb',
+          'release-command': 'bin/migrate',
         },
       });
 
@@ -79,8 +80,17 @@ describe('ship: build, release and run in one step', () => {
     });
     expect(first.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(await readlink(path.join(deployPath, 'current'))).toBe('releases/v1');
-    expect(await ask(port)).toMatchObject({ greeting: 'Hello from v1', release: 'v1' });
-    for (const heading of ['### Build shop', '### Release [shop/staging/v1]']) {
+    // The sample app's migration ran as the release command, before the switch.
+    expect(await ask(port)).toMatchObject({
+      greeting: 'Hello from v1',
+      release: 'v1',
+      schema: '1',
+    });
+    for (const heading of [
+      '### Build shop',
+      '### Release [shop/staging/v1]',
+      '#### Release command',
+    ]) {
       expect(first.summary).toContain(heading);
     }
     expect(first.log).toContain(maskCommand('tok-3c1e9b0d'));
@@ -115,6 +125,8 @@ describe('ship: build, release and run in one step', () => {
         environment: 'staging',
         'signing-key': signer.privateKey,
         hosts: host.hostLine,
+        'ssh-key': host.privateKey,
+        'known-hosts': host.knownHosts,
         'allowed-signers': allowedSigners,
       },
     });

@@ -31,8 +31,11 @@ beforeAll(async () => {
 });
 
 /** Makes this process look like a job of a (new, unless given) run of the repository. */
-function enterJob(runId?: number): Record<string, string> {
-  const env = github.runnerEnv({ repository: `${owner}/${repo}`, runId });
+function enterJob(
+  runId?: number,
+  origin: { attempt?: number; sha?: string; headRepository?: string } = {},
+): Record<string, string> {
+  const env = github.runnerEnv({ repository: `${owner}/${repo}`, runId, ...origin });
   Object.assign(process.env, env, { GITHUB_WORKSPACE: scratch, RUNNER_TEMP: scratch });
   return env;
 }
@@ -121,6 +124,74 @@ describe('@actions/artifact against the emulator', () => {
       .requests()
       .find((r) => r.operation === 'actions/download-artifact' && r.status === 302);
     expect(redirect).toBeDefined();
+  });
+
+  it('keeps each attempt’s artifacts its own; REST shows them all with their run’s head', async () => {
+    const sha = 'c'.repeat(40);
+    const first = enterJob(undefined, { sha });
+    const runId = Number(first.GITHUB_RUN_ID);
+    const root = await fresh('attempt');
+    const [built = ''] = await files(root, { 'build.txt': 'attempt 1' });
+    const uploaded = await artifacts.uploadArtifact('build.txt', [built], root, {
+      skipArchive: true,
+    });
+
+    const second = enterJob(runId, { attempt: 2, sha });
+    expect(second.GITHUB_RUN_ATTEMPT).toBe('2');
+    expect((await artifacts.listArtifacts()).artifacts).toEqual([]);
+    const response = await fetch(
+      `${github.apiUrl}/repos/${owner}/${repo}/actions/runs/${runId}/artifacts`,
+      {
+        headers: { authorization: `Bearer ${second.GITHUB_TOKEN}` },
+      },
+    );
+    const listed = (await response.json()) as {
+      artifacts: { id: number; workflow_run: { head_sha: string; head_repository_id: number } }[];
+    };
+    expect(listed.artifacts).toMatchObject([
+      {
+        id: uploaded.id,
+        workflow_run: {
+          id: runId,
+          head_sha: sha,
+          head_repository_id: Number(first.GITHUB_REPOSITORY_ID),
+        },
+      },
+    ]);
+    const { artifacts: mine } = await artifacts.listArtifacts({
+      findBy: {
+        token: second.GITHUB_TOKEN ?? '',
+        workflowRunId: runId,
+        repositoryOwner: owner,
+        repositoryName: repo,
+      },
+    });
+    expect(mine.map((artifact) => artifact.id)).toEqual([uploaded.id]);
+  });
+
+  it('lets a fork’s run upload under any name; REST names the fork as its head repository', async () => {
+    const own = enterJob();
+    const fork = enterJob(undefined, { headRepository: 'evil/artifacts' });
+    expect(fork.GITHUB_REPOSITORY).toBe(`${owner}/${repo}`);
+    const root = await fresh('fork');
+    const [forged = ''] = await files(root, { 'shop-any.tar.zst': 'from a fork' });
+    const uploaded = await artifacts.uploadArtifact('shop-any.tar.zst', [forged], root, {
+      skipArchive: true,
+    });
+    const response = await fetch(
+      `${github.apiUrl}/repos/${owner}/${repo}/actions/artifacts?name=shop-any.tar.zst`,
+      { headers: { authorization: `Bearer ${own.GITHUB_TOKEN}` } },
+    );
+    const listed = (await response.json()) as {
+      artifacts: {
+        id: number;
+        workflow_run: { repository_id: number; head_repository_id: number };
+      }[];
+    };
+    const [found] = listed.artifacts;
+    expect(found?.id).toBe(uploaded.id);
+    expect(found?.workflow_run.head_repository_id).not.toBe(found?.workflow_run.repository_id);
+    expect(github.state.repositories()).toContain('evil/artifacts');
   });
 
   it('refuses a second artifact of the same name in a run, and deletes', async () => {

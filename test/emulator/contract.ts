@@ -1,15 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import {
+  adaptSchemas,
+  coerce,
+  describe,
+  knownOmissions,
+  matchSegments,
+  type Json,
+  type JsonObject,
+} from './openapi.js';
 
 /**
  * GitHub's published OpenAPI description (@octokit/openapi), used to match every request to an
  * operation and to check requests and responses against the documented schemas.
  */
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
 
 interface Parameter {
   name: string;
@@ -56,29 +62,6 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 
 const uncheckedFormats = ['int32', 'int64', 'double', 'repo.nwo', 'binary', 'timestamp'];
 
-/**
- * OpenAPI 3.0 leaves `nullable` without a `type` and uses overlapping `oneOf` branches, which a
- * JSON Schema validator reads differently from GitHub: rewrite both, in place.
- */
-function adaptSchemas(node: Json): void {
-  if (Array.isArray(node)) {
-    for (const item of node) adaptSchemas(item);
-    return;
-  }
-  if (node === null || typeof node !== 'object') return;
-  for (const value of Object.values(node)) adaptSchemas(value);
-  if (Array.isArray(node.oneOf)) {
-    node.anyOf = node.oneOf;
-    delete node.oneOf;
-  }
-  if (node.nullable === true && node.type === undefined) {
-    const rest: JsonObject = { ...node };
-    delete rest.nullable;
-    for (const key of Object.keys(node)) delete node[key];
-    node.anyOf = [{ type: 'null' }, rest];
-  }
-}
-
 let shared: Contract | undefined;
 
 /** One parsed description per process: emulators started one after another share it. */
@@ -100,6 +83,7 @@ export class Contract {
 
   constructor() {
     this.spec = JSON.parse(readFileSync(specFile, 'utf8')) as JsonObject;
+    knownOmissions(this.spec);
     const paths = this.spec.paths as Record<string, Record<string, JsonObject>>;
     for (const [template, item] of Object.entries(paths)) {
       const operations = new Map<string, Operation>();
@@ -378,61 +362,4 @@ export class Contract {
     if (validate(value)) return [];
     return (validate.errors ?? []).slice(0, 5).map((error) => describe(error, root));
   }
-}
-
-/** Parameters whose values hold slashes on GitHub: git refs and tag names. */
-const slashed = new Set(['{ref}', '{tag}']);
-
-function matchSegments(template: string[], path: string[]): Record<string, string> | undefined {
-  if (path.length < template.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < template.length; i++) {
-    const segment = template[i] ?? '';
-    const last = i === template.length - 1;
-    const greedy = last && slashed.has(segment);
-    const value = greedy ? path.slice(i).join('/') : path[i];
-    if (value === undefined || value === '') return undefined;
-    if (segment.startsWith('{')) {
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(value);
-      } catch {
-        return undefined;
-      }
-      params[segment.slice(1, -1)] = decoded;
-    } else if (segment !== value) {
-      return undefined;
-    }
-    if (last && !greedy && path.length !== template.length) return undefined;
-  }
-  return params;
-}
-
-function coerce(raw: string, schema: JsonObject | undefined): unknown {
-  const type = schema?.type;
-  if (type === 'integer' || type === 'number') {
-    return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
-  }
-  if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
-  return raw;
-}
-
-function describe(error: ErrorObject, root: string): Problem {
-  const path = error.instancePath
-    .split('/')
-    .slice(1)
-    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part.replace(/~1/g, '/')}`))
-    .join('');
-  let field = `${root}${path}`;
-  let message = error.message ?? 'is invalid';
-  if (error.keyword === 'required') {
-    field = `${field}.${String((error.params as { missingProperty: string }).missingProperty)}`;
-    message = 'is required';
-  } else if (error.keyword === 'enum') {
-    message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
-  } else if (error.keyword === 'additionalProperties') {
-    field = `${field}.${String((error.params as { additionalProperty: string }).additionalProperty)}`;
-    message = 'is not allowed';
-  }
-  return { field, message };
 }

@@ -12,7 +12,14 @@ export type Fault =
    * GitHub's rate-limit answers: `primary` is 403/429 with `x-ratelimit-remaining: 0` and a reset
    * time; `secondary` is 403/429 with `retry-after` and the "secondary rate limit" message.
    */
-  | { kind: 'rate-limit'; type?: 'primary' | 'secondary'; status?: 403 | 429; retryAfter?: number };
+  | { kind: 'rate-limit'; type?: 'primary' | 'secondary'; status?: 403 | 429; retryAfter?: number }
+  /**
+   * Committed, then failed (REST only): the request takes effect, then its answer is lost, as a
+   * server error (default 502) or a dropped connection (`as: 'reset'`).
+   */
+  | { kind: 'lost'; as?: number | 'reset' }
+  /** An asset upload that fails part-way (REST only): a `starter` asset is left holding the name. */
+  | { kind: 'starter' };
 
 export interface FaultOptions {
   /** How many matching requests fail; default 1. `Infinity` for all of them. */
@@ -48,6 +55,8 @@ interface Rule {
  */
 export class Faults {
   private rules: Rule[] = [];
+  /** Faults that act once the request has taken effect, by the answer they replace. */
+  private readonly afterEffect = new WeakMap<ServerResponse, Fault>();
 
   inject(target: string, fault: Fault, options: FaultOptions = {}): FaultHandle {
     const rule: Rule = {
@@ -74,6 +83,11 @@ export class Faults {
     this.rules = [];
   }
 
+  /** The `lost` or `starter` fault that applies to this answer, if one does. */
+  pending(response: ServerResponse): Fault | undefined {
+    return this.afterEffect.get(response);
+  }
+
   /**
    * Applies the first live fault whose target is one of `keys`. Returns `handled` when the fault
    * answered (or dropped) the request, `continue` when the request should be served.
@@ -97,6 +111,10 @@ export class Faults {
     switch (fault.kind) {
       case 'delay':
         await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return 'continue';
+      case 'lost':
+      case 'starter':
+        this.afterEffect.set(response, fault);
         return 'continue';
       case 'reset':
         request.socket.destroy();
@@ -156,6 +174,20 @@ const twirpCodes: Record<number, string> = {
   500: 'internal',
   503: 'unavailable',
 };
+
+/** Replaces an answer whose request took effect: GitHub committed, the client hears nothing. */
+export function loseAnswer(
+  request: IncomingMessage,
+  response: ServerResponse,
+  fault: Extract<Fault, { kind: 'lost' }>,
+): void {
+  if (fault.as === 'reset') {
+    request.socket.destroy();
+    return;
+  }
+  const status = fault.as ?? 502;
+  answer(response, 'rest', status, statusMessage(status), {});
+}
 
 function answer(
   response: ServerResponse,

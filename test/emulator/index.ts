@@ -1,30 +1,30 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlobStore } from './blob-store.js';
 import { githubContract, type Contract } from './contract.js';
 import { Faults } from './faults.js';
 import { artifactRoutes } from './rest/artifacts.js';
+import { assetRoutes } from './rest/assets.js';
 import { deploymentRoutes } from './rest/deployments.js';
 import { gitRoutes } from './rest/git.js';
 import { releaseRoutes } from './rest/releases.js';
 import { repositoryJson } from './rest/render.js';
+import { runRoutes } from './rest/runs.js';
 import { restListener, type RestHandler } from './rest/server.js';
 import { artifactService } from './results/artifacts.js';
 import { cacheService } from './results/cache.js';
 import { twirpListener } from './results/twirp.js';
-import { mintRuntimeToken } from './runtime-token.js';
-import {
-  State,
-  actionsBot,
-  snapshot,
-  type RepositoryOptions,
-  type RepositorySnapshot,
-} from './state.js';
+import { controls, runnerEnvironments } from './controls.js';
+import type { RulesetOptions, SeedOptions } from './seed.js';
+import type { RepositorySnapshot } from './snapshot.js';
+import { State, actionsBot, type RepositoryOptions } from './state.js';
 import type { RequestRecord, Violation, World } from './world.js';
 
 export type { Fault, FaultHandle, FaultOptions } from './faults.js';
-export type { RepositoryOptions, RepositorySnapshot } from './state.js';
+export type { RepositorySnapshot } from './snapshot.js';
+export type { RepositoryOptions } from './state.js';
+export type { RulesetOptions, SeedOptions } from './seed.js';
 export type { RequestRecord, Violation } from './world.js';
 
 export interface RunnerOptions {
@@ -38,6 +38,12 @@ export interface RunnerOptions {
   token?: string;
   /** GITHUB_REF and the cache scope; default the repository's default branch. */
   ref?: string;
+  /** GITHUB_SHA and the run's head_sha; default the ref's commit. */
+  sha?: string;
+  /** GITHUB_RUN_ATTEMPT: each attempt has its own artifacts. Default 1. */
+  attempt?: number;
+  /** A fork's pull request: the run's head repository (`evil/shop`), made if missing. */
+  headRepository?: string;
 }
 
 export interface RepositoryHandle {
@@ -66,6 +72,21 @@ export interface GitHubEmulator {
   createRepository(fullName: string, options?: RepositoryOptions): RepositoryHandle;
   /** Points a ref (`refs/heads/main`, `refs/tags/x`) at a commit, as a push would. */
   setRef(fullName: string, ref: string, sha: string): void;
+  /**
+   * Says what a commit's `.github/workflows/` holds, as a label: the Actions token may not tag
+   * or release a commit whose label differs from the default branch head's.
+   */
+  setWorkflows(fullName: string, sha: string, label: string): void;
+  /** Adds a ruleset (by default an active tag ruleset restricting creation); returns its ID. */
+  addRuleset(fullName: string, ruleset: RulesetOptions): number;
+  /** Marks every attempt of a run completed, as when its last job ends. */
+  completeRun(fullName: string, runId: number): void;
+  /** Removes every cache entry of a repository, as eviction after 7 days unused does. */
+  evictCaches(fullName: string): void;
+  /** Puts published releases (tags at the default branch's head, no assets) straight into state. */
+  seedReleases(fullName: string, seed: SeedOptions): void;
+  /** REST requests made with this token: one step's, when each step has its own. */
+  requestsBy(token: string): RequestRecord[];
   /** What the emulated GitHub holds, copied. */
   state: {
     repository(fullName: string): RepositorySnapshot;
@@ -142,8 +163,10 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
   const routes: Record<string, RestHandler> = {
     ...releaseRoutes,
     ...gitRoutes,
+    ...assetRoutes,
     ...deploymentRoutes,
     ...artifactRoutes,
+    ...runRoutes,
     'repos/get': (context) => ({
       status: 200,
       body: repositoryJson(context.world, context.repository),
@@ -158,14 +181,6 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
 
   const token = `ghs_${randomBytes(18).toString('hex')}`;
   state.tokens.set(token, actionsBot);
-  let nextRun = 1001;
-
-  const repositoryOf = (fullName: string) => {
-    const [owner = '', name = ''] = fullName.split('/');
-    const repository = state.repository(owner, name);
-    if (!repository) throw new Error(`The emulator has no repository ${fullName}`);
-    return repository;
-  };
 
   return {
     apiUrl: world.urls.api,
@@ -175,70 +190,8 @@ export async function startGitHub(options: EmulatorOptions = {}): Promise<GitHub
     blobUrl: blobs.endpoint,
     token,
     faults,
-
-    runnerEnv(runner = {}) {
-      const fullName = runner.repository ?? 'acme/shop';
-      const [owner = '', name = ''] = fullName.split('/');
-      const repository = state.repository(owner, name) ?? state.createRepository(fullName);
-      const defaultRef = `refs/heads/${repository.defaultBranch}`;
-      const ref = runner.ref ?? defaultRef;
-      const runId = runner.runId ?? nextRun++;
-      nextRun = Math.max(nextRun, runId + 1);
-      const run = state.run(repository, runId, ref);
-      const jobToken = runner.token ?? `ghs_${randomBytes(18).toString('hex')}`;
-      state.tokens.set(jobToken, actionsBot);
-      const scopes = [{ scope: ref, permission: 3 }];
-      if (ref !== defaultRef) scopes.push({ scope: defaultRef, permission: 1 });
-      const runtimeToken = mintRuntimeToken(
-        world.tokenKey,
-        { runBackendId: run.backendId, jobBackendId: runner.jobId ?? randomUUID() },
-        scopes,
-      );
-      return {
-        GITHUB_API_URL: world.urls.api,
-        GITHUB_SERVER_URL: world.urls.server,
-        GITHUB_GRAPHQL_URL: `${world.urls.api}/graphql`,
-        GITHUB_REPOSITORY: repository.fullName,
-        GITHUB_REPOSITORY_OWNER: repository.owner,
-        GITHUB_REPOSITORY_ID: String(repository.id),
-        GITHUB_RUN_ID: String(runId),
-        GITHUB_RUN_ATTEMPT: '1',
-        GITHUB_REF: ref,
-        GITHUB_REF_NAME: ref.replace(/^refs\/(heads|tags)\//, ''),
-        GITHUB_SHA: run.headSha,
-        GITHUB_TOKEN: jobToken,
-        ACTIONS_RESULTS_URL: `${world.urls.results}/`,
-        ACTIONS_RUNTIME_URL: `${world.urls.results}/`,
-        ACTIONS_CACHE_URL: `${world.urls.results}/`,
-        ACTIONS_RUNTIME_TOKEN: runtimeToken,
-        ACTIONS_CACHE_SERVICE_V2: 'True',
-      };
-    },
-
-    createRepository(fullName, repositoryOptions) {
-      const repository = state.createRepository(fullName, repositoryOptions);
-      return {
-        fullName: repository.fullName,
-        id: repository.id,
-        defaultBranch: repository.defaultBranch,
-        headSha: repository.refs.get(`refs/heads/${repository.defaultBranch}`) ?? '',
-      };
-    },
-
-    setRef(fullName, ref, sha) {
-      repositoryOf(fullName).refs.set(ref, sha);
-    },
-
-    state: {
-      repository: (fullName) => snapshot(state, repositoryOf(fullName)),
-      repositories: () => [...state.repositories.values()].map((r) => r.fullName),
-    },
-
-    violations: () => structuredClone(world.violations),
-    clearViolations: () => {
-      world.violations.length = 0;
-    },
-    requests: () => structuredClone(world.requests),
+    runnerEnv: runnerEnvironments(world),
+    ...controls(world),
 
     async stop() {
       await Promise.all(

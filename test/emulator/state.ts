@@ -21,6 +21,11 @@ export interface AssetState {
   createdAt: string;
   updatedAt: string;
   downloadCount: number;
+  /**
+   * `starter` is what a failed upload leaves behind (GitHub's own description lists only
+   * `uploaded` and `open`): the name stays taken until the asset is deleted.
+   */
+  state: 'uploaded' | 'starter';
 }
 
 export interface ReleaseState {
@@ -71,6 +76,29 @@ export interface DeploymentState {
   statuses: DeploymentStatusState[];
 }
 
+/** An annotated tag object (`POST git/tags`): a name and a message pointing at a commit. */
+export interface TagObjectState {
+  sha: string;
+  tag: string;
+  message: string;
+  /** The commit it points at. */
+  object: string;
+  tagger: { name: string; email: string; date: string };
+}
+
+/** A repository ruleset; only what refusing ref creation, update and deletion needs. */
+export interface RulesetState {
+  id: number;
+  name: string;
+  target: 'branch' | 'tag';
+  enforcement: 'active' | 'disabled' | 'evaluate';
+  /** fnmatch patterns of full ref names (`refs/tags/shop/*`), or `~ALL`. */
+  include: string[];
+  exclude: string[];
+  rules: ('creation' | 'update' | 'deletion')[];
+  createdAt: string;
+}
+
 export interface RepositoryState {
   id: number;
   owner: string;
@@ -86,15 +114,33 @@ export interface RepositoryState {
   /** Tags an immutable release was published on: never reusable, even after deletion. */
   immutableTags: Set<string>;
   deployments: DeploymentState[];
+  /** Tag objects by SHA; a tag ref may point at one. */
+  tagObjects: Map<string, TagObjectState>;
+  /**
+   * What each commit's `.github/workflows/` holds, as a version label; a commit not listed has
+   * the label of the repository's first head. Only equality matters.
+   */
+  workflows: Map<string, string>;
+  rulesets: RulesetState[];
+  /** The Actions token's budget on this repository: requests used in the hour ending `reset`. */
+  rateLimit: { used: number; reset: number };
 }
 
-/** One workflow run as the results service knows it: backend IDs from the runtime token. */
+/**
+ * One attempt of a workflow run, as the results service knows it: each attempt has its own
+ * backend ID in the runtime token, so its artifacts are its own.
+ */
 export interface RunState {
   repository: string;
   runId: number;
+  attempt: number;
   backendId: string;
   headSha: string;
   headBranch: string;
+  /** The repository the run's commit comes from: a fork's ID for a fork's pull request. */
+  headRepositoryId: number;
+  status: 'in_progress' | 'completed';
+  createdAt: string;
 }
 
 export interface ArtifactState {
@@ -136,6 +182,20 @@ export interface RepositoryOptions {
   /** SHA of the default branch's head; random when not given. */
   headSha?: string;
 }
+
+/** Where a run comes from, when not from the default branch's head of its own repository. */
+export interface RunOrigin {
+  ref: string;
+  /** GITHUB_SHA and the run's head_sha; default the ref's commit. */
+  sha?: string;
+  /** A run attempt; default 1. */
+  attempt?: number;
+  /** The repository a fork's pull request comes from (`evil/shop`); default the run's own. */
+  headRepositoryId?: number;
+}
+
+/** The workflows label of a repository's first commit. */
+export const INITIAL_WORKFLOWS = 'initial';
 
 export function randomSha(): string {
   return randomBytes(20).toString('hex');
@@ -182,6 +242,10 @@ export class State {
       releases: [],
       immutableTags: new Set(),
       deployments: [],
+      tagObjects: new Map(),
+      workflows: new Map(),
+      rulesets: [],
+      rateLimit: { used: 0, reset: 0 },
     };
     this.repositories.set(key, repository);
     return repository;
@@ -191,140 +255,34 @@ export class State {
     return this.repositories.get(`${owner}/${name}`.toLowerCase());
   }
 
-  /** The run with this GITHUB_RUN_ID in this repository, made on first use. */
-  run(repository: RepositoryState, runId: number, ref: string): RunState {
-    for (const run of this.runs.values()) {
-      if (run.repository === repository.fullName && run.runId === runId) return run;
-    }
+  /** The attempt of the run with this GITHUB_RUN_ID in this repository, made on first use. */
+  run(repository: RepositoryState, runId: number, origin: RunOrigin): RunState {
+    const attempt = origin.attempt ?? 1;
+    const known = this.attempts(repository, runId).find((run) => run.attempt === attempt);
+    if (known) return known;
     const run: RunState = {
       repository: repository.fullName,
       runId,
+      attempt,
       backendId: randomUUID(),
       headSha:
-        repository.refs.get(ref) ??
+        origin.sha ??
+        repository.refs.get(origin.ref) ??
         repository.refs.get(`refs/heads/${repository.defaultBranch}`) ??
         randomSha(),
-      headBranch: ref.replace(/^refs\/heads\//, ''),
+      headBranch: origin.ref.replace(/^refs\/heads\//, ''),
+      headRepositoryId: origin.headRepositoryId ?? repository.id,
+      status: 'in_progress',
+      createdAt: this.now(),
     };
     this.runs.set(run.backendId, run);
     return run;
   }
-}
 
-export interface ReleaseSnapshot {
-  id: number;
-  tag: string;
-  name: string | null;
-  body: string | null;
-  targetCommitish: string;
-  draft: boolean;
-  prerelease: boolean;
-  immutable: boolean;
-  publishedAt: string | null;
-  assets: { id: number; name: string; size: number; digest: string; contentType: string }[];
-}
-
-export interface RepositorySnapshot {
-  fullName: string;
-  immutableReleases: boolean;
-  releases: ReleaseSnapshot[];
-  /** Tag name → commit SHA. */
-  tags: Record<string, string>;
-  /** Full ref name → commit SHA. */
-  refs: Record<string, string>;
-  artifacts: {
-    id: number;
-    name: string;
-    runId: number;
-    size: number;
-    digest: string | null;
-    finalized: boolean;
-  }[];
-  caches: {
-    id: number;
-    key: string;
-    version: string;
-    scope: string;
-    size: number;
-    finalized: boolean;
-  }[];
-  deployments: {
-    id: number;
-    environment: string;
-    ref: string;
-    sha: string;
-    task: string;
-    payload: Record<string, unknown> | string;
-    transientEnvironment: boolean;
-    productionEnvironment: boolean;
-    /** Oldest first. */
-    statuses: { state: string; environmentUrl: string; description: string }[];
-  }[];
-}
-
-export function snapshot(state: State, repository: RepositoryState): RepositorySnapshot {
-  const refs = Object.fromEntries([...repository.refs].sort(([a], [b]) => a.localeCompare(b)));
-  return structuredClone({
-    fullName: repository.fullName,
-    immutableReleases: repository.immutableReleases,
-    releases: repository.releases.map((release) => ({
-      id: release.id,
-      tag: release.tagName,
-      name: release.name,
-      body: release.body,
-      targetCommitish: release.targetCommitish,
-      draft: release.draft,
-      prerelease: release.prerelease,
-      immutable: release.immutable,
-      publishedAt: release.publishedAt,
-      assets: release.assets.map((asset) => ({
-        id: asset.id,
-        name: asset.name,
-        size: asset.size,
-        digest: asset.digest,
-        contentType: asset.contentType,
-      })),
-    })),
-    tags: Object.fromEntries(
-      Object.entries(refs)
-        .filter(([ref]) => ref.startsWith('refs/tags/'))
-        .map(([ref, sha]) => [ref.slice('refs/tags/'.length), sha]),
-    ),
-    refs,
-    artifacts: state.artifacts
-      .filter((artifact) => artifact.repository === repository.fullName)
-      .map((artifact) => ({
-        id: artifact.id,
-        name: artifact.name,
-        runId: artifact.runId,
-        size: artifact.size,
-        digest: artifact.digest,
-        finalized: artifact.finalized,
-      })),
-    caches: state.caches
-      .filter((entry) => entry.repository === repository.fullName)
-      .map((entry) => ({
-        id: entry.id,
-        key: entry.key,
-        version: entry.version,
-        scope: entry.scope,
-        size: entry.size,
-        finalized: entry.finalized,
-      })),
-    deployments: repository.deployments.map((deployment) => ({
-      id: deployment.id,
-      environment: deployment.environment,
-      ref: deployment.ref,
-      sha: deployment.sha,
-      task: deployment.task,
-      payload: deployment.payload,
-      transientEnvironment: deployment.transientEnvironment,
-      productionEnvironment: deployment.productionEnvironment,
-      statuses: deployment.statuses.map((status) => ({
-        state: status.state,
-        environmentUrl: status.environmentUrl,
-        description: status.description,
-      })),
-    })),
-  });
+  /** The attempts of a run, first to last. */
+  attempts(repository: RepositoryState, runId: number): RunState[] {
+    return [...this.runs.values()]
+      .filter((run) => run.repository === repository.fullName && run.runId === runId)
+      .sort((a, b) => a.attempt - b.attempt);
+  }
 }

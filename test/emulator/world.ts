@@ -22,6 +22,8 @@ export interface RequestRecord {
   /** The operation ID or Twirp method, when the route is known. */
   operation: string | undefined;
   status: number;
+  /** The token that made it (REST): one per step, as `runnerEnv()` gives each step its own. */
+  token?: string;
 }
 
 export interface Urls {

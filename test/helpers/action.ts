@@ -190,3 +190,33 @@ export async function runAction(options: ActionOptions): Promise<ActionRun> {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
+
+/**
+ * The log as the runner shows it: the `::stop-commands::` lines that fence a host's output, and
+ * the lines that end them, are read by the runner, not shown.
+ */
+export function shownLog(log: string): string {
+  const tokens = [...log.matchAll(/^::stop-commands::(.+)$/gm)].map((m) => m[1]);
+  return log
+    .split('\n')
+    .filter(
+      (line) =>
+        !line.startsWith('::stop-commands::') && !tokens.includes(/^::(.+)::$/.exec(line)?.[1]),
+    )
+    .join('\n');
+}
+
+/** Lines of a log outside every `::group::`: what a person sees without unfolding anything. */
+export function ungroupedLines(log: string): string[] {
+  let depth = 0;
+  return log.split('\n').filter((line) => {
+    if (line.startsWith('::group::')) depth++;
+    else if (line.startsWith('::endgroup::')) depth = Math.max(0, depth - 1);
+    else return depth === 0;
+    return false;
+  });
+}
+
+/** What @actions/artifact and @actions/cache print as they work. */
+export const CLIENT_CHATTER =
+  /Artifact name is valid|Beginning upload of artifact|Finalizing artifact upload|Cache restored from key|Cache saved with key|Cache Size:|Downloading single artifact|Starting download of artifact/;

@@ -49,7 +49,7 @@ export async function tarBuffer(files: readonly BundleFile[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The files of examples/app, as a bundle of it would hold them. */
+/** The files of examples/app, as a bundle of it would hold them; `extra` adds or replaces files. */
 export async function appFiles(extra: readonly BundleFile[] = []): Promise<BundleFile[]> {
   const files: BundleFile[] = [];
   async function walk(dir: string, prefix: string): Promise<void> {
@@ -70,7 +70,9 @@ export async function appFiles(extra: readonly BundleFile[] = []): Promise<Bundl
     }
   }
   await walk(APP_DIR, '');
-  return [...files, ...extra];
+  // A bundle never holds a path twice (the run stage refuses one that does).
+  const replaced = new Set(extra.map((file) => file.name));
+  return [...files.filter((file) => !replaced.has(file.name)), ...extra];
 }
 
 export function digestOf(bytes: Buffer): string {

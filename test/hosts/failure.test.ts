@@ -95,7 +95,7 @@ describe('a release that fails on the host', () => {
     expect(result).toMatchObject({ result: 'failed-rolled-back', currentId: 'v1' });
     expect(result.failure?.step).toBe('restart');
     expect(result.failure?.message).toMatch(
-      /v3: restart failed; switched back to v1 .*last output: cannot bind: port busy$/,
+      /v3: restart failed; switched back to v1, which did not come up either: .*last output: cannot bind: port busy$/,
     );
     expect(await currentOf(host.root)).toBe('releases/v1');
   });

@@ -1,4 +1,4 @@
-import { readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployToHost } from '../../shared/host/deploy.js';
@@ -59,7 +59,7 @@ describe('a deploy killed with SIGKILL at each phase', () => {
         fillerBytes: 48 * 1024 * 1024,
         restart: 'bin/restart',
         healthCheck: 'bin/health',
-        lock: { holder: `killed at ${phase}`, waitSeconds: 0, staleSeconds: 1 },
+        lock: { holder: `killed at ${phase}`, waitSeconds: 0, staleSeconds: 2 },
       };
       // At upload, let some of the bundle through first: the kill lands mid-stream.
       const killed = await runChild(job, phase, phase === 'upload' ? 150 : 0);
@@ -73,13 +73,14 @@ describe('a deploy killed with SIGKILL at each phase', () => {
       }
       if (phase === 'restart' || phase === 'health-check') expect(current).toBe(id);
 
-      // The killed deploy's lock stays: cleared as the stale-lock message says.
+      // The killed deploy's lock stays until its heartbeat is stale; the next deploy takes it over.
       expect(await exists(path.join(host.root, '.deploy/lock'))).toBe(true);
-      await rm(path.join(host.root, '.deploy/lock'), { recursive: true });
       const after = `v${next++}`;
       const result = await deployToHost(
         ssh,
-        appDeploy(host.root, await releaseOf(after, bundle, appEnv(port, `release ${after}`))),
+        appDeploy(host.root, await releaseOf(after, bundle, appEnv(port, `release ${after}`)), {
+          lock: { holder: 'next', waitSeconds: 10, staleSeconds: 2 },
+        }),
       );
       expect(result.result).toBe('activated');
       expect(await expectCompleteCurrent(host.root)).toBe(after);
@@ -96,4 +97,45 @@ describe('a deploy killed with SIGKILL at each phase', () => {
       expect(history.at(-1)).toMatchObject({ event: 'activated', release: after });
     });
   }
+
+  it('at 20 random moments, is followed each time by a deploy that succeeds with nobody’s help', async () => {
+    const lock = { waitSeconds: 10, staleSeconds: 2 };
+    const job = (id: string): ChildJob => ({
+      host,
+      root: host.root,
+      id,
+      env: appEnv(port, `release ${id}`),
+      fillerBytes: 4 * 1024 * 1024,
+      restart: 'bin/restart',
+      healthCheck: 'bin/health',
+      lock: { holder: `child ${id}`, ...lock },
+    });
+    // How long a whole deploy takes from the lock on: the window the kills fall in.
+    const timed = performance.now();
+    const whole = await runChild(job(`v${next++}`), 'lock', 60_000);
+    expect(whole.result, whole.error).toMatchObject({ result: 'activated' });
+    const window = performance.now() - timed;
+    const killedIn = new Set<string>();
+    for (let round = 0; round < 20; round++) {
+      const victim = `v${next++}`;
+      const killed = await runChild(job(victim), 'lock', Math.random() * window);
+      if (killed.signal === 'SIGKILL') killedIn.add(killed.phases.at(-1) ?? 'start');
+      expect(await expectCompleteCurrent(host.root)).toMatch(/^v[0-9]+$/);
+      const after = `v${next++}`;
+      const result = await deployToHost(
+        ssh,
+        appDeploy(host.root, await releaseOf(after, bundle, appEnv(port, `release ${after}`)), {
+          lock: { holder: 'next', ...lock },
+        }),
+      );
+      expect(result.result, `after a kill in ${killed.phases.at(-1)}`).toBe('activated');
+      expect(await expectCompleteCurrent(host.root)).toBe(after);
+      expect(await ask(port)).toMatchObject({ release: after });
+      expect(await exists(path.join(host.root, '.deploy/lock'))).toBe(false);
+      const names = await readdir(path.join(host.root, 'releases'));
+      expect(names.filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    }
+    // The kills landed all along the deploy, not only before or after it.
+    expect(killedIn.size).toBeGreaterThanOrEqual(4);
+  }, 600_000);
 });

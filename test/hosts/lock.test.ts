@@ -1,7 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployToHost } from '../../shared/host/deploy.js';
+import { acquireLockScript } from '../../shared/host/scripts/lock.js';
 import { readHostState } from '../../shared/host/state.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import type { Transport } from '../../shared/host/transport.js';
@@ -100,7 +102,7 @@ describe('the deploy lock', () => {
     expect(await currentOf(host.root)).toBe(`releases/${second}`);
   });
 
-  it('is left behind by a killed deploy, found stale, and reported with how to clear it', async () => {
+  it('is left behind by a killed deploy and taken over once its heartbeat is stale, with nobody’s help', async () => {
     const job = {
       host,
       root: host.root,
@@ -109,38 +111,101 @@ describe('the deploy lock', () => {
       fillerBytes: 0,
       // Holds the lock in the health check long enough to be killed there.
       healthCheck: 'sleep 30',
-      lock: { holder: 'killed run', waitSeconds: 0, staleSeconds: 1 },
+      lock: { holder: 'killed run', waitSeconds: 0, staleSeconds: 2 },
     };
     const killed = await runChild(job, 'health-check');
     expect(killed.signal).toBe('SIGKILL');
     expect(await exists(path.join(host.root, '.deploy/lock'))).toBe(true);
-
-    const fresh = await readHostState(a, { root: host.root, log: silentLog, staleSeconds: 1 });
+    const fresh = await readHostState(a, { root: host.root, log: silentLog, staleSeconds: 2 });
     expect(fresh.lock).toMatchObject({
       holder: expect.stringMatching(/^killed run on .+ \(pid [0-9]+\)$/) as unknown,
+      stale: false,
     });
 
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const lines: string[] = [];
+    const started = performance.now();
+    const result = await deployToHost(
+      a,
+      appDeploy(host.root, await releaseOf('v6', bundle, appEnv(port, 'six')), {
+        lock: { holder: 'next run', waitSeconds: 10, staleSeconds: 2 },
+        log: { ...silentLog, info: (line) => lines.push(line) },
+      }),
+    );
+    expect(result.result).toBe('activated');
+    // It waited for the heartbeat to go stale: more than the stale age after the kill, not the 10 s.
+    expect((performance.now() - started) / 1000).toBeLessThan(8);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /: took over the deploy lock of killed run on .+, silent for [0-9]+ s$/,
+      ),
+    );
+    expect(await currentOf(host.root)).toBe('releases/v6');
+    expect(await exists(path.join(host.root, '.deploy/lock'))).toBe(false);
+    expect(
+      (await historyOf(host.root)).some((e) => e.release === 'v5' && e.event !== 'failed'),
+    ).toBe(false);
+  });
+
+  it('waits out a lock whose holder missed its beats even without lock-timeout; a fresh one fails at once', async () => {
+    const record = {
+      holder: 'gone',
+      pid: 1,
+      machine: 'elsewhere',
+      started: new Date().toISOString(),
+    };
+    const plant = async (ageSeconds: number) => {
+      expect((await a.exec(acquireLockScript(host.root, record, randomUUID(), 'n'))).code).toBe(0);
+      const beat = Math.floor(Date.now() / 1000) - ageSeconds;
+      await writeFile(path.join(host.root, '.deploy/lock/heartbeat'), `${beat}\n`);
+    };
     const next = async () =>
       deployToHost(
         a,
-        appDeploy(host.root, await releaseOf('v6', bundle, appEnv(port, 'six')), {
-          lock: { holder: 'next run', waitSeconds: 0, staleSeconds: 1 },
+        appDeploy(host.root, await releaseOf('v7', bundle, appEnv(port, 'seven')), {
+          lock: { holder: 'next', waitSeconds: 0, staleSeconds: 4 },
         }),
       );
-    const error = await next().then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(error).toBeInstanceOf(ConfigurationError);
-    const clear = `rm -rf ${host.root}/.deploy/lock`;
-    expect(error?.message).toMatch(
-      new RegExp(
-        `^host ${host.hostLine}: deploy lock held by killed run on .+ since .+ looks stale \\(no heartbeat for [0-9]+ s\\); if no deploy is running there, clear it on the host with: ${clear}$`,
-      ),
-    );
-    // What the message says to run works.
-    execFileSync('sh', ['-c', clear]);
+    await plant(0);
+    await expect(next()).rejects.toThrow(/deploy lock held by gone on elsewhere \(pid 1\)/);
+    await rm(path.join(host.root, '.deploy/lock'), { recursive: true });
+    // Three seconds without a beat, where one comes every second: dead, waited out and taken.
+    await plant(3);
     expect((await next()).result).toBe('activated');
+  });
+
+  it('never takes over a live holder, however slow: its heartbeat keeps the lock', async () => {
+    const eight = await releaseOf('v8', bundle, appEnv(port, 'eight'));
+    const nine = await releaseOf('v9', bundle, appEnv(port, 'nine'));
+    const slow = deployToHost(
+      a,
+      appDeploy(host.root, eight, {
+        healthCheck: 'sleep 7; bin/health',
+        lock: { holder: 'slow', waitSeconds: 0, staleSeconds: 2 },
+      }),
+    );
+    const others: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      others.push(
+        deployToHost(
+          b,
+          appDeploy(host.root, nine, {
+            lock: { holder: `impatient ${i}`, waitSeconds: 0, staleSeconds: 2 },
+          }),
+        ).then(
+          () => 'deployed',
+          (error: unknown) => (error as Error).message,
+        ),
+      );
+    }
+    expect((await slow).result).toBe('activated');
+    for (const outcome of await Promise.all(others)) {
+      expect(outcome).toMatch(/deploy lock held by slow on /);
+    }
+    expect(await currentOf(host.root)).toBe('releases/v8');
+    expect((await historyOf(host.root)).at(-1)).toMatchObject({
+      event: 'activated',
+      release: 'v8',
+    });
   });
 });

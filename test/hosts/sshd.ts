@@ -39,6 +39,14 @@ export interface HostOptions {
   user?: string;
   /** sshd_config lines of the test's own, before the defaults (sshd keeps a keyword's first value). */
   config?: string[];
+  /** sshd runs in a network namespace of its own (root only): only a bastion reaches it. */
+  isolated?: boolean;
+  /**
+   * This host is a bastion for `jumpTo`, an isolated host: each connection is served by `sshd -i`
+   * inside that host's network namespace (as inetd would), so the connections it forwards reach
+   * that host, and the bastion is the only way there.
+   */
+  jumpTo?: TestHost;
 }
 
 export interface TestHost {
@@ -58,8 +66,16 @@ export interface TestHost {
   gid: number;
   /** Scratch directory holding the host's keys and config; removed by stop(). */
   dir: string;
+  /** An isolated host's network namespace, `/proc/<pid>/ns/net`. */
+  netns?: string;
   /** The sshd log (its stderr), for failing tests. */
   log(): string;
+  /** Ends every open SSH connection, as a network that drops them would; new ones still work. */
+  dropConnections(): Promise<number>;
+  /** The host goes away: its connections drop and new ones are refused, until `comeBack`. */
+  goDown(): Promise<void>;
+  /** Listens again on the same port, with the same keys. */
+  comeBack(): Promise<void>;
   /** Stops sshd, ends the processes left running in the deploy root, removes everything. */
   stop(): Promise<void>;
 }
@@ -184,12 +200,17 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     : [];
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
-  let sshd: ChildProcess | undefined;
+  let server: Server | undefined;
   let port = 0;
   let stderr = '';
-  for (let attempt = 0; attempt < 5 && !sshd; attempt++) {
+  const log = (chunk: string) => (stderr += chunk);
+  const config = path.join(dir, 'sshd_config');
+  const listen = () =>
+    options.jumpTo
+      ? inetd(port, config, namespaceOf(options.jumpTo), log)
+      : daemon(config, options.isolated ?? false, log);
+  for (let attempt = 0; attempt < 5 && !server; attempt++) {
     port = await freePort();
-    const config = path.join(dir, 'sshd_config');
     await writeFile(
       config,
       [
@@ -209,7 +230,8 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
         'PermitRootLogin prohibit-password',
         'MaxSessions 50',
         'MaxStartups 50',
-        'LogLevel VERBOSE',
+        // A bastion logs each connection it forwards (direct-tcpip) at DEBUG1.
+        `LogLevel ${options.jumpTo ? 'DEBUG1' : 'VERBOSE'}`,
         ...setEnv,
         ...(options.ownWorkingDirectory
           ? [`ForceCommand cd ${root} && exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`]
@@ -217,25 +239,29 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
         '',
       ].join('\n'),
     );
-    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
     stderr = '';
-    const listening = await new Promise<boolean>((resolve) => {
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
-        stderr += chunk;
-        if (stderr.includes('Server listening on')) resolve(true);
-      });
-      child.once('exit', () => resolve(false));
-    });
-    if (listening) sshd = child;
-    else if (!/Bind to port|Cannot bind|Address already in use/.test(stderr)) {
-      throw new Error(`sshd did not start: ${stderr}`);
-    }
+    server = await listen();
   }
-  if (!sshd) throw new Error(`sshd found no free port: ${stderr}`);
-  const server = sshd;
+  if (!server) throw new Error(`sshd found no free port: ${stderr}`);
+  let running = server;
+
+  /**
+   * Ends every connection the host has open, as a network that drops them would: each is a tree
+   * of sshd processes (and what the session runs) below the listener, all killed at once.
+   */
+  const dropConnections = async () => {
+    const sessions = await childrenOf(running.pid);
+    const all = [...sessions];
+    for (let i = 0; i < all.length; i++) all.push(...(await childrenOf(all[i])));
+    for (const pid of all) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    return sessions.length;
+  };
 
   return {
     user: who.user,
@@ -248,18 +274,136 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     uid: who.uid,
     gid: who.gid,
     dir,
+    ...(running.netns ? { netns: running.netns } : {}),
     log: () => stderr,
+    dropConnections,
+    async goDown() {
+      // The sessions first: once the listener is gone, they are no longer its children.
+      await dropConnections();
+      await running.stop();
+    },
+    async comeBack() {
+      const again = await listen();
+      if (!again) throw new Error(`sshd did not start again: ${stderr}`);
+      running = again;
+    },
     async stop() {
-      if (server.exitCode === null && server.signalCode === null) {
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        server.kill('SIGTERM');
-        await exited;
-      }
+      await running.stop();
       await endProcessesUnder(root);
       if (mounted) await run('umount', ['-l', root]);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A running sshd: a daemon, or a listener handing each connection to `sshd -i`. */
+interface Server {
+  netns?: string;
+  /** The daemon's pid: each connection is a process below it. */
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+function namespaceOf(host: TestHost): string {
+  if (!host.netns)
+    throw new Error(`${host.hostLine} is not isolated: start it with isolated: true`);
+  return host.netns;
+}
+
+/** `sshd -D`, in a network namespace of its own when `isolated`; undefined when its port was taken. */
+async function daemon(
+  config: string,
+  isolated: boolean,
+  log: (chunk: string) => void,
+): Promise<Server | undefined> {
+  const sshd = ['/usr/sbin/sshd', '-D', '-e', '-f', config];
+  // unshare execs the shell, which execs sshd: the child's pid is sshd's, its namespace sshd's.
+  const child = isolated
+    ? spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...sshd], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+    : spawn(sshd[0]!, sshd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const listening = await new Promise<boolean>((resolve) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      log(chunk);
+      if (stderr.includes('Server listening on')) resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+  });
+  if (!listening) {
+    if (/Bind to port|Cannot bind|Address already in use/.test(stderr)) return undefined;
+    throw new Error(`sshd did not start: ${stderr}`);
+  }
+  return {
+    ...(isolated ? { netns: `/proc/${child.pid}/ns/net` } : {}),
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
+    stop: () => endChild(child),
+  };
+}
+
+/**
+ * Listens on 127.0.0.1:`port` and serves each connection with `sshd -i` in the network namespace
+ * `netns`, the socket as its stdin and stdout, as inetd does.
+ */
+async function inetd(
+  port: number,
+  config: string,
+  netns: string,
+  log: (chunk: string) => void,
+): Promise<Server | undefined> {
+  const children = new Set<ChildProcess>();
+  const listener = createServer({ pauseOnConnect: true }, (socket) => {
+    const child = spawn('nsenter', [`--net=${netns}`, '/usr/sbin/sshd', '-i', '-e', '-f', config], {
+      stdio: [socket, socket, 'pipe'],
+    });
+    // The child holds its own copy of the socket.
+    socket.destroy();
+    children.add(child);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', log);
+    child.once('exit', () => children.delete(child));
+  });
+  const listening = await new Promise<boolean>((resolve, reject) => {
+    listener.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
+    listener.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (!listening) return undefined;
+  return {
+    async stop() {
+      await new Promise((resolve) => listener.close(resolve));
+      await Promise.all([...children].map(endChild));
+    },
+  };
+}
+
+async function endChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+async function childrenOf(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // The fourth field, after the parenthesised command name (which may hold spaces).
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // Gone already.
+    }
+  }
+  return children;
 }
 
 /** Ends the processes (the sample app, a stray restart) whose working directory is in `root`. */

@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
-import { mapLimit, type Manifest } from '../core.js';
+import {
+  findRelease,
+  mapLimit,
+  type AllowedSigner,
+  type LedgerTag,
+  type Manifest,
+} from '../core.js';
 import type { Io } from '../io.js';
-import { openLedger, readManifest, requireTags, type Ledger, type LedgerTag } from '../ledger.js';
+import { openLedger, readManifest, requireIndex, type Ledger } from '../ledger.js';
 import { printJson, printNote, printTable, type Cell, type Output } from '../output.js';
 import { environmentArgument } from '../arguments.js';
 import { commonOptions, type CommonFlags } from '../settings.js';
 import { startRun, wholeNumber } from '../usage.js';
-import { findRelease } from '../core.js';
-import type { AllowedSigner } from '../core.js';
 
 export type ReleaseRow =
   | { id: string; tag: string; published: false }
@@ -60,7 +64,7 @@ export async function listReleases(
   limit: number,
   allowedSigners: readonly AllowedSigner[] | undefined,
 ): Promise<ReleaseRow[]> {
-  const newest = (await requireTags(ledger)).slice(-limit).reverse();
+  const newest = (await requireIndex(ledger)).tags.slice(-limit).reverse();
   const outcomes = await mapLimit(newest, READS_AT_ONCE, (tag) => row(ledger, tag, allowedSigners));
   return outcomes.map((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;

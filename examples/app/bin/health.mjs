@@ -13,7 +13,7 @@ try {
     console.error(`GET ${url}: ${response.status}, serving ${body.release}, expected ${release}`);
     process.exit(1);
   }
-  console.log(`GET ${url}: ${body.greeting} from ${body.release}`);
+  console.log(`GET ${url}: ${body.greeting} from ${body.release}, schema ${body.schema ?? 'none'}`);
 } catch (error) {
   console.error(`GET ${url}: ${error.cause?.code ?? error.message}`);
   process.exit(1);

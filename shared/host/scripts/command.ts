@@ -37,15 +37,47 @@ quote != "" {
 `;
 
 /**
- * A user's command (restart, health check, stop) in a release directory with the release's
- * `.env` exported, values never passing through a command line. Output is merged so its tail
- * reads in order; stdin is closed so a command cannot swallow anything.
+ * The pids of a process and its descendants, children first: `ps` is POSIX, process groups in a
+ * non-interactive sh are not (job control needs a terminal).
  */
-export function commandScript(root: string, id: string, command: string): string {
+const TREE = `tree() { for c in $(ps -A -o pid= -o ppid= 2>/dev/null | awk -v p="$1" '$2 == p { print $1 }'); do tree "$c"; done; echo "$1"; }`;
+
+/**
+ * A user's command (release command, restart, health check, stop) in a release directory with the
+ * release's `.env` exported, values never passing through a command line. Output is merged so its
+ * tail reads in order; stdin is closed so a command cannot swallow anything. After
+ * `timeoutSeconds` the host stops it and what it started (TERM, then KILL), and the script exits
+ * with EXIT.timedOut: a dropped SSH channel alone would leave it running.
+ */
+export function commandScript(
+  root: string,
+  id: string,
+  command: string,
+  timeoutSeconds?: number,
+): string {
   const release = q(`releases/${id}`);
-  return inRoot(root, [
+  const enter = [
     `cd ${release} || ${fail(EXIT.missing, `releases/${id} is missing`)}`,
     `if [ -f .env ]; then exports=$(awk ${q(ENV_EXPORTS)} .env) && eval "$exports" || exit 1; unset exports; fi`,
-    `exec /bin/sh -c ${q(command)} < /dev/null 2>&1`,
+  ];
+  if (timeoutSeconds === undefined) {
+    return inRoot(root, [...enter, `exec /bin/sh -c ${q(command)} < /dev/null 2>&1`]);
+  }
+  const seconds = Math.max(1, Math.ceil(timeoutSeconds));
+  return inRoot(root, [
+    ...enter,
+    TREE,
+    // The watchdog tells this shell it fired; a trapped signal ends `wait` early, so wait again.
+    `expired=; trap 'expired=1' USR1`,
+    `/bin/sh -c ${q(command)} < /dev/null 2>&1 &`,
+    `command=$!`,
+    // Its own sleep in the background, so that stopping the watchdog stops the sleep too.
+    `{ nap=; trap 'kill "$nap" 2>/dev/null; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
+    `watchdog=$!`,
+    `wait "$command"; status=$?`,
+    `while kill -0 "$command" 2>/dev/null; do wait "$command"; status=$?; done`,
+    `[ -z "$expired" ] || exit ${EXIT.timedOut}`,
+    `kill "$watchdog" 2>/dev/null`,
+    `exit "$status"`,
   ]);
 }

@@ -24,6 +24,7 @@ export function inspectScript(root: string, nonce: string): string {
     `  ${section(nonce, 'release')}`,
     `  printf '%s' "\${d#releases/}"`,
     `  if [ -f "$d/.release/release.json" ]; then ${section(nonce, 'manifest')}; cat "$d/.release/release.json"; fi`,
+    `  if [ -f "$d/.release/release.json.sig" ]; then ${section(nonce, 'signature')}; cat "$d/.release/release.json.sig"; fi`,
     `done`,
     `if [ -d .deploy/lock ]; then`,
     `  ${section(nonce, 'lock')}`,
@@ -49,8 +50,8 @@ export interface HostSnapshot {
   deployRoot: boolean;
   /** The release `current` points to, when it points into releases/. */
   current: string | undefined;
-  /** Complete releases (renamed into place), with their manifest bytes when present. */
-  releases: { id: string; manifest: Buffer | undefined }[];
+  /** Complete releases (renamed into place), with their manifest and signature when present. */
+  releases: { id: string; manifest: Buffer | undefined; signature: Buffer | undefined }[];
   /** Names under releases/ left by interrupted deploys (`*.tmp`). */
   leftovers: string[];
   lock: { info: string; heartbeat: number | undefined } | undefined;
@@ -106,12 +107,17 @@ export function parseInspect(stdout: Buffer, nonce: string): HostSnapshot {
         snapshot.current = currentRelease(text.replace(/\n$/, ''));
         break;
       case 'release':
-        lastRelease = text.endsWith('.tmp') ? undefined : { id: text, manifest: undefined };
+        lastRelease = text.endsWith('.tmp')
+          ? undefined
+          : { id: text, manifest: undefined, signature: undefined };
         if (lastRelease) snapshot.releases.push(lastRelease);
         else snapshot.leftovers.push(text);
         break;
       case 'manifest':
         if (lastRelease) lastRelease.manifest = body;
+        break;
+      case 'signature':
+        if (lastRelease) lastRelease.signature = body;
         break;
       case 'lock':
         snapshot.lock = { info: text.trim(), heartbeat: undefined };

@@ -25,6 +25,8 @@ export const EXIT = {
   missing: 79,
   indexDiffers: 80,
   cutShort: 81,
+  /** A user's command ran past its time and was stopped (as GNU timeout says it). */
+  timedOut: 124,
   noTar: 127,
 } as const;
 
@@ -115,7 +117,9 @@ export const READ_CURRENT = `if [ -h current ]; then readlink current 2>/dev/nul
 
 /** Removes what interrupted deploys left: releases being received, links being made, locks moved aside. */
 export function cleanScript(root: string): string {
-  return inRoot(root, [`rm -rf releases/*.tmp current.tmp-* .deploy/lock.stale-* .deploy/*.tmp`]);
+  return inRoot(root, [
+    `rm -rf releases/*.tmp current.tmp-* .deploy/lock.stale-* .deploy/lock.new-* .deploy/*.tmp`,
+  ]);
 }
 
 export function appendHistoryScript(root: string, lines: readonly string[]): string {

@@ -1,15 +1,17 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { Transform } from 'node:stream';
-import type { AssetState, ReleaseState, RepositoryState } from '../state.js';
+import { randomBytes } from 'node:crypto';
+import type { ReleaseState, RepositoryState } from '../state.js';
+import { creationRefused, touchesWorkflows } from '../rules.js';
 import { HttpError } from '../world.js';
 import { resolveCommitish, validRefName } from './git.js';
-import { assetJson, paginate, releaseJson } from './render.js';
+import { paginateFirstThousand, releaseJson, tagJson } from './render.js';
 import { writer, type RestContext, type RestHandler } from './server.js';
 
 /**
- * Releases and their assets, with the GitHub behaviour the release ledger depends on: drafts
- * have no tag until published and are hidden from anonymous readers; a tag holds one published
- * release; an immutable release's assets and tag are locked at publish.
+ * Releases, with the GitHub behaviour the release ledger depends on: drafts have no tag until
+ * published and are hidden from anonymous readers; a tag holds one published release; an
+ * immutable release's assets and tag are locked at publish and its tag name is never reused; the
+ * Actions token gets 404 for a release whose target commit changes workflow files; lists stop
+ * at 1,000 results.
  */
 
 interface ReleaseBody {
@@ -25,22 +27,18 @@ interface ReleaseBody {
 const IMMUTABLE =
   'Cannot modify an immutable release. Only the release title and notes can change.';
 
-function findRelease(context: RestContext, id: unknown): ReleaseState {
+export function findRelease(context: RestContext, id: unknown): ReleaseState {
   const release = context.repository.releases.find((r) => r.id === id);
   if (!release || (release.draft && !context.actor)) throw new HttpError(404, 'Not Found');
   return release;
 }
 
-function findAsset(context: RestContext): { release: ReleaseState; asset: AssetState } {
-  for (const release of context.repository.releases) {
-    if (release.draft && !context.actor) continue;
-    const asset = release.assets.find((a) => a.id === context.params.asset_id);
-    if (asset) return { release, asset };
-  }
-  throw new HttpError(404, 'Not Found');
-}
-
-function validation(resource: string, field: string, code: string, message?: string): HttpError {
+export function validation(
+  resource: string,
+  field: string,
+  code: string,
+  message?: string,
+): HttpError {
   return new HttpError(422, 'Validation Failed', [
     { resource, code, field, ...(message ? { message } : {}) },
   ]);
@@ -56,6 +54,17 @@ function checkTagFree(repository: RepositoryState, tag: string, except?: Release
   }
 }
 
+/**
+ * The target commit as GitHub resolves it (`target_commitish`, else the default branch's head),
+ * and the 404 the Actions token gets when that commit changes workflow files.
+ */
+function checkTarget(context: RestContext, target: string): void {
+  const commit = resolveCommitish(context.repository, target);
+  if (commit && touchesWorkflows(context.repository, context.actor, commit)) {
+    throw new HttpError(404, 'Not Found');
+  }
+}
+
 /** The checks GitHub makes before a release goes public on a tag, and the tag it then creates. */
 function publish(context: RestContext, release: ReleaseState): void {
   const { repository, world } = context;
@@ -64,6 +73,15 @@ function publish(context: RestContext, release: ReleaseState): void {
   if (!repository.refs.has(tagRef)) {
     const sha = resolveCommitish(repository, release.targetCommitish);
     if (!sha) throw validation('Release', 'target_commitish', 'invalid');
+    const refused = creationRefused(repository, tagRef);
+    if (refused) {
+      throw validation(
+        'Release',
+        'pre_receive',
+        'custom',
+        `pre_receive Repository rule violations found\n${refused}`,
+      );
+    }
     repository.refs.set(tagRef, sha);
   }
   release.draft = false;
@@ -90,6 +108,7 @@ const createRelease: RestHandler = (context) => {
   if (!repository.refs.has(`refs/tags/${tag}`) && !resolveCommitish(repository, target)) {
     throw validation('Release', 'target_commitish', 'invalid');
   }
+  checkTarget(context, target);
   const now = world.state.now();
   const release: ReleaseState = {
     id: world.state.id(),
@@ -125,6 +144,7 @@ const updateRelease: RestHandler = (context) => {
       (body.prerelease !== undefined && body.prerelease !== release.prerelease);
     if (changes) throw new HttpError(422, IMMUTABLE);
   }
+  checkTarget(context, body.target_commitish ?? release.targetCommitish);
   if (body.tag_name !== undefined) {
     if (!validRefName(`refs/tags/${body.tag_name}`))
       throw validation('Release', 'tag_name', 'invalid');
@@ -156,109 +176,6 @@ const deleteRelease: RestHandler = async (context) => {
   return { status: 204 };
 };
 
-const uploadAsset: RestHandler = async (context) => {
-  const { repository, world, request } = context;
-  const release = findRelease(context, context.params.release_id);
-  if (release.immutable) throw new HttpError(422, 'Cannot upload assets to an immutable release.');
-  const name = String(context.query.name);
-  const inFlight = uploading.get(release) ?? new Set<string>();
-  uploading.set(release, inFlight);
-  if (release.assets.some((asset) => asset.name === name) || inFlight.has(name)) {
-    throw validation('ReleaseAsset', 'name', 'already_exists');
-  }
-  const contentType = request.headers['content-type'];
-  if (!contentType) throw new HttpError(422, 'Content-Type header is required for asset uploads');
-  const id = world.state.id();
-  const blob = `${repository.id}/${release.id}/${id}`;
-  const hash = createHash('sha256');
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  inFlight.add(name);
-  try {
-    await world.blobs.upload('release-assets', blob, request.pipe(counter), contentType);
-  } finally {
-    inFlight.delete(name);
-  }
-  const expected = request.headers['content-length'];
-  if (expected !== undefined && Number(expected) !== size) {
-    await world.blobs.delete('release-assets', blob);
-    throw new HttpError(
-      400,
-      `Content-Length ${expected} does not match the ${size} bytes received`,
-    );
-  }
-  if (release.immutable) {
-    await world.blobs.delete('release-assets', blob);
-    throw new HttpError(422, 'Cannot upload assets to an immutable release.');
-  }
-  const now = world.state.now();
-  const asset: AssetState = {
-    id,
-    name,
-    label: typeof context.query.label === 'string' ? context.query.label : null,
-    contentType,
-    size,
-    digest: `sha256:${hash.digest('hex')}`,
-    blob,
-    uploader: writer(context),
-    createdAt: now,
-    updatedAt: now,
-    downloadCount: 0,
-  };
-  release.assets.push(asset);
-  return { status: 201, body: assetJson(world, repository, release, asset) };
-};
-
-/** Asset names being uploaded, per release: a second upload of the same name is refused. */
-const uploading = new WeakMap<ReleaseState, Set<string>>();
-
-const getAsset: RestHandler = async (context) => {
-  const { release, asset } = findAsset(context);
-  const accept = context.request.headers.accept ?? '';
-  if (accept.includes('application/octet-stream')) {
-    asset.downloadCount++;
-    const location = await context.world.blobs.signedUrl('release-assets', asset.blob, {
-      permissions: 'r',
-      expiresInSeconds: 300,
-      // GitHub serves every asset download as octet-stream, whatever the asset's content type.
-      contentType: 'application/octet-stream',
-      contentDisposition: `attachment; filename=${asset.name}`,
-    });
-    return { status: 302, headers: { location } };
-  }
-  return { status: 200, body: assetJson(context.world, context.repository, release, asset) };
-};
-
-const updateAsset: RestHandler = (context) => {
-  const { release, asset } = findAsset(context);
-  if (release.immutable) throw new HttpError(422, IMMUTABLE);
-  const body = context.body as { name?: string; label?: string };
-  if (body.name !== undefined) {
-    if (release.assets.some((a) => a !== asset && a.name === body.name)) {
-      throw validation('ReleaseAsset', 'name', 'already_exists');
-    }
-    asset.name = body.name;
-  }
-  if (body.label !== undefined) asset.label = body.label;
-  asset.updatedAt = context.world.state.now();
-  return { status: 200, body: assetJson(context.world, context.repository, release, asset) };
-};
-
-const deleteAsset: RestHandler = async (context) => {
-  const { release, asset } = findAsset(context);
-  if (release.immutable)
-    throw new HttpError(422, 'Cannot delete assets from an immutable release.');
-  release.assets = release.assets.filter((a) => a !== asset);
-  await context.world.blobs.delete('release-assets', asset.blob);
-  return { status: 204 };
-};
-
 export const releaseRoutes: Record<string, RestHandler> = {
   'repos/create-release': createRelease,
   'repos/get-release': (context) => ({
@@ -282,26 +199,24 @@ export const releaseRoutes: Record<string, RestHandler> = {
     return { status: 200, body: releaseJson(context.world, context.repository, release) };
   },
   'repos/list-releases': (context) => {
-    const page = paginate(context, visibleReleases(context));
+    const page = paginateFirstThousand(context, visibleReleases(context));
     return {
       status: 200,
       body: page.items.map((release) => releaseJson(context.world, context.repository, release)),
       headers: page.headers,
     };
   },
-  'repos/update-release': updateRelease,
-  'repos/delete-release': deleteRelease,
-  'repos/list-release-assets': (context) => {
-    const release = findRelease(context, context.params.release_id);
-    const page = paginate(context, release.assets);
+  'repos/list-tags': (context) => {
+    const tags = [...context.repository.refs]
+      .filter(([ref]) => ref.startsWith('refs/tags/'))
+      .sort(([a], [b]) => (a < b ? 1 : a > b ? -1 : 0));
+    const page = paginateFirstThousand(context, tags);
     return {
       status: 200,
-      body: page.items.map((asset) => assetJson(context.world, context.repository, release, asset)),
+      body: page.items.map(([ref, sha]) => tagJson(context.world, context.repository, ref, sha)),
       headers: page.headers,
     };
   },
-  'repos/upload-release-asset': uploadAsset,
-  'repos/get-release-asset': getAsset,
-  'repos/update-release-asset': updateAsset,
-  'repos/delete-release-asset': deleteAsset,
+  'repos/update-release': updateRelease,
+  'repos/delete-release': deleteRelease,
 };

@@ -6,9 +6,11 @@ import type {
   DeploymentStatusState,
   ReleaseState,
   RepositoryState,
+  RulesetState,
   RunState,
+  TagObjectState,
 } from '../state.js';
-import type { World } from '../world.js';
+import { HttpError, type World } from '../world.js';
 import type { RestContext } from './server.js';
 
 /** GitHub's JSON for each resource, with URLs that point back at this emulator. */
@@ -60,7 +62,7 @@ export function assetJson(
     label: asset.label,
     uploader: simpleUser(world, asset.uploader),
     content_type: asset.contentType,
-    state: 'uploaded',
+    state: asset.state,
     size: asset.size,
     digest: asset.digest,
     download_count: asset.downloadCount,
@@ -97,13 +99,68 @@ export function releaseJson(world: World, repository: RepositoryState, release: 
   };
 }
 
+/** A ref points at a commit or at a tag object; GitHub says which. */
 export function refJson(world: World, repository: RepositoryState, ref: string, sha: string) {
   const api = repoApi(world, repository);
+  const type = repository.tagObjects.has(sha) ? 'tag' : 'commit';
   return {
     ref,
     node_id: nodeId('REF', hashCode(`${repository.fullName}:${ref}`)),
     url: `${api}/git/${ref}`,
-    object: { sha, type: 'commit', url: `${api}/git/commits/${sha}` },
+    object: { sha, type, url: `${api}/git/${type}s/${sha}` },
+  };
+}
+
+export function tagObjectJson(world: World, repository: RepositoryState, tag: TagObjectState) {
+  const api = repoApi(world, repository);
+  return {
+    node_id: nodeId('TAG', hashCode(tag.sha)),
+    tag: tag.tag,
+    sha: tag.sha,
+    url: `${api}/git/tags/${tag.sha}`,
+    message: tag.message,
+    tagger: tag.tagger,
+    object: { sha: tag.object, type: 'commit', url: `${api}/git/commits/${tag.object}` },
+    verification: {
+      verified: false,
+      reason: 'unsigned',
+      signature: null,
+      payload: null,
+      verified_at: null,
+    },
+  };
+}
+
+/** A ruleset; the list leaves out conditions and rules, as GitHub's list does. */
+export function rulesetJson(
+  world: World,
+  repository: RepositoryState,
+  ruleset: RulesetState,
+  full: boolean,
+) {
+  const api = repoApi(world, repository);
+  return {
+    id: ruleset.id,
+    name: ruleset.name,
+    target: ruleset.target,
+    source_type: 'Repository',
+    source: repository.fullName,
+    enforcement: ruleset.enforcement,
+    node_id: nodeId('RRS', ruleset.id),
+    _links: {
+      self: { href: `${api}/rulesets/${ruleset.id}` },
+      html: { href: `${world.urls.server}/${repository.fullName}/rules/${ruleset.id}` },
+    },
+    created_at: ruleset.createdAt,
+    updated_at: ruleset.createdAt,
+    ...(full
+      ? {
+          current_user_can_bypass: 'never',
+          bypass_actors: [],
+          conditions: { ref_name: { include: ruleset.include, exclude: ruleset.exclude } },
+          rules: ruleset.rules.map((type) => ({ type })),
+        }
+      : {}),
   };
 }
 
@@ -135,7 +192,7 @@ export function artifactJson(
     workflow_run: {
       id: artifact.runId,
       repository_id: repository.id,
-      head_repository_id: repository.id,
+      head_repository_id: run?.headRepositoryId ?? repository.id,
       head_branch: run?.headBranch ?? repository.defaultBranch,
       head_sha: run?.headSha ?? '',
     },
@@ -308,4 +365,33 @@ export function paginate<T>(
     items: items.slice((page - 1) * perPage, page * perPage),
     headers: links.length > 0 ? { link: links.join(', ') } : {},
   };
+}
+
+/** An entry of `GET tags`: the tag's commit (peeled), and its archives. */
+export function tagJson(world: World, repository: RepositoryState, ref: string, sha: string) {
+  const api = repoApi(world, repository);
+  const name = ref.slice('refs/tags/'.length);
+  const commit = repository.tagObjects.get(sha)?.object ?? sha;
+  return {
+    name,
+    commit: { sha: commit, url: `${api}/commits/${commit}` },
+    zipball_url: `${api}/zipball/refs/tags/${name}`,
+    tarball_url: `${api}/tarball/refs/tags/${name}`,
+    node_id: nodeId('REF', hashCode(`${repository.fullName}:${ref}`)),
+  };
+}
+
+/** GitHub's lists of releases and tags stop at 1,000 results: a page past them is refused. */
+export const LIST_LIMIT = 1000;
+
+export function paginateFirstThousand<T>(
+  context: RestContext,
+  items: T[],
+): { items: T[]; headers: Record<string, string> } {
+  const perPage = Math.min(100, Math.max(1, Number(context.query.per_page ?? 30) || 30));
+  const page = Math.max(1, Number(context.query.page ?? 1) || 1);
+  if ((page - 1) * perPage >= LIST_LIMIT) {
+    throw new HttpError(422, `Only the first ${LIST_LIMIT} results are available.`);
+  }
+  return paginate(context, items.slice(0, LIST_LIMIT));
 }

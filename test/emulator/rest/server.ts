@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Operation, Problem } from '../contract.js';
+import type { Operation, Problem, RouteMatch } from '../contract.js';
+import { loseAnswer, type Fault } from '../faults.js';
+import { spendRequest } from '../rules.js';
 import type { Actor, RepositoryState } from '../state.js';
 import { HttpError, type World } from '../world.js';
 
@@ -16,6 +18,8 @@ export interface RestContext {
   url: URL;
   actor: Actor | undefined;
   repository: RepositoryState;
+  /** A fault that acts after the request takes effect (`starter` is the upload's to play). */
+  fault: Fault | undefined;
 }
 
 export interface RestAnswer {
@@ -55,6 +59,187 @@ export function restListener(
   };
 }
 
+/** One request and its answer, with what every step records. */
+interface Exchange {
+  world: World;
+  origin: 'api' | 'uploads';
+  request: IncomingMessage;
+  response: ServerResponse;
+  method: string;
+  url: URL;
+  token: string | undefined;
+}
+
+function record(exchange: Exchange, operation: string | undefined): void {
+  const { world, response, token } = exchange;
+  response.once('finish', () =>
+    world.requests.push({
+      origin: exchange.origin,
+      method: exchange.method,
+      path: exchange.url.pathname + exchange.url.search,
+      operation,
+      status: response.statusCode,
+      ...(token ? { token } : {}),
+    }),
+  );
+}
+
+function violation(
+  exchange: Exchange,
+  operation: string,
+  problems: Problem[],
+  direction: 'request' | 'response',
+): void {
+  for (const problem of problems) {
+    exchange.world.violations.push({
+      operation,
+      direction,
+      method: exchange.method,
+      path: exchange.url.pathname,
+      field: problem.field,
+      message: problem.message,
+    });
+  }
+}
+
+/** The operation a request is for, or a 404 (recorded as a violation) when GitHub has none there. */
+async function route(exchange: Exchange): Promise<RouteMatch | undefined> {
+  const { world, method, url, request, response, origin } = exchange;
+  const match = world.contract.match(method, url.pathname);
+  const operation = typeof match === 'object' ? match.operation : undefined;
+  const problem =
+    operation === undefined
+      ? {
+          field: 'route',
+          message: `${method} ${url.pathname} is not an operation of GitHub's REST API`,
+        }
+      : operation.uploads !== (origin === 'uploads')
+        ? {
+            field: 'origin',
+            message: operation.uploads
+              ? `${operation.id} is served by uploads.github.com: send it to the release's upload_url`
+              : `${operation.id} is not served by uploads.github.com`,
+          }
+        : undefined;
+  record(exchange, operation?.id);
+  if (
+    operation &&
+    (await world.faults.apply(
+      [operation.id, `${operation.method} ${operation.template}`],
+      request,
+      response,
+      'rest',
+    )) === 'handled'
+  ) {
+    return undefined;
+  }
+  if (problem || typeof match !== 'object') {
+    violation(
+      exchange,
+      operation?.id ?? 'unknown',
+      [problem ?? { field: 'route', message: 'unknown' }],
+      'request',
+    );
+    await drain(request);
+    send(response, 404, NOT_FOUND);
+    return undefined;
+  }
+  return match;
+}
+
+/** The JSON body, checked with the path and query against the contract; undefined once answered. */
+async function checkedRequest(exchange: Exchange, match: RouteMatch) {
+  const { world, request, response, url } = exchange;
+  const { operation } = match;
+  let body: unknown;
+  if (!operation.uploads) {
+    const raw = await readBody(request);
+    try {
+      body = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : undefined;
+    } catch {
+      violation(exchange, operation.id, [{ field: 'body', message: 'is not JSON' }], 'request');
+      send(response, 400, {
+        message: 'Problems parsing JSON',
+        documentation_url: operation.documentationUrl,
+      });
+      return undefined;
+    }
+  }
+  const checked = world.contract.checkRequest(
+    operation,
+    match.params,
+    url.searchParams,
+    body,
+    !operation.uploads,
+  );
+  if (checked.problems.length === 0) return { ...checked, body };
+  violation(exchange, operation.id, checked.problems, 'request');
+  if (operation.uploads) await drain(request);
+  send(response, 422, {
+    message: `Invalid request to ${operation.id}: ${describe(checked.problems)}`,
+    documentation_url: operation.documentationUrl,
+  });
+  return undefined;
+}
+
+type Checked = NonNullable<Awaited<ReturnType<typeof checkedRequest>>>;
+
+/** Authenticates, counts the Actions token's request, runs the handler; errors in GitHub's shape. */
+async function answerFor(
+  exchange: Exchange,
+  operation: Operation,
+  checked: Checked,
+  handlers: Record<string, RestHandler>,
+): Promise<{ answer: RestAnswer; budget: Record<string, string> }> {
+  const { world, request, token } = exchange;
+  let budget: Record<string, string> = {};
+  try {
+    const actor = authenticate(world, token);
+    const repository = findRepository(world, checked.params, actor);
+    if (actor?.type === 'Bot') budget = spendRequest(repository);
+    if (!isRead(exchange.method) && !actor) throw new HttpError(401, 'Requires authentication');
+    const handler = handlers[operation.id];
+    if (!handler) {
+      violation(
+        exchange,
+        operation.id,
+        [{ field: 'route', message: `${operation.id} is documented but not emulated` }],
+        'request',
+      );
+      throw new HttpError(404, 'Not Found');
+    }
+    const fault = world.faults.pending(exchange.response);
+    const { params, query, body } = checked;
+    const answer = await handler({
+      world,
+      operation,
+      params,
+      query,
+      body,
+      request,
+      url: exchange.url,
+      actor,
+      repository,
+      fault,
+    });
+    return { answer, budget };
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    const body = {
+      message: error.message,
+      documentation_url: operation.documentationUrl,
+      ...(error.errors ? { errors: error.errors } : {}),
+      ...(error.status === 401 || error.status === 404 ? { status: String(error.status) } : {}),
+    };
+    return {
+      answer: { status: error.status, body, headers: { ...budget, ...error.headers } },
+      budget,
+    };
+  } finally {
+    if (operation.uploads && !request.readableEnded) await drain(request);
+  }
+}
+
 async function serve(
   world: World,
   origin: 'api' | 'uploads',
@@ -64,157 +249,36 @@ async function serve(
 ): Promise<void> {
   const method = request.method ?? 'GET';
   const url = new URL(request.url ?? '/', world.urls[origin]);
-  const record = (operation: string | undefined) =>
-    response.once('finish', () =>
-      world.requests.push({
-        origin,
-        method,
-        path: url.pathname + url.search,
-        operation,
-        status: response.statusCode,
-      }),
-    );
-  const violation = (operation: string, problems: Problem[], direction: 'request' | 'response') => {
-    for (const problem of problems) {
-      world.violations.push({
-        operation,
-        direction,
-        method,
-        path: url.pathname,
-        field: problem.field,
-        message: problem.message,
-      });
-    }
+  const exchange = {
+    world,
+    origin,
+    request,
+    response,
+    method,
+    url,
+    token: tokenOf(request.headers.authorization),
   };
-
-  const match = world.contract.match(method, url.pathname);
-  if (match === undefined || match === 'method-not-allowed') {
-    record(undefined);
-    violation(
-      'unknown',
-      [
-        {
-          field: 'route',
-          message: `${method} ${url.pathname} is not an operation of GitHub's REST API`,
-        },
-      ],
-      'request',
-    );
-    await drain(request);
-    send(response, 404, NOT_FOUND);
-    return;
-  }
+  const match = await route(exchange);
+  if (!match) return;
+  const checked = await checkedRequest(exchange, match);
+  if (!checked) return;
   const { operation } = match;
-  record(operation.id);
-  const documentation = operation.documentationUrl;
-  const keys = [operation.id, `${operation.method} ${operation.template}`];
-  if ((await world.faults.apply(keys, request, response, 'rest')) === 'handled') return;
-
-  if (operation.uploads !== (origin === 'uploads')) {
-    violation(
-      operation.id,
-      [
-        {
-          field: 'origin',
-          message: operation.uploads
-            ? `${operation.id} is served by uploads.github.com: send it to the release's upload_url`
-            : `${operation.id} is not served by uploads.github.com`,
-        },
-      ],
-      'request',
-    );
-    await drain(request);
-    send(response, 404, NOT_FOUND);
-    return;
-  }
-
-  let body: unknown;
-  let bodyIsJson = false;
-  if (!operation.uploads) {
-    const raw = await readBody(request);
-    if (raw.length > 0) {
-      bodyIsJson = true;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        violation(operation.id, [{ field: 'body', message: 'is not JSON' }], 'request');
-        send(response, 400, { message: 'Problems parsing JSON', documentation_url: documentation });
-        return;
-      }
-    } else {
-      bodyIsJson = true;
-    }
-  }
-  const checked = world.contract.checkRequest(
-    operation,
-    match.params,
-    url.searchParams,
-    body,
-    bodyIsJson,
-  );
-  if (checked.problems.length > 0) {
-    violation(operation.id, checked.problems, 'request');
-    if (operation.uploads) await drain(request);
-    send(response, 422, {
-      message: `Invalid request to ${operation.id}: ${describe(checked.problems)}`,
-      documentation_url: documentation,
-    });
-    return;
-  }
-
-  let answer: RestAnswer;
-  try {
-    const actor = authenticate(world, request.headers.authorization);
-    const repository = findRepository(world, checked.params, actor);
-    if (!isRead(method) && !actor) {
-      throw new HttpError(401, 'Requires authentication');
-    }
-    const handler = handlers[operation.id];
-    if (!handler) {
-      violation(
-        operation.id,
-        [{ field: 'route', message: `${operation.id} is documented but not emulated` }],
-        'request',
-      );
-      throw new HttpError(404, 'Not Found');
-    }
-    answer = await handler({
-      world,
-      operation,
-      params: checked.params,
-      query: checked.query,
-      body,
-      request,
-      url,
-      actor,
-      repository,
-    });
-  } catch (error) {
-    if (!(error instanceof HttpError)) throw error;
-    answer = {
-      status: error.status,
-      body: {
-        message: error.message,
-        documentation_url: documentation,
-        ...(error.errors ? { errors: error.errors } : {}),
-        ...(error.status === 401 || error.status === 404 ? { status: String(error.status) } : {}),
-      },
-      headers: error.headers,
-    };
-  } finally {
-    if (operation.uploads && !request.readableEnded) await drain(request);
-  }
-
+  const { answer, budget } = await answerFor(exchange, operation, checked, handlers);
   const problems = world.contract.checkResponse(operation, answer.status, answer.body);
   if (problems.length > 0) {
-    violation(operation.id, problems, 'response');
+    violation(exchange, operation.id, problems, 'response');
     send(response, 500, {
       message: `Emulator answer to ${operation.id} (${answer.status}) breaks GitHub's contract: ${describe(problems)}`,
-      documentation_url: documentation,
+      documentation_url: operation.documentationUrl,
     });
     return;
   }
-  send(response, answer.status, answer.body, answer.headers);
+  const fault = world.faults.pending(response);
+  if (fault?.kind === 'lost') {
+    loseAnswer(request, response, fault);
+    return;
+  }
+  send(response, answer.status, answer.body, { ...budget, ...answer.headers });
 }
 
 function describe(problems: Problem[]): string {
@@ -226,15 +290,17 @@ function isRead(method: string): boolean {
 }
 
 /** `token X`, `Bearer X`, or Basic with the token as password, as GitHub accepts. */
-function authenticate(world: World, header: string | undefined): Actor | undefined {
+function tokenOf(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const [scheme = '', value = ''] = header.trim().split(/\s+/, 2);
-  let token = value;
   if (scheme.toLowerCase() === 'basic') {
-    token = Buffer.from(value, 'base64').toString('utf8').split(':').slice(1).join(':');
-  } else if (!['token', 'bearer'].includes(scheme.toLowerCase())) {
-    token = '';
+    return Buffer.from(value, 'base64').toString('utf8').split(':').slice(1).join(':');
   }
+  return ['token', 'bearer'].includes(scheme.toLowerCase()) ? value : '';
+}
+
+function authenticate(world: World, token: string | undefined): Actor | undefined {
+  if (token === undefined) return undefined;
   const actor = world.state.tokens.get(token);
   if (!actor) throw new HttpError(401, 'Bad credentials');
   return actor;

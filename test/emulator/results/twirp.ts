@@ -148,80 +148,55 @@ export function twirpListener(
   };
 }
 
-async function serve(
+interface Call {
+  world: World;
+  operation: string | undefined;
+  method: string;
+  path: string;
+}
+
+function violate(call: Call, problems: Problem[], direction: 'request' | 'response'): void {
+  for (const problem of problems) {
+    call.world.violations.push({
+      operation: call.operation ?? 'unknown',
+      direction,
+      method: call.method,
+      path: call.path,
+      field: problem.field,
+      message: problem.message,
+    });
+  }
+}
+
+/** The run and job the runtime token names, or the Twirp error to answer. */
+function caller(
   world: World,
-  services: Record<string, TwirpService>,
   request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  const url = new URL(request.url ?? '/', world.urls.results);
-  const route = /^\/twirp\/github\.actions\.results\.api\.v1\.(\w+)\/(\w+)$/.exec(url.pathname);
-  const service = route?.[1] ?? '';
-  const name = route?.[2] ?? '';
-  const method = services[service]?.[name];
-  const operation = method ? `${service}/${name}` : undefined;
-  response.once('finish', () =>
-    world.requests.push({
-      origin: 'results',
-      method: request.method ?? 'POST',
-      path: url.pathname,
-      operation,
-      status: response.statusCode,
-    }),
-  );
-  const violation = (problems: Problem[], direction: 'request' | 'response') => {
-    for (const problem of problems) {
-      world.violations.push({
-        operation: operation ?? 'unknown',
-        direction,
-        method: request.method ?? 'POST',
-        path: url.pathname,
-        field: problem.field,
-        message: problem.message,
-      });
-    }
-  };
-
-  const chunks: Buffer[] = [];
-  for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
-  if (!method || request.method !== 'POST') {
-    violation([{ field: 'route', message: `no Twirp method at ${url.pathname}` }], 'request');
-    fail(response, 'bad_route', `no handler for path "${url.pathname}"`);
-    return;
-  }
-  if ((await world.faults.apply(operation ?? '', request, response, 'twirp')) === 'handled') {
-    return;
-  }
-  if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
-    violation([{ field: 'content-type', message: 'must be application/json' }], 'request');
-    fail(response, 'bad_route', 'unexpected Content-Type; this service speaks JSON');
-    return;
-  }
-
+):
+  | { claims: RuntimeClaims; ids: { runBackendId: string; jobBackendId: string }; run: RunState }
+  | [TwirpCode, string] {
   const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-  if (!bearer) {
-    fail(response, 'unauthenticated', 'missing the runtime token (Authorization: Bearer)');
-    return;
-  }
+  if (!bearer) return ['unauthenticated', 'missing the runtime token (Authorization: Bearer)'];
   const claims = verifyRuntimeToken(world.tokenKey, bearer);
-  if (typeof claims === 'string') {
-    fail(response, 'unauthenticated', claims);
-    return;
-  }
+  if (typeof claims === 'string') return ['unauthenticated', claims];
   const ids = resultsScope(claims);
   const run = ids && world.state.runs.get(ids.runBackendId);
-  if (!ids || !run) {
-    fail(response, 'permission_denied', 'the runtime token has no Actions.Results scope');
-    return;
-  }
+  if (!ids || !run) return ['permission_denied', 'the runtime token has no Actions.Results scope'];
+  return { claims, ids, run };
+}
 
+/** The message in snake_case, checked against the method's fields; problems are recorded. */
+function readMessage(
+  call: Call,
+  method: TwirpMethod,
+  text: string,
+): Record<string, unknown> | [TwirpCode, string] {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    raw = JSON.parse(text);
   } catch {
-    violation([{ field: 'body', message: 'is not JSON' }], 'request');
-    fail(response, 'malformed', 'the request body is not JSON');
-    return;
+    violate(call, [{ field: 'body', message: 'is not JSON' }], 'request');
+    return ['malformed', 'the request body is not JSON'];
   }
   const message =
     typeof raw === 'object' && raw !== null && !Array.isArray(raw)
@@ -234,17 +209,60 @@ async function serve(
       problems.push({ field: `request.${field}`, message: 'is required' });
     }
   }
-  if (problems.length > 0) {
-    violation(problems, 'request');
-    fail(
-      response,
-      'invalid_argument',
-      `${operation}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
-    );
+  if (problems.length === 0) return input;
+  violate(call, problems, 'request');
+  return [
+    'invalid_argument',
+    `${call.operation}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
+  ];
+}
+
+async function serve(
+  world: World,
+  services: Record<string, TwirpService>,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const url = new URL(request.url ?? '/', world.urls.results);
+  const route = /^\/twirp\/github\.actions\.results\.api\.v1\.(\w+)\/(\w+)$/.exec(url.pathname);
+  const method = services[route?.[1] ?? '']?.[route?.[2] ?? ''];
+  const call: Call = {
+    world,
+    operation: method ? `${route?.[1]}/${route?.[2]}` : undefined,
+    method: request.method ?? 'POST',
+    path: url.pathname,
+  };
+  response.once('finish', () =>
+    world.requests.push({
+      origin: 'results',
+      method: call.method,
+      path: call.path,
+      operation: call.operation,
+      status: response.statusCode,
+    }),
+  );
+  const chunks: Buffer[] = [];
+  for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
+  if (!method || request.method !== 'POST') {
+    violate(call, [{ field: 'route', message: `no Twirp method at ${url.pathname}` }], 'request');
+    fail(response, 'bad_route', `no handler for path "${url.pathname}"`);
     return;
   }
-  const otherRun = method.scope !== 'none' && input.workflow_run_backend_id !== ids.runBackendId;
-  const otherJob = method.scope === 'job' && input.workflow_job_run_backend_id !== ids.jobBackendId;
+  if ((await world.faults.apply(call.operation ?? '', request, response, 'twirp')) === 'handled')
+    return;
+  if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
+    violate(call, [{ field: 'content-type', message: 'must be application/json' }], 'request');
+    fail(response, 'bad_route', 'unexpected Content-Type; this service speaks JSON');
+    return;
+  }
+  const who = caller(world, request);
+  if (Array.isArray(who)) return fail(response, ...who);
+  const input = readMessage(call, method, Buffer.concat(chunks).toString('utf8'));
+  if (Array.isArray(input)) return fail(response, ...input);
+  const otherRun =
+    method.scope !== 'none' && input.workflow_run_backend_id !== who.ids.runBackendId;
+  const otherJob =
+    method.scope === 'job' && input.workflow_job_run_backend_id !== who.ids.jobBackendId;
   if (otherRun || otherJob) {
     fail(
       response,
@@ -253,16 +271,25 @@ async function serve(
     );
     return;
   }
+  await respond(call, response, method, {
+    world,
+    claims: who.claims,
+    run: who.run,
+    jobBackendId: who.ids.jobBackendId,
+    message: input,
+  });
+}
 
+/** Runs the method and answers, its output checked against the method's fields. */
+async function respond(
+  call: Call,
+  response: ServerResponse,
+  method: TwirpMethod,
+  context: TwirpContext,
+): Promise<void> {
   let output: Record<string, unknown>;
   try {
-    output = await method.handle({
-      world,
-      claims,
-      run,
-      jobBackendId: ids.jobBackendId,
-      message: input,
-    });
+    output = await method.handle(context);
   } catch (error) {
     if (!(error instanceof TwirpError)) throw error;
     fail(response, error.code, error.message);
@@ -270,11 +297,11 @@ async function serve(
   }
   const outputProblems = checkMessage(method.output, output, 'response');
   if (outputProblems.length > 0) {
-    violation(outputProblems, 'response');
+    violate(call, outputProblems, 'response');
     fail(
       response,
       'internal',
-      `emulator answer to ${operation} breaks the message: ${outputProblems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
+      `emulator answer to ${call.operation} breaks the message: ${outputProblems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
     );
     return;
   }

@@ -63,6 +63,7 @@ function io(env: Record<string, string> = {}): Io {
     stdout: { write: () => true },
     stderr: { write: () => true },
     tempDir: tmpdir(),
+    operator: 'alice@laptop',
   };
 }
 
@@ -142,6 +143,22 @@ describe('brr host options', () => {
     expect(
       await refusal({ hosts: 'deploy@web-2.example.com', knownHosts: path.join(home, 'nope') }),
     ).toMatch(/^Input '--known-hosts': cannot read .*nope \(ENOENT\)/);
+  });
+
+  it('take --proxy-jump as user@host[:port], checked against known_hosts like the hosts', async () => {
+    const hosts = 'deploy@web-1.example.com';
+    const access = await resolveHostAccess(
+      { hosts, sshKey: plainKey, proxyJump: 'jump@127.0.0.1:2222' },
+      scope,
+      io(),
+    );
+    expect(access.ssh?.bastion).toMatchObject({ user: 'jump', host: '127.0.0.1', port: 2222 });
+    expect(await refusal({ hosts, sshKey: plainKey, proxyJump: 'jump@bastion.example.com' })).toBe(
+      `bastion jump@bastion.example.com: is not in ${path.join(home, '.ssh', 'known_hosts')}; host keys are always checked; add bastion.example.com (ssh-keyscan -p 22 bastion.example.com >> ${path.join(home, '.ssh', 'known_hosts')}, then check its fingerprint)`,
+    );
+    expect(await refusal({ hosts, sshKey: plainKey, proxyJump: 'bastion' })).toBe(
+      `Input '--proxy-jump': expected user@bastion[:port], such as deploy@bastion.example.com, got "bastion"`,
+    );
   });
 
   it('take the key from --ssh-key, else the ssh-agent, else ~/.ssh/id_ed25519', async () => {

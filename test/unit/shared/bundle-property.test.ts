@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { join, posix } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packBundle, unpackBundle } from '../../../shared/bundle.js';
+import { packBundle } from '../../../shared/bundle.js';
+import { unpackBundle } from './unpack.js';
 import { snapshot, tempDir, writeTree, type TreeSpec } from './bundle-helpers.js';
 
 /** Names a user could give a file: spaces, dots, dashes, unicode; never `.`, `..` or a `/`. */

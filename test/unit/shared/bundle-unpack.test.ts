@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { checkedTar, unpackBundle } from '../../../shared/bundle.js';
+import { checkedTar } from '../../../shared/bundle.js';
 import { ConfigurationError } from '../../../shared/errors.js';
 import { handMadeTar, snapshot, tempDir, writeTree, type TarEntrySpec } from './bundle-helpers.js';
+import { unpackBundle } from './unpack.js';
 
 /** A directory with an innocent file, so every hostile tar starts with something to unpack. */
 async function source(): Promise<string> {
@@ -57,7 +58,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by GNU tar', 
     const from = await source();
     const archive = await gnuTar(['-P', join(from, 'ok.txt')], /^-.* \/.*\/ok\.txt$/m);
     expect(await refusedUnpack(archive)).toMatch(
-      /^bundle entry '\/.*\/ok\.txt' is absolute; expected a path relative to the root$/,
+      /^entry "\/.*\/ok\.txt": is absolute; expected a path relative to the root$/,
     );
   });
 
@@ -69,7 +70,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by GNU tar', 
       / \.\.\/\.\.\/evil\.txt$/m,
     );
     expect(await refusedUnpack(archive)).toBe(
-      "bundle entry '../../evil.txt' contains '..'; expected a path inside the root",
+      `entry "../../evil.txt": contains '..'; expected a path inside the root`,
     );
   });
 
@@ -81,7 +82,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by GNU tar', 
       / again\.txt link to ok\.txt$/m,
     );
     expect(await refusedUnpack(archive)).toBe(
-      "bundle entry 'again.txt' is a hardlink; a bundle holds only files, directories and symlinks",
+      'entry "again.txt": is a hardlink; a bundle holds only files, directories and symlinks',
     );
   });
 
@@ -90,13 +91,13 @@ describe('unpackBundle and checkedTar refuse hostile archives made by GNU tar', 
     execFileSync('mkfifo', [join(from, 'pipe')]);
     const archive = await gnuTar(['-C', from, 'ok.txt', 'pipe'], /^p.* pipe$/m);
     expect(await refusedUnpack(archive)).toBe(
-      "bundle entry 'pipe' is a fifo; a bundle holds only files, directories and symlinks",
+      'entry "pipe": is a fifo; a bundle holds only files, directories and symlinks',
     );
   });
 
   it('a device', async () => {
     const archive = await gnuTar(['-C', '/dev', 'null'], /^c.* null$/m);
-    expect(await refusedUnpack(archive)).toMatch(/^bundle entry 'null' is a character-device/);
+    expect(await refusedUnpack(archive)).toMatch(/^entry "null": is a character device;/);
   });
 
   it('symlinks pointing outside, absolute or relative', async () => {
@@ -106,11 +107,11 @@ describe('unpackBundle and checkedTar refuse hostile archives made by GNU tar', 
     await symlink('../../outside', join(from, 'd', 'up'));
     const absolute = await gnuTar(['-C', from, 'ok.txt', 'passwd'], / passwd -> \/etc\/passwd$/m);
     expect(await refusedUnpack(absolute)).toMatch(
-      /^symlink 'passwd' points to the absolute path '\/etc\/passwd'/,
+      /^symlink "passwd": points to an absolute path; expected a relative target inside the bundle, got "\/etc\/passwd"$/,
     );
     const relative = await gnuTar(['-C', from, 'ok.txt', 'd'], / d\/up -> \.\.\/\.\.\/outside$/m);
     expect(await refusedUnpack(relative)).toBe(
-      "symlink 'd/up' points outside the bundle (target '../../outside')",
+      'symlink "d/up": points outside the bundle; got "../../outside"',
     );
   });
 
@@ -120,7 +121,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by GNU tar', 
     for (const flag of ['--zstd', '-z']) {
       const archive = join(await tempDir(), 'evil.tar.x');
       execFileSync('tar', [flag, '-cf', archive, '-C', from, 'ok.txt', 'etc']);
-      expect(await refusedUnpack(archive)).toMatch(/^symlink 'etc' points to the absolute path/);
+      expect(await refusedUnpack(archive)).toMatch(/^symlink "etc": points to an absolute path/);
     }
   });
 });
@@ -133,18 +134,18 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
       { name: 'alias/x.txt', content: 'through the link\n' },
     ]);
     expect(await refusedUnpack(archive)).toBe(
-      "bundle entry 'alias/x.txt' would be written through the symlink 'alias'",
+      'entry "alias/x.txt" below the symlink "alias": would be written through the symlink',
     );
   });
 
   it('a path that appears twice, or a symlink replacing a directory', async () => {
     const twice = await handMade([{ name: 'ok.txt', content: 'again\n' }]);
-    expect(await refusedUnpack(twice)).toBe("bundle entry 'ok.txt' appears twice");
+    expect(await refusedUnpack(twice)).toBe('entry "ok.txt": appears twice');
     const replaced = await handMade([
       { name: 'dir/a.txt', content: 'a\n' },
       { name: 'dir', type: 'symlink', linkname: '/etc' },
     ]);
-    expect(await refusedUnpack(replaced)).toBe("bundle entry 'dir' appears twice");
+    expect(await refusedUnpack(replaced)).toBe('entry "dir": appears twice');
   });
 
   it('a symlink that escapes only through another symlink', async () => {
@@ -154,7 +155,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
       { name: 'd/l', type: 'symlink', linkname: '..' },
     ]);
     expect(await refusedUnpack(archive)).toBe(
-      "symlink 'a' points outside the bundle (target 'd/l/..')",
+      'symlink "a": points outside the bundle; got "d/l/.."',
     );
   });
 
@@ -163,7 +164,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
       { name: 'a', type: 'symlink', linkname: 'b' },
       { name: 'b', type: 'symlink', linkname: 'a' },
     ]);
-    expect(await refusedUnpack(archive)).toBe("symlink 'a' is part of a loop or a chain too deep");
+    expect(await refusedUnpack(archive)).toBe('symlink "a": is part of a loop or a chain too deep');
   });
 
   it('a block device, in a zstd or gzip bundle', async () => {
@@ -172,29 +173,31 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
       { name: 'disk', type: 'block-device', devmajor: 8, devminor: 0 },
     ]);
     for (const bundle of [zstdCompressSync(tar), gzipSync(tar)]) {
-      expect(await refusedUnpack(bundle)).toMatch(/^bundle entry 'disk' is a block-device/);
+      expect(await refusedUnpack(bundle)).toMatch(/^entry "disk": is a block device;/);
     }
   });
 
   it('an empty archive', async () => {
     expect(await refusedUnpack(await handMadeTar([]))).toBe(
-      'the bundle is empty; expected at least one file or symlink',
+      'the bundle: is empty; expected at least one file or symlink',
     );
   });
 
   it('bytes that are not a tar, or a tar cut short', async () => {
     const tar = await handMadeTar([{ name: 'ok.txt', content: 'x'.repeat(5000) }]);
     expect(await refusedUnpack(Buffer.from('this is not a tar at all'.repeat(40)))).toMatch(
-      /^the bundle is not a valid tar: /,
+      /^the bundle: is not a valid tar: /,
     );
-    expect(await refusedUnpack(tar.subarray(0, 2048))).toMatch(/^the bundle is not a valid tar: /);
+    expect(await refusedUnpack(tar.subarray(0, 2048))).toMatch(
+      /^the bundle: is not a valid tar: the archive ends inside an entry$/,
+    );
     const compressed = zstdCompressSync(tar);
     expect(await refusedUnpack(compressed.subarray(0, compressed.length - 10))).toMatch(
-      /^the bundle is not valid zstd data: |^the bundle is not a valid tar: /,
+      /^the bundle: is not valid zstd data; got |^the bundle: is not a valid tar: /,
     );
     const broken = Buffer.from(compressed);
     broken.fill(7, 12);
-    expect(await refusedUnpack(broken)).toMatch(/^the bundle is not valid zstd data: /);
+    expect(await refusedUnpack(broken)).toMatch(/^the bundle: is not valid zstd data; got /);
   });
 
   it('a bundle compressed otherwise than expected', async () => {
@@ -204,7 +207,7 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
     }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toBe(
-      'the bundle is not zstd-compressed (it starts like gzip)',
+      'the bundle: expected zstd-compressed data, got data that starts like gzip',
     );
   });
 });
@@ -245,6 +248,6 @@ describe('checkedTar read late', () => {
     const reading = (async () => {
       for await (const chunk of stream) void chunk;
     })();
-    await expect(reading).rejects.toThrow("bundle entry 'link' is a hardlink");
+    await expect(reading).rejects.toThrow('entry "link": is a hardlink');
   });
 });

@@ -112,32 +112,32 @@ describe('mergeConfig', () => {
     );
     expect(errorOf(() => merge({ vars: '"x"' }))).toMatch(/got a string/);
     expect(errorOf(() => merge({ secrets: '{"PIN": 1234}' }))).toBe(
-      "Input 'secrets': the value of PIN must be a string",
+      'Input \'secrets\': the value of "PIN": expected a string, got a number',
     );
     expect(errorOf(() => merge({ vars: '{"PORT": 8080}' }))).toBe(
-      "Input 'vars': the value of PORT must be a string, got 8080",
+      'Input \'vars\': the value of "PORT": expected a string, got 8080',
     );
   });
 
   it('refuses keys that are not environment variable names, naming the key and the input', () => {
     expect(errorOf(() => merge({ vars: '{"1PORT": "1"}' }))).toMatch(
-      /^Input 'vars': key "1PORT" is not a valid environment variable name/,
+      /^Input 'vars': key: expected an environment variable name .*, got "1PORT"$/,
     );
     expect(errorOf(() => merge({ secrets: '{"DB-URL": "x"}' }))).toMatch(
-      /^Input 'secrets': key "DB-URL" is not a valid/,
+      /^Input 'secrets': key: expected an environment variable name .*, got "DB-URL"$/,
     );
     expect(errorOf(() => merge({ config: 'MY VAR=1' }))).toMatch(
-      /^Input 'config': key "MY VAR" is not a valid/,
+      /^Input 'config': key: expected an environment variable name .*, got "MY VAR"$/,
     );
     expect(merge({ vars: '{"BAD-BUT-EXCLUDED": "1"}', exclude: ['BAD*'] }).vars).toEqual({});
   });
 
   it('refuses malformed or repeated config lines', () => {
     expect(errorOf(() => merge({ config: 'A=1\nsecret-looking-line' }))).toBe(
-      "Input 'config' line 2: expected KEY=value",
+      "Input 'config': line 2: expected KEY=value",
     );
     expect(errorOf(() => merge({ config: 'A=1\nB=2\nA=3' }))).toBe(
-      "Input 'config': A is set twice (lines 1 and 3)",
+      'Input \'config\': "A": is set twice (lines 1 and 3)',
     );
   });
 
@@ -151,9 +151,9 @@ describe('mergeConfig', () => {
 
   it('refuses bad patterns, naming the input and line', () => {
     expect(errorOf(() => merge({ include: ['APP_*', 'db url'] }))).toMatch(
-      /^Input 'include' line 2 "db url": expected a key name or a pattern/,
+      /^Input 'include': line 2: expected a key name or a pattern with \* \(like APP_\*\), got "db url"$/,
     );
-    expect(errorOf(() => merge({ exclude: ['(.*)'] }))).toMatch(/^Input 'exclude' line 1/);
+    expect(errorOf(() => merge({ exclude: ['(.*)'] }))).toMatch(/^Input 'exclude': line 1: /);
   });
 });
 
@@ -178,23 +178,23 @@ describe('validateConfig', () => {
 
   it('names the key and the rule it breaks, never the value', () => {
     expect(errorOf(() => validateConfig({ ...good, PORT: 'eighty' }, schema))).toBe(
-      'config key PORT: must be integer',
+      "Input 'schema': config key PORT: must be integer",
     );
     expect(errorOf(() => validateConfig({ ...good, PORT: '70000' }, schema))).toBe(
-      'config key PORT: must be <= 65535',
+      "Input 'schema': config key PORT: must be <= 65535",
     );
     expect(errorOf(() => validateConfig({ ...good, DB_URL: 'hunter2 not a url' }, schema))).toBe(
-      'config key DB_URL: must match format "uri"',
+      'Input \'schema\': config key DB_URL: must match format "uri"',
     );
     expect(errorOf(() => validateConfig({ PORT: '1' }, schema))).toBe(
-      'config key DB_URL: is required by the schema',
+      "Input 'schema': config key DB_URL: is required by the schema",
     );
     expect(errorOf(() => validateConfig({ ...good, PORT: 'x', LOG_LEVEL: 'loud' }, schema))).toBe(
-      'config key PORT: must be integer (and 1 more)',
+      "Input 'schema': config key PORT: must be integer (and 1 more)",
     );
     const closed = JSON.stringify({ type: 'object', additionalProperties: false, properties: {} });
     expect(errorOf(() => validateConfig({ EXTRA: '1' }, closed))).toBe(
-      'config key EXTRA: is not allowed by the schema',
+      "Input 'schema': config key EXTRA: is not allowed by the schema",
     );
   });
 
@@ -202,7 +202,7 @@ describe('validateConfig', () => {
     const loose = JSON.stringify({ properties: { PORT: { type: 'integer' } }, required: ['PORT'] });
     expect(() => validateConfig({ PORT: '80' }, loose)).not.toThrow();
     expect(errorOf(() => validateConfig({ PORT: 'x' }, loose))).toBe(
-      'config key PORT: must be integer',
+      "Input 'schema': config key PORT: must be integer",
     );
   });
 
@@ -215,20 +215,20 @@ describe('validateConfig', () => {
     });
     expect(() => validateConfig({ PORT: '1' }, modern)).not.toThrow();
     expect(errorOf(() => validateConfig({ PORT: '1', TLS_CERT: 'c' }, modern))).toBe(
-      'config: must have property TLS_KEY when property TLS_CERT is present',
+      "Input 'schema': config: must have property TLS_KEY when property TLS_CERT is present",
     );
   });
 
   it('refuses a schema that is not JSON or not a valid schema, naming the input', () => {
     expect(errorOf(() => validateConfig({}, '{type: object}'))).toMatch(
-      /^Input 'schema' is not valid JSON/,
+      /^Input 'schema': is not valid JSON; got /,
     );
     expect(errorOf(() => validateConfig({}, '[]'))).toBe(
       "Input 'schema': expected a JSON Schema object",
     );
     expect(errorOf(() => validateConfig({}, '{"type": "objekt"}'))).toMatch(/^Input 'schema': /);
     expect(errorOf(() => validateConfig({}, '{"typo": 1}'))).toMatch(
-      /^Input 'schema': strict mode: unknown keyword: "typo"/,
+      /^Input 'schema': is not a usable JSON Schema; got strict mode: unknown keyword: "typo"/,
     );
   });
 });

@@ -13,7 +13,7 @@ import {
   parseBuildFacts,
   parseManifest,
   serializeManifest,
-  verifyChain,
+  checkPreviousLink,
 } from '../../../shared/manifest.js';
 
 const SHA_A = '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d';
@@ -153,13 +153,13 @@ describe('serializeManifest and parseManifest', () => {
 
   it('refuses a newer schema version with a clear message', () => {
     expect(parseError(bytesOf({ ...manifest(), schemaVersion: 2 }))).toBe(
-      'release.json schema version 2 is newer than this action understands (1); update build-release-run',
+      'release.json: has schema version 2, newer than this action understands (1); update build-release-run',
     );
   });
 
   it('refuses malformed JSON and non-objects', () => {
     expect(parseError(new TextEncoder().encode('{"app":'))).toMatch(
-      /^release.json is not valid JSON/,
+      /^release.json: is not valid JSON; got /,
     );
     expect(parseError(new Uint8Array([0x7b, 0xff, 0x7d]))).toMatch(/not valid JSON/);
     expect(parseError(bytesOf([1, 2]))).toBe('release.json: expected a JSON object');
@@ -170,13 +170,15 @@ describe('serializeManifest and parseManifest', () => {
     expect(parseError(bytesOf({ ...m, schemaVersion: 0 }))).toMatch(/field schemaVersion/);
     const withoutActor: Partial<Manifest> = { ...m };
     delete withoutActor.actor;
-    expect(parseError(bytesOf(withoutActor))).toBe('release.json: field actor is missing');
-    expect(parseError(bytesOf({ ...m, extra: 1 }))).toBe('release.json: unknown field extra');
+    expect(parseError(bytesOf(withoutActor))).toBe('release.json field actor: is missing');
+    expect(parseError(bytesOf({ ...m, extra: 1 }))).toBe(
+      'release.json: has an unknown field; got extra',
+    );
     expect(parseError(bytesOf({ ...m, build: { ...m.build, files: 3 } }))).toBe(
-      'release.json: unknown field build.files',
+      'release.json: has an unknown field; got build.files',
     );
     expect(parseError(bytesOf({ ...m, build: { ...m.build, digest: 'md5:abc' } }))).toMatch(
-      /^release.json: field build.digest: expected sha256:/,
+      /^release.json field build.digest: expected sha256:/,
     );
     expect(parseError(bytesOf({ ...m, build: { ...m.build, compression: 'xz' } }))).toMatch(
       /field build.compression/,
@@ -188,7 +190,10 @@ describe('serializeManifest and parseManifest', () => {
       /field config.vars.BAD-NAME/,
     );
     expect(parseError(bytesOf(withConfig(m, { PORT: '1' }, { PORT: fingerprint('3') })))).toBe(
-      'release.json: field config.vars.PORT: is also a secret name',
+      'release.json field config.vars.PORT: is also a secret name',
+    );
+    expect(parseError(bytesOf({ ...m, id: 'latest' }))).toBe(
+      `release.json field id: expected a release ID other than 'latest' and 'previous' (they select a release), not ending in .tmp, got "latest"`,
     );
     const unsorted = { ...m.config.secrets!, names: ['DB_URL', 'API_KEY'] };
     expect(parseError(bytesOf({ ...m, config: { ...m.config, secrets: unsorted } }))).toMatch(
@@ -206,7 +211,7 @@ describe('serializeManifest and parseManifest', () => {
 
   it('names the file it was told in errors', () => {
     expect(() => parseManifest(new Uint8Array(), 'shop/production/v3 release.json')).toThrow(
-      /^shop\/production\/v3 release.json is not valid JSON/,
+      /^shop\/production\/v3 release.json: is not valid JSON; got /,
     );
   });
 });
@@ -243,7 +248,7 @@ describe('BuildFacts', () => {
 
   it('refuses unknown fields and bad values, naming them', () => {
     expect(() => parseBuildFacts({ ...facts, extra: true })).toThrow(
-      'build facts: unknown field extra',
+      'build facts: has an unknown field; got extra',
     );
     expect(() => parseBuildFacts({ ...facts, sha: 'main' })).toThrow(
       /field sha: expected a full commit SHA/,
@@ -274,36 +279,38 @@ describe('hash chain', () => {
       id: 'v2',
       digest: digestOf(entries[1]!.bytes),
     });
-    expect(() => verifyChain(entries)).not.toThrow();
-    expect(() => verifyChain(entries.slice(1))).not.toThrow();
+    expect(() => checkPreviousLink(entries[1]!, entries[0]!)).not.toThrow();
+    expect(() => checkPreviousLink(entries[2]!, entries[1]!)).not.toThrow();
   });
 
-  it('names the first broken link when a release was changed afterwards', () => {
+  it('refuses a link to a release that was changed afterwards', () => {
     const entries = ledger(4);
     const tampered = { ...entries[1]!.manifest, changes: 'nothing to see' };
     entries[1] = { manifest: tampered, bytes: serializeManifest(tampered) };
-    expect(() => verifyChain(entries)).toThrow(
-      /^ledger broken at v3: it records v2 as sha256:[0-9a-f]{64}, but v2's release.json is sha256:[0-9a-f]{64}; it was changed after v3 was made$/,
+    expect(() => checkPreviousLink(entries[2]!, entries[1]!)).toThrow(
+      /^release shop\/production\/v3: records v2 as sha256:[0-9a-f]{64}, but v2's release.json is sha256:[0-9a-f]{64}; v2 was changed after v3 was made$/,
     );
   });
 
   it('names a release whose link skips or drops its predecessor', () => {
     const entries = ledger(3);
-    expect(() => verifyChain([entries[0]!, entries[2]!])).toThrow(
-      'ledger broken at v3: its previous release is v2, but v1 comes before it',
+    expect(() => checkPreviousLink(entries[2]!, entries[0]!)).toThrow(
+      'release shop/production/v3: names v2 as its previous release, but v1 comes before it; the ledger is broken',
     );
     const orphan = { ...entries[1]!.manifest, previous: null };
     expect(() =>
-      verifyChain([entries[0]!, { manifest: orphan, bytes: serializeManifest(orphan) }]),
-    ).toThrow('ledger broken at v2: it names no previous release, but v1 comes before it');
+      checkPreviousLink({ manifest: orphan, bytes: serializeManifest(orphan) }, entries[0]!),
+    ).toThrow(
+      'release shop/production/v2: names no previous release, but v1 comes before it; the ledger is broken',
+    );
   });
 
   it('refuses to chain releases of different environments', () => {
     const [first] = ledger(1);
     const other = manifest({ environment: 'staging', id: 'v2', previous: chainTo(first) });
     expect(() =>
-      verifyChain([first!, { manifest: other, bytes: serializeManifest(other) }]),
-    ).toThrow(/another ledger/);
+      checkPreviousLink({ manifest: other, bytes: serializeManifest(other) }, first!),
+    ).toThrow(/a release of another ledger/);
   });
 });
 

@@ -4,6 +4,7 @@ import {
   appName,
   environmentName,
   parseHost,
+  releaseId,
   releaseNumber,
   releaseSelector,
   releaseTag,
@@ -48,6 +49,22 @@ describe('names', () => {
       expect(releaseSelector.safeParse(ok).success).toBe(true);
     }
     expect(releaseSelector.safeParse('v3; rm -rf /').success).toBe(false);
+  });
+
+  it('never takes a selector, or a name a host keeps for a release being received, as an ID', () => {
+    for (const reserved of ['latest', 'previous', 'v3.tmp']) {
+      const result = releaseId.safeParse(reserved);
+      expect(result.success, reserved).toBe(false);
+      expect(result.error?.issues[0]?.message).toBe(
+        `expected a release ID other than 'latest' and 'previous' (they select a release), not ending in .tmp, got "${reserved}"`,
+      );
+    }
+    for (const ok of ['v3', 'latest-fix', 'previously', 'v3.tmp.1']) {
+      expect(releaseId.safeParse(ok).success, ok).toBe(true);
+    }
+    expect(releaseSelector.safeParse('v3.tmp').error?.issues[0]?.message).toBe(
+      'expected latest, previous or a release ID (like v12), got "v3.tmp"',
+    );
   });
 
   it('builds and reads release tags', () => {

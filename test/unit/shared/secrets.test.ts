@@ -104,7 +104,9 @@ describe('encryptSecrets', () => {
   });
 
   it('needs a recipient', async () => {
-    expect(await errorOf(encryptSecrets(values, []))).toMatch(/^recipients: at least one/);
+    expect(await errorOf(encryptSecrets(values, []))).toBe(
+      "Input 'recipients': expected at least one age recipient to encrypt the secrets to",
+    );
   });
 });
 
@@ -126,7 +128,7 @@ describe('decryptSecrets', () => {
   it('refuses a wrong identity with a clear error', async () => {
     const armored = await encryptSecrets(values, [alice.recipient]);
     expect(await errorOf(decryptSecrets(armored, mallory.file))).toBe(
-      "identity: the identity does not decrypt the release's secrets; they were encrypted to other recipients",
+      "Input 'identity': does not decrypt the release's secrets: they were encrypted to other recipients",
     );
   });
 
@@ -135,7 +137,7 @@ describe('decryptSecrets', () => {
     const typo = alice.identity.slice(0, -1);
     const message = await errorOf(decryptSecrets(armored, `# key\n${typo}`));
     expect(message).toBe(
-      'identity line 2 is not an age X25519 identity (AGE-SECRET-KEY-1… from age-keygen)',
+      "Input 'identity': line 2: expected an age X25519 identity (AGE-SECRET-KEY-1… from age-keygen)",
     );
     expect(message).not.toContain(typo.slice(16));
     expect(await errorOf(decryptSecrets(armored, '# only comments\n'))).toMatch(
@@ -146,13 +148,13 @@ describe('decryptSecrets', () => {
   it('refuses damaged or foreign ciphertext', async () => {
     const armored = await encryptSecrets(values, [alice.recipient]);
     expect(await errorOf(decryptSecrets('DB_URL=x', alice.identity))).toMatch(
-      /^secrets: the ciphertext is not an armored age file/,
+      /^secrets: the ciphertext is not an armored age file; got /,
     );
     const lines = armored.split('\n');
     const last = lines.length - 3;
     lines[last] = lines[last]!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
     expect(await errorOf(decryptSecrets(lines.join('\n'), alice.identity))).toMatch(
-      /^secrets: the ciphertext is damaged/,
+      /^secrets: the ciphertext is damaged; got /,
     );
   });
 
@@ -180,14 +182,34 @@ describe('recipients', () => {
   it('refuses other lines, naming the line', () => {
     const flipped = alice.recipient.slice(0, -1) + (alice.recipient.endsWith('q') ? 'p' : 'q');
     const bad: [string, RegExp][] = [
-      [flipped, /recipients line 2 ".*": expected an age X25519 recipient/],
-      ['age1pq1' + 'q'.repeat(80), /line 2 .*only X25519 recipients are supported/],
-      ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA', /line 2 .*SSH keys are not age recipients/],
-      [alice.identity, /line 2 .*expected an age X25519 recipient/],
-      ['', /line 2 "": expected an age X25519 recipient/],
+      [flipped, /^Input 'recipients': line 2: expected an age X25519 recipient .*, got "age1/],
+      ['age1pq1' + 'q'.repeat(80), /^Input 'recipients': line 2: only X25519 recipients are/],
+      [
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA',
+        /^Input 'recipients': line 2: SSH keys are not age recipients here; got "ssh-ed25519";/,
+      ],
+      ['', /^Input 'recipients': line 2: expected an age X25519 recipient \([^)]*\)$/],
+      ['hunter2', /^Input 'recipients': line 2: expected an age X25519 recipient \([^)]*\)$/],
     ];
     for (const [line, why] of bad) {
       expect(() => parseRecipients([bob.recipient, line]), line).toThrow(why);
+    }
+  });
+
+  it('refuses an age identity given as a recipient without printing it', () => {
+    for (const identity of [alice.identity, alice.identity.toLowerCase()]) {
+      let error: unknown;
+      try {
+        parseRecipients([bob.recipient, identity]);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ConfigurationError);
+      const { message, problem } = error as ConfigurationError;
+      expect(message).toBe(
+        "Input 'recipients': line 2: is an age identity, a secret key: it was not printed; expected an age X25519 recipient (age1… as age-keygen -y prints it); give its recipient instead: age-keygen -y KEY_FILE prints it",
+      );
+      expect(JSON.stringify(problem)).not.toContain(identity.slice(16, 30));
     }
   });
 });

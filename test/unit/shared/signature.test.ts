@@ -96,7 +96,7 @@ function ourVerifyError(
   namespace?: string,
 ): string {
   try {
-    verifyMessage(message, signature, parseAllowedSigners(allowedSignersText), namespace);
+    verifyMessage(message, signature, parseAllowedSigners(allowedSignersText), { namespace });
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigurationError);
     return (error as Error).message;
@@ -212,10 +212,10 @@ describe('verifyMessage', () => {
     const ours = signMessage(message, key, 'file');
     expect(referenceVerifies(message, ours, allowedPath)).toBe(false);
     expect(ourVerifyError(message, ours, allowedText)).toMatch(
-      /made for namespace "file", expected "build-release-run"/,
+      /^the signature: is made for another namespace; expected "build-release-run", got "file"$/,
     );
     const theirs = referenceSign(keyPath, message, 'file');
-    expect(ourVerifyError(message, theirs, allowedText)).toMatch(/namespace "file"/);
+    expect(ourVerifyError(message, theirs, allowedText)).toMatch(/namespace; .*, got "file"$/);
   });
 
   it('refuses, with ssh-keygen, a key that is not in allowed signers', () => {
@@ -223,7 +223,7 @@ describe('verifyMessage', () => {
     expect(referenceVerifies(message, theirs, allowedPath)).toBe(false);
     expect(ourVerifyError(message, theirs, allowedText)).toMatch(
       new RegExp(
-        `signing key ${publicLine(otherKeyPath).replace(/[+/]/g, '\\$&')} is not in allowed-signers`,
+        `^the signature: is made by a key that is not in allowed-signers; got ${publicLine(otherKeyPath).replace(/[+/]/g, '\\$&')}$`,
       ),
     );
   });
@@ -266,7 +266,7 @@ describe('verifyMessage', () => {
   it('refuses bad armor, naming it', () => {
     expect(ourVerifyError(message, 'not a signature', allowedText)).toMatch(/BEGIN SSH SIGNATURE/);
     expect(ourVerifyError(message, '-----BEGIN SSH SIGNATURE-----\nAAAA\n', allowedText)).toMatch(
-      /missing -----END SSH SIGNATURE-----/,
+      /is missing -----END SSH SIGNATURE-----/,
     );
     expect(
       ourVerifyError(
@@ -281,7 +281,7 @@ describe('verifyMessage', () => {
         reArmor(blobOf(referenceSign(keyPath, message)).subarray(0, 40)),
         allowedText,
       ),
-    ).toMatch(/malformed SSHSIG blob/);
+    ).toMatch(/^the signature: is a malformed SSHSIG blob; got the signature is truncated$/);
   });
 
   it('honours namespaces= and validity options the way ssh-keygen does', () => {
@@ -354,7 +354,40 @@ describe('verifyMessage', () => {
     const signature = referenceSign(rsa, message);
     const text = `${PRINCIPAL} ${publicLine(rsa)}`;
     expect(referenceVerifies(message, signature, writeAllowedSigners([text]))).toBe(true);
-    expect(ourVerifyError(message, signature, text)).toMatch(/made with an RSA key; only Ed25519/);
+    expect(ourVerifyError(message, signature, text)).toMatch(
+      /^the signature: is made with a key of another type; expected an Ed25519 key, got an RSA key$/,
+    );
+  });
+});
+
+describe('verifyMessage and untrusted text', () => {
+  /** SSHSIG's wire string: a uint32 length, then the bytes. */
+  const wire = (value: Buffer | string) => {
+    const bytes = Buffer.from(value);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    return Buffer.concat([length, bytes]);
+  };
+
+  it('shows a forged namespace of 700 KB escaped and cut short, on one line', () => {
+    // No signing key is needed to write this: only write access to a release's assets.
+    const namespace = `\u0000\u001b[2J${'n'.repeat(700 * 1024)}`;
+    const forged = Buffer.concat([
+      Buffer.from('SSHSIG'),
+      Buffer.from([0, 0, 0, 1]),
+      wire(Buffer.from(publicLine(keyPath).split(' ')[1]!, 'base64')),
+      wire(namespace),
+      wire(''),
+      wire('sha512'),
+      wire(Buffer.concat([wire('ssh-ed25519'), wire(Buffer.alloc(64))])),
+    ]);
+    const error = ourVerifyError(message, reArmor(forged), allowedText);
+    expect(error).toMatch(
+      /^the signature: is made for another namespace; expected "build-release-run", got "\\u0000\\u001b\[2Jnnn/,
+    );
+    // eslint-disable-next-line no-control-regex
+    expect(error).not.toMatch(/[\u0000-\u001f]/);
+    expect(error.length).toBeLessThan(600);
   });
 });
 
@@ -380,16 +413,19 @@ describe('parseAllowedSigners', () => {
   it('refuses malformed lines with their line number, where ssh-keygen warns and skips them', () => {
     const key = publicLine(keyPath);
     const bad: [string, RegExp][] = [
-      [`${PRINCIPAL}`, /line 2: expected "principals/],
+      [`${PRINCIPAL}`, /^Input 'allowed-signers': line 2: expected "principals/],
       [`${PRINCIPAL} ssh-ed25519`, /line 2: the ssh-ed25519 key has no base64 key data/],
       [`${PRINCIPAL} ssh-ed25519 !!!`, /line 2: the ssh-ed25519 key has no base64 key data/],
-      [`${PRINCIPAL} bogus="x" ${key}`, /line 2: unknown option "bogus"/],
+      [`${PRINCIPAL} bogus="x" ${key}`, /line 2: has an unknown option; got "bogus"$/],
       [`${PRINCIPAL} namespaces=git ${key}`, /line 2: option namespaces needs a quoted value/],
       [`${PRINCIPAL} namespaces="git ${key}`, /line 2: .*closing quote/],
-      [`${PRINCIPAL} valid-after="2020" ${key}`, /line 2: invalid "valid-after" time "2020"/],
+      [
+        `${PRINCIPAL} valid-after="2020" ${key}`,
+        /line 2: invalid "valid-after" time; expected YYYYMMDD\[HHMM\[SS\]\]\[Z\], got "2020"$/,
+      ],
       [
         `${PRINCIPAL} valid-after="20201341" ${key}`,
-        /line 2: invalid "valid-after" time .*no such date/,
+        /line 2: invalid "valid-after" time: no such date; got "20201341"$/,
       ],
       [
         `${PRINCIPAL} valid-after="20300101",valid-before="20200101" ${key}`,
@@ -401,7 +437,7 @@ describe('parseAllowedSigners', () => {
       ],
       [
         `${PRINCIPAL} ssh-rsa ${key.split(' ')[1]}`,
-        /line 2: the ssh-rsa key data is invalid \(the key data is a ssh-ed25519 key\)/,
+        /line 2: the ssh-rsa key data is invalid; got the key data is a ssh-ed25519 key$/,
       ],
       [`"${PRINCIPAL} ${key}`, /line 2: the quoted principals have no closing quote/],
     ];

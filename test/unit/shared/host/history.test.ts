@@ -4,6 +4,8 @@ import {
   parseHistory,
   previousGood,
   releasesToPrune,
+  releaseStatuses,
+  wasCurrent,
   type HistoryEvent,
 } from '../../../../shared/host/history.js';
 
@@ -20,6 +22,12 @@ const failed = (release: string): HistoryEvent => ({
   release,
   time: at(),
   reason: 'health check failed',
+});
+const commandFailed = (release: string): HistoryEvent => ({
+  event: 'release-command-failed',
+  release,
+  time: at(),
+  reason: 'release command failed (exit 3) on deploy@web-1',
 });
 const rolledBack = (release: string, from: string): HistoryEvent => ({
   event: 'rolled-back',
@@ -85,6 +93,38 @@ describe('previous: the last good release before current', () => {
     const history = [activated('v1'), activated('v2'), activated('v3')];
     expect(previousGood(history, 'v3', new Set(['v1', 'v3']))).toBe('v1');
     expect(previousGood([], undefined)).toBeUndefined();
+  });
+});
+
+describe('a release whose release command failed', () => {
+  const history = [activated('v1'), activated('v2'), commandFailed('v3')];
+
+  it('is read back from its line', () => {
+    const line = historyLine(commandFailed('v4'));
+    expect(parseHistory(line)).toMatchObject([{ event: 'release-command-failed', release: 'v4' }]);
+  });
+
+  it('is never previous: it never became current', () => {
+    // v3 was on the host, never current: `previous` from v2 is v1, never v3.
+    expect(previousGood(history, 'v2')).toBe('v1');
+    expect(previousGood([...history, activated('v4')], 'v4')).toBe('v2');
+  });
+
+  it('counts as failed until a later deploy of it succeeds', () => {
+    expect(releaseStatuses(history).get('v3')?.status).toBe('failed');
+    expect(releaseStatuses([...history, activated('v3')]).get('v3')?.status).toBe('good');
+    // Pruning: it takes no slot, and goes once older than the releases kept.
+    const later = [...history, activated('v4'), activated('v5')];
+    const present = ['v1', 'v2', 'v3', 'v4', 'v5'];
+    const pruned = releasesToPrune({ present, current: 'v5', history: later, keep: 2 });
+    expect(pruned.sort()).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('was never current, unlike a release activated or rolled back to', () => {
+    expect(wasCurrent(history, 'v3')).toBe(false);
+    expect(wasCurrent(history, 'v2')).toBe(true);
+    expect(wasCurrent([...history, failed('v4'), rolledBack('v2', 'v4')], 'v4')).toBe(false);
+    expect(wasCurrent([activated('v1'), rolledBack('v0', 'v1')], 'v0')).toBe(true);
   });
 });
 

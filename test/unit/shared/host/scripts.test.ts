@@ -23,7 +23,13 @@ import { payloadOf } from '../../../helpers/payload.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandScript } from '../../../../shared/host/scripts/command.js';
 import { inspectScript, parseInspect } from '../../../../shared/host/scripts/inspect.js';
-import { acquireLockScript, releaseLockScript } from '../../../../shared/host/scripts/lock.js';
+import {
+  acquireLockScript,
+  heartbeatScript,
+  lockIsOurs,
+  releaseLockScript,
+  takeOverLockScript,
+} from '../../../../shared/host/scripts/lock.js';
 import {
   checkReleaseId,
   pruneScript,
@@ -35,6 +41,7 @@ import {
   cleanScript,
   deployRoot,
   EXIT,
+  inRoot,
   parseSections,
   sharedPath,
 } from '../../../../shared/host/scripts/root.js';
@@ -254,6 +261,96 @@ describe('the scripts on real files', () => {
     expect(sh(acquireLockScript(root, record, 'token-b', 'n')).code).toBe(0);
   });
 
+  it('makes a lock whole before anyone sees it: a loser leaves nothing of its own behind', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    const record = { holder: 'alice', pid: 1, machine: 'runner', started: '2024-01-01T00:00:00Z' };
+    expect(sh(acquireLockScript(root, record, 'token-a', 'n')).code).toBe(0);
+    expect((await readdir(path.join(root, '.deploy/lock'))).sort()).toEqual([
+      'heartbeat',
+      'info',
+      expect.stringMatching(/^owner-[0-9a-f]{32}$/) as unknown as string,
+    ]);
+    const lost = sh(acquireLockScript(root, { ...record, holder: 'bob' }, 'token-b', 'n'));
+    expect(lost.code).toBe(EXIT.lockHeld);
+    const owner = new Map(parseSections(lost.stdout, 'n').map((s) => [s.name, s.body.toString()]));
+    expect(owner.get('owner')?.trim()).toMatch(/^[0-9a-f]{32}$/);
+    expect((await readdir(path.join(root, '.deploy'))).sort()).toEqual(['lock']);
+    expect(await readdir(path.join(root, '.deploy/lock'))).toHaveLength(3);
+  });
+
+  it('takes over a stale lock once, by renaming its owner: the old holder can change nothing after', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    const record = { holder: 'alice', pid: 1, machine: 'runner', started: '2024-01-01T00:00:00Z' };
+    expect(sh(acquireLockScript(root, record, 'dead', 'n')).code).toBe(0);
+    const held = sh(acquireLockScript(root, record, 'b', 'n'));
+    const owner = new Map(parseSections(held.stdout, 'n').map((s) => [s.name, s.body.toString()]))
+      .get('owner')
+      ?.trim();
+    const takeOver = (token: string) =>
+      sh(
+        takeOverLockScript(root, {
+          record: { ...record, holder: token },
+          token,
+          owner,
+          staleSeconds: 30,
+        }),
+      );
+    // A fresh heartbeat: a live holder is never taken over.
+    expect(takeOver('b').code).toBe(EXIT.lockHeld);
+    await writeFile(
+      path.join(root, '.deploy/lock/heartbeat'),
+      `${Math.floor(Date.now() / 1000) - 31}\n`,
+    );
+    // Two deploys found it stale at once: the first rename wins, the second finds it gone.
+    expect(takeOver('b').code).toBe(0);
+    expect(takeOver('c').code).toBe(EXIT.lockHeld);
+    const ours = (token: string) => sh(inRoot(root, [lockIsOurs(token), 'exit 0'])).code;
+    expect([ours('dead'), ours('b'), ours('c')]).toEqual([EXIT.lockLost, 0, EXIT.lockLost]);
+    expect(JSON.parse(await readFile(path.join(root, '.deploy/lock/info'), 'utf8'))).toMatchObject({
+      holder: 'b',
+    });
+    const beat = Number(await readFile(path.join(root, '.deploy/lock/heartbeat'), 'utf8'));
+    expect(Date.now() / 1000 - beat).toBeLessThan(5);
+    // The dead holder's heartbeat, release and switch are refused; the new owner's work.
+    expect(sh(heartbeatScript(root, 'dead')).code).toBe(EXIT.lockLost);
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    expect(sh(switchScript(root, 'v1', 'x', 'dead')).code).toBe(EXIT.lockLost);
+    expect(sh(releaseLockScript(root, 'dead')).code).toBe(EXIT.lockLost);
+    expect(sh(heartbeatScript(root, 'b')).code).toBe(0);
+    expect(sh(switchScript(root, 'v1', 'x', 'b')).code).toBe(0);
+  });
+
+  it('moves a stale lock without an owner aside; a fresh one stays', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    const record = { holder: 'old', pid: 1, machine: 'runner', started: '2024-01-01T00:00:00Z' };
+    await mkdir(path.join(root, '.deploy/lock'), { recursive: true });
+    const now = Math.floor(Date.now() / 1000);
+    await writeFile(path.join(root, '.deploy/lock/heartbeat'), `${now}\n`);
+    const move = () =>
+      sh(takeOverLockScript(root, { record, token: 't', owner: undefined, staleSeconds: 30 })).code;
+    expect(move()).toBe(EXIT.lockHeld);
+    expect(await readdir(path.join(root, '.deploy'))).toEqual(['lock']);
+    await writeFile(path.join(root, '.deploy/lock/heartbeat'), `${now - 60}\n`);
+    expect(move()).toBe(EXIT.lockHeld);
+    expect(await readdir(path.join(root, '.deploy'))).toEqual([
+      expect.stringMatching(/^lock\.stale-/),
+    ]);
+    expect(sh(acquireLockScript(root, record, 't', 'n')).code).toBe(0);
+  });
+
+  it('releasing the lock removes what an interrupted step left half-made', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    const record = { holder: 'a', pid: 1, machine: 'runner', started: '2024-01-01T00:00:00Z' };
+    expect(sh(acquireLockScript(root, record, 'a', 'n')).code).toBe(0);
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    await mkdir(path.join(root, 'releases/v2.tmp/x'), { recursive: true });
+    await symlink('releases/v1', path.join(root, 'current.tmp-1'));
+    expect(sh(releaseLockScript(root, 'a')).code).toBe(0);
+    expect((await readdir(root)).sort()).toEqual(['.deploy', 'releases']);
+    expect(await readdir(path.join(root, 'releases'))).toEqual(['v1']);
+    expect(await readdir(path.join(root, '.deploy'))).toEqual([]);
+  });
+
   it('prunes, but never what current points to', async () => {
     const root = deployRoot(path.join(dir, 'app'));
     for (const id of ['v1', 'v2', 'v3'])
@@ -279,6 +376,37 @@ describe('the scripts on real files', () => {
       `it's $(touch MARK) \`id\`|${path.join(dir, 'app/releases/v1')}|err\n`,
     );
     expect(await readdir(path.join(root, 'releases/v1'))).toEqual(['.env']);
+  });
+
+  it('with a timeout, runs the same way and keeps the exit status of a command that ends in time', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    await writeFile(path.join(root, 'releases/v1/.env'), renderEnvFile({ GREETING: 'hi' }));
+    const started = performance.now();
+    const result = sh(commandScript(root, 'v1', 'echo "$GREETING"; echo err >&2; exit 3', 17));
+    expect(result).toMatchObject({ code: 3, stderr: '' });
+    expect(result.stdout.toString()).toBe('hi\nerr\n');
+    expect(performance.now() - started).toBeLessThan(2000);
+    // Its watchdog went with it: no `sleep 17` is left behind.
+    expect(execFileSync('ps', ['-A', '-o', 'args='], { encoding: 'utf8' })).not.toMatch(
+      /^sleep 17$/m,
+    );
+  });
+
+  it('stops a command that runs past its timeout, with what it started, and says so', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    const pids = path.join(dir, 'pids');
+    const command = `echo started; sleep 30 & echo $! > ${pids}; sh -c 'echo $$ >> ${pids}; sleep 40'`;
+    const started = performance.now();
+    const result = sh(commandScript(root, 'v1', command, 1));
+    expect(result.code).toBe(EXIT.timedOut);
+    expect(result.stdout.toString()).toMatch(/^started\n/);
+    expect(performance.now() - started).toBeLessThan(4000);
+    const left = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
+    expect(left).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    for (const pid of left) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
   });
 
   it('exports exactly the values shared/dotenv.ts writes, in every quoting it uses, running none', async () => {

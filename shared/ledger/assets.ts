@@ -1,0 +1,114 @@
+import { openAsBlob } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { HttpClient } from '@actions/http-client';
+import { request as undiciRequest, type Dispatcher } from 'undici';
+import type { GitHub, Repository } from '../github.js';
+
+/** Release assets: read as they arrive, written as a stream whatever their size. */
+
+/** Downloads a (small) release asset into memory. */
+export async function downloadAsset(
+  github: GitHub,
+  repository: Repository,
+  assetId: number,
+): Promise<Buffer> {
+  const chunks = (await (await openAsset(github, repository, assetId)).toArray()) as Buffer[];
+  return Buffer.concat(chunks);
+}
+
+/** A release asset's bytes as they arrive, for a reader that checks them on the way. */
+export async function openAsset(
+  github: GitHub,
+  repository: Repository,
+  assetId: number,
+): Promise<Readable> {
+  const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
+    ...repository,
+    asset_id: assetId,
+    headers: { accept: 'application/octet-stream' },
+    request: { parseSuccessResponseBody: false },
+  });
+  return Readable.fromWeb(response.data as unknown as WebReadableStream<Uint8Array>);
+}
+
+/** What an asset upload sends: bytes in memory, or a file streamed from disk. */
+export type AssetBody = { bytes: Uint8Array } | { file: string };
+
+export interface AssetUpload {
+  name: string;
+  contentType: string;
+  body: AssetBody;
+  digest: string;
+}
+
+export interface UploadedAsset {
+  id: number;
+  name: string;
+  size: number;
+  digest: string | null;
+}
+
+/** A Blob, file-backed when the asset is a file: read lazily, and from the start on each try. */
+export async function assetBlob(body: AssetBody): Promise<Blob> {
+  return 'file' in body ? openAsBlob(body.file) : new Blob([new Uint8Array(body.bytes)]);
+}
+
+/**
+ * One try at uploading an asset through the release's `upload_url`, without Octokit's retries:
+ * a retried upload whose first answer was lost would find its own name taken, which the caller
+ * tells apart by reading the release.
+ */
+export async function sendAsset(
+  github: GitHub,
+  uploadUrl: string,
+  asset: AssetUpload,
+): Promise<UploadedAsset> {
+  const blob = await assetBlob(asset.body);
+  const response: { data: unknown } = await github.request({
+    method: 'POST',
+    // The URL template's {?name,label} takes `name` into the query.
+    url: uploadUrl,
+    name: asset.name,
+    data: blob,
+    headers: { 'content-type': asset.contentType, 'content-length': blob.size },
+    request: { fetch: streamingFetch, retries: 0 },
+  });
+  const uploaded = response.data as UploadedAsset;
+  return {
+    id: uploaded.id,
+    name: uploaded.name,
+    size: uploaded.size,
+    digest: uploaded.digest ?? null,
+  };
+}
+
+/**
+ * The fetch Octokit uses for uploads. fetch() itself, Node's or undici's, keeps every chunk of a
+ * streamed request body in memory until the request ends (nodejs/undici#4058): a 1 GB bundle
+ * would take 1 GB. undici's request() streams with backpressure. Octokit still does the rest
+ * (auth, rate limits, errors), and the proxy is found as @actions/github finds it for Octokit's
+ * own requests.
+ */
+async function streamingFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  const body = init.body;
+  const response = await undiciRequest(url, {
+    method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+    headers: init.headers as Record<string, string>,
+    body:
+      body instanceof Blob
+        ? Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>)
+        : (body as string | null | undefined),
+    signal: init.signal ?? undefined,
+    dispatcher: new HttpClient().getAgentDispatcher(String(url)),
+  });
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined) headers.append(name, one);
+    }
+  }
+  const text = await response.body.text();
+  const empty = [204, 205, 304].includes(response.statusCode);
+  return new Response(empty ? null : text, { status: response.statusCode, headers });
+}
