@@ -57,13 +57,13 @@ export interface StepFigures {
   peakRssKiB: number;
 }
 
-/** The seconds cell (`12.4s`) of a host's row in the run summary. */
+/** The seconds of a host's row in the run summary: its time cell, `12.4s` or `12.4s, 21.6 MiB`. */
 function hostSeconds(summary: string, hostLine: string): number {
   const row = summary.split('\n').find((line) => line.startsWith(`| \`${hostLine}\``));
   const cell = row
     ?.split('|')
     .map((text) => text.trim())
-    .find((text) => /^[0-9]+(\.[0-9]+)?s$/.test(text));
+    .find((text) => /^[0-9]+(\.[0-9]+)?s(,|$)/.test(text));
   if (cell === undefined) throw new Error(`no time for ${hostLine} in the summary:\n${summary}`);
   return Number.parseFloat(cell);
 }
