@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -158,6 +158,26 @@ describe('verifyBundle', () => {
     await rm(got.directory, { recursive: true });
   });
 
+  it('with keep, records in the same pass what the hosts get: every entry indexed, the bytes kept', async () => {
+    const scope = newScope();
+    await publish(scope, 'v1');
+    const release = await verified(scope, 'v1');
+    const client = emulatorClient(github);
+    const kept = await verifyBundle(client, release, { scope, tempDir: scratch, log, keep: true });
+    const server = await readFile(
+      path.join(import.meta.dirname, '../../../examples/app/server.mjs'),
+    );
+    expect(kept.payload?.index.find((entry) => entry.path === 'server.mjs')).toMatchObject({
+      kind: 'file',
+      size: server.length,
+      sha256: createHash('sha256').update(server).digest('hex'),
+    });
+    expect((await stat(path.join(kept.directory, 'content'))).isFile()).toBe(true);
+    const checked = await verifyBundle(client, release, { scope, tempDir: scratch, log });
+    expect(checked.payload).toBeUndefined();
+    await Promise.all([kept, checked].map((got) => rm(got.directory, { recursive: true })));
+  });
+
   it('refuses a replaced, larger bundle without downloading it', async () => {
     const scope = newScope();
     const larger = await pack(
@@ -232,6 +252,21 @@ describe('verifyBundle refuses, before any host, a signed bundle a host could no
     expect(await refused(await handMadeTar([{ name: long, content: 'x' }]))).toMatch(
       /: has a path of 4202 bytes; expected at most 4095 \(PATH_MAX\)$/,
     );
+  });
+
+  it('leaves nothing behind when it was keeping the bytes for the hosts', async () => {
+    const { scope, release } = await releaseOf(
+      await handMadeTar([
+        { name: 'ok.txt', content: 'fine\n' },
+        { name: 'ok.txt', content: 'twice\n' },
+      ]),
+    );
+    const before = await readdir(scratch);
+    const message = await refusal(
+      verifyBundle(emulatorClient(github), release, { scope, tempDir: scratch, log, keep: true }),
+    );
+    expect(message).toMatch(/^release shop\/production\/v1: entry "ok\.txt": appears twice/);
+    expect(await readdir(scratch)).toEqual(before);
   });
 
   it('a tar that expands past the cap', async () => {
