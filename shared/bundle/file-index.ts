@@ -68,17 +68,6 @@ export function indexLine(entry: IndexEntry): string {
   ].join('\t');
 }
 
-/**
- * The index file's text: the header line, then one line per entry sorted by the line's bytes
- * (as `LC_ALL=C sort` sorts them, so the host can merge indexes with sort and get the same
- * bytes). The same entries always give the same text.
- */
-export function serializeIndex(index: FileIndex): string {
-  return `${INDEX_HEADER}\n${sortIndex(index)
-    .map((entry) => `${indexLine(entry)}\n`)
-    .join('')}`;
-}
-
 /** Reads an index file; throws on anything that is not one, so the caller sends everything. */
 export function parseIndex(text: string): FileIndex {
   const lines = text.split('\n');

@@ -7,7 +7,7 @@ import {
   type IndexEntry,
   type IndexUpdate,
 } from '../bundle/file-index.js';
-import type { Decompressor } from './scripts/delta.js';
+import type { Decompressor } from './scripts/tools.js';
 
 /*
  * What travels to a host for a new release, decided on the runner from the new bundle's index,

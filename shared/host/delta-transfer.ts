@@ -5,12 +5,8 @@ import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
-import {
-  checkBaseScript,
-  parseBaseCheck,
-  writeIndexScript,
-  type HostTools,
-} from './scripts/delta.js';
+import { checkBaseScript, parseBaseCheck, writeIndexScript } from './scripts/delta.js';
+import type { HostTools } from './scripts/tools.js';
 
 /*
  * The runner's side of a transfer: what a host lacks (its newest release checked against that

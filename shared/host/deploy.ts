@@ -19,19 +19,6 @@ export interface DeployOptions extends StepOptions, Commands {
 }
 
 /**
- * Deploys one verified release to one host and makes it current: lock, upload unless the host has
- * it, switch, restart, health check, switch back on failure, record, prune, unlock. Problems the
- * user can fix (lock held, no tar, full disk, unreachable) are ConfigurationErrors naming the host;
- * a failed restart or health check is a result (`failure`), with the host back on its previous release.
- */
-export async function deployToHost(
-  transport: Transport,
-  options: DeployOptions,
-): Promise<HostResult> {
-  return (await stageDeploy(transport, options)).activate();
-}
-
-/**
  * The first half of a deploy: lock, upload unless the host has the release; nothing switched,
  * the lock kept until the staged host is activated (the second half) or abandoned.
  */

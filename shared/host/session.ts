@@ -12,6 +12,7 @@ import {
   type LockRecord,
 } from './scripts/lock.js';
 import { EXIT, deployRoot, parseSections } from './scripts/root.js';
+import { describeLock, lockProblem } from './lock-state.js';
 import type { ExecOptions, ExecResult, Transport } from './transport.js';
 
 /** The steps of a deploy, as they start: for the log, and for tests that stop a deploy at one. */
@@ -47,14 +48,6 @@ export interface LockOptions {
 }
 
 export const DEFAULT_STALE_SECONDS = 30;
-
-export interface LockState {
-  holder: string;
-  run: string | undefined;
-  started: string | undefined;
-  heartbeatAgeSeconds: number | undefined;
-  stale: boolean;
-}
 
 export interface SessionOptions {
   /** The deploy root (the `path` input). */
@@ -213,50 +206,6 @@ export class HostSession {
 export interface HeldLock {
   token: string;
   release(): Promise<void>;
-}
-
-/** What a lock's info, heartbeat and the host's clock say of it. */
-export function describeLock(
-  info: string,
-  heartbeat: number | undefined,
-  now: number | undefined,
-  staleSeconds: number,
-): LockState {
-  let record: Partial<LockRecord>;
-  try {
-    record = (JSON.parse(info) as Partial<LockRecord> | null) ?? {};
-  } catch {
-    record = {};
-  }
-  const age =
-    heartbeat !== undefined && now !== undefined ? Math.max(0, now - heartbeat) : undefined;
-  const holder =
-    typeof record.holder === 'string'
-      ? `${record.holder}${record.machine ? ` on ${record.machine}` : ''}${record.pid ? ` (pid ${record.pid})` : ''}`
-      : 'an unknown deploy';
-  return {
-    holder,
-    run: typeof record.run === 'string' ? record.run : undefined,
-    started: typeof record.started === 'string' ? record.started : undefined,
-    heartbeatAgeSeconds: age,
-    // Every lock is made with its heartbeat: one without is left by an older version, or broken.
-    stale: heartbeat === undefined || (age !== undefined && age > staleSeconds),
-  };
-}
-
-/** Why a deploy cannot take the lock, and what to do about it. */
-export function lockProblem(lock: LockState, waited: number): Omit<Problem, 'subject'> {
-  const since = lock.started ? ` since ${lock.started}` : '';
-  const run = lock.run ? ` (${lock.run})` : '';
-  const held = `deploy lock held by ${lock.holder}${since}${run}`;
-  if (lock.stale) {
-    return {
-      problem: `${held} is silent (no heartbeat for ${lock.heartbeatAgeSeconds ?? '?'} s): the next deploy takes it over`,
-    };
-  }
-  return waited > 0
-    ? { problem: `${held}; waited ${waited} s` }
-    : { problem: held, hint: 'set lock-timeout to wait for it' };
 }
 
 /** Takes over a stale lock at most this often in one attempt, so a lock that cannot be moved ends it. */

@@ -12,13 +12,8 @@ import {
 } from './history.js';
 import type { HostSnapshot } from './scripts/inspect.js';
 import { checkReleaseId } from './scripts/release.js';
-import {
-  DEFAULT_STALE_SECONDS,
-  describeLock,
-  HostSession,
-  lockProblem,
-  type LockState,
-} from './session.js';
+import { DEFAULT_STALE_SECONDS, HostSession } from './session.js';
+import { describeLock, lockProblem, type LockState } from './lock-state.js';
 import type { HostRelease } from './transfer.js';
 import type { Transport } from './transport.js';
 

@@ -1,7 +1,7 @@
 import { INDEX_HEADER } from '../bundle/file-index.js';
 import type { ReleasePayload } from '../bundle/payload.js';
 import { planTransfer, rewriteIndex, uploadStream } from './delta-transfer.js';
-import type { HostTools } from './scripts/delta.js';
+import type { HostTools } from './scripts/tools.js';
 import { installScript, receiveScript } from './scripts/release.js';
 import { EXIT, cleanScript } from './scripts/root.js';
 import type { HostSession } from './session.js';

@@ -1,12 +1,7 @@
 import { breakLockScript } from './scripts/lock.js';
 import { EXIT } from './scripts/root.js';
-import {
-  DEFAULT_STALE_SECONDS,
-  describeLock,
-  HostSession,
-  type LockState,
-  type SessionOptions,
-} from './session.js';
+import { DEFAULT_STALE_SECONDS, HostSession, type SessionOptions } from './session.js';
+import { describeLock, type LockState } from './lock-state.js';
 import type { Transport } from './transport.js';
 
 export interface UnlockOptions extends SessionOptions {

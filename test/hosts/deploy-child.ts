@@ -4,7 +4,7 @@
  * starts, then `result <json>` or `error <message>`.
  */
 import { spawn } from 'node:child_process';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import type { LockOptions } from '../../shared/host/session.js';
 import { formatError } from '../../shared/errors.js';
 import { connectSsh } from '../../shared/host/ssh.js';

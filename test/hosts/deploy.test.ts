@@ -1,7 +1,7 @@
 import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { destroyHost } from '../../shared/host/destroy.js';
 import { dryRunHost, readHostState } from '../../shared/host/state.js';
 import { rollbackHost } from '../../shared/host/rollback.js';

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { rollbackHost } from '../../shared/host/rollback.js';
 import { connectSsh } from '../../shared/host/ssh.js';
 import { silentLog } from '../../shared/log.js';

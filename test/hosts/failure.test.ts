@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { readHostState } from '../../shared/host/state.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';

@@ -5,7 +5,7 @@
  * - rollback time onto a release still on the host, for 1 MB and 1 GB bundles (should be flat).
  */
 import { execFileSync } from 'node:child_process';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { rollbackHost } from '../../shared/host/rollback.js';
 import type { HostRelease } from '../../shared/host/transfer.js';
 import type { Transport } from '../../shared/host/transport.js';

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import type { DeployOptions } from '../../shared/host/deploy.js';
+import { stageDeploy, type DeployOptions } from '../../shared/host/deploy.js';
+import type { HostResult } from '../../shared/host/activate.js';
 import type { HostRelease } from '../../shared/host/transfer.js';
 import { parseHistory, type HistoryEvent } from '../../shared/host/history.js';
 import { connectSsh } from '../../shared/host/ssh.js';
@@ -110,4 +111,12 @@ export function snapshotTree(dir: string): string {
       encoding: 'utf8',
     },
   );
+}
+
+/** Both halves of a deploy at once, as run-action does them for a host with no release phase. */
+export async function deployToHost(
+  transport: Transport,
+  options: DeployOptions,
+): Promise<HostResult> {
+  return (await stageDeploy(transport, options)).activate();
 }

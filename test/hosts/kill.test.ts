@@ -1,7 +1,7 @@
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import { runChild, type ChildJob } from './deploy-child.js';

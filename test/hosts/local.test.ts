@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { destroyHost } from '../../shared/host/destroy.js';
 import { readHostState } from '../../shared/host/state.js';
 import { rollbackHost } from '../../shared/host/rollback.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { acquireLockScript } from '../../shared/host/scripts/lock.js';
 import { readHostState } from '../../shared/host/state.js';
 import { ConfigurationError } from '../../shared/errors.js';

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { releaseOf, tarBuffer } from './bundles.js';

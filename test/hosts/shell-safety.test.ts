@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, chown } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
-import { deployToHost } from '../../shared/host/deploy.js';
+import { deployToHost } from './fixtures.js';
 import { readHostState } from '../../shared/host/state.js';
 import { renderEnvFile } from '../../shared/dotenv.js';
 import type { Transport } from '../../shared/host/transport.js';

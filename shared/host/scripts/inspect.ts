@@ -1,5 +1,5 @@
 import { shellQuote as q } from '../../names.js';
-import { parseHostTools, toolsCommands, type HostTools } from './delta.js';
+import { parseHostTools, toolsCommands, type HostTools } from './tools.js';
 import { READ_CURRENT, parseSections, section } from './root.js';
 
 /** Lines of history read back: enough for `previous` and pruning. */

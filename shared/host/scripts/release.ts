@@ -2,14 +2,12 @@ import { ConfigurationError } from '../../errors.js';
 import { releaseId, shellQuote as q } from '../../names.js';
 import {
   checkIndexCommands,
-  decompressed,
   mergeIndexCommands,
   stampCommands,
   storeIndexCommands,
-  type Decompressor,
-  type HashTool,
   type IndexWrite,
 } from './delta.js';
+import { decompressed, type Decompressor, type HashTool } from './tools.js';
 import { lockIsOurs } from './lock.js';
 import { EXIT, READ_CURRENT, fail, inRoot } from './root.js';
 

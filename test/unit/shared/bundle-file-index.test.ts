@@ -1,3 +1,4 @@
+import { serializeIndex } from './host/delta-helpers.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +13,6 @@ import {
   indexLine,
   INDEX_HEADER,
   parseIndex,
-  serializeIndex,
   sortIndex,
   type IndexEntry,
 } from '../../../shared/bundle/file-index.js';

@@ -5,9 +5,14 @@ import path from 'node:path';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { expect } from 'vitest';
 import { packBundle } from '../../../../shared/bundle.js';
-import type { FileIndex } from '../../../../shared/bundle/file-index.js';
+import {
+  INDEX_HEADER,
+  indexLine,
+  sortIndex,
+  type FileIndex,
+} from '../../../../shared/bundle/file-index.js';
 import { localTransport } from '../../../../shared/host/local.js';
-import type { HostTools } from '../../../../shared/host/scripts/delta.js';
+import type { HostTools } from '../../../../shared/host/scripts/tools.js';
 import { HostSession } from '../../../../shared/host/session.js';
 import { transferRelease } from '../../../../shared/host/transfer.js';
 import { silentLog } from '../../../../shared/log.js';
@@ -205,4 +210,14 @@ export async function expectRelease(root: string, id: string, bundle: string, in
     await treeOf(await plainUnpack(bundle)),
   );
   expect(await indexOnHost(root, id)).toBe(index);
+}
+
+/**
+ * An index's text as the host keeps it: the header line, then one line per entry sorted by the
+ * line's bytes (as `LC_ALL=C sort` sorts them). The same entries always give the same text.
+ */
+export function serializeIndex(index: FileIndex): string {
+  return `${INDEX_HEADER}\n${sortIndex(index)
+    .map((entry) => `${indexLine(entry)}\n`)
+    .join('')}`;
 }

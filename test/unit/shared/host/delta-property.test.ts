@@ -2,9 +2,15 @@ import { chmod, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { serializeIndex } from '../../../../shared/bundle/file-index.js';
 import { tempDir, type TreeSpec } from '../bundle-helpers.js';
-import { bundleOf, indexOnHost, plainUnpack, transfer, treeOf } from './delta-helpers.js';
+import {
+  bundleOf,
+  indexOnHost,
+  plainUnpack,
+  transfer,
+  treeOf,
+  serializeIndex,
+} from './delta-helpers.js';
 
 /*
  * Two releases drawn from one small set of places, so the second shares much with the first:

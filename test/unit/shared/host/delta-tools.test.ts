@@ -1,10 +1,17 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { serializeIndex } from '../../../../shared/bundle/file-index.js';
-import { parseHostTools, toolsCommands } from '../../../../shared/host/scripts/delta.js';
+import { parseHostTools, toolsCommands } from '../../../../shared/host/scripts/tools.js';
 import { tempDir } from '../bundle-helpers.js';
-import { app, bundleOf, expectRelease, pathWithout, sh, transfer } from './delta-helpers.js';
+import {
+  app,
+  bundleOf,
+  expectRelease,
+  pathWithout,
+  sh,
+  transfer,
+  serializeIndex,
+} from './delta-helpers.js';
 
 const toolsOf = (env?: NodeJS.ProcessEnv) =>
   parseHostTools(sh(['set -u', ...toolsCommands()].join('\n'), '', env).stdout.toString());

@@ -15,20 +15,24 @@ import {
 import path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { serializeIndex } from '../../../../shared/bundle/file-index.js';
 import { releaseTar } from '../../../../shared/bundle/release-tar.js';
 import { fullPlan } from '../../../../shared/host/delta-plan.js';
 import { uploadStream } from '../../../../shared/host/delta-transfer.js';
-import {
-  checkBaseScript,
-  parseBaseCheck,
-  type HostTools,
-} from '../../../../shared/host/scripts/delta.js';
+import { checkBaseScript, parseBaseCheck } from '../../../../shared/host/scripts/delta.js';
+import type { HostTools } from '../../../../shared/host/scripts/tools.js';
 import { receiveScript } from '../../../../shared/host/scripts/release.js';
 import { EXIT } from '../../../../shared/host/scripts/root.js';
 import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, type TreeSpec } from '../bundle-helpers.js';
-import { app, bundleOf, expectRelease, indexOnHost, sh, transfer } from './delta-helpers.js';
+import {
+  app,
+  bundleOf,
+  expectRelease,
+  indexOnHost,
+  sh,
+  transfer,
+  serializeIndex,
+} from './delta-helpers.js';
 
 async function hostWith(first: TreeSpec) {
   const root = path.join(await tempDir(), 'deploy');

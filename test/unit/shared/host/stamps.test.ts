@@ -2,7 +2,6 @@ import { chmod, link, mkdir, readFile, rm, stat, utimes, writeFile } from 'node:
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { serializeIndex } from '../../../../shared/bundle/file-index.js';
 import {
   checkBaseScript,
   parseBaseCheck,
@@ -11,7 +10,7 @@ import {
 import { shellQuote as q } from '../../../../shared/names.js';
 import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, type TreeSpec } from '../bundle-helpers.js';
-import { bundleOf, sh } from './delta-helpers.js';
+import { bundleOf, sh, serializeIndex } from './delta-helpers.js';
 
 /*
  * The stamps that spare a check from hashing files nothing has touched, run in real sh on real
