@@ -754,69 +754,98 @@ const tar_MAX_MTIME = 8 ** 11 - 1;
  * first, as GNU tar and every POSIX tar read it. The same entry always gives the same bytes.
  */
 function tar_encodeHeader(entry, mtime) {
-    const name = entry.kind === 'directory' ? `${entry.path}/` : entry.path;
-    const linkname = entry.kind === 'symlink' ? (entry.linkTarget ?? '') : '';
-    const size = entry.kind === 'file' ? entry.size : 0;
+    const out = Buffer.alloc(headerLength(entry));
+    writeHeader(entry, mtime, out, 0);
+    return out;
+}
+/** What ustar cannot hold of an entry: its pax records, or none. */
+function paxRecords(entry, name, linkname, size) {
     const records = [];
-    const split = splitName(name);
-    if (split === undefined)
+    if (splitName(name) === undefined)
         records.push(paxRecord('path', name));
     if (linkname !== '' && !fitsUstar(linkname, 100))
         records.push(paxRecord('linkpath', linkname));
     if (size > MAX_OCTAL_SIZE)
         records.push(paxRecord('size', String(size)));
-    const header = ustarBlock({
+    return records;
+}
+function parts(entry) {
+    const name = entry.kind === 'directory' ? `${entry.path}/` : entry.path;
+    const linkname = entry.kind === 'symlink' ? (entry.linkTarget ?? '') : '';
+    const size = entry.kind === 'file' ? entry.size : 0;
+    return { name, linkname, size };
+}
+/** The bytes encodeHeader gives an entry: 512, or more with a pax header. */
+function headerLength(entry) {
+    const { name, linkname, size } = parts(entry);
+    const records = paxRecords(entry, name, linkname, size);
+    if (records.length === 0)
+        return tar_BLOCK;
+    const pax = Buffer.byteLength(records.join(''), 'utf-8');
+    return tar_BLOCK + pax + tar_paddingAfter(pax) + tar_BLOCK;
+}
+/**
+ * Writes an entry's header blocks into `out` at `at`, as encodeHeader makes them, and returns
+ * their length: a stream of many entries is written in place, without a buffer per header.
+ */
+function writeHeader(entry, mtime, out, at) {
+    const { name, linkname, size } = parts(entry);
+    const records = paxRecords(entry, name, linkname, size);
+    let offset = at;
+    if (records.length > 0) {
+        const pax = Buffer.from(records.join(''), 'utf-8');
+        const fields = { name: 'PaxHeader', prefix: '', mode: 0o644, size: pax.length, mtime };
+        writeUstar({ ...fields, type: 'x', linkname: '' }, out, offset);
+        pax.copy(out, offset + tar_BLOCK);
+        const padding = tar_paddingAfter(pax.length);
+        out.fill(0, offset + tar_BLOCK + pax.length, offset + tar_BLOCK + pax.length + padding);
+        offset += tar_BLOCK + pax.length + padding;
+    }
+    const split = splitName(name);
+    writeUstar({
         name: split?.name ?? ustarFallback(name),
         prefix: split?.prefix ?? '',
-        mode: entryMode(entry.kind, entry.executable),
+        mode: entry.mode ?? entryMode(entry.kind, entry.executable),
         size: size > MAX_OCTAL_SIZE ? 0 : size,
         mtime,
         type: entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5',
         linkname: fitsUstar(linkname, 100) ? linkname : '',
-    });
-    if (records.length === 0)
-        return header;
-    const pax = Buffer.from(records.join(''), 'utf-8');
-    const paxHeader = ustarBlock({
-        name: 'PaxHeader',
-        prefix: '',
-        mode: 0o644,
-        size: pax.length,
-        mtime,
-        type: 'x',
-        linkname: '',
-    });
-    const out = Buffer.alloc(tar_BLOCK + pax.length + tar_paddingAfter(pax.length) + tar_BLOCK);
-    paxHeader.copy(out, 0);
-    pax.copy(out, tar_BLOCK);
-    header.copy(out, out.length - tar_BLOCK);
-    return out;
+    }, out, offset);
+    return offset + tar_BLOCK - at;
 }
-function ustarBlock(fields) {
-    const block = Buffer.alloc(tar_BLOCK);
-    block.write(fields.name, 0, 100, 'latin1');
-    octal(block, fields.mode, 100, 8);
-    octal(block, 0, 108, 8);
-    octal(block, 0, 116, 8);
-    octal(block, fields.size, 124, 12);
-    octal(block, fields.mtime, 136, 12);
-    block.write(fields.type, 156, 1, 'latin1');
-    block.write(fields.linkname, 157, 100, 'latin1');
-    block.write('ustar\x0000', 257, 8, 'latin1');
-    octal(block, 0, 329, 8);
-    octal(block, 0, 337, 8);
-    block.write(fields.prefix, 345, 155, 'latin1');
-    // The checksum is summed with its own field read as spaces.
-    block.fill(0x20, 148, 156);
+/** Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write does, without a call into C++ per field. */
+function tar_text(block, value, offset, length) {
+    const count = Math.min(value.length, length);
+    for (let i = 0; i < count; i++)
+        block[offset + i] = value.charCodeAt(i) & 0xff;
+}
+function writeUstar(fields, block, at) {
+    block.fill(0, at, at + tar_BLOCK);
+    tar_text(block, fields.name, at, 100);
+    octal(block, fields.mode, at + 100, 8);
+    octal(block, 0, at + 108, 8);
+    octal(block, 0, at + 116, 8);
+    octal(block, fields.size, at + 124, 12);
+    octal(block, fields.mtime, at + 136, 12);
+    tar_text(block, fields.type, at + 156, 1);
+    tar_text(block, fields.linkname, at + 157, 100);
+    tar_text(block, 'ustar\x0000', at + 257, 8);
+    octal(block, 0, at + 329, 8);
+    octal(block, 0, at + 337, 8);
+    tar_text(block, fields.prefix, at + 345, 155);
+    checksum(block, at);
+}
+/** The header's checksum, summed with its own field read as spaces. */
+function checksum(block, at) {
+    block.fill(0x20, at + 148, at + 156);
     let sum = 0;
-    for (const byte of block)
-        sum += byte;
-    block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
-    return block;
+    for (let i = at; i < at + tar_BLOCK; i++)
+        sum += block[i] ?? 0;
+    tar_text(block, `${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8);
 }
 /** An octal number filling a field but its last byte, which stays NUL. */
 function octal(block, value, offset, length) {
-    block.write(value.toString(8).padStart(length - 1, '0'), offset, length - 1, 'latin1');
+    tar_text(block, value.toString(8).padStart(length - 1, '0'), offset, length - 1);
 }
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 function fitsUstar(value, length) {
@@ -1078,13 +1107,13 @@ async function readExtended(bytes, fields) {
         throw invalid('the archive ends inside an extended header');
     const body = data.subarray(0, fields.blockSize);
     if (fields.type === 'x')
-        return paxRecords(body);
+        return tar_reader_paxRecords(body);
     const end = body.indexOf(0);
     const value = decodeName(end === -1 ? body : body.subarray(0, end), 'name');
     return fields.type === 'L' ? { name: value } : { linkname: value };
 }
 /** `<length> <key>=<value>\n` records; the ones this reader does not apply are checked for form only. */
-function paxRecords(body) {
+function tar_reader_paxRecords(body) {
     const extended = {};
     let offset = 0;
     while (offset < body.length) {
