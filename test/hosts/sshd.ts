@@ -245,21 +245,32 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
   if (!server) throw new Error(`sshd found no free port: ${stderr}`);
   let running = server;
 
+  /** The sessions below the listener, and every process below them, from one process table. */
+  const sessionTrees = async () => {
+    const parents = await parentsOfAll();
+    const childrenOf = (pid: number | undefined) =>
+      [...parents].flatMap(([child, parent]) => (parent === pid ? [child] : []));
+    const sessions = childrenOf(running.pid);
+    const all = [...sessions];
+    for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]));
+    return { sessions, all };
+  };
+  const killAll = (pids: readonly (number | undefined)[]) => {
+    for (const pid of pids) {
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  };
   /**
    * Ends every connection the host has open, as a network that drops them would: each is a tree
    * of sshd processes (and what the session runs) below the listener, all killed at once.
    */
   const dropConnections = async () => {
-    const sessions = await childrenOf(running.pid);
-    const all = [...sessions];
-    for (let i = 0; i < all.length; i++) all.push(...(await childrenOf(all[i])));
-    for (const pid of all) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
+    const { sessions, all } = await sessionTrees();
+    killAll(all);
     return sessions.length;
   };
 
@@ -278,8 +289,9 @@ export async function startHost(options: HostOptions = {}): Promise<TestHost> {
     log: () => stderr,
     dropConnections,
     async goDown() {
-      // The sessions first: once the listener is gone, they are no longer its children.
-      await dropConnections();
+      // The listener and its sessions in one go, so that no client connects again in between.
+      const { all } = await sessionTrees();
+      killAll([running.pid, ...all]);
       await running.stop();
     },
     async comeBack() {
@@ -388,22 +400,22 @@ async function endChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** The processes whose parent is `pid`, from /proc. */
-async function childrenOf(pid: number | undefined): Promise<number[]> {
-  if (pid === undefined) return [];
-  const children: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      // The fourth field, after the parenthesised command name (which may hold spaces).
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // Gone already.
-    }
-  }
-  return children;
+/** Every process's parent, from one pass over /proc. */
+async function parentsOfAll(): Promise<Map<number, number>> {
+  const entries = (await readdir('/proc')).filter((entry) => /^[0-9]+$/.test(entry));
+  const parents = new Map<number, number>();
+  await Promise.all(
+    entries.map(async (entry) => {
+      try {
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+        // The fourth field, after the parenthesised command name (which may hold spaces).
+        parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      } catch {
+        // Gone already.
+      }
+    }),
+  );
+  return parents;
 }
 
 /** Ends the processes (the sample app, a stray restart) whose working directory is in `root`. */
