@@ -7,6 +7,7 @@
 export {
   downloadAsset,
   openAsset,
+  receive,
   type AssetBody,
   type AssetUpload,
   type UploadedAsset,

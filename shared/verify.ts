@@ -1,10 +1,5 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { checkedEntries, defaultMaxExpandedBytes } from './bundle.js';
 import { ContentRecorder } from './bundle/content.js';
 import { ReleasePayload } from './bundle/payload.js';
@@ -16,6 +11,7 @@ import {
   downloadAsset,
   findRelease,
   openAsset,
+  receive,
   type LedgerEntry,
   type LedgerScope,
 } from './ledger.js';
@@ -208,17 +204,25 @@ export async function verifyPreviousLink(
   return before;
 }
 
-export interface VerifiedBundle {
-  /** The bundle file, as the manifest describes it, byte for byte. */
-  file: string;
+/** A verified bundle's directory under `tempDir`: remove it when done. */
+interface BundleDirectory {
   size: number;
-  /** Directory holding it; remove it when done. */
   directory: string;
-  /**
-   * With `keep`: what the hosts get, the bundle's files and their index, recorded in the pass
-   * that checked it, under `directory`.
-   */
-  payload?: ReleasePayload;
+}
+
+/** A bundle checked alone: the file, as the manifest describes it, byte for byte. */
+export interface VerifiedBundle extends BundleDirectory {
+  file: string;
+  payload?: undefined;
+}
+
+/**
+ * A bundle checked with `keep`: what the hosts get, the bundle's files and their index, recorded
+ * in the pass that checked it, under `directory`. The bundle file itself is not kept.
+ */
+export interface KeptBundle extends BundleDirectory {
+  payload: ReleasePayload;
+  file?: undefined;
 }
 
 export interface VerifyBundleOptions {
@@ -233,17 +237,28 @@ export interface VerifyBundleOptions {
 }
 
 /**
- * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
- * one pass: its size and digest against the manifest, and every entry; with `keep`, each checked
- * entry is indexed and its bytes kept in the same pass, for the hosts. Never more than the manifest's size and one byte is read: an asset
+ * Downloads the bundle the manifest names into a directory under `tempDir`, checking it on the
+ * way in one pass: its size and digest against the manifest, and every entry. Alone, the bundle
+ * is kept as a file; with `keep`, each checked entry is indexed and its bytes kept for the hosts
+ * instead, in the same pass. Never more than the manifest's size and one byte is read: an asset
  * that GitHub says is larger is refused before its download. A bundle that differs from the
  * manifest is reported as such, even when its entries also fail the checks.
  */
 export async function verifyBundle(
   github: GitHub,
   release: VerifiedManifest,
+  options: VerifyBundleOptions & { keep: true },
+): Promise<KeptBundle>;
+export async function verifyBundle(
+  github: GitHub,
+  release: VerifiedManifest,
+  options: VerifyBundleOptions & { keep?: false },
+): Promise<VerifiedBundle>;
+export async function verifyBundle(
+  github: GitHub,
+  release: VerifiedManifest,
   options: VerifyBundleOptions,
-): Promise<VerifiedBundle> {
+): Promise<VerifiedBundle | KeptBundle> {
   const { manifest, entry } = release;
   const { size: expectedSize, digest: expectedDigest, compression } = manifest.build;
   const name = bundleFileName(manifest.app, manifest.build.sha, compression);
@@ -259,7 +274,8 @@ export async function verifyBundle(
   const directory = await mkdtemp(path.join(options.tempDir, 'run-bundle-'));
   let recorder: ContentRecorder | undefined;
   try {
-    const file = path.join(directory, name);
+    // With keep, the checked content is what the hosts get: the bundle file would go unread.
+    const file = options.keep ? undefined : path.join(directory, name);
     if (options.keep) recorder = await ContentRecorder.create(path.join(directory, 'content'));
     options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
     const { owner, repo } = options.scope;
@@ -275,67 +291,16 @@ export async function verifyBundle(
       throw replaced(`${received.digest} (${received.size} bytes)`);
     }
     if (received.refusal) throw concerning(entry, received.refusal);
-    const content = await recorder?.finish();
-    const payload = content ? new ReleasePayload(content, directory) : undefined;
-    return { file, size: received.size, directory, ...(payload ? { payload } : {}) };
+    const size = received.size;
+    if (recorder) {
+      return { size, directory, payload: new ReleasePayload(await recorder.finish(), directory) };
+    }
+    return { file: path.join(directory, name), size, directory };
   } catch (error) {
     await recorder?.abort();
     await rm(directory, { recursive: true, force: true });
     throw error;
   }
-}
-
-interface Received {
-  digest: string;
-  size: number;
-  /** Why `check` refused the bytes, if it did. */
-  refusal?: ConfigurationError;
-}
-
-/**
- * Writes `body` to `file` while `check` reads the same bytes, and stops reading after `limit`
- * bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
- */
-export async function receive(
-  body: Readable,
-  file: string,
-  limit: number,
-  check: (bytes: AsyncIterable<Buffer>) => Promise<void>,
-): Promise<Received> {
-  const output = createWriteStream(file, { highWaterMark: 1 << 20 });
-  const written = finished(output);
-  written.catch(() => undefined);
-  const hash = createHash('sha256');
-  let size = 0;
-  async function* incoming(): AsyncGenerator<Buffer> {
-    for await (const chunk of body) {
-      const bytes = (chunk as Buffer).subarray(0, limit - size);
-      hash.update(bytes);
-      size += bytes.length;
-      if (!output.write(bytes)) await once(output, 'drain');
-      yield bytes;
-      if (size >= limit) return;
-    }
-  }
-  const source = incoming();
-  // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
-  const unclosable: AsyncIterable<Buffer> = {
-    [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
-  };
-  let refusal: ConfigurationError | undefined;
-  try {
-    await check(unclosable);
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    refusal = error;
-  } finally {
-    for await (const rest of source) void rest;
-    body.destroy();
-    output.end();
-  }
-  await written;
-  return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 
 export interface ReleaseConfig {

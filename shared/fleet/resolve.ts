@@ -162,7 +162,6 @@ export async function resolveRelease(options: ResolveOptions): Promise<ResolvedR
   const { payload } = bundle;
   const dispose = () => rm(bundle.directory, { recursive: true, force: true });
   try {
-    if (!payload) throw new Error('the verified bundle kept nothing for the hosts');
     const config = await releaseConfig(verified, options.identity, log);
     const secrets = config.secretNames.length;
     checklist.pass(`the config: ${secrets} secret${secrets === 1 ? '' : 's'} decrypted`);

@@ -1,8 +1,12 @@
-import { openAsBlob } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, openAsBlob } from 'node:fs';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { HttpClient } from '@actions/http-client';
 import { request as undiciRequest, type Dispatcher } from 'undici';
+import { ConfigurationError } from '../errors.js';
 import type { GitHub, Repository } from '../github.js';
 
 /** Release assets: read as they arrive, written as a stream whatever their size. */
@@ -111,4 +115,58 @@ async function streamingFetch(url: string | URL, init: RequestInit = {}): Promis
   const text = await response.body.text();
   const empty = [204, 205, 304].includes(response.statusCode);
   return new Response(empty ? null : text, { status: response.statusCode, headers });
+}
+
+export interface Received {
+  digest: string;
+  size: number;
+  /** Why `check` refused the bytes, if it did. */
+  refusal?: ConfigurationError;
+}
+
+/**
+ * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
+ * can tell a replaced asset from a bad one.
+ */
+export async function receive(
+  body: Readable,
+  file: string | undefined,
+  limit: number,
+  check: (bytes: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<Received> {
+  const output =
+    file === undefined ? undefined : createWriteStream(file, { highWaterMark: 1 << 20 });
+  const written = output ? finished(output) : Promise.resolve();
+  written.catch(() => undefined);
+  const hash = createHash('sha256');
+  let size = 0;
+  async function* incoming(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      const bytes = (chunk as Buffer).subarray(0, limit - size);
+      hash.update(bytes);
+      size += bytes.length;
+      if (output && !output.write(bytes)) await once(output, 'drain');
+      yield bytes;
+      if (size >= limit) return;
+    }
+  }
+  const source = incoming();
+  // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+  const unclosable: AsyncIterable<Buffer> = {
+    [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+  };
+  let refusal: ConfigurationError | undefined;
+  try {
+    await check(unclosable);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    refusal = error;
+  } finally {
+    for await (const rest of source) void rest;
+    body.destroy();
+    output?.end();
+  }
+  await written;
+  return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }

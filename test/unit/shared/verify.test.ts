@@ -10,12 +10,12 @@ import { findRelease, type LedgerScope } from '../../../shared/ledger.js';
 import type { Log } from '../../../shared/log.js';
 import { parseAllowedSigners } from '../../../shared/signature.js';
 import {
-  receive,
   verifyBundle,
   verifyManifest,
   verifyPreviousLink,
   type VerifiedManifest,
 } from '../../../shared/verify.js';
+import { receive } from '../../../shared/ledger.js';
 import { startGitHub, type GitHubEmulator } from '../../emulator/index.js';
 import {
   appTree,
