@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -21,6 +21,7 @@ import {
   type ReleaseKeys,
 } from '../helpers/releases.js';
 import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
+export { exists } from '../helpers/files.js';
 
 /*
  * run-action across several real sshd hosts on this machine. Each host's sessions start in its
@@ -153,13 +154,6 @@ export async function currentOn(h: TestHost, fleet: Fleet): Promise<string | und
   } catch {
     return undefined;
   }
-}
-
-export async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Every path under a deploy root with its type, mode, size, link target and content digest. */

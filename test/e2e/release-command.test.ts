@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   type ReleaseKeys,
 } from '../helpers/releases.js';
 import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
+import { exists } from '../helpers/files.js';
 
 /*
  * The release phase on a fleet of three real sshd hosts: the sample app's migration (bin/migrate)
@@ -140,13 +141,6 @@ async function currentOn(h: TestHost, fleet: Fleet): Promise<string | undefined>
 
 async function currents(fleet: Fleet): Promise<(string | undefined)[]> {
   return Promise.all(hosts.map((h) => currentOn(h, fleet)));
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 async function schemaOn(h: TestHost, fleet: Fleet): Promise<string | undefined> {

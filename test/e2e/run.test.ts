@@ -38,6 +38,7 @@ import {
 import { freePort } from '../hosts/fixtures.js';
 import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
 import { snapshot } from './fleet-helpers.js';
+import { exists } from '../helpers/files.js';
 
 const emulator = useGitHub();
 
@@ -154,13 +155,6 @@ async function historyOf(root: string): Promise<HistoryEvent[]> {
   } catch {
     return [];
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** The variables restart and health-check see in a release: the engine's own way of exporting .env. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -17,6 +17,9 @@ import {
   type PublishedRelease,
   type ReleaseKeys,
 } from './releases.js';
+import { exists } from './files.js';
+
+export { exists };
 
 /*
  * Real sshd hosts for brr's host commands, with the files an operator keeps on a laptop: one
@@ -229,13 +232,6 @@ export async function runningOn(h: TestHost, site: Site): Promise<string | undef
   } catch {
     return undefined;
   }
-}
-
-export async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Waits until `check` holds, or fails after `ms`. */

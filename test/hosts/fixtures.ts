@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { stageDeploy, type DeployOptions } from '../../shared/host/deploy.js';
@@ -10,6 +10,7 @@ import { connectSsh } from '../../shared/host/ssh.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import type { TestHost } from './sshd.js';
+export { exists } from '../helpers/files.js';
 
 /** The node the sample app runs with: this one, readable by the deploy user. */
 export const NODE = process.execPath;
@@ -90,15 +91,6 @@ export async function historyOf(root: string): Promise<HistoryEvent[]> {
     return parseHistory(await readFile(path.join(root, '.deploy/history'), 'utf8'));
   } catch {
     return [];
-  }
-}
-
-export async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
-  } catch {
-    return false;
   }
 }
 
