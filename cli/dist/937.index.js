@@ -248,15 +248,25 @@ async function checkToken(github, repository) {
     }
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __webpack_require__(8474);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __webpack_require__(3024);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __webpack_require__(7075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var promises_ = __webpack_require__(6466);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __webpack_require__(4942);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __webpack_require__(6752);
 ;// CONCATENATED MODULE: ./shared/ledger/assets.ts
+
+
+
+
 
 
 
@@ -333,6 +343,52 @@ async function streamingFetch(url, init = {}) {
     const text = await response.body.text();
     const empty = [204, 205, 304].includes(response.statusCode);
     return new Response(empty ? null : text, { status: response.statusCode, headers });
+}
+/**
+ * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
+ * can tell a replaced asset from a bad one.
+ */
+async function receive(body, file, limit, check) {
+    const output = file === undefined ? undefined : (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
+    const written = output ? (0,promises_.finished)(output) : Promise.resolve();
+    written.catch(() => undefined);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    async function* incoming() {
+        for await (const chunk of body) {
+            const bytes = chunk.subarray(0, limit - size);
+            hash.update(bytes);
+            size += bytes.length;
+            if (output && !output.write(bytes))
+                await (0,external_node_events_.once)(output, 'drain');
+            yield bytes;
+            if (size >= limit)
+                return;
+        }
+    }
+    const source = incoming();
+    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+    const unclosable = {
+        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+    };
+    let refusal;
+    try {
+        await check(unclosable);
+    }
+    catch (error) {
+        if (!(error instanceof errors_ConfigurationError))
+            throw error;
+        refusal = error;
+    }
+    finally {
+        for await (const rest of source)
+            void rest;
+        body.destroy();
+        output?.end();
+    }
+    await written;
+    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 11 modules
@@ -1325,8 +1381,6 @@ async function deleteLedger(github, scope, log) {
 
 
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: ./node_modules/canonicalize/lib/canonicalize.js
 var canonicalize = __webpack_require__(3842);
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/iso.js
@@ -2499,7 +2553,7 @@ async function deactivateDeployments(target, environment) {
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __webpack_require__(1455);
+var external_node_fs_promises_ = __webpack_require__(1455);
 ;// CONCATENATED MODULE: ./shared/host/history.ts
 
 const EVENTS = new Set(['activated', 'failed', 'rolled-back', 'release-command-failed']);
@@ -3867,13 +3921,9 @@ async function dryRunHost(transport, options) {
     };
 }
 
-// EXTERNAL MODULE: external "node:events"
-var external_node_events_ = __webpack_require__(8474);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __webpack_require__(6760);
 var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:stream/promises"
-var external_node_stream_promises_ = __webpack_require__(6466);
 ;// CONCATENATED MODULE: ./shared/bundle/rules.ts
 
 /** A link whose lookup passes through more links than this is refused, as the kernel does (ELOOP). */
@@ -4511,7 +4561,7 @@ class frames_FrameWriter {
     }
 }
 async function readSegment(path, buffer, offset, length, position) {
-    const handle = await (0,promises_.open)(path, 'r');
+    const handle = await (0,external_node_fs_promises_.open)(path, 'r');
     try {
         let done = 0;
         while (done < length) {
@@ -5154,7 +5204,7 @@ async function opened(source, options) {
     if (typeof source !== 'string') {
         return { input: source, cap: options.maxExpandedBytes ?? DEFAULT_EXPANSION_FLOOR };
     }
-    const cap = options.maxExpandedBytes ?? defaultMaxExpandedBytes((await (0,promises_.stat)(source)).size);
+    const cap = options.maxExpandedBytes ?? defaultMaxExpandedBytes((await (0,external_node_fs_promises_.stat)(source)).size);
     return { input: (0,external_node_fs_.createReadStream)(source, { highWaterMark: 1 << 20 }), cap };
 }
 async function* hashed(input, hash) {
@@ -5441,7 +5491,7 @@ class ContentRecorder {
     }
     /** Records into `file`, which must not exist yet. */
     static async create(file) {
-        return new ContentRecorder(file, await (0,promises_.open)(file, 'wx', 0o600));
+        return new ContentRecorder(file, await (0,external_node_fs_promises_.open)(file, 'wx', 0o600));
     }
     /** Indexes an entry and keeps a file's bytes; reads its content, so call it before the next. */
     async add(entry) {
@@ -5634,7 +5684,7 @@ async function* releaseTar(content, options) {
     if (carry.size > 0 && options.base === undefined) {
         throw new Error('files to hard-link need the base release they are linked from');
     }
-    const handle = await (0,promises_.open)(content.file, 'r');
+    const handle = await (0,external_node_fs_promises_.open)(content.file, 'r');
     let out = Buffer.allocUnsafe(BATCH_BYTES);
     let at = 0;
     function* handOn(room) {
@@ -5737,7 +5787,7 @@ class Spool {
     async #fill(source, opened) {
         let handle;
         try {
-            handle = await (0,promises_.open)(this.#file, 'w');
+            handle = await (0,external_node_fs_promises_.open)(this.#file, 'w');
             opened();
             for await (const chunk of source) {
                 let offset = 0;
@@ -5771,7 +5821,7 @@ class Spool {
         await this.#opened;
         if (this.#failure && this.#written === 0)
             throw this.#failure.error;
-        const handle = await (0,promises_.open)(this.#file, 'r');
+        const handle = await (0,external_node_fs_promises_.open)(this.#file, 'r');
         try {
             let position = 0;
             for (;;) {
@@ -7066,10 +7116,6 @@ function parseSignatureBlob(blob) {
 
 
 
-
-
-
-
 function subjectOf(entry) {
     return `release ${entry.tag}`;
 }
@@ -7180,13 +7226,6 @@ async function verify_verifyPreviousLink(github, release, options) {
     checkPreviousLink(release, before);
     return before;
 }
-/**
- * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
- * one pass: its size and digest against the manifest, and every entry; with `keep`, each checked
- * entry is indexed and its bytes kept in the same pass, for the hosts. Never more than the manifest's size and one byte is read: an asset
- * that GitHub says is larger is refused before its download. A bundle that differs from the
- * manifest is reported as such, even when its entries also fail the checks.
- */
 async function verify_verifyBundle(github, release, options) {
     const { manifest, entry } = release;
     const { size: expectedSize, digest: expectedDigest, compression } = manifest.build;
@@ -7200,10 +7239,11 @@ async function verify_verifyBundle(github, release, options) {
     });
     if (bundleAsset.size !== expectedSize)
         throw replaced(`an asset of ${bundleAsset.size} bytes`);
-    const directory = await (0,promises_.mkdtemp)(external_node_path_default().join(options.tempDir, 'run-bundle-'));
+    const directory = await (0,external_node_fs_promises_.mkdtemp)(external_node_path_default().join(options.tempDir, 'run-bundle-'));
     let recorder;
     try {
-        const file = external_node_path_default().join(directory, name);
+        // With keep, the checked content is what the hosts get: the bundle file would go unread.
+        const file = options.keep ? undefined : external_node_path_default().join(directory, name);
         if (options.keep)
             recorder = await ContentRecorder.create(external_node_path_default().join(directory, 'content'));
         options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
@@ -7222,61 +7262,17 @@ async function verify_verifyBundle(github, release, options) {
         }
         if (received.refusal)
             throw concerning(entry, received.refusal);
-        const content = await recorder?.finish();
-        const payload = content ? new ReleasePayload(content, directory) : undefined;
-        return { file, size: received.size, directory, ...(payload ? { payload } : {}) };
+        const size = received.size;
+        if (recorder) {
+            return { size, directory, payload: new ReleasePayload(await recorder.finish(), directory) };
+        }
+        return { file: external_node_path_default().join(directory, name), size, directory };
     }
     catch (error) {
         await recorder?.abort();
-        await (0,promises_.rm)(directory, { recursive: true, force: true });
+        await (0,external_node_fs_promises_.rm)(directory, { recursive: true, force: true });
         throw error;
     }
-}
-/**
- * Writes `body` to `file` while `check` reads the same bytes, and stops reading after `limit`
- * bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
- */
-async function receive(body, file, limit, check) {
-    const output = (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
-    const written = (0,external_node_stream_promises_.finished)(output);
-    written.catch(() => undefined);
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    let size = 0;
-    async function* incoming() {
-        for await (const chunk of body) {
-            const bytes = chunk.subarray(0, limit - size);
-            hash.update(bytes);
-            size += bytes.length;
-            if (!output.write(bytes))
-                await (0,external_node_events_.once)(output, 'drain');
-            yield bytes;
-            if (size >= limit)
-                return;
-        }
-    }
-    const source = incoming();
-    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
-    const unclosable = {
-        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
-    };
-    let refusal;
-    try {
-        await check(unclosable);
-    }
-    catch (error) {
-        if (!(error instanceof errors_ConfigurationError))
-            throw error;
-        refusal = error;
-    }
-    finally {
-        for await (const rest of source)
-            void rest;
-        body.destroy();
-        output.end();
-    }
-    await written;
-    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 /**
  * The release's config: its vars, and its secrets decrypted with `identity`. Every secret value
@@ -7496,8 +7492,6 @@ async function resolveRelease(options) {
     const { payload } = bundle;
     const dispose = () => rm(bundle.directory, { recursive: true, force: true });
     try {
-        if (!payload)
-            throw new Error('the verified bundle kept nothing for the hosts');
         const config = await releaseConfig(verified, options.identity, log);
         const secrets = config.secretNames.length;
         checklist.pass(`the config: ${secrets} secret${secrets === 1 ? '' : 's'} decrypted`);
@@ -8981,7 +8975,7 @@ function printJson(output, value) {
 /** A file an option names, read as text; relative paths are from the current directory. */
 async function readOptionFile(input, file, cwd) {
     try {
-        return await (0,promises_.readFile)(external_node_path_default().resolve(cwd, file), 'utf8');
+        return await (0,external_node_fs_promises_.readFile)(external_node_path_default().resolve(cwd, file), 'utf8');
     }
     catch (error) {
         const code = error.code ?? 'unreadable';
@@ -9504,7 +9498,7 @@ async function keyFile(file, input, io) {
 }
 async function isSocket(file) {
     try {
-        return (await (0,promises_.stat)(file)).isSocket();
+        return (await (0,external_node_fs_promises_.stat)(file)).isSocket();
     }
     catch {
         return false;
@@ -9529,7 +9523,7 @@ async function resolveSshCredential(option, io) {
     }
     const home = io.env.HOME;
     const fallback = home ? external_node_path_default().join(home, '.ssh', 'id_ed25519') : undefined;
-    if (fallback !== undefined && (await (0,promises_.stat)(fallback).catch(() => undefined))) {
+    if (fallback !== undefined && (await (0,external_node_fs_promises_.stat)(fallback).catch(() => undefined))) {
         return keyFile(fallback, '--ssh-key', io);
     }
     throw new errors_ConfigurationError({
@@ -10502,7 +10496,7 @@ async function bundleOf(ledger, verified, check, options) {
             tempDir,
             log,
         });
-        await (0,promises_.rm)(bundle.directory, { recursive: true, force: true });
+        await (0,external_node_fs_promises_.rm)(bundle.directory, { recursive: true, force: true });
     });
     check.bundle = problem === undefined ? 'ok' : 'failed';
     check.problem ??= problem ?? null;

@@ -164,15 +164,23 @@ async function checkToken(github, repository) {
     }
 }
 
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __webpack_require__(78474);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __webpack_require__(73024);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __webpack_require__(57075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var external_node_stream_promises_ = __webpack_require__(46466);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __webpack_require__(44942);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __webpack_require__(46752);
 ;// CONCATENATED MODULE: ./shared/ledger/assets.ts
+
+
+
+
 
 
 
@@ -249,6 +257,52 @@ async function streamingFetch(url, init = {}) {
     const text = await response.body.text();
     const empty = [204, 205, 304].includes(response.statusCode);
     return new Response(empty ? null : text, { status: response.statusCode, headers });
+}
+/**
+ * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
+ * can tell a replaced asset from a bad one.
+ */
+async function receive(body, file, limit, check) {
+    const output = file === undefined ? undefined : (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
+    const written = output ? (0,external_node_stream_promises_.finished)(output) : Promise.resolve();
+    written.catch(() => undefined);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    async function* incoming() {
+        for await (const chunk of body) {
+            const bytes = chunk.subarray(0, limit - size);
+            hash.update(bytes);
+            size += bytes.length;
+            if (output && !output.write(bytes))
+                await (0,external_node_events_.once)(output, 'drain');
+            yield bytes;
+            if (size >= limit)
+                return;
+        }
+    }
+    const source = incoming();
+    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+    const unclosable = {
+        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+    };
+    let refusal;
+    try {
+        await check(unclosable);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        refusal = error;
+    }
+    finally {
+        for await (const rest of source)
+            void rest;
+        body.destroy();
+        output?.end();
+    }
+    await written;
+    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 
 // EXTERNAL MODULE: ./shared/names.ts
@@ -2995,10 +3049,6 @@ async function lstatOrUndefined(path) {
     }
 }
 
-// EXTERNAL MODULE: external "node:events"
-var external_node_events_ = __webpack_require__(78474);
-// EXTERNAL MODULE: external "node:stream/promises"
-var external_node_stream_promises_ = __webpack_require__(46466);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __webpack_require__(57975);
 // EXTERNAL MODULE: external "node:zlib"
@@ -4853,10 +4903,6 @@ function planKey(plan) {
 
 
 
-
-
-
-
 function subjectOf(entry) {
     return `release ${entry.tag}`;
 }
@@ -4967,13 +5013,6 @@ async function verifyPreviousLink(github, release, options) {
     checkPreviousLink(release, before);
     return before;
 }
-/**
- * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
- * one pass: its size and digest against the manifest, and every entry; with `keep`, each checked
- * entry is indexed and its bytes kept in the same pass, for the hosts. Never more than the manifest's size and one byte is read: an asset
- * that GitHub says is larger is refused before its download. A bundle that differs from the
- * manifest is reported as such, even when its entries also fail the checks.
- */
 async function verifyBundle(github, release, options) {
     const { manifest, entry } = release;
     const { size: expectedSize, digest: expectedDigest, compression } = manifest.build;
@@ -4990,7 +5029,8 @@ async function verifyBundle(github, release, options) {
     const directory = await (0,promises_.mkdtemp)(external_node_path_default().join(options.tempDir, 'run-bundle-'));
     let recorder;
     try {
-        const file = external_node_path_default().join(directory, name);
+        // With keep, the checked content is what the hosts get: the bundle file would go unread.
+        const file = options.keep ? undefined : external_node_path_default().join(directory, name);
         if (options.keep)
             recorder = await ContentRecorder.create(external_node_path_default().join(directory, 'content'));
         options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
@@ -5009,61 +5049,17 @@ async function verifyBundle(github, release, options) {
         }
         if (received.refusal)
             throw concerning(entry, received.refusal);
-        const content = await recorder?.finish();
-        const payload = content ? new ReleasePayload(content, directory) : undefined;
-        return { file, size: received.size, directory, ...(payload ? { payload } : {}) };
+        const size = received.size;
+        if (recorder) {
+            return { size, directory, payload: new ReleasePayload(await recorder.finish(), directory) };
+        }
+        return { file: external_node_path_default().join(directory, name), size, directory };
     }
     catch (error) {
         await recorder?.abort();
         await (0,promises_.rm)(directory, { recursive: true, force: true });
         throw error;
     }
-}
-/**
- * Writes `body` to `file` while `check` reads the same bytes, and stops reading after `limit`
- * bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
- */
-async function receive(body, file, limit, check) {
-    const output = (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
-    const written = (0,external_node_stream_promises_.finished)(output);
-    written.catch(() => undefined);
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    let size = 0;
-    async function* incoming() {
-        for await (const chunk of body) {
-            const bytes = chunk.subarray(0, limit - size);
-            hash.update(bytes);
-            size += bytes.length;
-            if (!output.write(bytes))
-                await (0,external_node_events_.once)(output, 'drain');
-            yield bytes;
-            if (size >= limit)
-                return;
-        }
-    }
-    const source = incoming();
-    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
-    const unclosable = {
-        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
-    };
-    let refusal;
-    try {
-        await check(unclosable);
-    }
-    catch (error) {
-        if (!(error instanceof errors/* ConfigurationError */.j1))
-            throw error;
-        refusal = error;
-    }
-    finally {
-        for await (const rest of source)
-            void rest;
-        body.destroy();
-        output.end();
-    }
-    await written;
-    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 /**
  * The release's config: its vars, and its secrets decrypted with `identity`. Every secret value

@@ -2648,15 +2648,23 @@ async function deactivateDeployments(target, environment) {
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var external_node_fs_promises_ = __webpack_require__(1455);
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __webpack_require__(8474);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __webpack_require__(3024);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __webpack_require__(7075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var external_node_stream_promises_ = __webpack_require__(6466);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var http_client_lib = __webpack_require__(4942);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __webpack_require__(6752);
 ;// CONCATENATED MODULE: ./shared/ledger/assets.ts
+
+
+
+
 
 
 
@@ -2733,6 +2741,52 @@ async function streamingFetch(url, init = {}) {
     const text = await response.body.text();
     const empty = [204, 205, 304].includes(response.statusCode);
     return new Response(empty ? null : text, { status: response.statusCode, headers });
+}
+/**
+ * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
+ * can tell a replaced asset from a bad one.
+ */
+async function receive(body, file, limit, check) {
+    const output = file === undefined ? undefined : (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
+    const written = output ? (0,external_node_stream_promises_.finished)(output) : Promise.resolve();
+    written.catch(() => undefined);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    async function* incoming() {
+        for await (const chunk of body) {
+            const bytes = chunk.subarray(0, limit - size);
+            hash.update(bytes);
+            size += bytes.length;
+            if (output && !output.write(bytes))
+                await (0,external_node_events_.once)(output, 'drain');
+            yield bytes;
+            if (size >= limit)
+                return;
+        }
+    }
+    const source = incoming();
+    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+    const unclosable = {
+        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+    };
+    let refusal;
+    try {
+        await check(unclosable);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        refusal = error;
+    }
+    finally {
+        for await (const rest of source)
+            void rest;
+        body.destroy();
+        output?.end();
+    }
+    await written;
+    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 
 ;// CONCATENATED MODULE: ./shared/ledger/tags.ts
@@ -3451,13 +3505,9 @@ async function deleteLedger(github, scope, log) {
 
 
 
-// EXTERNAL MODULE: external "node:events"
-var external_node_events_ = __webpack_require__(8474);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __webpack_require__(6760);
 var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:stream/promises"
-var external_node_stream_promises_ = __webpack_require__(6466);
 ;// CONCATENATED MODULE: ./shared/bundle/rules.ts
 
 /** A link whose lookup passes through more links than this is refused, as the kernel does (ELOOP). */
@@ -6650,10 +6700,6 @@ function parseSignatureBlob(blob) {
 
 
 
-
-
-
-
 function subjectOf(entry) {
     return `release ${entry.tag}`;
 }
@@ -6764,13 +6810,6 @@ async function verifyPreviousLink(github, release, options) {
     checkPreviousLink(release, before);
     return before;
 }
-/**
- * Downloads the bundle the manifest names to a file under `tempDir`, checking it on the way in
- * one pass: its size and digest against the manifest, and every entry; with `keep`, each checked
- * entry is indexed and its bytes kept in the same pass, for the hosts. Never more than the manifest's size and one byte is read: an asset
- * that GitHub says is larger is refused before its download. A bundle that differs from the
- * manifest is reported as such, even when its entries also fail the checks.
- */
 async function verifyBundle(github, release, options) {
     const { manifest, entry } = release;
     const { size: expectedSize, digest: expectedDigest, compression } = manifest.build;
@@ -6787,7 +6826,8 @@ async function verifyBundle(github, release, options) {
     const directory = await (0,external_node_fs_promises_.mkdtemp)(external_node_path_default().join(options.tempDir, 'run-bundle-'));
     let recorder;
     try {
-        const file = external_node_path_default().join(directory, name);
+        // With keep, the checked content is what the hosts get: the bundle file would go unread.
+        const file = options.keep ? undefined : external_node_path_default().join(directory, name);
         if (options.keep)
             recorder = await ContentRecorder.create(external_node_path_default().join(directory, 'content'));
         options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
@@ -6806,61 +6846,17 @@ async function verifyBundle(github, release, options) {
         }
         if (received.refusal)
             throw concerning(entry, received.refusal);
-        const content = await recorder?.finish();
-        const payload = content ? new ReleasePayload(content, directory) : undefined;
-        return { file, size: received.size, directory, ...(payload ? { payload } : {}) };
+        const size = received.size;
+        if (recorder) {
+            return { size, directory, payload: new ReleasePayload(await recorder.finish(), directory) };
+        }
+        return { file: external_node_path_default().join(directory, name), size, directory };
     }
     catch (error) {
         await recorder?.abort();
         await (0,external_node_fs_promises_.rm)(directory, { recursive: true, force: true });
         throw error;
     }
-}
-/**
- * Writes `body` to `file` while `check` reads the same bytes, and stops reading after `limit`
- * bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
- */
-async function receive(body, file, limit, check) {
-    const output = (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
-    const written = (0,external_node_stream_promises_.finished)(output);
-    written.catch(() => undefined);
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    let size = 0;
-    async function* incoming() {
-        for await (const chunk of body) {
-            const bytes = chunk.subarray(0, limit - size);
-            hash.update(bytes);
-            size += bytes.length;
-            if (!output.write(bytes))
-                await (0,external_node_events_.once)(output, 'drain');
-            yield bytes;
-            if (size >= limit)
-                return;
-        }
-    }
-    const source = incoming();
-    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
-    const unclosable = {
-        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
-    };
-    let refusal;
-    try {
-        await check(unclosable);
-    }
-    catch (error) {
-        if (!(error instanceof errors/* ConfigurationError */.j1))
-            throw error;
-        refusal = error;
-    }
-    finally {
-        for await (const rest of source)
-            void rest;
-        body.destroy();
-        output.end();
-    }
-    await written;
-    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
 }
 /**
  * The release's config: its vars, and its secrets decrypted with `identity`. Every secret value
@@ -7080,8 +7076,6 @@ async function resolveRelease(options) {
     const { payload } = bundle;
     const dispose = () => (0,external_node_fs_promises_.rm)(bundle.directory, { recursive: true, force: true });
     try {
-        if (!payload)
-            throw new Error('the verified bundle kept nothing for the hosts');
         const config = await releaseConfig(verified, options.identity, log);
         const secrets = config.secretNames.length;
         checklist.pass(`the config: ${secrets} secret${secrets === 1 ? '' : 's'} decrypted`);
