@@ -9549,13 +9549,12 @@ function commandScript(root, id, command, timeoutSeconds) {
         `/bin/sh -c ${(0,shared_names/* shellQuote */.ZL)(command)} < /dev/null 2>&1 &`,
         `command=$!`,
         // Its own sleep in the background, so that stopping the watchdog stops the sleep too.
-        `{ nap=; trap 'kill "$nap" 2>/dev/null; wait "$nap"; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
+        `{ nap=; trap 'kill "$nap" 2>/dev/null; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
         `watchdog=$!`,
         `wait "$command"; status=$?`,
         `while kill -0 "$command" 2>/dev/null; do wait "$command"; status=$?; done`,
         `[ -z "$expired" ] || exit ${scripts_root/* EXIT */.dc.timedOut}`,
-        // Stopped and waited for, so that its sleep is gone when the command's script ends.
-        `kill "$watchdog" 2>/dev/null; wait "$watchdog"`,
+        `kill "$watchdog" 2>/dev/null`,
         `exit "$status"`,
     ]);
 }
