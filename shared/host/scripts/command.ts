@@ -72,13 +72,12 @@ export function commandScript(
     `/bin/sh -c ${q(command)} < /dev/null 2>&1 &`,
     `command=$!`,
     // Its own sleep in the background, so that stopping the watchdog stops the sleep too.
-    `{ nap=; trap 'kill "$nap" 2>/dev/null; wait "$nap"; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
+    `{ nap=; trap 'kill "$nap" 2>/dev/null; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
     `watchdog=$!`,
     `wait "$command"; status=$?`,
     `while kill -0 "$command" 2>/dev/null; do wait "$command"; status=$?; done`,
     `[ -z "$expired" ] || exit ${EXIT.timedOut}`,
-    // Stopped and waited for, so that its sleep is gone when the command's script ends.
-    `kill "$watchdog" 2>/dev/null; wait "$watchdog"`,
+    `kill "$watchdog" 2>/dev/null`,
     `exit "$status"`,
   ]);
 }
