@@ -38,10 +38,10 @@ function short(text: string): string {
 }
 
 /**
- * Records one GitHub Deployment for this run, in_progress at once. Refusals are the token's:
- * say which permission it lacks, or how to switch the record off.
+ * Records one GitHub Deployment for this run. Refusals are the token's: say which permission it
+ * lacks, or how to switch the record off.
  */
-async function startDeployment(
+async function createDeployment(
   target: DeploymentTarget,
   request: DeploymentRequest,
 ): Promise<number> {
@@ -80,7 +80,6 @@ async function startDeployment(
     }
     throw error;
   }
-  await setStatus(target, id, 'in_progress', { description: `Deploying ${request.releaseId}` });
   return id;
 }
 
@@ -122,6 +121,8 @@ async function finishDeployment(
  */
 export class PendingDeployment {
   private started: Promise<number> | undefined;
+  /** The in_progress status, sent once the deployment exists; the last status waits for it. */
+  private inProgress: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly target: DeploymentTarget,
@@ -129,9 +130,26 @@ export class PendingDeployment {
   ) {}
 
   readonly beforeChange = async (): Promise<void> => {
-    this.started ??= startDeployment(this.target, this.request);
+    this.started ??= this.start();
     await this.started;
   };
+
+  /**
+   * Creates the deployment and marks it in_progress without holding the hosts back for the
+   * second request: Octokit spaces writes a second apart, as GitHub asks of them.
+   */
+  private async start(): Promise<number> {
+    const id = await createDeployment(this.target, this.request);
+    const description = `Deploying ${this.request.releaseId}`;
+    this.inProgress = setStatus(this.target, id, 'in_progress', { description }).then(
+      () => undefined,
+      (error: unknown) =>
+        this.target.log.warning(
+          `Could not set GitHub Deployment ${id} to in_progress: ${(error as Error).message ?? String(error)}`,
+        ),
+    );
+    return id;
+  }
 
   /** The deployment's ID once recorded; the error that refused it rejects here too. */
   async id(): Promise<number | undefined> {
@@ -140,7 +158,9 @@ export class PendingDeployment {
 
   async finish(state: 'success' | 'failure' | 'error', details: StatusDetails): Promise<void> {
     const id = await this.id().catch(() => undefined);
-    if (id !== undefined) await finishDeployment(this.target, id, state, details);
+    if (id === undefined) return;
+    await this.inProgress;
+    await finishDeployment(this.target, id, state, details);
   }
 }
 
