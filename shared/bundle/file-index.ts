@@ -31,7 +31,6 @@ export type FileIndex = readonly IndexEntry[];
 export const INDEX_HEADER = 'brr-index 1';
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', directory: 'd', symlink: 'l' };
-const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'directory', l: 'symlink' };
 
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
@@ -66,36 +65,6 @@ export function indexLine(entry: IndexEntry): string {
     entry.sha256 ?? '-',
     entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget),
   ].join('\t');
-}
-
-/** Reads an index file; throws on anything that is not one, so the caller sends everything. */
-export function parseIndex(text: string): FileIndex {
-  const lines = text.split('\n');
-  if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
-    throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
-  }
-  return lines.slice(1, -1).map((line, at) => {
-    const fields = line.split('\t');
-    const [path = '', letter = '', mode = '', size = '', sha256 = '', link = ''] = fields;
-    const kind = LETTER_KIND[letter];
-    const valid =
-      fields.length === 6 &&
-      path !== '' &&
-      kind !== undefined &&
-      /^[0-7]{3,4}$/.test(mode) &&
-      /^(0|[1-9][0-9]{0,15})$/.test(size) &&
-      (kind === 'file' ? /^[0-9a-f]{64}$/.test(sha256) : sha256 === '-') &&
-      (kind === 'symlink' ? link !== '-' : link === '-');
-    if (!valid) throw new Error(`release index line ${at + 2} is malformed`);
-    return {
-      path: decodeField(path),
-      kind,
-      mode: Number.parseInt(mode, 8),
-      size: Number(size),
-      ...(kind === 'file' ? { sha256 } : {}),
-      ...(kind === 'symlink' ? { linkTarget: decodeField(link) } : {}),
-    };
-  });
 }
 
 /** What an index needs of a checked bundle entry; a file's content is read to hash it. */
@@ -164,32 +133,45 @@ export interface IndexDiff {
   send: IndexEntry[];
   /** Files of the new release that are, byte for byte and mode, files of the base release. */
   link: IndexEntry[];
-  /** Paths of the base release that the new one does not have. */
-  removed: string[];
+  /** The encoded paths of the base release's file lines. */
+  baseFiles: string[];
+}
+
+/** The encoded path of an index line that lists a file, or undefined for another line. */
+function filePath(line: string): string | undefined {
+  const tab = line.indexOf('\t');
+  return tab > 0 && line.startsWith('f\t', tab + 1) ? line.slice(0, tab) : undefined;
 }
 
 /**
- * What a release built from `base` needs: a file whose path, mode, size and sha256 are the
- * same in both is hard-linked (if the host still has it as shipped); every other file travels.
- * Directories and symlinks always travel: they are a tar header each. A file whose path the host
- * cannot name plainly (a backslash or a control character in it) always travels.
+ * What a release built from the base whose index file is `base` needs: a file whose line (path,
+ * mode, size and sha256) is a line of the base index is hard-linked (if the host still has it as
+ * shipped); every other file travels. Lines are compared as text, never parsed: a base line that
+ * is not well formed matches no line the runner writes, so what it names travels. Directories
+ * and symlinks always travel: they are a tar header each. A file whose path the host cannot name
+ * plainly (a backslash or a control character in it) always travels. Throws when `base` is not an
+ * index file at all.
  */
-export function diffIndex(base: FileIndex, next: FileIndex): IndexDiff {
-  const before = new Map(base.map((entry) => [entry.path, entry]));
+export function diffIndex(base: string, next: FileIndex): IndexDiff {
+  const lines = base.split('\n');
+  if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
+    throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+  }
+  const fileLines = new Set<string>();
+  const baseFiles: string[] = [];
+  for (let at = 1; at < lines.length - 1; at++) {
+    const line = lines[at] as string;
+    const path = filePath(line);
+    if (path === undefined) continue;
+    fileLines.add(line);
+    baseFiles.push(path);
+  }
   const send: IndexEntry[] = [];
   const link: IndexEntry[] = [];
   for (const entry of next) {
-    const old = before.get(entry.path);
     const same =
-      entry.kind === 'file' &&
-      old?.kind === 'file' &&
-      old.mode === entry.mode &&
-      old.size === entry.size &&
-      old.sha256 === entry.sha256 &&
-      isPlainPath(entry.path);
+      entry.kind === 'file' && isPlainPath(entry.path) && fileLines.has(indexLine(entry));
     (same ? link : send).push(entry);
   }
-  const present = new Set(next.map((entry) => entry.path));
-  const removed = base.filter((entry) => !present.has(entry.path)).map((entry) => entry.path);
-  return { send, link, removed };
+  return { send, link, baseFiles };
 }

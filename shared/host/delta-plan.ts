@@ -2,7 +2,6 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
   diffIndex,
-  encodeField,
   type FileIndex,
   type IndexEntry,
   type IndexUpdate,
@@ -42,10 +41,10 @@ export function fullPlan(next: FileIndex): DeltaPlan {
  * Links what the base has as shipped (the same path, mode, size and sha256, and not reported as
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
- * whichever list is shorter.
+ * whichever list is shorter. `base` is the base release's index file, as text.
  */
 export function deltaPlan(
-  base: FileIndex,
+  base: string,
   unverified: ReadonlySet<string>,
   next: FileIndex,
 ): DeltaPlan {
@@ -53,10 +52,9 @@ export function deltaPlan(
   const carried: IndexEntry[] = [];
   const sent: IndexEntry[] = [...diff.send];
   for (const entry of diff.link) (unverified.has(entry.path) ? sent : carried).push(entry);
+  // Carried paths are plain: encoded, they are themselves.
   const carry = new Set(carried.map((entry) => entry.path));
-  const baseFiles = base.filter((entry) => entry.kind === 'file');
-  const dropped = baseFiles.filter((entry) => !carry.has(entry.path));
-  const encoded = (entries: IndexEntry[]) => entries.map((entry) => encodeField(entry.path));
+  const dropped = diff.baseFiles.filter((path) => !carry.has(path));
   const keep = carried.length <= dropped.length;
   return {
     carry,
@@ -65,7 +63,7 @@ export function deltaPlan(
     carriedBytes: carried.reduce((sum, entry) => sum + entry.size, 0),
     update: {
       how: keep ? 'keep' : 'drop',
-      listed: encoded(keep ? carried : dropped),
+      listed: keep ? carried.map((entry) => entry.path) : dropped,
       entries: sent,
     },
   };

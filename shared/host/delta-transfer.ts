@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { parseIndex, type FileIndex } from '../bundle/file-index.js';
+import type { FileIndex } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
@@ -57,7 +57,7 @@ async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaP
   for (const path of [...report.unverified].sort()) key.update('\0').update(path);
   return planOnce(options.next, key.digest('hex'), () => {
     try {
-      return deltaPlan(parseIndex(report.index), report.unverified, options.next);
+      return deltaPlan(report.index, report.unverified, options.next);
     } catch {
       return undefined;
     }

@@ -71,13 +71,15 @@ export function commandScript(
     `expired=; trap 'expired=1' USR1`,
     `/bin/sh -c ${q(command)} < /dev/null 2>&1 &`,
     `command=$!`,
-    // Its own sleep in the background, so that stopping the watchdog stops the sleep too.
-    `{ nap=; trap 'kill "$nap" 2>/dev/null; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
+    `{ sleep ${seconds}; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
     `watchdog=$!`,
     `wait "$command"; status=$?`,
     `while kill -0 "$command" 2>/dev/null; do wait "$command"; status=$?; done`,
     `[ -z "$expired" ] || exit ${EXIT.timedOut}`,
-    `kill "$watchdog" 2>/dev/null`,
+    // The watchdog and its sleep, with KILL: a shell started with TERM ignored (as some callers
+    // start it) can neither trap nor receive it, and its watchdog would outlive the script.
+    `watched=$(tree "$watchdog")`,
+    `kill -KILL "$watchdog" $watched 2>/dev/null`,
     `exit "$status"`,
   ]);
 }

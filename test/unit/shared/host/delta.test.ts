@@ -121,11 +121,27 @@ describe('a release built from the one before', () => {
     await expectRelease(root, 'v2', v2, serializeIndex(second.next));
   });
 
-  it('rewrites the new index whole when the base index is not written the canonical way', async () => {
+  it('sends a file whose base line is not written the canonical way', async () => {
     const { root } = await hostWith(app);
     const baseIndex = path.join(root, 'releases/v1/.release/index.zst');
     const text = await indexOnHost(root, 'v1');
     const edited = text.replace(/^(lib\/util\.js\tf\t)644\t/m, '$10644\t');
+    expect(edited).not.toBe(text);
+    await writeFile(baseIndex, zstdCompressSync(edited));
+    const v2 = await bundleOf({ ...app, 'app.js': 'v2\n' });
+    const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1' });
+
+    expect(second.linked).not.toContain('lib/util.js');
+    expect(second.linked.length).toBeGreaterThan(0);
+    await expectRelease(root, 'v2', v2, serializeIndex(second.next));
+  });
+
+  it('rewrites the new index whole when the one merged on the host differs', async () => {
+    const { root } = await hostWith(app);
+    const baseIndex = path.join(root, 'releases/v1/.release/index.zst');
+    const text = await indexOnHost(root, 'v1');
+    // A second line for the same path, after the right one: the host's merge keeps the last.
+    const edited = text.replace(/^(lib\/util\.js\tf\t)644(\t.*)$/m, '$&\n$10644$2');
     expect(edited).not.toBe(text);
     await writeFile(baseIndex, zstdCompressSync(edited));
     const v2 = await bundleOf({ ...app, 'app.js': 'v2\n' });

@@ -393,6 +393,23 @@ describe('the scripts on real files', () => {
     );
   });
 
+  it('leaves no watchdog behind when started with TERM ignored, as it cannot be trapped then', async () => {
+    const root = deployRoot(path.join(dir, 'app'));
+    await mkdir(path.join(root, 'releases/v1'), { recursive: true });
+    const script = commandScript(root, 'v1', 'exit 4', 19);
+    // `trap '' TERM` makes TERM ignored in the shell it execs: a shell cannot undo that.
+    const ignored = spawnSync('/bin/sh', [
+      '-c',
+      `trap '' TERM; exec /bin/sh -c "$1"`,
+      'sh',
+      script,
+    ]);
+    expect(ignored.status).toBe(4);
+    expect(execFileSync('ps', ['-A', '-o', 'args='], { encoding: 'utf8' })).not.toMatch(
+      /^sleep 19$/m,
+    );
+  });
+
   it('stops a command that runs past its timeout, with what it started, and says so', async () => {
     const root = deployRoot(path.join(dir, 'app'));
     await mkdir(path.join(root, 'releases/v1'), { recursive: true });
