@@ -2535,10 +2535,10 @@ function github_deployment_short(text) {
     return text.length <= 140 ? text : `${text.slice(0, 139)}…`;
 }
 /**
- * Records one GitHub Deployment for this run, in_progress at once. Refusals are the token's:
- * say which permission it lacks, or how to switch the record off.
+ * Records one GitHub Deployment for this run. Refusals are the token's: say which permission it
+ * lacks, or how to switch the record off.
  */
-async function startDeployment(target, request) {
+async function createDeployment(target, request) {
     const { github, repository } = target;
     let id;
     try {
@@ -2575,7 +2575,6 @@ async function startDeployment(target, request) {
         }
         throw error;
     }
-    await setStatus(target, id, 'in_progress', { description: `Deploying ${request.releaseId}` });
     return id;
 }
 function setStatus(target, id, state, details) {
@@ -2605,22 +2604,36 @@ class PendingDeployment {
     target;
     request;
     started;
+    /** The in_progress status, sent once the deployment exists; the last status waits for it. */
+    inProgress = Promise.resolve();
     constructor(target, request) {
         this.target = target;
         this.request = request;
     }
     beforeChange = async () => {
-        this.started ??= startDeployment(this.target, this.request);
+        this.started ??= this.start();
         await this.started;
     };
+    /**
+     * Creates the deployment and marks it in_progress without holding the hosts back for the
+     * second request: Octokit spaces writes a second apart, as GitHub asks of them.
+     */
+    async start() {
+        const id = await createDeployment(this.target, this.request);
+        const description = `Deploying ${this.request.releaseId}`;
+        this.inProgress = setStatus(this.target, id, 'in_progress', { description }).then(() => undefined, (error) => this.target.log.warning(`Could not set GitHub Deployment ${id} to in_progress: ${error.message ?? String(error)}`));
+        return id;
+    }
     /** The deployment's ID once recorded; the error that refused it rejects here too. */
     async id() {
         return this.started === undefined ? undefined : await this.started;
     }
     async finish(state, details) {
         const id = await this.id().catch(() => undefined);
-        if (id !== undefined)
-            await finishDeployment(this.target, id, state, details);
+        if (id === undefined)
+            return;
+        await this.inProgress;
+        await finishDeployment(this.target, id, state, details);
     }
 }
 /** Marks the environment's deployments inactive, so GitHub no longer shows it as deployed. */
@@ -4901,7 +4914,6 @@ async function bundle_bundleDigest(path) {
 /** The first line of an index file: its format, so a later one can be told apart. */
 const INDEX_HEADER = 'brr-index 1';
 const KIND_LETTER = { file: 'f', directory: 'd', symlink: 'l' };
-const LETTER_KIND = { f: 'file', d: 'directory', l: 'symlink' };
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
  * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
@@ -4928,35 +4940,6 @@ function indexLine(entry) {
         entry.sha256 ?? '-',
         entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget),
     ].join('\t');
-}
-/** Reads an index file; throws on anything that is not one, so the caller sends everything. */
-function parseIndex(text) {
-    const lines = text.split('\n');
-    if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
-        throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
-    }
-    return lines.slice(1, -1).map((line, at) => {
-        const fields = line.split('\t');
-        const [path = '', letter = '', mode = '', size = '', sha256 = '', link = ''] = fields;
-        const kind = LETTER_KIND[letter];
-        const valid = fields.length === 6 &&
-            path !== '' &&
-            kind !== undefined &&
-            /^[0-7]{3,4}$/.test(mode) &&
-            /^(0|[1-9][0-9]{0,15})$/.test(size) &&
-            (kind === 'file' ? /^[0-9a-f]{64}$/.test(sha256) : sha256 === '-') &&
-            (kind === 'symlink' ? link !== '-' : link === '-');
-        if (!valid)
-            throw new Error(`release index line ${at + 2} is malformed`);
-        return {
-            path: decodeField(path),
-            kind,
-            mode: Number.parseInt(mode, 8),
-            size: Number(size),
-            ...(kind === 'file' ? { sha256 } : {}),
-            ...(kind === 'symlink' ? { linkTarget: decodeField(link) } : {}),
-        };
-    });
 }
 /** The index entry of a checked bundle entry, reading a file's content to hash it. */
 async function indexEntry(entry) {
@@ -4993,29 +4976,42 @@ function sortIndex(entries) {
         .sort((a, b) => rules_compareUtf8(a.key, b.key))
         .map(({ entry }) => entry);
 }
+/** The encoded path of an index line that lists a file, or undefined for another line. */
+function filePath(line) {
+    const tab = line.indexOf('\t');
+    return tab > 0 && line.startsWith('f\t', tab + 1) ? line.slice(0, tab) : undefined;
+}
 /**
- * What a release built from `base` needs: a file whose path, mode, size and sha256 are the
- * same in both is hard-linked (if the host still has it as shipped); every other file travels.
- * Directories and symlinks always travel: they are a tar header each. A file whose path the host
- * cannot name plainly (a backslash or a control character in it) always travels.
+ * What a release built from the base whose index file is `base` needs: a file whose line (path,
+ * mode, size and sha256) is a line of the base index is hard-linked (if the host still has it as
+ * shipped); every other file travels. Lines are compared as text, never parsed: a base line that
+ * is not well formed matches no line the runner writes, so what it names travels. Directories
+ * and symlinks always travel: they are a tar header each. A file whose path the host cannot name
+ * plainly (a backslash or a control character in it) always travels. Throws when `base` is not an
+ * index file at all.
  */
 function diffIndex(base, next) {
-    const before = new Map(base.map((entry) => [entry.path, entry]));
+    const lines = base.split('\n');
+    if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
+        throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+    }
+    const fileLines = new Set();
+    const baseFiles = [];
+    for (let at = 1; at < lines.length - 1; at++) {
+        const line = lines[at];
+        const path = filePath(line);
+        if (path === undefined)
+            continue;
+        fileLines.add(line);
+        baseFiles.push(path);
+    }
     const send = [];
     const link = [];
     for (const entry of next) {
-        const old = before.get(entry.path);
-        const same = entry.kind === 'file' &&
-            old?.kind === 'file' &&
-            old.mode === entry.mode &&
-            old.size === entry.size &&
-            old.sha256 === entry.sha256 &&
-            isPlainPath(entry.path);
+        const same = entry.kind === 'file' && isPlainPath(entry.path) && fileLines.has(indexLine(entry));
         (same ? link : send).push(entry);
     }
-    const present = new Set(next.map((entry) => entry.path));
-    const removed = base.filter((entry) => !present.has(entry.path)).map((entry) => entry.path);
-    return { send, link, removed };
+    return { send, link, baseFiles };
 }
 
 ;// CONCATENATED MODULE: ./shared/bundle/content.ts
@@ -8175,13 +8171,15 @@ function commandScript(root, id, command, timeoutSeconds) {
         `expired=; trap 'expired=1' USR1`,
         `/bin/sh -c ${(0,shared_names/* shellQuote */.ZL)(command)} < /dev/null 2>&1 &`,
         `command=$!`,
-        // Its own sleep in the background, so that stopping the watchdog stops the sleep too.
-        `{ nap=; trap 'kill "$nap" 2>/dev/null; exit 0' TERM; sleep ${seconds} & nap=$!; wait "$nap"; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
+        `{ sleep ${seconds}; kill -USR1 $$; kill -TERM $(tree "$command") 2>/dev/null; sleep 2; kill -KILL $(tree "$command") 2>/dev/null; } < /dev/null > /dev/null 2>&1 &`,
         `watchdog=$!`,
         `wait "$command"; status=$?`,
         `while kill -0 "$command" 2>/dev/null; do wait "$command"; status=$?; done`,
         `[ -z "$expired" ] || exit ${scripts_root/* EXIT */.dc.timedOut}`,
-        `kill "$watchdog" 2>/dev/null`,
+        // The watchdog and its sleep, with KILL: a shell started with TERM ignored (as some callers
+        // start it) can neither trap nor receive it, and its watchdog would outlive the script.
+        `watched=$(tree "$watchdog")`,
+        `kill -KILL "$watchdog" $watched 2>/dev/null`,
         `exit "$status"`,
     ]);
 }
@@ -8624,7 +8622,7 @@ function fullPlan(next) {
  * Links what the base has as shipped (the same path, mode, size and sha256, and not reported as
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
- * whichever list is shorter.
+ * whichever list is shorter. `base` is the base release's index file, as text.
  */
 function deltaPlan(base, unverified, next) {
     const diff = diffIndex(base, next);
@@ -8632,10 +8630,9 @@ function deltaPlan(base, unverified, next) {
     const sent = [...diff.send];
     for (const entry of diff.link)
         (unverified.has(entry.path) ? sent : carried).push(entry);
+    // Carried paths are plain: encoded, they are themselves.
     const carry = new Set(carried.map((entry) => entry.path));
-    const baseFiles = base.filter((entry) => entry.kind === 'file');
-    const dropped = baseFiles.filter((entry) => !carry.has(entry.path));
-    const encoded = (entries) => entries.map((entry) => encodeField(entry.path));
+    const dropped = diff.baseFiles.filter((path) => !carry.has(path));
     const keep = carried.length <= dropped.length;
     return {
         carry,
@@ -8644,7 +8641,7 @@ function deltaPlan(base, unverified, next) {
         carriedBytes: carried.reduce((sum, entry) => sum + entry.size, 0),
         update: {
             how: keep ? 'keep' : 'drop',
-            listed: encoded(keep ? carried : dropped),
+            listed: keep ? carried.map((entry) => entry.path) : dropped,
             entries: sent,
         },
     };
@@ -8740,7 +8737,6 @@ class UploadProgress {
 
 
 
-
 /** Checks the base against its index; undefined when the host cannot vouch for any of it. */
 async function checkBase(host, options) {
     const { base, tools } = options;
@@ -8759,7 +8755,7 @@ async function checkBase(host, options) {
         key.update('\0').update(path);
     return planOnce(options.next, key.digest('hex'), () => {
         try {
-            return deltaPlan(parseIndex(report.index), report.unverified, options.next);
+            return deltaPlan(report.index, report.unverified, options.next);
         }
         catch {
             return undefined;
