@@ -1,9 +1,13 @@
 // `npm run bench -- deploy [--large] [--hosts 8] [--runs 3]`: run-action's built dist deploying a realistic
 // app (real npm packages, ~150 MiB and >10,000 files; seven times that with --large) to test
 // sshd hosts, v1 then v2 with one file changed, against OpenSSH and rsync on the same tree and
-// hosts in the same run. Build run-action's dist first: `npm run build`.
+// hosts in the same run. Build run-action's dist first: `npm run bundle`. The hosts' roots are
+// under the temporary directory: `TMPDIR=/dev/shm npm run bench -- deploy` puts them on a tmpfs,
+// which takes a shared machine's disk (whose write speed can change fivefold from one minute to
+// the next) out of the figures and leaves what the CPU does.
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGitHub, type GitHubEmulator } from '../test/emulator/index.js';
 import { makeKeys, type PackedBundle, type ReleaseKeys } from '../test/helpers/releases.js';
@@ -310,6 +314,8 @@ export async function deployBench(args: string[]): Promise<void> {
   console.log(
     `load average before: ${load()} (2 cores: figures taken on a busy machine are slower)`,
   );
+  const filesystem = execFileSync('stat', ['-f', '-c', '%T', tmpdir()], { encoding: 'utf8' });
+  console.log(`hosts' deploy roots under ${tmpdir()}, on ${filesystem.trim()}`);
   try {
     if (hostCount === 1) await singleHost(world, runs);
     else await fleet(world);
