@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '../errors.js';
 import { CONTENT_BLOCK, type ContentEntry, type ReleaseContent } from './content.js';
@@ -49,50 +49,86 @@ export interface ReleaseTarOptions {
   carry?: ReadonlySet<string>;
 }
 
+/** A block of the content file, read and checked. */
+interface Block {
+  block: number;
+  /** The whole buffer, and the block's bytes in it. */
+  buffer: Buffer;
+  bytes: Buffer;
+}
+
 /**
  * Reads file bytes from the content file a block at a time, each block checked against the
  * digest recorded when the bundle was verified. A block read is kept for the files after it: a
- * full transfer reads the file once, front to back. Pieces handed out are only good until the
- * next call: the caller copies them.
+ * full transfer reads the file once, front to back, the next block read and hashed in libuv's
+ * pool while this one is written out. Pieces handed out are only good until the next call: the
+ * caller copies them.
  */
 class ContentReader {
   readonly #handle: FileHandle;
   readonly #digests: Buffer;
-  readonly #buffer = Buffer.allocUnsafe(CONTENT_BLOCK);
-  #block = -1;
-  #length = 0;
+  readonly #blocks: number;
+  /** Buffers no block holds: two in all, the current block's and the next's. */
+  readonly #free: Buffer[] = [Buffer.allocUnsafe(CONTENT_BLOCK), Buffer.allocUnsafe(CONTENT_BLOCK)];
+  #current: Block | undefined;
+  #next: { block: number; loaded: Promise<Block> } | undefined;
 
   constructor(handle: FileHandle, digests: Buffer) {
     this.#handle = handle;
     this.#digests = digests;
+    this.#blocks = digests.length / 32;
   }
 
   async *read(offset: number, size: number): AsyncGenerator<Buffer> {
     const end = offset + size;
     for (let at = offset; at < end;) {
       const block = Math.floor(at / CONTENT_BLOCK);
-      if (block !== this.#block) await this.#load(block);
+      if (this.#current?.block !== block) await this.#advance(block);
+      const { bytes } = this.#current as Block;
       const start = block * CONTENT_BLOCK;
-      const to = Math.min(end, start + this.#length);
-      yield this.#buffer.subarray(at - start, to - start);
+      const to = Math.min(end, start + bytes.length);
+      yield bytes.subarray(at - start, to - start);
       at = to;
     }
   }
 
-  async #load(block: number): Promise<void> {
-    this.#block = -1;
+  /** Waits for what is being read ahead; call before the reader is dropped. */
+  async close(): Promise<void> {
+    await this.#next?.loaded.catch(() => undefined);
+  }
+
+  async #advance(block: number): Promise<void> {
+    if (this.#current) this.#free.push(this.#current.buffer);
+    this.#current = undefined;
+    const next = this.#next;
+    this.#next = undefined;
+    if (next !== undefined && next.block !== block) {
+      // Read ahead for nothing (a delta skips blocks): its buffer is free once it is done.
+      const done = await next.loaded.catch(() => undefined);
+      if (done) this.#free.push(done.buffer);
+    }
+    const loaded = next?.block === block ? next.loaded : this.#load(block);
+    this.#current = await loaded;
+    if (block + 1 < this.#blocks) {
+      const ahead = this.#load(block + 1);
+      // A block read ahead is checked when it is needed; one never needed fails nothing.
+      ahead.catch(() => undefined);
+      this.#next = { block: block + 1, loaded: ahead };
+    }
+  }
+
+  async #load(block: number): Promise<Block> {
+    const buffer = this.#free.pop() ?? Buffer.allocUnsafe(CONTENT_BLOCK);
     const digest = this.#digests.subarray(block * 32, block * 32 + 32);
-    const { bytesRead } = await this.#handle.read(
-      this.#buffer,
-      0,
-      CONTENT_BLOCK,
-      block * CONTENT_BLOCK,
-    );
-    const bytes = this.#buffer.subarray(0, bytesRead);
-    const same = createHash('sha256').update(bytes).digest().equals(digest);
-    if (!same || bytesRead === 0) throw new ContentChanged();
-    this.#block = block;
-    this.#length = bytesRead;
+    const { bytesRead } = await this.#handle.read(buffer, 0, CONTENT_BLOCK, block * CONTENT_BLOCK);
+    const bytes = buffer.subarray(0, bytesRead);
+    // Hashed in libuv's pool, off the thread that writes the stream.
+    const hashed = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes));
+    if (!hashed.equals(digest) || bytesRead === 0) {
+      this.#free.push(buffer);
+      throw new ContentChanged();
+    }
+    return { block, buffer, bytes };
   }
 }
 
@@ -137,8 +173,8 @@ export async function* releaseTar(
     out = Buffer.allocUnsafe(BATCH_BYTES);
     at = 0;
   }
+  const reader = new ContentReader(handle, content.blocks);
   try {
-    const reader = new ContentReader(handle, content.blocks);
     for (const entry of content.entries) {
       yield* handOn(HEADER_ROOM);
       const path = `${options.into}/${entry.path}`;
@@ -171,6 +207,7 @@ export async function* releaseTar(
     }
     if (at > 0) yield out.subarray(0, at);
   } finally {
+    await reader.close();
     await handle.close();
   }
 }
