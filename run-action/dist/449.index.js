@@ -5200,41 +5200,73 @@ function writeHardLink(link, out, at) {
 /**
  * Reads file bytes from the content file a block at a time, each block checked against the
  * digest recorded when the bundle was verified. A block read is kept for the files after it: a
- * full transfer reads the file once, front to back. Pieces handed out are only good until the
- * next call: the caller copies them.
+ * full transfer reads the file once, front to back, the next block read and hashed in libuv's
+ * pool while this one is written out. Pieces handed out are only good until the next call: the
+ * caller copies them.
  */
 class ContentReader {
     #handle;
     #digests;
-    #buffer = Buffer.allocUnsafe(CONTENT_BLOCK);
-    #block = -1;
-    #length = 0;
+    #blocks;
+    /** Buffers no block holds: two in all, the current block's and the next's. */
+    #free = [Buffer.allocUnsafe(CONTENT_BLOCK), Buffer.allocUnsafe(CONTENT_BLOCK)];
+    #current;
+    #next;
     constructor(handle, digests) {
         this.#handle = handle;
         this.#digests = digests;
+        this.#blocks = digests.length / 32;
     }
     async *read(offset, size) {
         const end = offset + size;
         for (let at = offset; at < end;) {
             const block = Math.floor(at / CONTENT_BLOCK);
-            if (block !== this.#block)
-                await this.#load(block);
+            if (this.#current?.block !== block)
+                await this.#advance(block);
+            const { bytes } = this.#current;
             const start = block * CONTENT_BLOCK;
-            const to = Math.min(end, start + this.#length);
-            yield this.#buffer.subarray(at - start, to - start);
+            const to = Math.min(end, start + bytes.length);
+            yield bytes.subarray(at - start, to - start);
             at = to;
         }
     }
+    /** Waits for what is being read ahead; call before the reader is dropped. */
+    async close() {
+        await this.#next?.loaded.catch(() => undefined);
+    }
+    async #advance(block) {
+        if (this.#current)
+            this.#free.push(this.#current.buffer);
+        this.#current = undefined;
+        const next = this.#next;
+        this.#next = undefined;
+        if (next !== undefined && next.block !== block) {
+            // Read ahead for nothing (a delta skips blocks): its buffer is free once it is done.
+            const done = await next.loaded.catch(() => undefined);
+            if (done)
+                this.#free.push(done.buffer);
+        }
+        const loaded = next?.block === block ? next.loaded : this.#load(block);
+        this.#current = await loaded;
+        if (block + 1 < this.#blocks) {
+            const ahead = this.#load(block + 1);
+            // A block read ahead is checked when it is needed; one never needed fails nothing.
+            ahead.catch(() => undefined);
+            this.#next = { block: block + 1, loaded: ahead };
+        }
+    }
     async #load(block) {
-        this.#block = -1;
+        const buffer = this.#free.pop() ?? Buffer.allocUnsafe(CONTENT_BLOCK);
         const digest = this.#digests.subarray(block * 32, block * 32 + 32);
-        const { bytesRead } = await this.#handle.read(this.#buffer, 0, CONTENT_BLOCK, block * CONTENT_BLOCK);
-        const bytes = this.#buffer.subarray(0, bytesRead);
-        const same = (0,external_node_crypto_.createHash)('sha256').update(bytes).digest().equals(digest);
-        if (!same || bytesRead === 0)
+        const { bytesRead } = await this.#handle.read(buffer, 0, CONTENT_BLOCK, block * CONTENT_BLOCK);
+        const bytes = buffer.subarray(0, bytesRead);
+        // Hashed in libuv's pool, off the thread that writes the stream.
+        const hashed = Buffer.from(await external_node_crypto_.webcrypto.subtle.digest('SHA-256', bytes));
+        if (!hashed.equals(digest) || bytesRead === 0) {
+            this.#free.push(buffer);
             throw new ContentChanged();
-        this.#block = block;
-        this.#length = bytesRead;
+        }
+        return { block, buffer, bytes };
     }
 }
 /** A block of the content file that is not what was recorded. */
@@ -5274,8 +5306,8 @@ async function* releaseTar(content, options) {
         out = Buffer.allocUnsafe(BATCH_BYTES);
         at = 0;
     }
+    const reader = new ContentReader(handle, content.blocks);
     try {
-        const reader = new ContentReader(handle, content.blocks);
         for (const entry of content.entries) {
             yield* handOn(HEADER_ROOM);
             const path = `${options.into}/${entry.path}`;
@@ -5312,6 +5344,7 @@ async function* releaseTar(content, options) {
             yield out.subarray(0, at);
     }
     finally {
+        await reader.close();
         await handle.close();
     }
 }
