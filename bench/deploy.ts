@@ -314,8 +314,8 @@ export async function deployBench(args: string[]): Promise<void> {
   console.log(
     `load average before: ${load()} (2 cores: figures taken on a busy machine are slower)`,
   );
-  const filesystem = execFileSync('stat', ['-f', '-c', '%T', tmpdir()], { encoding: 'utf8' });
-  console.log(`hosts' deploy roots under ${tmpdir()}, on ${filesystem.trim()}`);
+  const filesystem = execFileSync('df', ['--output=fstype', tmpdir()], { encoding: 'utf8' });
+  console.log(`hosts' deploy roots under ${tmpdir()}, on ${filesystem.split('\n')[1]?.trim()}`);
   try {
     if (hostCount === 1) await singleHost(world, runs);
     else await fleet(world);
