@@ -4401,6 +4401,12 @@ async function compressFrame(data, compression) {
     member[9] = GZIP_OS_UNIX;
     return member;
 }
+/**
+ * Bytes a decompressing stream hands out at once. Each piece is a trip to libuv's pool and back:
+ * at zlib's default of 16 KiB, a 1 GiB bundle is 65,536 of them, and the trips, not the work,
+ * set the pace.
+ */
+const DECOMPRESS_CHUNK = 512 * 1024;
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 /** What the first bytes of a bundle say it is compressed with; `undefined` for a plain tar. */
@@ -4446,7 +4452,9 @@ async function* decompress(source, expected) {
         yield* all();
         return;
     }
-    const decompressor = found === 'zstd' ? external_node_zlib_default().createZstdDecompress() : external_node_zlib_default().createGunzip();
+    const decompressor = found === 'zstd'
+        ? external_node_zlib_default().createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK })
+        : external_node_zlib_default().createGunzip({ chunkSize: DECOMPRESS_CHUNK });
     const output = (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(all()), decompressor, () => undefined);
     try {
         for await (const chunk of output)
