@@ -1,7 +1,8 @@
-import { Readable, pipeline, type Transform } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ConfigurationError } from '../errors.js';
+import { decompressZstd, ZstdFormatError } from './zstd-frames.js';
 
 export type Compression = 'zstd' | 'gzip';
 
@@ -91,17 +92,21 @@ export async function* decompress(
     yield* all();
     return;
   }
-  const decompressor: Transform =
+  // zstd frame by frame (zstd-frames.ts); gzip's stream reads member after member itself.
+  const output =
     found === 'zstd'
-      ? zlib.createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK })
-      : zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK });
-  const output = pipeline(Readable.from(all()), decompressor, () => undefined);
+      ? decompressZstd(all(), DECOMPRESS_CHUNK)
+      : pipeline(
+          Readable.from(all()),
+          zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK }),
+          () => undefined,
+        );
   try {
     for await (const chunk of output) yield chunk as Buffer;
   } catch (error) {
     // zlib's own errors say the data is bad; anything else (a read error) passes unchanged.
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (!/^(Z_|ZSTD_error_)/.test(code)) throw error;
+    if (!(error instanceof ZstdFormatError) && !/^(Z_|ZSTD_error_)/.test(code)) throw error;
     throw new ConfigurationError({
       subject: 'the bundle',
       problem: `is not valid ${found} data`,

@@ -48,7 +48,9 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
     let extended: Extended = {};
     for (;;) {
       const block = await bytes.read(BLOCK);
-      if (block === undefined || block.equals(ZERO_BLOCK)) {
+      // An archive cut short at an entry's end would read as a smaller one: its end must be there.
+      if (block === undefined) throw invalid('the archive ends without its end-of-archive blocks');
+      if (block.equals(ZERO_BLOCK)) {
         if (Object.keys(extended).length > 0)
           throw invalid('an extended header has no entry after it');
         await bytes.drain();

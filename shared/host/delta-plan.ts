@@ -6,6 +6,7 @@ import {
   type IndexEntry,
   type IndexUpdate,
 } from '../bundle/file-index.js';
+import { decompressZstd } from '../bundle/zstd-frames.js';
 import type { Decompressor } from './scripts/tools.js';
 
 /*
@@ -69,7 +70,6 @@ export function deltaPlan(
   };
 }
 
-const zstdDecompress = promisify(zlib.zstdDecompress);
 const gunzip = promisify(zlib.gunzip);
 
 /** A script's stdout that the host compressed with its own tool. */
@@ -78,5 +78,9 @@ export async function decompressOutput(
   decompressor: Decompressor | undefined,
 ): Promise<Buffer> {
   if (decompressor === undefined || stdout.length === 0) return stdout;
-  return decompressor === 'zstd' ? zstdDecompress(stdout) : gunzip(stdout);
+  if (decompressor === 'gzip') return gunzip(stdout);
+  // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
+  const chunks: Buffer[] = [];
+  for await (const chunk of decompressZstd([stdout], 1024 * 1024)) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }

@@ -61,6 +61,15 @@ describe('every tar header field is checked before an entry is handed on', () =>
     expect(await read(await handMadeTar([OK]))).toEqual(['ok.txt']);
   });
 
+  it('refuses an archive cut short at an entry’s end: it would read as a smaller one', async () => {
+    const whole = await handMadeTar([OK, { name: 'b.txt', content: 'second\n' }]);
+    // The first entry is a header and a block of content: the cut leaves it whole.
+    expect(await refusal(whole.subarray(0, 1024))).toBe(
+      'the bundle: is not a valid tar: the archive ends without its end-of-archive blocks',
+    );
+    expect(await read(whole)).toEqual(['ok.txt', 'b.txt']);
+  });
+
   it('refuses an mtime that is garbage, negative or beyond what a rebuilt header holds', async () => {
     expect(await refusal(await withField(136, 'zzzzzzzzzzz\0'))).toBe(
       'the bundle: is not a valid tar: the mtime field is not an octal number; got "zzzzzzzzzzz\\u0000"',
