@@ -6,6 +6,7 @@ import { ledgerBench } from './ledger.js';
 import { packBench } from './pack.js';
 import { sshBench } from './ssh.js';
 import { startBench } from './start.js';
+import { streamBench } from './stream.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   pack: packBench,
@@ -14,6 +15,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   ssh: sshBench,
   blocks: blocksBench,
   start: startBench,
+  stream: streamBench,
   ledger: (_args) => ledgerBench(),
 };
 
