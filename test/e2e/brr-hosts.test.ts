@@ -5,7 +5,6 @@ import { useGitHub } from '../emulator/vitest.js';
 import { brr, tempFile, type BrrRun } from '../helpers/brr.js';
 import {
   deploy,
-  exists,
   hostArgs,
   newSite,
   release,
@@ -18,6 +17,7 @@ import {
   type HostLab,
   type Site,
 } from '../helpers/brr-hosts.js';
+import { exists } from '../helpers/files.js';
 import type { TestHost } from '../hosts/sshd.js';
 
 /*

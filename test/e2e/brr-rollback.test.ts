@@ -8,7 +8,6 @@ import { brr, emulatorEnv, type BrrRun } from '../helpers/brr.js';
 import {
   currentOn,
   deploy,
-  exists,
   HEALTH_CHECK,
   historyOn,
   hostArgs,
@@ -22,6 +21,7 @@ import {
   type HostLab,
   type Site,
 } from '../helpers/brr-hosts.js';
+import { exists } from '../helpers/files.js';
 import { emulatorClient, withVar } from '../helpers/releases.js';
 import type { TestHost } from '../hosts/sshd.js';
 

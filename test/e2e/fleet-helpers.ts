@@ -21,7 +21,6 @@ import {
   type ReleaseKeys,
 } from '../helpers/releases.js';
 import { endProcessesUnder, startHost, type TestHost } from '../hosts/sshd.js';
-export { exists } from '../helpers/files.js';
 
 /*
  * run-action across several real sshd hosts on this machine. Each host's sessions start in its

@@ -2,7 +2,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestHost } from '../hosts/sshd.js';
-import { currentOn, exists, snapshot, useFleet, type Fleet } from './fleet-helpers.js';
+import { currentOn, snapshot, useFleet, type Fleet } from './fleet-helpers.js';
+import { exists } from '../helpers/files.js';
 
 const world = useFleet(4);
 const { emulator, newFleet, release, deploy } = world;

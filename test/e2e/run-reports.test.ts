@@ -7,7 +7,8 @@ import { connectSsh } from '../../shared/host/ssh.js';
 import { shownLog, type ActionRun, type StartedAction } from '../helpers/action.js';
 import { appTree, pack } from '../helpers/releases.js';
 import type { TestHost } from '../hosts/sshd.js';
-import { SHA, currentOn, exists, useFleet, type Fleet } from './fleet-helpers.js';
+import { SHA, currentOn, useFleet, type Fleet } from './fleet-helpers.js';
+import { exists } from '../helpers/files.js';
 
 /*
  * What a person reads after a run is true: the summary's headline and rows, the `::error::`

@@ -19,8 +19,6 @@ import {
 } from './releases.js';
 import { exists } from './files.js';
 
-export { exists };
-
 /*
  * Real sshd hosts for brr's host commands, with the files an operator keeps on a laptop: one
  * private key all hosts accept, a known_hosts file, an allowed_signers file. Each host's sessions

@@ -14,11 +14,11 @@ import {
   appEnv,
   connect,
   currentOf,
-  exists,
   freePort,
   historyOf,
   snapshotTree,
 } from './fixtures.js';
+import { exists } from '../helpers/files.js';
 import { startHost, type TestHost } from './sshd.js';
 
 async function failure(promise: Promise<unknown>): Promise<Error> {

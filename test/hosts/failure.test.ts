@@ -5,16 +5,8 @@ import { readHostState } from '../../shared/host/state.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
-import {
-  appDeploy,
-  appEnv,
-  ask,
-  connect,
-  currentOf,
-  exists,
-  freePort,
-  historyOf,
-} from './fixtures.js';
+import { appDeploy, appEnv, ask, connect, currentOf, freePort, historyOf } from './fixtures.js';
+import { exists } from '../helpers/files.js';
 import { startHost, type TestHost } from './sshd.js';
 
 describe('a release that fails on the host', () => {

@@ -10,7 +10,6 @@ import { connectSsh } from '../../shared/host/ssh.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import type { TestHost } from './sshd.js';
-export { exists } from '../helpers/files.js';
 
 /** The node the sample app runs with: this one, readable by the deploy user. */
 export const NODE = process.execPath;

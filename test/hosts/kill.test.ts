@@ -2,10 +2,11 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployToHost } from './fixtures.js';
+import { exists } from '../helpers/files.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import { runChild, type ChildJob } from './deploy-child.js';
-import { appDeploy, appEnv, ask, connect, exists, freePort, historyOf } from './fixtures.js';
+import { appDeploy, appEnv, ask, connect, freePort, historyOf } from './fixtures.js';
 import { startHost, type TestHost } from './sshd.js';
 
 /** What `current` points to must be a whole release: renamed into place with its .env and manifest. */

@@ -5,13 +5,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../shared/errors.js';
 import { deployToHost } from './fixtures.js';
+import { exists } from '../helpers/files.js';
 import { destroyHost } from '../../shared/host/destroy.js';
 import { readHostState } from '../../shared/host/state.js';
 import { rollbackHost } from '../../shared/host/rollback.js';
 import { localTransport } from '../../shared/host/local.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
-import { appDeploy, appEnv, ask, currentOf, exists, freePort } from './fixtures.js';
+import { appDeploy, appEnv, ask, currentOf, freePort } from './fixtures.js';
 import { endProcessesUnder, startHost } from './sshd.js';
 
 describe('the local transport: this machine as the host', () => {

@@ -3,6 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployToHost } from './fixtures.js';
+import { exists } from '../helpers/files.js';
 import { acquireLockScript } from '../../shared/host/scripts/lock.js';
 import { readHostState } from '../../shared/host/state.js';
 import { ConfigurationError } from '../../shared/errors.js';
@@ -10,7 +11,7 @@ import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
 import { runChild } from './deploy-child.js';
-import { appDeploy, appEnv, connect, currentOf, exists, freePort, historyOf } from './fixtures.js';
+import { appDeploy, appEnv, connect, currentOf, freePort, historyOf } from './fixtures.js';
 import { startHost, type TestHost } from './sshd.js';
 
 describe('the deploy lock', () => {

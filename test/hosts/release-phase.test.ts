@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { formatError } from '../../shared/errors.js';
 import { stageDeploy } from '../../shared/host/deploy.js';
 import { deployToHost } from './fixtures.js';
+import { exists } from '../helpers/files.js';
 import { stageRollback } from '../../shared/host/rollback.js';
 import { readHostState } from '../../shared/host/state.js';
 import type { Transport } from '../../shared/host/transport.js';
 import { silentLog } from '../../shared/log.js';
 import { appFiles, releaseOf, tarBuffer } from './bundles.js';
-import { appDeploy, appEnv, connect, currentOf, exists, historyOf } from './fixtures.js';
+import { appDeploy, appEnv, connect, currentOf, historyOf } from './fixtures.js';
 import { startHost, type TestHost } from './sshd.js';
 
 /*
