@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
  */
 
 /** A piece of a zstd stream: bytes of one frame, the last of that frame or not. */
-export interface FramePiece {
+interface FramePiece {
   bytes: Buffer;
   /** The frame ends with this piece. */
   last: boolean;
@@ -46,7 +46,7 @@ type State =
 const FIELD_BYTES = { magic: 4, 'skippable-size': 4, descriptor: 1, 'block-header': 3 } as const;
 
 /** Splits a zstd stream at its frames' ends, as the bytes come. */
-export class ZstdFrameSplitter {
+class ZstdFrameSplitter {
   #state: State = { at: 'magic' };
   /** Bytes of a field read so far: a magic number, a descriptor, a block header. */
   #field: number[] = [];
@@ -177,7 +177,7 @@ export class ZstdFrameSplitter {
 }
 
 /** The pieces of a zstd stream, cut where its frames end; throws if it ends inside one. */
-export async function* splitZstdFrames(
+async function* splitZstdFrames(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): AsyncGenerator<FramePiece> {
   const splitter = new ZstdFrameSplitter();

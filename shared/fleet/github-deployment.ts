@@ -99,11 +99,14 @@ function setStatus(
   });
 }
 
-/** The last status of a deployment must not hide the deploy's own outcome: a failure here only warns. */
-async function finishDeployment(
+/**
+ * Sets a status that must not hide the deploy's own outcome (in_progress, sent while hosts
+ * change, and the last one): a failure here only warns.
+ */
+async function reportStatus(
   target: DeploymentTarget,
   id: number,
-  state: 'success' | 'failure' | 'error',
+  state: DeploymentState,
   details: StatusDetails,
 ): Promise<void> {
   try {
@@ -141,13 +144,7 @@ export class PendingDeployment {
   private async start(): Promise<number> {
     const id = await createDeployment(this.target, this.request);
     const description = `Deploying ${this.request.releaseId}`;
-    this.inProgress = setStatus(this.target, id, 'in_progress', { description }).then(
-      () => undefined,
-      (error: unknown) =>
-        this.target.log.warning(
-          `Could not set GitHub Deployment ${id} to in_progress: ${(error as Error).message ?? String(error)}`,
-        ),
-    );
+    this.inProgress = reportStatus(this.target, id, 'in_progress', { description });
     return id;
   }
 
@@ -160,7 +157,7 @@ export class PendingDeployment {
     const id = await this.id().catch(() => undefined);
     if (id === undefined) return;
     await this.inProgress;
-    await finishDeployment(this.target, id, state, details);
+    await reportStatus(this.target, id, state, details);
   }
 }
 

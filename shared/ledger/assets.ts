@@ -126,8 +126,8 @@ export interface Received {
 
 /**
  * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
- * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is
+ * still read, so the digest can tell a replaced asset from a bad one.
  */
 export async function receive(
   body: Readable,
