@@ -3494,8 +3494,8 @@ async function streamingFetch(url, init = {}) {
 }
 /**
  * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
- * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is
+ * still read, so the digest can tell a replaced asset from a bad one.
  */
 async function receive(body, file, limit, check) {
     const output = file === undefined ? undefined : (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
@@ -8709,8 +8709,11 @@ function setStatus(target, id, state, details) {
         ...(details.environmentUrl ? { environment_url: details.environmentUrl } : {}),
     });
 }
-/** The last status of a deployment must not hide the deploy's own outcome: a failure here only warns. */
-async function finishDeployment(target, id, state, details) {
+/**
+ * Sets a status that must not hide the deploy's own outcome (in_progress, sent while hosts
+ * change, and the last one): a failure here only warns.
+ */
+async function reportStatus(target, id, state, details) {
     try {
         await setStatus(target, id, state, details);
     }
@@ -8743,7 +8746,7 @@ class PendingDeployment {
     async start() {
         const id = await createDeployment(this.target, this.request);
         const description = `Deploying ${this.request.releaseId}`;
-        this.inProgress = setStatus(this.target, id, 'in_progress', { description }).then(() => undefined, (error) => this.target.log.warning(`Could not set GitHub Deployment ${id} to in_progress: ${error.message ?? String(error)}`));
+        this.inProgress = reportStatus(this.target, id, 'in_progress', { description });
         return id;
     }
     /** The deployment's ID once recorded; the error that refused it rejects here too. */
@@ -8755,7 +8758,7 @@ class PendingDeployment {
         if (id === undefined)
             return;
         await this.inProgress;
-        await finishDeployment(this.target, id, state, details);
+        await reportStatus(this.target, id, state, details);
     }
 }
 /** Marks the environment's deployments inactive, so GitHub no longer shows it as deployed. */

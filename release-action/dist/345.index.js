@@ -260,8 +260,8 @@ async function streamingFetch(url, init = {}) {
 }
 /**
  * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
- * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is still read, so the digest
- * can tell a replaced asset from a bad one.
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is
+ * still read, so the digest can tell a replaced asset from a bad one.
  */
 async function receive(body, file, limit, check) {
     const output = file === undefined ? undefined : (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
