@@ -25,6 +25,10 @@ export interface ChildJob {
 
 export interface ChildRun {
   phases: string[];
+  /** When each phase started, in ms since the child was spawned (parallel to `phases`). */
+  startedAt: number[];
+  /** When the child exited, on the same clock. */
+  endedAt?: number;
   result?: unknown;
   error?: string;
   code: number | null;
@@ -39,7 +43,8 @@ export function runChild(job: ChildJob, killAt?: string, delayMs = 0): Promise<C
       ['--import', 'tsx', new URL(import.meta.url).pathname, JSON.stringify(job)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const run: ChildRun = { phases: [], code: null, signal: null };
+    const spawned = performance.now();
+    const run: ChildRun = { phases: [], startedAt: [], code: null, signal: null };
     let buffered = '';
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -53,6 +58,7 @@ export function runChild(job: ChildJob, killAt?: string, delayMs = 0): Promise<C
         const text = rest.join(' ');
         if (kind === 'phase') {
           run.phases.push(text);
+          run.startedAt.push(performance.now() - spawned);
           if (text === killAt) setTimeout(() => child.kill('SIGKILL'), delayMs);
         } else if (kind === 'result') run.result = JSON.parse(text);
         else if (kind === 'error') run.error = text;
@@ -60,6 +66,7 @@ export function runChild(job: ChildJob, killAt?: string, delayMs = 0): Promise<C
     });
     child.once('error', reject);
     child.once('close', (code, signal) => {
+      run.endedAt = performance.now() - spawned;
       run.code = code;
       run.signal = signal;
       if (code !== 0 && signal === null && run.error === undefined) run.error = stderr;
