@@ -32,12 +32,16 @@ export const INDEX_HEADER = 'brr-index 1';
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', directory: 'd', symlink: 'l' };
 
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
+
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
  * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
  * one the host cannot compare with its own file names, and such a file always travels.
  */
 export function encodeField(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   // eslint-disable-next-line no-control-regex
   return value.replace(/[\\\x00-\x1f\x7f]/g, (char) =>
     char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
@@ -52,19 +56,13 @@ export function decodeField(field: string): string {
 
 /** Whether the host can find this entry by name: its encoded path is the path itself. */
 export function isPlainPath(path: string): boolean {
-  return encodeField(path) === path;
+  return !NEEDS_ESCAPE.test(path);
 }
 
 /** One line of the index: path, kind, mode, size, sha256, link target; tab-separated. */
 export function indexLine(entry: IndexEntry): string {
-  return [
-    encodeField(entry.path),
-    KIND_LETTER[entry.kind],
-    entry.mode.toString(8),
-    String(entry.size),
-    entry.sha256 ?? '-',
-    entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget),
-  ].join('\t');
+  const target = entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget);
+  return `${encodeField(entry.path)}\t${KIND_LETTER[entry.kind]}\t${entry.mode.toString(8)}\t${entry.size}\t${entry.sha256 ?? '-'}\t${target}`;
 }
 
 /** What an index needs of a checked bundle entry; a file's content is read to hash it. */

@@ -41,63 +41,75 @@ import {
  * them, not carried over.
  */
 
-/** awk: the path after a stamp line's five fields (after six with the link count). */
+/**
+ * awk: the path after a stamp line's first `fields` fields (five, or six with the link count).
+ * Those fields hold no blank, and one space follows each, so the path starts after their
+ * lengths: no regular expression, and a path may hold any character but a newline.
+ */
 const AWK_PATH = String.raw`
-function path_of(line, fields,   pattern) {
-  pattern = fields == 6 ? "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ " : "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ "
-  if (match(line, pattern)) return substr(line, RLENGTH + 1)
-  return ""
+function path_of(line, fields,   f, at, i) {
+  split(line, f, " ")
+  at = fields + 1
+  for (i = 1; i <= fields; i++) at += length(f[i])
+  return substr(line, at)
 }
 `;
 
 /**
- * Reads the base's stamps and its files' stamps now (on stdin); prints `ok <path>` for a file
- * whose stamp is unchanged, and lists the others by mode for hashing (0644 and 0755 are the
- * only modes a release's files have; a file with another one is not as shipped).
+ * Reads the base index's files (those that may be linked: no backslash in the path) and the
+ * base's stamps, then its files' stamps now (on stdin). A file whose stamp is unchanged is as
+ * shipped: its line goes to `evidence_file`. Any other file the index lists is listed by mode
+ * for hashing (0644 and 0755 are the only modes a release's files have; a file with another one
+ * is not as shipped) and its line goes to `changed_file`. Last, the index lines of the files not
+ * found by their stamps go to `rest_file`: hashed next, or missing.
  */
 const SPLIT = String.raw`
-${AWK_PATH}
-BEGIN {
-  if ((getline line < stamps_file) > 0 && line == "release " base)
-    while ((getline line < stamps_file) > 0) stamp[path_of(line, 5)] = line
-}
-{
-  path = path_of($0, 5)
-  if ((path in stamp) && stamp[path] == $0) print "ok " path
-  else if ($5 == "644" || $5 == "755") print path > (list $5 ".tmp")
-}
-`;
-
-/**
- * Reads the base index, then `ok <path>` lines and the hash tool's lines (`<hex>  ./path`, or
- * ` *./path` from openssl) after `mode <octal>` lines; prints the plain paths of files the index
- * lists that are not on the host as listed: missing, another kind, another mode or other bytes.
- * A path with a backslash is never compared (it is never linked); names with a newline are never
- * hashed. With `live_file`, the stamps of the files found as listed go to `evidence_file`.
- */
-const UNVERIFIED = String.raw`
-${AWK_PATH}
 BEGIN {
   while ((getline line < index_file) > 0) {
     if (++n == 1) continue
-    split(line, f, "\t")
-    if (f[2] == "f" && index(f[1], "\\") == 0) want[f[1]] = (f[3] + 0) " " f[5]
+    tab = index(line, "\t")
+    path = substr(line, 1, tab - 1)
+    if (substr(line, tab + 1, 2) == "f\t" && index(path, "\\") == 0) want[path] = line
   }
+  if ((getline line < stamps_file) > 0 && line == "release " base)
+    while ((getline line < stamps_file) > 0) stamp[line] = 1
 }
-/^ok / { path = substr($0, 4); if (path in want) ok[path] = 1; next }
+{
+  path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)
+  if (!(path in want)) next
+  if ($0 in stamp) { print > evidence_file; delete want[path]; next }
+  if ($5 == "644" || $5 == "755") { print path > (list $5 ".tmp"); print > changed_file }
+}
+END { for (path in want) print want[path] > rest_file }
+`;
+
+/**
+ * Reads `mode <octal>` lines and the hash tool's lines (`<hex>  ./path`, or ` *./path` from
+ * openssl), then the index lines of `rest_file` (the index's files not found by their stamps, or
+ * the whole index without stamps); prints the plain paths of those files that are not on the
+ * host as listed: missing, another kind, another mode or other bytes. A path with a backslash
+ * is never compared (it is never linked); names with a newline are never hashed. With
+ * `changed_file`, the stamps of the files hashed and found as listed are added to
+ * `evidence_file`.
+ */
+const UNVERIFIED = String.raw`
+${AWK_PATH}
 /^mode [0-7]+$/ { mode = substr($0, 6) + 0; next }
 {
   sep = substr($0, 65, 4)
   if (sep != "  ./" && sep != " *./") next
   hex = substr($0, 1, 64)
-  if (hex !~ /^[0-9a-f]+$/) next
-  path = substr($0, 69)
-  if ((path in want) && want[path] == mode " " hex) ok[path] = 1
+  if (hex ~ /^[0-9a-f]+$/) hashed[substr($0, 69)] = mode " " hex
 }
 END {
-  for (path in want) if (!(path in ok)) print path
-  if (live_file != "") while ((getline line < live_file) > 0)
-    if (path_of(line, 5) in ok) print line > evidence_file
+  while ((getline line < rest_file) > 0) {
+    split(line, f, "\t")
+    if (f[2] != "f" || index(f[1], "\\") != 0) continue
+    if ((f[1] in hashed) && hashed[f[1]] == (f[3] + 0) " " f[5]) ok[f[1]] = 1
+    else print f[1]
+  }
+  if (changed_file != "") while ((getline line < changed_file) > 0)
+    if (path_of(line, 5) in ok) print line >> evidence_file
 }
 `;
 
@@ -121,9 +133,10 @@ function hashCommands(tools: HostTools & { hash: HashTool }): string[] {
   }
   const hashList = (mode: string) =>
     `printf 'mode ${mode}\\n'; if [ -s "\${list}${mode}.tmp" ]; then sed 's|^|./|' "\${list}${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
+  const split = `LC_ALL=C awk -v index_file="$index" -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" -v evidence_file=../../${EVIDENCE} -v changed_file="$changed" -v rest_file="$rest" ${q(SPLIT)}`;
   return [
     `find . ${skip} -printf '${STAMP_FORMAT} %P\\n' > "$live" || exit 1`,
-    `LC_ALL=C awk -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" ${q(SPLIT)} "$live"`,
+    `: > "$changed"; : > "$rest"; ${split} "$live" || exit 1`,
     hashList('644'),
     hashList('755'),
   ];
@@ -143,16 +156,16 @@ export function checkBaseScript(
   tools: HostTools & { hash: HashTool },
   nonce: string,
 ): string {
-  const stamped = tools.stamps
-    ? `-v live_file="$live" -v evidence_file=../../${EVIDENCE}`
-    : `-v live_file=`;
+  const unverified = tools.stamps
+    ? `-v rest_file="$rest" -v changed_file="$changed" -v evidence_file=../../${EVIDENCE}`
+    : `-v rest_file="$index" -v changed_file=`;
   const report = [
     `{`,
     `  cat "$index"`,
     `  printf '%s\\n' ${q(`${nonce} unverified`)}`,
     `  {`,
     ...hashCommands(tools).map((line) => `    ${line}`),
-    `  } | LC_ALL=C awk -v index_file="$index" ${stamped} ${q(UNVERIFIED)}`,
+    `  } | LC_ALL=C awk ${unverified} ${q(UNVERIFIED)}`,
     `  printf '%s\\n' ${q(`${nonce} end`)}`,
     `}`,
   ].join('\n');
@@ -164,6 +177,8 @@ export function checkBaseScript(
     `index_text . > "$index" || exit ${EXIT.missing}`,
     `base=${q(base)}`,
     `live=../../.deploy/check-live.tmp`,
+    `changed=../../.deploy/check-changed.tmp`,
+    `rest=../../.deploy/check-rest.tmp`,
     `list=../../.deploy/check-`,
     `newline='*`,
     `*'`,
@@ -199,12 +214,14 @@ export function parseBaseCheck(output: Buffer, nonce: string): BaseCheck | undef
 /**
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
  * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
- * whose ctime is older than the marker's. Compares ctimes as text, seconds then nanoseconds:
- * awk's numbers would round them.
+ * whose ctime is older than the marker's. Compares ctimes as text (awk's numbers would round
+ * them): as one string when both are written alike (find writes ten decimals), else seconds
+ * then nanoseconds.
  */
 const STAMP = String.raw`
 ${AWK_PATH}
 function older(a, b,   ai, bi, af, bf) {
+  if (length(a) == length(b) && index(a, ".") == index(b, ".")) return (a "") < (b "")
   ai = a; sub(/\..*$/, "", ai); bi = b; sub(/\..*$/, "", bi)
   if (ai + 0 != bi + 0) return ai + 0 < bi + 0
   af = index(a, ".") ? substr(a, index(a, ".") + 1) : ""
@@ -222,7 +239,7 @@ BEGIN {
   }
 }
 {
-  path = path_of($0, 6)
+  path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + 7)
   if (path == "" || !older($4, since)) next
   same = (path in known) && known[path] == $1 " " $2 " " $3 " " $5
   if (same || (fresh && $6 == 1)) print $1 " " $2 " " $3 " " $4 " " $5 " " path
@@ -261,19 +278,19 @@ export function stampCommands(options: {
 /**
  * Merges the lines of an index update into a release's index: the base's file lines kept as
  * `how` says (the paths listed before the nonce line are the ones kept, or the ones dropped),
- * plus the lines after the nonce line; sorted byte by byte, as the runner sorts them.
+ * plus the lines after the nonce line; sorted byte by byte, as the runner sorts them. The base
+ * index is read once, line by line, after the update: never held whole.
  */
 const MERGE = String.raw`
-BEGIN {
-  if (base_file != "") while ((getline line < base_file) > 0) {
-    if (++n == 1) continue
-    split(line, f, "\t")
-    if (f[2] == "f") base[f[1]] = line
-  }
-}
 !after { if ($0 == marker) after = 1; else listed[$0] = 1; next }
 { print }
-END { for (path in base) if ((path in listed) == (how == "keep")) print base[path] }
+END {
+  if (base_file != "") while ((getline line < base_file) > 0) {
+    if (++n == 1) continue
+    tab = index(line, "\t")
+    if (substr(line, tab + 1, 2) == "f\t" && ((substr(line, 1, tab - 1) in listed) == (how == "keep"))) print line
+  }
+}
 `;
 
 export interface IndexWrite {
