@@ -133,6 +133,8 @@ export interface IndexDiff {
   link: IndexEntry[];
   /** The encoded paths of the base release's file lines. */
   baseFiles: string[];
+  /** For each entry of `link`, the position in `baseFiles` of the line it matched. */
+  linkedFrom: number[];
 }
 
 /** The encoded path of an index line that lists a file, or undefined for another line. */
@@ -155,21 +157,59 @@ export function diffIndex(base: string, next: FileIndex): IndexDiff {
   if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
     throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
   }
-  const fileLines = new Set<string>();
+  // Each base file line by its path; a path listed more than once (an index not written by
+  // us) has its other lines in `repeated`, and may match any of them.
+  const byPath = new Map<string, number>();
+  const repeated = new Map<string, number[]>();
+  const baseLines: string[] = [];
   const baseFiles: string[] = [];
   for (let at = 1; at < lines.length - 1; at++) {
     const line = lines[at] as string;
     const path = filePath(line);
     if (path === undefined) continue;
-    fileLines.add(line);
+    if (!byPath.has(path)) byPath.set(path, baseFiles.length);
+    else repeated.set(path, [...(repeated.get(path) ?? []), baseFiles.length]);
+    baseLines.push(line);
     baseFiles.push(path);
   }
+  const matching = (entry: IndexEntry): number | undefined => {
+    if (entry.kind !== 'file' || !isPlainPath(entry.path)) return undefined;
+    const first = byPath.get(entry.path);
+    if (first === undefined) return undefined;
+    if (isLineOf(baseLines[first] as string, entry)) return first;
+    return repeated.get(entry.path)?.find((at) => isLineOf(baseLines[at] as string, entry));
+  };
   const send: IndexEntry[] = [];
   const link: IndexEntry[] = [];
+  const linkedFrom: number[] = [];
   for (const entry of next) {
-    const same =
-      entry.kind === 'file' && isPlainPath(entry.path) && fileLines.has(indexLine(entry));
-    (same ? link : send).push(entry);
+    const at = matching(entry);
+    if (at === undefined) send.push(entry);
+    else {
+      link.push(entry);
+      linkedFrom.push(at);
+    }
   }
-  return { send, link, baseFiles };
+  return { send, link, baseFiles, linkedFrom };
+}
+
+const TAB = 0x09;
+const DASH = 0x2d;
+
+/**
+ * Whether `line`, a file line whose path is `entry`'s, is character for character the index line
+ * of `entry`: the fields after the kind compared in place, without making the line.
+ */
+function isLineOf(line: string, entry: IndexEntry): boolean {
+  const mode = entry.mode.toString(8);
+  const size = String(entry.size);
+  const sha256 = entry.sha256 ?? '-';
+  let at = entry.path.length + 3;
+  if (!line.startsWith(mode, at) || line.charCodeAt(at + mode.length) !== TAB) return false;
+  at += mode.length + 1;
+  if (!line.startsWith(size, at) || line.charCodeAt(at + size.length) !== TAB) return false;
+  at += size.length + 1;
+  if (!line.startsWith(sha256, at) || line.charCodeAt(at + sha256.length) !== TAB) return false;
+  at += sha256.length + 1;
+  return line.length === at + 1 && line.charCodeAt(at) === DASH;
 }

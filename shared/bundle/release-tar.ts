@@ -2,43 +2,7 @@ import { webcrypto } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '../errors.js';
 import { CONTENT_BLOCK, type ContentEntry, type ReleaseContent } from './content.js';
-import {
-  checksum,
-  encodeHeader,
-  END_OF_ARCHIVE,
-  entryMode,
-  paddingAfter,
-  writeHeader,
-} from './tar.js';
-
-const BLOCK = 512;
-
-/**
- * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
- * of the file already at `target`, both relative to where the archive is unpacked. Written as a
- * symlink's header (which carries a long target in a pax record) turned into type `1`, with the
- * file's own mode: a tar that applies modes to hard links must not change the file it links to.
- */
-export function writeHardLink(
-  link: { path: string; target: string; executable: boolean; mtime: number },
-  out: Buffer,
-  at: number,
-): number {
-  const entry = {
-    path: link.path,
-    kind: 'symlink' as const,
-    size: 0,
-    executable: false,
-    linkTarget: link.target,
-  };
-  const length = writeHeader(entry, link.mtime, out, at);
-  const block = at + length - BLOCK;
-  out[block + 156] = 0x31;
-  const mode = entryMode('file', link.executable).toString(8).padStart(7, '0');
-  for (let i = 0; i < 7; i++) out[block + 100 + i] = mode.charCodeAt(i);
-  checksum(out, block);
-  return length;
-}
+import { encodeHeader, END_OF_ARCHIVE, paddingAfter, writeHardLink, writeHeader } from './tar.js';
 
 export interface ReleaseTarOptions {
   /** The directory the entries go under, relative to where the host unpacks: `<id>.tmp`. */
@@ -176,12 +140,12 @@ export async function* releaseTar(
   const reader = new ContentReader(handle, content.blocks);
   try {
     for (const entry of content.entries) {
-      yield* handOn(HEADER_ROOM);
+      if (BATCH_BYTES - at < HEADER_ROOM) yield* handOn(HEADER_ROOM);
       const path = `${options.into}/${entry.path}`;
       const executable = entry.kind === 'file' && entry.mode === 0o755;
       if (entry.kind === 'file' && carry.has(entry.path)) {
         const target = `${options.base ?? ''}/${entry.path}`;
-        at += writeHardLink({ path, target, executable, mtime: entry.mtime }, out, at);
+        at += writeHardLink({ path, target, executable }, entry.mtime, out, at);
         continue;
       }
       const { kind, size, linkTarget } = entry;

@@ -52,10 +52,18 @@ export function deltaPlan(
   const diff = diffIndex(base, next);
   const carried: IndexEntry[] = [];
   const sent: IndexEntry[] = [...diff.send];
-  for (const entry of diff.link) (unverified.has(entry.path) ? sent : carried).push(entry);
+  // Which base file lines are carried into the new index, by their position.
+  const kept = new Uint8Array(diff.baseFiles.length);
+  diff.link.forEach((entry, i) => {
+    if (unverified.has(entry.path)) sent.push(entry);
+    else {
+      carried.push(entry);
+      kept[diff.linkedFrom[i] as number] = 1;
+    }
+  });
   // Carried paths are plain: encoded, they are themselves.
   const carry = new Set(carried.map((entry) => entry.path));
-  const dropped = diff.baseFiles.filter((path) => !carry.has(path));
+  const dropped = diff.baseFiles.filter((_, i) => kept[i] === 0);
   const keep = carried.length <= dropped.length;
   return {
     carry,
