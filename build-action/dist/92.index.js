@@ -967,7 +967,7 @@ function tar_encodeHeader(entry, mtime) {
     return out;
 }
 /** What ustar cannot hold of an entry: its pax records, or none. */
-function paxRecords(entry, name, linkname, size) {
+function paxRecords(name, linkname, size) {
     const records = [];
     if (splitName(name) === undefined)
         records.push(paxRecord('path', name));
@@ -986,7 +986,7 @@ function parts(entry) {
 /** The bytes encodeHeader gives an entry: 512, or more with a pax header. */
 function headerLength(entry) {
     const { name, linkname, size } = parts(entry);
-    const records = paxRecords(entry, name, linkname, size);
+    const records = paxRecords(name, linkname, size);
     if (records.length === 0)
         return tar_BLOCK;
     const pax = Buffer.byteLength(records.join(''), 'utf-8');
@@ -998,7 +998,24 @@ function headerLength(entry) {
  */
 function writeHeader(entry, mtime, out, at) {
     const { name, linkname, size } = parts(entry);
-    const records = paxRecords(entry, name, linkname, size);
+    const mode = entry.mode ?? entryMode(entry.kind, entry.executable);
+    const type = entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5';
+    return writeEntry({ name, linkname, size, mode, type }, mtime, out, at);
+}
+/**
+ * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
+ * of the file already at `target` (a long target in a pax record, as a symlink's), with the
+ * file's own mode: a tar that applies modes to hard links must not change the file it links to.
+ */
+function writeHardLink(link, mtime, out, at) {
+    const mode = entryMode('file', link.executable);
+    const fields = { name: link.path, linkname: link.target, size: 0, mode, type: '1' };
+    return writeEntry(fields, mtime, out, at);
+}
+/** An entry's header blocks: a pax header first for what ustar cannot hold, then the ustar one. */
+function writeEntry(entry, mtime, out, at) {
+    const { name, linkname, size } = entry;
+    const records = paxRecords(name, linkname, size);
     let offset = at;
     if (records.length > 0) {
         const pax = Buffer.from(records.join(''), 'utf-8');
@@ -1013,47 +1030,66 @@ function writeHeader(entry, mtime, out, at) {
     writeUstar({
         name: split?.name ?? ustarFallback(name),
         prefix: split?.prefix ?? '',
-        mode: entry.mode ?? entryMode(entry.kind, entry.executable),
+        mode: entry.mode,
         size: size > MAX_OCTAL_SIZE ? 0 : size,
         mtime,
-        type: entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5',
+        type: entry.type,
         linkname: fitsUstar(linkname, 100) ? linkname : '',
     }, out, offset);
     return offset + tar_BLOCK - at;
 }
-/** Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write does, without a call into C++ per field. */
+/**
+ * Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write
+ * does, without a call into C++ per field. Returns the sum of the bytes written, for the
+ * checksum.
+ */
 function tar_text(block, value, offset, length) {
     const count = Math.min(value.length, length);
-    for (let i = 0; i < count; i++)
-        block[offset + i] = value.charCodeAt(i) & 0xff;
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+        const byte = value.charCodeAt(i) & 0xff;
+        block[offset + i] = byte;
+        sum += byte;
+    }
+    return sum;
 }
+/**
+ * Writes one header block. The checksum is the sum of the bytes written (the rest are zeros)
+ * with its own field read as spaces: no second pass over the block.
+ */
 function writeUstar(fields, block, at) {
     block.fill(0, at, at + tar_BLOCK);
-    tar_text(block, fields.name, at, 100);
-    octal(block, fields.mode, at + 100, 8);
-    octal(block, 0, at + 108, 8);
-    octal(block, 0, at + 116, 8);
-    octal(block, fields.size, at + 124, 12);
-    octal(block, fields.mtime, at + 136, 12);
-    tar_text(block, fields.type, at + 156, 1);
-    tar_text(block, fields.linkname, at + 157, 100);
-    tar_text(block, 'ustar\x0000', at + 257, 8);
-    octal(block, 0, at + 329, 8);
-    octal(block, 0, at + 337, 8);
-    tar_text(block, fields.prefix, at + 345, 155);
-    checksum(block, at);
+    let sum = 8 * 0x20;
+    sum += tar_text(block, fields.name, at, 100);
+    sum += octal(block, fields.mode, at + 100, 8);
+    sum += octal(block, 0, at + 108, 8);
+    sum += octal(block, 0, at + 116, 8);
+    sum += octal(block, fields.size, at + 124, 12);
+    sum += octal(block, fields.mtime, at + 136, 12);
+    sum += tar_text(block, fields.type, at + 156, 1);
+    sum += tar_text(block, fields.linkname, at + 157, 100);
+    sum += tar_text(block, 'ustar\x0000', at + 257, 8);
+    sum += octal(block, 0, at + 329, 8);
+    sum += octal(block, 0, at + 337, 8);
+    sum += tar_text(block, fields.prefix, at + 345, 155);
+    // Six octal digits, a NUL and a space.
+    octal(block, sum, at + 148, 7);
+    block[at + 155] = 0x20;
 }
-/** The header's checksum, summed with its own field read as spaces. */
-function checksum(block, at) {
-    block.fill(0x20, at + 148, at + 156);
-    let sum = 0;
-    for (let i = at; i < at + tar_BLOCK; i++)
-        sum += block[i] ?? 0;
-    tar_text(block, `${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8);
-}
-/** An octal number filling a field but its last byte, which stays NUL. */
+/**
+ * An octal number filling a field but its last byte, which stays NUL; returns the sum of the
+ * digits' bytes. The number fits: sizes and mtimes too large for the field go elsewhere.
+ */
 function octal(block, value, offset, length) {
-    tar_text(block, value.toString(8).padStart(length - 1, '0'), offset, length - 1);
+    let sum = 0;
+    let rest = value;
+    for (let i = offset + length - 2; i >= offset; i--) {
+        const digit = 0x30 + (rest % 8);
+        block[i] = digit;
+        sum += digit;
+        rest = Math.floor(rest / 8);
+    }
+    return sum;
 }
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 function fitsUstar(value, length) {

@@ -3552,7 +3552,7 @@ function tar_encodeHeader(entry, mtime) {
     return out;
 }
 /** What ustar cannot hold of an entry: its pax records, or none. */
-function paxRecords(entry, name, linkname, size) {
+function paxRecords(name, linkname, size) {
     const records = [];
     if (splitName(name) === undefined)
         records.push(paxRecord('path', name));
@@ -3571,7 +3571,7 @@ function parts(entry) {
 /** The bytes encodeHeader gives an entry: 512, or more with a pax header. */
 function headerLength(entry) {
     const { name, linkname, size } = parts(entry);
-    const records = paxRecords(entry, name, linkname, size);
+    const records = paxRecords(name, linkname, size);
     if (records.length === 0)
         return BLOCK;
     const pax = Buffer.byteLength(records.join(''), 'utf-8');
@@ -3583,7 +3583,24 @@ function headerLength(entry) {
  */
 function writeHeader(entry, mtime, out, at) {
     const { name, linkname, size } = parts(entry);
-    const records = paxRecords(entry, name, linkname, size);
+    const mode = entry.mode ?? entryMode(entry.kind, entry.executable);
+    const type = entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5';
+    return writeEntry({ name, linkname, size, mode, type }, mtime, out, at);
+}
+/**
+ * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
+ * of the file already at `target` (a long target in a pax record, as a symlink's), with the
+ * file's own mode: a tar that applies modes to hard links must not change the file it links to.
+ */
+function writeHardLink(link, mtime, out, at) {
+    const mode = entryMode('file', link.executable);
+    const fields = { name: link.path, linkname: link.target, size: 0, mode, type: '1' };
+    return writeEntry(fields, mtime, out, at);
+}
+/** An entry's header blocks: a pax header first for what ustar cannot hold, then the ustar one. */
+function writeEntry(entry, mtime, out, at) {
+    const { name, linkname, size } = entry;
+    const records = paxRecords(name, linkname, size);
     let offset = at;
     if (records.length > 0) {
         const pax = Buffer.from(records.join(''), 'utf-8');
@@ -3598,47 +3615,66 @@ function writeHeader(entry, mtime, out, at) {
     writeUstar({
         name: split?.name ?? ustarFallback(name),
         prefix: split?.prefix ?? '',
-        mode: entry.mode ?? entryMode(entry.kind, entry.executable),
+        mode: entry.mode,
         size: size > MAX_OCTAL_SIZE ? 0 : size,
         mtime,
-        type: entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5',
+        type: entry.type,
         linkname: fitsUstar(linkname, 100) ? linkname : '',
     }, out, offset);
     return offset + BLOCK - at;
 }
-/** Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write does, without a call into C++ per field. */
+/**
+ * Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write
+ * does, without a call into C++ per field. Returns the sum of the bytes written, for the
+ * checksum.
+ */
 function tar_text(block, value, offset, length) {
     const count = Math.min(value.length, length);
-    for (let i = 0; i < count; i++)
-        block[offset + i] = value.charCodeAt(i) & 0xff;
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+        const byte = value.charCodeAt(i) & 0xff;
+        block[offset + i] = byte;
+        sum += byte;
+    }
+    return sum;
 }
+/**
+ * Writes one header block. The checksum is the sum of the bytes written (the rest are zeros)
+ * with its own field read as spaces: no second pass over the block.
+ */
 function writeUstar(fields, block, at) {
     block.fill(0, at, at + BLOCK);
-    tar_text(block, fields.name, at, 100);
-    octal(block, fields.mode, at + 100, 8);
-    octal(block, 0, at + 108, 8);
-    octal(block, 0, at + 116, 8);
-    octal(block, fields.size, at + 124, 12);
-    octal(block, fields.mtime, at + 136, 12);
-    tar_text(block, fields.type, at + 156, 1);
-    tar_text(block, fields.linkname, at + 157, 100);
-    tar_text(block, 'ustar\x0000', at + 257, 8);
-    octal(block, 0, at + 329, 8);
-    octal(block, 0, at + 337, 8);
-    tar_text(block, fields.prefix, at + 345, 155);
-    checksum(block, at);
+    let sum = 8 * 0x20;
+    sum += tar_text(block, fields.name, at, 100);
+    sum += octal(block, fields.mode, at + 100, 8);
+    sum += octal(block, 0, at + 108, 8);
+    sum += octal(block, 0, at + 116, 8);
+    sum += octal(block, fields.size, at + 124, 12);
+    sum += octal(block, fields.mtime, at + 136, 12);
+    sum += tar_text(block, fields.type, at + 156, 1);
+    sum += tar_text(block, fields.linkname, at + 157, 100);
+    sum += tar_text(block, 'ustar\x0000', at + 257, 8);
+    sum += octal(block, 0, at + 329, 8);
+    sum += octal(block, 0, at + 337, 8);
+    sum += tar_text(block, fields.prefix, at + 345, 155);
+    // Six octal digits, a NUL and a space.
+    octal(block, sum, at + 148, 7);
+    block[at + 155] = 0x20;
 }
-/** The header's checksum, summed with its own field read as spaces. */
-function checksum(block, at) {
-    block.fill(0x20, at + 148, at + 156);
-    let sum = 0;
-    for (let i = at; i < at + BLOCK; i++)
-        sum += block[i] ?? 0;
-    tar_text(block, `${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8);
-}
-/** An octal number filling a field but its last byte, which stays NUL. */
+/**
+ * An octal number filling a field but its last byte, which stays NUL; returns the sum of the
+ * digits' bytes. The number fits: sizes and mtimes too large for the field go elsewhere.
+ */
 function octal(block, value, offset, length) {
-    tar_text(block, value.toString(8).padStart(length - 1, '0'), offset, length - 1);
+    let sum = 0;
+    let rest = value;
+    for (let i = offset + length - 2; i >= offset; i--) {
+        const digit = 0x30 + (rest % 8);
+        block[i] = digit;
+        sum += digit;
+        rest = Math.floor(rest / 8);
+    }
+    return sum;
 }
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 function fitsUstar(value, length) {
@@ -4403,12 +4439,16 @@ async function findBuild(options) {
 /** The first line of an index file: its format, so a later one can be told apart. */
 const INDEX_HEADER = 'brr-index 1';
 const KIND_LETTER = { file: 'f', directory: 'd', symlink: 'l' };
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
  * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
  * one the host cannot compare with its own file names, and such a file always travels.
  */
 function encodeField(value) {
+    if (!NEEDS_ESCAPE.test(value))
+        return value;
     // eslint-disable-next-line no-control-regex
     return value.replace(/[\\\x00-\x1f\x7f]/g, (char) => char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
@@ -4417,18 +4457,12 @@ function decodeField(field) {
 }
 /** Whether the host can find this entry by name: its encoded path is the path itself. */
 function isPlainPath(path) {
-    return encodeField(path) === path;
+    return !NEEDS_ESCAPE.test(path);
 }
 /** One line of the index: path, kind, mode, size, sha256, link target; tab-separated. */
 function indexLine(entry) {
-    return [
-        encodeField(entry.path),
-        KIND_LETTER[entry.kind],
-        entry.mode.toString(8),
-        String(entry.size),
-        entry.sha256 ?? '-',
-        entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget),
-    ].join('\t');
+    const target = entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget);
+    return `${encodeField(entry.path)}\t${KIND_LETTER[entry.kind]}\t${entry.mode.toString(8)}\t${entry.size}\t${entry.sha256 ?? '-'}\t${target}`;
 }
 /** The index entry of a checked bundle entry, reading a file's content to hash it. */
 async function indexEntry(entry) {
@@ -4484,23 +4518,69 @@ function diffIndex(base, next) {
     if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
         throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
     }
-    const fileLines = new Set();
+    // Each base file line by its path; a path listed more than once (an index not written by
+    // us) has its other lines in `repeated`, and may match any of them.
+    const byPath = new Map();
+    const repeated = new Map();
+    const baseLines = [];
     const baseFiles = [];
     for (let at = 1; at < lines.length - 1; at++) {
         const line = lines[at];
         const path = filePath(line);
         if (path === undefined)
             continue;
-        fileLines.add(line);
+        if (!byPath.has(path))
+            byPath.set(path, baseFiles.length);
+        else
+            repeated.set(path, [...(repeated.get(path) ?? []), baseFiles.length]);
+        baseLines.push(line);
         baseFiles.push(path);
     }
+    const matching = (entry) => {
+        if (entry.kind !== 'file' || !isPlainPath(entry.path))
+            return undefined;
+        const first = byPath.get(entry.path);
+        if (first === undefined)
+            return undefined;
+        if (isLineOf(baseLines[first], entry))
+            return first;
+        return repeated.get(entry.path)?.find((at) => isLineOf(baseLines[at], entry));
+    };
     const send = [];
     const link = [];
+    const linkedFrom = [];
     for (const entry of next) {
-        const same = entry.kind === 'file' && isPlainPath(entry.path) && fileLines.has(indexLine(entry));
-        (same ? link : send).push(entry);
+        const at = matching(entry);
+        if (at === undefined)
+            send.push(entry);
+        else {
+            link.push(entry);
+            linkedFrom.push(at);
+        }
     }
-    return { send, link, baseFiles };
+    return { send, link, baseFiles, linkedFrom };
+}
+const TAB = 0x09;
+const DASH = 0x2d;
+/**
+ * Whether `line`, a file line whose path is `entry`'s, is character for character the index line
+ * of `entry`: the fields after the kind compared in place, without making the line.
+ */
+function isLineOf(line, entry) {
+    const mode = entry.mode.toString(8);
+    const size = String(entry.size);
+    const sha256 = entry.sha256 ?? '-';
+    let at = entry.path.length + 3;
+    if (!line.startsWith(mode, at) || line.charCodeAt(at + mode.length) !== TAB)
+        return false;
+    at += mode.length + 1;
+    if (!line.startsWith(size, at) || line.charCodeAt(at + size.length) !== TAB)
+        return false;
+    at += size.length + 1;
+    if (!line.startsWith(sha256, at) || line.charCodeAt(at + sha256.length) !== TAB)
+        return false;
+    at += sha256.length + 1;
+    return line.length === at + 1 && line.charCodeAt(at) === DASH;
 }
 
 ;// CONCATENATED MODULE: ./shared/bundle/content.ts
@@ -4662,30 +4742,6 @@ async function* compressStream(source, compression) {
 
 
 
-const release_tar_BLOCK = 512;
-/**
- * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
- * of the file already at `target`, both relative to where the archive is unpacked. Written as a
- * symlink's header (which carries a long target in a pax record) turned into type `1`, with the
- * file's own mode: a tar that applies modes to hard links must not change the file it links to.
- */
-function writeHardLink(link, out, at) {
-    const entry = {
-        path: link.path,
-        kind: 'symlink',
-        size: 0,
-        executable: false,
-        linkTarget: link.target,
-    };
-    const length = writeHeader(entry, link.mtime, out, at);
-    const block = at + length - release_tar_BLOCK;
-    out[block + 156] = 0x31;
-    const mode = entryMode('file', link.executable).toString(8).padStart(7, '0');
-    for (let i = 0; i < 7; i++)
-        out[block + 100 + i] = mode.charCodeAt(i);
-    checksum(out, block);
-    return length;
-}
 /**
  * Reads file bytes from the content file a block at a time, each block checked against the
  * digest recorded when the bundle was verified. A block read is kept for the files after it: a
@@ -4798,12 +4854,13 @@ async function* releaseTar(content, options) {
     const reader = new ContentReader(handle, content.blocks);
     try {
         for (const entry of content.entries) {
-            yield* handOn(HEADER_ROOM);
+            if (BATCH_BYTES - at < HEADER_ROOM)
+                yield* handOn(HEADER_ROOM);
             const path = `${options.into}/${entry.path}`;
             const executable = entry.kind === 'file' && entry.mode === 0o755;
             if (entry.kind === 'file' && carry.has(entry.path)) {
                 const target = `${options.base ?? ''}/${entry.path}`;
-                at += writeHardLink({ path, target, executable, mtime: entry.mtime }, out, at);
+                at += writeHardLink({ path, target, executable }, entry.mtime, out, at);
                 continue;
             }
             const { kind, size, linkTarget } = entry;

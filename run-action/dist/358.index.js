@@ -1360,61 +1360,73 @@ function decompressed(decompressor, consumer) {
  * Our own links and unlinks change ctimes too: that is why stamps are taken after the last of
  * them, not carried over.
  */
-/** awk: the path after a stamp line's five fields (after six with the link count). */
+/**
+ * awk: the path after a stamp line's first `fields` fields (five, or six with the link count).
+ * Those fields hold no blank, and one space follows each, so the path starts after their
+ * lengths: no regular expression, and a path may hold any character but a newline.
+ */
 const AWK_PATH = String.raw `
-function path_of(line, fields,   pattern) {
-  pattern = fields == 6 ? "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ " : "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ "
-  if (match(line, pattern)) return substr(line, RLENGTH + 1)
-  return ""
+function path_of(line, fields,   f, at, i) {
+  split(line, f, " ")
+  at = fields + 1
+  for (i = 1; i <= fields; i++) at += length(f[i])
+  return substr(line, at)
 }
 `;
 /**
- * Reads the base's stamps and its files' stamps now (on stdin); prints `ok <path>` for a file
- * whose stamp is unchanged, and lists the others by mode for hashing (0644 and 0755 are the
- * only modes a release's files have; a file with another one is not as shipped).
+ * Reads the base index's files (those that may be linked: no backslash in the path) and the
+ * base's stamps, then its files' stamps now (on stdin). A file whose stamp is unchanged is as
+ * shipped: its line goes to `evidence_file`. Any other file the index lists is listed by mode
+ * for hashing (0644 and 0755 are the only modes a release's files have; a file with another one
+ * is not as shipped) and its line goes to `changed_file`. Last, the index lines of the files not
+ * found by their stamps go to `rest_file`: hashed next, or missing.
  */
 const SPLIT = String.raw `
-${AWK_PATH}
-BEGIN {
-  if ((getline line < stamps_file) > 0 && line == "release " base)
-    while ((getline line < stamps_file) > 0) stamp[path_of(line, 5)] = line
-}
-{
-  path = path_of($0, 5)
-  if ((path in stamp) && stamp[path] == $0) print "ok " path
-  else if ($5 == "644" || $5 == "755") print path > (list $5 ".tmp")
-}
-`;
-/**
- * Reads the base index, then `ok <path>` lines and the hash tool's lines (`<hex>  ./path`, or
- * ` *./path` from openssl) after `mode <octal>` lines; prints the plain paths of files the index
- * lists that are not on the host as listed: missing, another kind, another mode or other bytes.
- * A path with a backslash is never compared (it is never linked); names with a newline are never
- * hashed. With `live_file`, the stamps of the files found as listed go to `evidence_file`.
- */
-const UNVERIFIED = String.raw `
-${AWK_PATH}
 BEGIN {
   while ((getline line < index_file) > 0) {
     if (++n == 1) continue
-    split(line, f, "\t")
-    if (f[2] == "f" && index(f[1], "\\") == 0) want[f[1]] = (f[3] + 0) " " f[5]
+    tab = index(line, "\t")
+    path = substr(line, 1, tab - 1)
+    if (substr(line, tab + 1, 2) == "f\t" && index(path, "\\") == 0) want[path] = line
   }
+  if ((getline line < stamps_file) > 0 && line == "release " base)
+    while ((getline line < stamps_file) > 0) stamp[line] = 1
 }
-/^ok / { path = substr($0, 4); if (path in want) ok[path] = 1; next }
+{
+  path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)
+  if (!(path in want)) next
+  if ($0 in stamp) { print > evidence_file; delete want[path]; next }
+  if ($5 == "644" || $5 == "755") { print path > (list $5 ".tmp"); print > changed_file }
+}
+END { for (path in want) print want[path] > rest_file }
+`;
+/**
+ * Reads `mode <octal>` lines and the hash tool's lines (`<hex>  ./path`, or ` *./path` from
+ * openssl), then the index lines of `rest_file` (the index's files not found by their stamps, or
+ * the whole index without stamps); prints the plain paths of those files that are not on the
+ * host as listed: missing, another kind, another mode or other bytes. A path with a backslash
+ * is never compared (it is never linked); names with a newline are never hashed. With
+ * `changed_file`, the stamps of the files hashed and found as listed are added to
+ * `evidence_file`.
+ */
+const UNVERIFIED = String.raw `
+${AWK_PATH}
 /^mode [0-7]+$/ { mode = substr($0, 6) + 0; next }
 {
   sep = substr($0, 65, 4)
   if (sep != "  ./" && sep != " *./") next
   hex = substr($0, 1, 64)
-  if (hex !~ /^[0-9a-f]+$/) next
-  path = substr($0, 69)
-  if ((path in want) && want[path] == mode " " hex) ok[path] = 1
+  if (hex ~ /^[0-9a-f]+$/) hashed[substr($0, 69)] = mode " " hex
 }
 END {
-  for (path in want) if (!(path in ok)) print path
-  if (live_file != "") while ((getline line < live_file) > 0)
-    if (path_of(line, 5) in ok) print line > evidence_file
+  while ((getline line < rest_file) > 0) {
+    split(line, f, "\t")
+    if (f[2] != "f" || index(f[1], "\\") != 0) continue
+    if ((f[1] in hashed) && hashed[f[1]] == (f[3] + 0) " " f[5]) ok[f[1]] = 1
+    else print f[1]
+  }
+  if (changed_file != "") while ((getline line < changed_file) > 0)
+    if (path_of(line, 5) in ok) print line >> evidence_file
 }
 `;
 /**
@@ -1434,9 +1446,10 @@ function hashCommands(tools) {
         ];
     }
     const hashList = (mode) => `printf 'mode ${mode}\\n'; if [ -s "\${list}${mode}.tmp" ]; then sed 's|^|./|' "\${list}${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
+    const split = `LC_ALL=C awk -v index_file="$index" -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" -v evidence_file=../../${EVIDENCE} -v changed_file="$changed" -v rest_file="$rest" ${(0,shared_names/* shellQuote */.ZL)(SPLIT)}`;
     return [
         `find . ${skip} -printf '${STAMP_FORMAT} %P\\n' > "$live" || exit 1`,
-        `LC_ALL=C awk -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" ${(0,shared_names/* shellQuote */.ZL)(SPLIT)} "$live"`,
+        `: > "$changed"; : > "$rest"; ${split} "$live" || exit 1`,
         hashList('644'),
         hashList('755'),
     ];
@@ -1450,16 +1463,16 @@ function hashCommands(tools) {
  * then everything travels.
  */
 function checkBaseScript(root, base, tools, nonce) {
-    const stamped = tools.stamps
-        ? `-v live_file="$live" -v evidence_file=../../${EVIDENCE}`
-        : `-v live_file=`;
+    const unverified = tools.stamps
+        ? `-v rest_file="$rest" -v changed_file="$changed" -v evidence_file=../../${EVIDENCE}`
+        : `-v rest_file="$index" -v changed_file=`;
     const report = [
         `{`,
         `  cat "$index"`,
         `  printf '%s\\n' ${(0,shared_names/* shellQuote */.ZL)(`${nonce} unverified`)}`,
         `  {`,
         ...hashCommands(tools).map((line) => `    ${line}`),
-        `  } | LC_ALL=C awk -v index_file="$index" ${stamped} ${(0,shared_names/* shellQuote */.ZL)(UNVERIFIED)}`,
+        `  } | LC_ALL=C awk ${unverified} ${(0,shared_names/* shellQuote */.ZL)(UNVERIFIED)}`,
         `  printf '%s\\n' ${(0,shared_names/* shellQuote */.ZL)(`${nonce} end`)}`,
         `}`,
     ].join('\n');
@@ -1471,6 +1484,8 @@ function checkBaseScript(root, base, tools, nonce) {
         `index_text . > "$index" || exit ${scripts_root/* EXIT */.dc.missing}`,
         `base=${(0,shared_names/* shellQuote */.ZL)(base)}`,
         `live=../../.deploy/check-live.tmp`,
+        `changed=../../.deploy/check-changed.tmp`,
+        `rest=../../.deploy/check-rest.tmp`,
         `list=../../.deploy/check-`,
         `newline='*`,
         `*'`,
@@ -1498,12 +1513,14 @@ function parseBaseCheck(output, nonce) {
 /**
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
  * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
- * whose ctime is older than the marker's. Compares ctimes as text, seconds then nanoseconds:
- * awk's numbers would round them.
+ * whose ctime is older than the marker's. Compares ctimes as text (awk's numbers would round
+ * them): as one string when both are written alike (find writes ten decimals), else seconds
+ * then nanoseconds.
  */
 const STAMP = String.raw `
 ${AWK_PATH}
 function older(a, b,   ai, bi, af, bf) {
+  if (length(a) == length(b) && index(a, ".") == index(b, ".")) return (a "") < (b "")
   ai = a; sub(/\..*$/, "", ai); bi = b; sub(/\..*$/, "", bi)
   if (ai + 0 != bi + 0) return ai + 0 < bi + 0
   af = index(a, ".") ? substr(a, index(a, ".") + 1) : ""
@@ -1521,7 +1538,7 @@ BEGIN {
   }
 }
 {
-  path = path_of($0, 6)
+  path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + 7)
   if (path == "" || !older($4, since)) next
   same = (path in known) && known[path] == $1 " " $2 " " $3 " " $5
   if (same || (fresh && $6 == 1)) print $1 " " $2 " " $3 " " $4 " " $5 " " path
@@ -1554,19 +1571,19 @@ function stampCommands(options) {
 /**
  * Merges the lines of an index update into a release's index: the base's file lines kept as
  * `how` says (the paths listed before the nonce line are the ones kept, or the ones dropped),
- * plus the lines after the nonce line; sorted byte by byte, as the runner sorts them.
+ * plus the lines after the nonce line; sorted byte by byte, as the runner sorts them. The base
+ * index is read once, line by line, after the update: never held whole.
  */
 const MERGE = String.raw `
-BEGIN {
-  if (base_file != "") while ((getline line < base_file) > 0) {
-    if (++n == 1) continue
-    split(line, f, "\t")
-    if (f[2] == "f") base[f[1]] = line
-  }
-}
 !after { if ($0 == marker) after = 1; else listed[$0] = 1; next }
 { print }
-END { for (path in base) if ((path in listed) == (how == "keep")) print base[path] }
+END {
+  if (base_file != "") while ((getline line < base_file) > 0) {
+    if (++n == 1) continue
+    tab = index(line, "\t")
+    if (substr(line, tab + 1, 2) == "f\t" && ((substr(line, 1, tab - 1) in listed) == (how == "keep"))) print line
+  }
+}
 `;
 /**
  * sh lines, run in the release directory, that write `.release/index.tmp` (plain text) from the
@@ -4452,7 +4469,7 @@ function tar_encodeHeader(entry, mtime) {
     return out;
 }
 /** What ustar cannot hold of an entry: its pax records, or none. */
-function paxRecords(entry, name, linkname, size) {
+function paxRecords(name, linkname, size) {
     const records = [];
     if (splitName(name) === undefined)
         records.push(paxRecord('path', name));
@@ -4471,7 +4488,7 @@ function parts(entry) {
 /** The bytes encodeHeader gives an entry: 512, or more with a pax header. */
 function headerLength(entry) {
     const { name, linkname, size } = parts(entry);
-    const records = paxRecords(entry, name, linkname, size);
+    const records = paxRecords(name, linkname, size);
     if (records.length === 0)
         return BLOCK;
     const pax = Buffer.byteLength(records.join(''), 'utf-8');
@@ -4483,7 +4500,24 @@ function headerLength(entry) {
  */
 function writeHeader(entry, mtime, out, at) {
     const { name, linkname, size } = parts(entry);
-    const records = paxRecords(entry, name, linkname, size);
+    const mode = entry.mode ?? entryMode(entry.kind, entry.executable);
+    const type = entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5';
+    return writeEntry({ name, linkname, size, mode, type }, mtime, out, at);
+}
+/**
+ * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
+ * of the file already at `target` (a long target in a pax record, as a symlink's), with the
+ * file's own mode: a tar that applies modes to hard links must not change the file it links to.
+ */
+function writeHardLink(link, mtime, out, at) {
+    const mode = entryMode('file', link.executable);
+    const fields = { name: link.path, linkname: link.target, size: 0, mode, type: '1' };
+    return writeEntry(fields, mtime, out, at);
+}
+/** An entry's header blocks: a pax header first for what ustar cannot hold, then the ustar one. */
+function writeEntry(entry, mtime, out, at) {
+    const { name, linkname, size } = entry;
+    const records = paxRecords(name, linkname, size);
     let offset = at;
     if (records.length > 0) {
         const pax = Buffer.from(records.join(''), 'utf-8');
@@ -4498,47 +4532,66 @@ function writeHeader(entry, mtime, out, at) {
     writeUstar({
         name: split?.name ?? ustarFallback(name),
         prefix: split?.prefix ?? '',
-        mode: entry.mode ?? entryMode(entry.kind, entry.executable),
+        mode: entry.mode,
         size: size > MAX_OCTAL_SIZE ? 0 : size,
         mtime,
-        type: entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5',
+        type: entry.type,
         linkname: fitsUstar(linkname, 100) ? linkname : '',
     }, out, offset);
     return offset + BLOCK - at;
 }
-/** Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write does, without a call into C++ per field. */
+/**
+ * Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write
+ * does, without a call into C++ per field. Returns the sum of the bytes written, for the
+ * checksum.
+ */
 function tar_text(block, value, offset, length) {
     const count = Math.min(value.length, length);
-    for (let i = 0; i < count; i++)
-        block[offset + i] = value.charCodeAt(i) & 0xff;
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+        const byte = value.charCodeAt(i) & 0xff;
+        block[offset + i] = byte;
+        sum += byte;
+    }
+    return sum;
 }
+/**
+ * Writes one header block. The checksum is the sum of the bytes written (the rest are zeros)
+ * with its own field read as spaces: no second pass over the block.
+ */
 function writeUstar(fields, block, at) {
     block.fill(0, at, at + BLOCK);
-    tar_text(block, fields.name, at, 100);
-    octal(block, fields.mode, at + 100, 8);
-    octal(block, 0, at + 108, 8);
-    octal(block, 0, at + 116, 8);
-    octal(block, fields.size, at + 124, 12);
-    octal(block, fields.mtime, at + 136, 12);
-    tar_text(block, fields.type, at + 156, 1);
-    tar_text(block, fields.linkname, at + 157, 100);
-    tar_text(block, 'ustar\x0000', at + 257, 8);
-    octal(block, 0, at + 329, 8);
-    octal(block, 0, at + 337, 8);
-    tar_text(block, fields.prefix, at + 345, 155);
-    checksum(block, at);
+    let sum = 8 * 0x20;
+    sum += tar_text(block, fields.name, at, 100);
+    sum += octal(block, fields.mode, at + 100, 8);
+    sum += octal(block, 0, at + 108, 8);
+    sum += octal(block, 0, at + 116, 8);
+    sum += octal(block, fields.size, at + 124, 12);
+    sum += octal(block, fields.mtime, at + 136, 12);
+    sum += tar_text(block, fields.type, at + 156, 1);
+    sum += tar_text(block, fields.linkname, at + 157, 100);
+    sum += tar_text(block, 'ustar\x0000', at + 257, 8);
+    sum += octal(block, 0, at + 329, 8);
+    sum += octal(block, 0, at + 337, 8);
+    sum += tar_text(block, fields.prefix, at + 345, 155);
+    // Six octal digits, a NUL and a space.
+    octal(block, sum, at + 148, 7);
+    block[at + 155] = 0x20;
 }
-/** The header's checksum, summed with its own field read as spaces. */
-function checksum(block, at) {
-    block.fill(0x20, at + 148, at + 156);
-    let sum = 0;
-    for (let i = at; i < at + BLOCK; i++)
-        sum += block[i] ?? 0;
-    tar_text(block, `${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8);
-}
-/** An octal number filling a field but its last byte, which stays NUL. */
+/**
+ * An octal number filling a field but its last byte, which stays NUL; returns the sum of the
+ * digits' bytes. The number fits: sizes and mtimes too large for the field go elsewhere.
+ */
 function octal(block, value, offset, length) {
-    tar_text(block, value.toString(8).padStart(length - 1, '0'), offset, length - 1);
+    let sum = 0;
+    let rest = value;
+    for (let i = offset + length - 2; i >= offset; i--) {
+        const digit = 0x30 + (rest % 8);
+        block[i] = digit;
+        sum += digit;
+        rest = Math.floor(rest / 8);
+    }
+    return sum;
 }
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 function fitsUstar(value, length) {
@@ -5128,12 +5181,16 @@ async function bundle_bundleDigest(path) {
 /** The first line of an index file: its format, so a later one can be told apart. */
 const INDEX_HEADER = 'brr-index 1';
 const KIND_LETTER = { file: 'f', directory: 'd', symlink: 'l' };
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
  * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
  * one the host cannot compare with its own file names, and such a file always travels.
  */
 function encodeField(value) {
+    if (!NEEDS_ESCAPE.test(value))
+        return value;
     // eslint-disable-next-line no-control-regex
     return value.replace(/[\\\x00-\x1f\x7f]/g, (char) => char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
@@ -5142,18 +5199,12 @@ function decodeField(field) {
 }
 /** Whether the host can find this entry by name: its encoded path is the path itself. */
 function isPlainPath(path) {
-    return encodeField(path) === path;
+    return !NEEDS_ESCAPE.test(path);
 }
 /** One line of the index: path, kind, mode, size, sha256, link target; tab-separated. */
 function indexLine(entry) {
-    return [
-        encodeField(entry.path),
-        KIND_LETTER[entry.kind],
-        entry.mode.toString(8),
-        String(entry.size),
-        entry.sha256 ?? '-',
-        entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget),
-    ].join('\t');
+    const target = entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget);
+    return `${encodeField(entry.path)}\t${KIND_LETTER[entry.kind]}\t${entry.mode.toString(8)}\t${entry.size}\t${entry.sha256 ?? '-'}\t${target}`;
 }
 /** The index entry of a checked bundle entry, reading a file's content to hash it. */
 async function indexEntry(entry) {
@@ -5209,23 +5260,69 @@ function diffIndex(base, next) {
     if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
         throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
     }
-    const fileLines = new Set();
+    // Each base file line by its path; a path listed more than once (an index not written by
+    // us) has its other lines in `repeated`, and may match any of them.
+    const byPath = new Map();
+    const repeated = new Map();
+    const baseLines = [];
     const baseFiles = [];
     for (let at = 1; at < lines.length - 1; at++) {
         const line = lines[at];
         const path = filePath(line);
         if (path === undefined)
             continue;
-        fileLines.add(line);
+        if (!byPath.has(path))
+            byPath.set(path, baseFiles.length);
+        else
+            repeated.set(path, [...(repeated.get(path) ?? []), baseFiles.length]);
+        baseLines.push(line);
         baseFiles.push(path);
     }
+    const matching = (entry) => {
+        if (entry.kind !== 'file' || !isPlainPath(entry.path))
+            return undefined;
+        const first = byPath.get(entry.path);
+        if (first === undefined)
+            return undefined;
+        if (isLineOf(baseLines[first], entry))
+            return first;
+        return repeated.get(entry.path)?.find((at) => isLineOf(baseLines[at], entry));
+    };
     const send = [];
     const link = [];
+    const linkedFrom = [];
     for (const entry of next) {
-        const same = entry.kind === 'file' && isPlainPath(entry.path) && fileLines.has(indexLine(entry));
-        (same ? link : send).push(entry);
+        const at = matching(entry);
+        if (at === undefined)
+            send.push(entry);
+        else {
+            link.push(entry);
+            linkedFrom.push(at);
+        }
     }
-    return { send, link, baseFiles };
+    return { send, link, baseFiles, linkedFrom };
+}
+const TAB = 0x09;
+const DASH = 0x2d;
+/**
+ * Whether `line`, a file line whose path is `entry`'s, is character for character the index line
+ * of `entry`: the fields after the kind compared in place, without making the line.
+ */
+function isLineOf(line, entry) {
+    const mode = entry.mode.toString(8);
+    const size = String(entry.size);
+    const sha256 = entry.sha256 ?? '-';
+    let at = entry.path.length + 3;
+    if (!line.startsWith(mode, at) || line.charCodeAt(at + mode.length) !== TAB)
+        return false;
+    at += mode.length + 1;
+    if (!line.startsWith(size, at) || line.charCodeAt(at + size.length) !== TAB)
+        return false;
+    at += size.length + 1;
+    if (!line.startsWith(sha256, at) || line.charCodeAt(at + sha256.length) !== TAB)
+        return false;
+    at += sha256.length + 1;
+    return line.length === at + 1 && line.charCodeAt(at) === DASH;
 }
 
 ;// CONCATENATED MODULE: ./shared/bundle/content.ts
@@ -5387,30 +5484,6 @@ async function* compressStream(source, compression) {
 
 
 
-const release_tar_BLOCK = 512;
-/**
- * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
- * of the file already at `target`, both relative to where the archive is unpacked. Written as a
- * symlink's header (which carries a long target in a pax record) turned into type `1`, with the
- * file's own mode: a tar that applies modes to hard links must not change the file it links to.
- */
-function writeHardLink(link, out, at) {
-    const entry = {
-        path: link.path,
-        kind: 'symlink',
-        size: 0,
-        executable: false,
-        linkTarget: link.target,
-    };
-    const length = writeHeader(entry, link.mtime, out, at);
-    const block = at + length - release_tar_BLOCK;
-    out[block + 156] = 0x31;
-    const mode = entryMode('file', link.executable).toString(8).padStart(7, '0');
-    for (let i = 0; i < 7; i++)
-        out[block + 100 + i] = mode.charCodeAt(i);
-    checksum(out, block);
-    return length;
-}
 /**
  * Reads file bytes from the content file a block at a time, each block checked against the
  * digest recorded when the bundle was verified. A block read is kept for the files after it: a
@@ -5523,12 +5596,13 @@ async function* releaseTar(content, options) {
     const reader = new ContentReader(handle, content.blocks);
     try {
         for (const entry of content.entries) {
-            yield* handOn(HEADER_ROOM);
+            if (BATCH_BYTES - at < HEADER_ROOM)
+                yield* handOn(HEADER_ROOM);
             const path = `${options.into}/${entry.path}`;
             const executable = entry.kind === 'file' && entry.mode === 0o755;
             if (entry.kind === 'file' && carry.has(entry.path)) {
                 const target = `${options.base ?? ''}/${entry.path}`;
-                at += writeHardLink({ path, target, executable, mtime: entry.mtime }, out, at);
+                at += writeHardLink({ path, target, executable }, entry.mtime, out, at);
                 continue;
             }
             const { kind, size, linkTarget } = entry;
@@ -8876,11 +8950,19 @@ function deltaPlan(base, unverified, next) {
     const diff = diffIndex(base, next);
     const carried = [];
     const sent = [...diff.send];
-    for (const entry of diff.link)
-        (unverified.has(entry.path) ? sent : carried).push(entry);
+    // Which base file lines are carried into the new index, by their position.
+    const kept = new Uint8Array(diff.baseFiles.length);
+    diff.link.forEach((entry, i) => {
+        if (unverified.has(entry.path))
+            sent.push(entry);
+        else {
+            carried.push(entry);
+            kept[diff.linkedFrom[i]] = 1;
+        }
+    });
     // Carried paths are plain: encoded, they are themselves.
     const carry = new Set(carried.map((entry) => entry.path));
-    const dropped = diff.baseFiles.filter((path) => !carry.has(path));
+    const dropped = diff.baseFiles.filter((_, i) => kept[i] === 0);
     const keep = carried.length <= dropped.length;
     return {
         carry,
