@@ -214,12 +214,12 @@ export function parseBaseCheck(output: Buffer, nonce: string): BaseCheck | undef
 /**
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
  * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
- * whose ctime is older than the marker's. Compares ctimes as text (awk's numbers would round
- * them): as one string when both are written alike (find writes ten decimals), else seconds
- * then nanoseconds.
+ * whose ctime is older than the marker's. Reads the evidence first (the file named `evidence`:
+ * the check's lines, or stamps that must name `release`), then the listing. Compares ctimes as
+ * text (awk's numbers would round them): as one string when both are written alike (find
+ * writes ten decimals), else seconds then nanoseconds.
  */
 const STAMP = String.raw`
-${AWK_PATH}
 function older(a, b,   ai, bi, af, bf) {
   if (length(a) == length(b) && index(a, ".") == index(b, ".")) return (a "") < (b "")
   ai = a; sub(/\..*$/, "", ai); bi = b; sub(/\..*$/, "", bi)
@@ -230,49 +230,75 @@ function older(a, b,   ai, bi, af, bf) {
   while (length(bf) < 12) bf = bf "0"
   return af < bf
 }
-BEGIN {
-  print "release " release
-  if (!fresh && ((getline line < evidence) <= 0 || line != "release " release)) evidence = ""
-  if (evidence != "") while ((getline line < evidence) > 0) {
-    split(line, f, " ")
-    known[path_of(line, 5)] = f[1] " " f[2] " " f[3] " " f[5]
-  }
+BEGIN { print "release " release }
+FILENAME == evidence {
+  if (FNR == 1 && !fresh) ignored = ($0 != "release " release)
+  if (FNR == 1 && !fresh || ignored) next
+  known[$1 " " $2 " " $3 " " $5 " " substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)] = 1
+  next
 }
 {
   path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + 7)
   if (path == "" || !older($4, since)) next
-  same = (path in known) && known[path] == $1 " " $2 " " $3 " " $5
-  if (same || (fresh && $6 == 1)) print $1 " " $2 " " $3 " " $4 " " $5 " " path
+  if ((fresh && $6 == 1) || (($1 " " $2 " " $3 " " $5 " " path) in known))
+    print $1 " " $2 " " $3 " " $4 " " $5 " " path
 }
 `;
 
+/** Where the listing of a release's files waits for the stamps to be written from it. */
+const LISTING = '.deploy/stamps-live.tmp';
+
 /**
- * sh lines, run in the deploy root, that write `.deploy/stamps` for the release in `directory`
- * named `id` (both sh words, quoted by the caller). `fresh`: the release was just made, its
- * files with no other link were written from the stream, and the evidence is what the check
- * found; otherwise the evidence is the stamps themselves, taken again after our own unlinks
- * changed ctimes. Stamps are a saving, never a condition: when they cannot be written, there
- * are none.
+ * sh lines, run in the deploy root, that start listing the files of the release in `directory`
+ * (an sh word, quoted by the caller) for its stamps, in the background: the host lists them
+ * while it does the rest of the release's work. Run after the last of our links and unlinks of
+ * its files; the marker made first is what the stamps' ctimes must be older than. The script
+ * does not end before the listing does, whatever way it ends.
  */
+export function stampListCommands(directory: string): string[] {
+  const find = `find . ${SKIP} -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
+  return [
+    `newline='*`,
+    `*'`,
+    `listing=`,
+    `if rm -f releases/stamp.tmp ${LISTING} && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@'); then`,
+    `  (cd ${directory} && ${find}) > ${LISTING} &`,
+    `  listing=$!`,
+    `  trap 'wait "$listing"' EXIT`,
+    `fi`,
+  ];
+}
+
+/**
+ * sh lines, run in the deploy root after stampListCommands, that write `.deploy/stamps` for
+ * the release named `id` (an sh word, quoted by the caller) from its listing. `fresh`: the
+ * release was just made, its files with no other link were written from the stream, and the
+ * evidence is what the check found; otherwise the evidence is the stamps themselves, taken
+ * again after our own unlinks changed ctimes. Stamps are a saving, never a condition: when they
+ * cannot be written, there are none.
+ */
+export function stampWriteCommands(options: { id: string; fresh: boolean }): string[] {
+  const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence="$evidence" -v fresh=${options.fresh ? 1 : 0} ${q(STAMP)}`;
+  return [
+    `evidence=${options.fresh ? EVIDENCE : '.deploy/stamps'}`,
+    `[ -f "$evidence" ] || evidence=/dev/null`,
+    `if [ -n "$listing" ] && wait "$listing" && ${awk} "$evidence" ${LISTING} > .deploy/stamps.tmp; then`,
+    `  mv .deploy/stamps.tmp .deploy/stamps`,
+    `else`,
+    `  rm -f .deploy/stamps .deploy/stamps.tmp`,
+    `fi`,
+    `trap - EXIT`,
+    `rm -f releases/stamp.tmp ${LISTING} ${EVIDENCE}`,
+  ];
+}
+
+/** Both halves at once: stamps for the release in `directory` named `id`. */
 export function stampCommands(options: {
   directory: string;
   id: string;
   fresh: boolean;
 }): string[] {
-  const evidence = options.fresh ? EVIDENCE : '.deploy/stamps';
-  const find = `find . ${SKIP} -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
-  const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence=${evidence} -v fresh=${options.fresh ? 1 : 0} ${q(STAMP)}`;
-  return [
-    `newline='*`,
-    `*'`,
-    `if rm -f releases/stamp.tmp && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@') &&`,
-    `  (cd ${options.directory} && ${find}) | ${awk} > .deploy/stamps.tmp; then`,
-    `  mv .deploy/stamps.tmp .deploy/stamps`,
-    `else`,
-    `  rm -f .deploy/stamps .deploy/stamps.tmp`,
-    `fi`,
-    `rm -f releases/stamp.tmp ${EVIDENCE}`,
-  ];
+  return [...stampListCommands(options.directory), ...stampWriteCommands(options)];
 }
 
 /**

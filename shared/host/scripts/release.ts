@@ -4,6 +4,8 @@ import {
   checkIndexCommands,
   mergeIndexCommands,
   stampCommands,
+  stampListCommands,
+  stampWriteCommands,
   storeIndexCommands,
   type IndexWrite,
 } from './delta.js';
@@ -46,10 +48,10 @@ export interface InstallOptions {
 }
 
 /**
- * sh lines, run in the deploy root: link the shared paths into the release being received,
- * stamp its files, and rename it into place.
+ * sh lines, run in the deploy root: link the shared paths into the release being received;
+ * then, with stamps, start listing its files.
  */
-function installCommands(options: InstallOptions): string[] {
+function prepareCommands(options: InstallOptions): string[] {
   const { id } = options;
   const links = options.sharedPaths.flatMap((entry) => {
     const inRelease = q(`releases/${id}.tmp/${entry}`);
@@ -62,15 +64,26 @@ function installCommands(options: InstallOptions): string[] {
   return [
     `[ -d ${incoming(id)} ] || ${fail(EXIT.missing, `releases/${id}.tmp is missing`)}`,
     ...links,
+    ...(options.stamps ? stampListCommands(incoming(id)) : []),
+  ];
+}
+
+/**
+ * sh lines, run in the deploy root after prepareCommands: clear the way for the release, stamp
+ * it, rename it into place.
+ */
+function installCommands(options: InstallOptions): string[] {
+  const { id } = options;
+  return [
     ...(options.replace ? [`rm -rf ${release(id)} || exit 1`] : []),
-    ...(options.stamps ? stampCommands({ directory: incoming(id), id: q(id), fresh: true }) : []),
+    ...(options.stamps ? stampWriteCommands({ id: q(id), fresh: true }) : []),
     `mv ${incoming(id)} ${release(id)} || exit 1`,
   ];
 }
 
 /** Installs a release received whole but for its index: after the index was written again. */
 export function installScript(root: string, options: InstallOptions): string {
-  return inRoot(root, installCommands(options));
+  return inRoot(root, [...prepareCommands(options), ...installCommands(options)]);
 }
 
 export interface ReceiveOptions extends InstallOptions {
@@ -107,6 +120,10 @@ export function receiveScript(root: string, options: ReceiveOptions): string {
       `cd ${q(`${id}.tmp`)} || exit 1`,
       `[ "$(cat .release/complete 2>/dev/null)" = ${q(nonce)} ] || ${fail(EXIT.cutShort, 'the release stream was cut short')}`,
       `rm -f .release/complete`,
+      // Its files are all there: the host lists them for the stamps while the index is made.
+      `cd ../.. || exit 1`,
+      ...prepareCommands(options),
+      `cd ${q(`releases/${id}.tmp`)} || exit 1`,
       ...mergeIndexCommands({ ...options.index, nonce }, '.release/index.update'),
       `rm -f .release/index.update`,
       ...(options.indexDigest
