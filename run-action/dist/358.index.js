@@ -1513,12 +1513,12 @@ function parseBaseCheck(output, nonce) {
 /**
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
  * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
- * whose ctime is older than the marker's. Compares ctimes as text (awk's numbers would round
- * them): as one string when both are written alike (find writes ten decimals), else seconds
- * then nanoseconds.
+ * whose ctime is older than the marker's. Reads the evidence first (the file named `evidence`:
+ * the check's lines, or stamps that must name `release`), then the listing. Compares ctimes as
+ * text (awk's numbers would round them): as one string when both are written alike (find
+ * writes ten decimals), else seconds then nanoseconds.
  */
 const STAMP = String.raw `
-${AWK_PATH}
 function older(a, b,   ai, bi, af, bf) {
   if (length(a) == length(b) && index(a, ".") == index(b, ".")) return (a "") < (b "")
   ai = a; sub(/\..*$/, "", ai); bi = b; sub(/\..*$/, "", bi)
@@ -1529,44 +1529,67 @@ function older(a, b,   ai, bi, af, bf) {
   while (length(bf) < 12) bf = bf "0"
   return af < bf
 }
-BEGIN {
-  print "release " release
-  if (!fresh && ((getline line < evidence) <= 0 || line != "release " release)) evidence = ""
-  if (evidence != "") while ((getline line < evidence) > 0) {
-    split(line, f, " ")
-    known[path_of(line, 5)] = f[1] " " f[2] " " f[3] " " f[5]
-  }
+BEGIN { print "release " release }
+FILENAME == evidence {
+  if (FNR == 1 && !fresh) ignored = ($0 != "release " release)
+  if (FNR == 1 && !fresh || ignored) next
+  known[$1 " " $2 " " $3 " " $5 " " substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)] = 1
+  next
 }
 {
   path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + 7)
   if (path == "" || !older($4, since)) next
-  same = (path in known) && known[path] == $1 " " $2 " " $3 " " $5
-  if (same || (fresh && $6 == 1)) print $1 " " $2 " " $3 " " $4 " " $5 " " path
+  if ((fresh && $6 == 1) || (($1 " " $2 " " $3 " " $5 " " path) in known))
+    print $1 " " $2 " " $3 " " $4 " " $5 " " path
 }
 `;
+/** Where the listing of a release's files waits for the stamps to be written from it. */
+const LISTING = '.deploy/stamps-live.tmp';
 /**
- * sh lines, run in the deploy root, that write `.deploy/stamps` for the release in `directory`
- * named `id` (both sh words, quoted by the caller). `fresh`: the release was just made, its
- * files with no other link were written from the stream, and the evidence is what the check
- * found; otherwise the evidence is the stamps themselves, taken again after our own unlinks
- * changed ctimes. Stamps are a saving, never a condition: when they cannot be written, there
- * are none.
+ * sh lines, run in the deploy root, that start listing the files of the release in `directory`
+ * (an sh word, quoted by the caller) for its stamps, in the background: the host lists them
+ * while it does the rest of the release's work. Run after the last of our links and unlinks of
+ * its files; the marker made first is what the stamps' ctimes must be older than. The script
+ * does not end before the listing does, whatever way it ends.
  */
-function stampCommands(options) {
-    const evidence = options.fresh ? EVIDENCE : '.deploy/stamps';
+function stampListCommands(directory) {
     const find = `find . ${SKIP} -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
-    const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence=${evidence} -v fresh=${options.fresh ? 1 : 0} ${(0,shared_names/* shellQuote */.ZL)(STAMP)}`;
     return [
         `newline='*`,
         `*'`,
-        `if rm -f releases/stamp.tmp && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@') &&`,
-        `  (cd ${options.directory} && ${find}) | ${awk} > .deploy/stamps.tmp; then`,
+        `listing=`,
+        `if rm -f releases/stamp.tmp ${LISTING} && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@'); then`,
+        `  (cd ${directory} && ${find}) > ${LISTING} &`,
+        `  listing=$!`,
+        `  trap 'wait "$listing"' EXIT`,
+        `fi`,
+    ];
+}
+/**
+ * sh lines, run in the deploy root after stampListCommands, that write `.deploy/stamps` for
+ * the release named `id` (an sh word, quoted by the caller) from its listing. `fresh`: the
+ * release was just made, its files with no other link were written from the stream, and the
+ * evidence is what the check found; otherwise the evidence is the stamps themselves, taken
+ * again after our own unlinks changed ctimes. Stamps are a saving, never a condition: when they
+ * cannot be written, there are none.
+ */
+function stampWriteCommands(options) {
+    const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence="$evidence" -v fresh=${options.fresh ? 1 : 0} ${(0,shared_names/* shellQuote */.ZL)(STAMP)}`;
+    return [
+        `evidence=${options.fresh ? EVIDENCE : '.deploy/stamps'}`,
+        `[ -f "$evidence" ] || evidence=/dev/null`,
+        `if [ -n "$listing" ] && wait "$listing" && ${awk} "$evidence" ${LISTING} > .deploy/stamps.tmp; then`,
         `  mv .deploy/stamps.tmp .deploy/stamps`,
         `else`,
         `  rm -f .deploy/stamps .deploy/stamps.tmp`,
         `fi`,
-        `rm -f releases/stamp.tmp ${EVIDENCE}`,
+        `trap - EXIT`,
+        `rm -f releases/stamp.tmp ${LISTING} ${EVIDENCE}`,
     ];
+}
+/** Both halves at once: stamps for the release in `directory` named `id`. */
+function stampCommands(options) {
+    return [...stampListCommands(options.directory), ...stampWriteCommands(options)];
 }
 /**
  * Merges the lines of an index update into a release's index: the base's file lines kept as
@@ -1787,10 +1810,10 @@ function linkTarget(sharedPath) {
     return `${'../'.repeat(depth + 1)}shared/${sharedPath}`;
 }
 /**
- * sh lines, run in the deploy root: link the shared paths into the release being received,
- * stamp its files, and rename it into place.
+ * sh lines, run in the deploy root: link the shared paths into the release being received;
+ * then, with stamps, start listing its files.
  */
-function installCommands(options) {
+function prepareCommands(options) {
     const { id } = options;
     const links = options.sharedPaths.flatMap((entry) => {
         const inRelease = (0,shared_names/* shellQuote */.ZL)(`releases/${id}.tmp/${entry}`);
@@ -1803,14 +1826,24 @@ function installCommands(options) {
     return [
         `[ -d ${incoming(id)} ] || ${(0,scripts_root/* fail */.fJ)(scripts_root/* EXIT */.dc.missing, `releases/${id}.tmp is missing`)}`,
         ...links,
+        ...(options.stamps ? stampListCommands(incoming(id)) : []),
+    ];
+}
+/**
+ * sh lines, run in the deploy root after prepareCommands: clear the way for the release, stamp
+ * it, rename it into place.
+ */
+function installCommands(options) {
+    const { id } = options;
+    return [
         ...(options.replace ? [`rm -rf ${release(id)} || exit 1`] : []),
-        ...(options.stamps ? stampCommands({ directory: incoming(id), id: (0,shared_names/* shellQuote */.ZL)(id), fresh: true }) : []),
+        ...(options.stamps ? stampWriteCommands({ id: (0,shared_names/* shellQuote */.ZL)(id), fresh: true }) : []),
         `mv ${incoming(id)} ${release(id)} || exit 1`,
     ];
 }
 /** Installs a release received whole but for its index: after the index was written again. */
 function installScript(root, options) {
-    return (0,scripts_root/* inRoot */.md)(root, installCommands(options));
+    return (0,scripts_root/* inRoot */.md)(root, [...prepareCommands(options), ...installCommands(options)]);
 }
 /**
  * Makes a release from the stream on stdin, unpacked in `releases/` into a new
@@ -1834,6 +1867,10 @@ function receiveScript(root, options) {
         `cd ${(0,shared_names/* shellQuote */.ZL)(`${id}.tmp`)} || exit 1`,
         `[ "$(cat .release/complete 2>/dev/null)" = ${(0,shared_names/* shellQuote */.ZL)(nonce)} ] || ${(0,scripts_root/* fail */.fJ)(scripts_root/* EXIT */.dc.cutShort, 'the release stream was cut short')}`,
         `rm -f .release/complete`,
+        // Its files are all there: the host lists them for the stamps while the index is made.
+        `cd ../.. || exit 1`,
+        ...prepareCommands(options),
+        `cd ${(0,shared_names/* shellQuote */.ZL)(`releases/${id}.tmp`)} || exit 1`,
         ...mergeIndexCommands({ ...options.index, nonce }, '.release/index.update'),
         `rm -f .release/index.update`,
         ...(options.indexDigest
