@@ -6,6 +6,7 @@ import {
   checkBaseScript,
   parseBaseCheck,
   stampCommands,
+  stampListCommands,
 } from '../../../../shared/host/scripts/delta.js';
 import { shellQuote as q } from '../../../../shared/names.js';
 import { payloadOf } from '../../../helpers/payload.js';
@@ -109,6 +110,35 @@ describe('stamps', () => {
       stamps.join('\n').replace('release v1', 'release v0'),
     );
     expect((await check(host)).hashed).toHaveLength(4);
+  });
+
+  it('leave the files the index does not list unhashed: nothing of theirs can be linked', async () => {
+    const host = await hostWith(app);
+    await stamp(host, 'releases/v1', 'v1', true);
+    await mkdir(path.join(host.release, 'log'));
+    await writeFile(path.join(host.release, 'log/app.log'), 'started\n');
+    await writeFile(path.join(host.release, 'lib/util.js.orig'), 'export const answer = 41;\n');
+    expect(await check(host)).toEqual({ hashed: [], unverified: [] });
+  });
+
+  it('are listed in the background, and the script ends only once the listing has, however it ends', async () => {
+    const host = await hostWith(app);
+    // Enough files that listing them takes longer than the rest of the script.
+    sh(
+      `mkdir -p ${q(path.join(host.release, 'many'))} && cd ${q(path.join(host.release, 'many'))} && seq 1 30000 | xargs touch`,
+    );
+    // Output elsewhere: what a caller waits for is the shell's exit, not its output's end.
+    const script = [
+      'set -u',
+      'exec >/dev/null 2>&1',
+      `cd ${q(host.root)} || exit 1`,
+      ...stampListCommands(q('releases/v1')),
+      'exit 3',
+    ];
+    const result = sh(script.join('\n'), '', host.env);
+    expect(result.code).toBe(3);
+    const listing = await readFile(path.join(host.root, '.deploy/stamps-live.tmp'), 'utf8');
+    expect(listing.split('\n').filter((line) => / many\/[0-9]+$/.test(line))).toHaveLength(30000);
   });
 
   it('see an edit that keeps the size and sets the mtime back, and a mode changed and changed back', async () => {
