@@ -2,7 +2,8 @@
 # Makes sure the tools the tests run for real are on this machine: OpenSSH (the target hosts and
 # ssh-keygen -Y, the reference for signatures), age (the reference for encryption), GNU tar and
 # zstd (the references for bundles), rsync (the baseline of the deploy benchmark), gzip, shasum and
-# openssl (what hosts without zstd or sha256sum use), systemd's libsystemd-shared read through
+# openssl (what hosts without zstd or sha256sum use), original-awk and busybox (the awks of BSD and
+# macOS hosts, and of Alpine ones, beside Debian's mawk), systemd's libsystemd-shared read through
 # python3's ctypes (the reference for EnvironmentFile= parsing), jq (the commands of
 # docs/verify-by-hand.md), what docs/host-setup.md has a host install and use (sudo, setfacl,
 # setpriv, curl), gh (brr takes its token from `gh auth token`) and script (brr's tables on a real
@@ -41,6 +42,8 @@ declare -A package_of=(
   [gzip]=gzip
   [shasum]=perl
   [openssl]=openssl
+  [original-awk]=original-awk
+  [busybox]=busybox
 )
 
 missing=()

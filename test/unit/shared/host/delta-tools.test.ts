@@ -1,5 +1,6 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { parseHostTools, toolsCommands } from '../../../../shared/host/scripts/tools.js';
 import { tempDir } from '../bundle-helpers.js';
@@ -109,6 +110,44 @@ describe('the index kept on the host', () => {
     expect((await readdir(path.join(root, '.deploy'))).sort()).toEqual(['stamps']);
     expect((await readdir(path.join(root, 'releases'))).sort()).toEqual(['v1', 'v2']);
   });
+});
+
+describe('hosts with another awk', () => {
+  // mawk (Debian's) runs every other test; these are the awks of BSD and macOS, and of Alpine.
+  for (const [label, run] of [
+    ['the one true awk (BSD, macOS)', 'exec original-awk "$@"'],
+    ['busybox awk (Alpine)', 'exec busybox awk "$@"'],
+  ] as const) {
+    it(`checks, merges the index and stamps as with mawk, under ${label}`, async () => {
+      const bin = path.join(await tempDir(), 'bin');
+      await mkdir(bin);
+      await writeFile(path.join(bin, 'awk'), `#!/bin/sh\n${run}\n`, { mode: 0o755 });
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+      const root = path.join(await tempDir(), 'deploy');
+      const v1 = await bundleOf(app);
+      await transfer({ root, id: 'v1', bundle: v1, env });
+      await writeFile(path.join(root, 'releases/v1/lib/util.js'), 'edited\n');
+      await utimes(path.join(root, 'releases/v1/docs/readme'), 1, 1);
+      const v2 = await bundleOf({ ...app, 'app.js': 'v2\n' });
+      const second = await transfer({ root, id: 'v2', bundle: v2, base: 'v1', env });
+      expect(second.linked.sort()).toEqual(['bin/start', 'docs/readme', 'lib/big.bin']);
+      await expectRelease(root, 'v2', v2, serializeIndex(second.next));
+      const stamps = await readFile(path.join(root, '.deploy/stamps'), 'utf8');
+      expect(stamps.split('\n')[0]).toBe('release v2');
+
+      // An edit that keeps the size and the mtime: the stamps must not vouch for it.
+      await sleep(50);
+      const big = path.join(root, 'releases/v2/lib/big.bin');
+      const before = await stat(big);
+      const bytes = await readFile(big);
+      bytes[0] = bytes[0]! ^ 0xff;
+      await writeFile(big, bytes);
+      await utimes(big, before.atime, before.mtime);
+      const third = await transfer({ root, id: 'v3', bundle: v2, base: 'v2', env });
+      expect(third.linked.sort()).toEqual(['app.js', 'bin/start', 'docs/readme', 'lib/util.js']);
+      await expectRelease(root, 'v3', v2, serializeIndex(third.next));
+    });
+  }
 });
 
 /** A `find` first on `dir`'s PATH that has no -printf, as BSD's and busybox's. */
