@@ -4439,8 +4439,10 @@ async function findBuild(options) {
 /** The first line of an index file: its format, so a later one can be told apart. */
 const INDEX_HEADER = 'brr-index 1';
 const KIND_LETTER = { file: 'f', directory: 'd', symlink: 'l' };
+/** What a field cannot hold as it is: a backslash and the control characters. */
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
+const ESCAPES = new RegExp(NEEDS_ESCAPE.source, 'g');
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
  * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
@@ -4449,8 +4451,7 @@ const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
 function encodeField(value) {
     if (!NEEDS_ESCAPE.test(value))
         return value;
-    // eslint-disable-next-line no-control-regex
-    return value.replace(/[\\\x00-\x1f\x7f]/g, (char) => char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    return value.replace(ESCAPES, (char) => char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 function decodeField(field) {
     return field.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, escape, hex) => hex === undefined ? escape : String.fromCharCode(Number.parseInt(hex, 16)));
@@ -4531,8 +4532,11 @@ function diffIndex(base, next) {
             continue;
         if (!byPath.has(path))
             byPath.set(path, baseFiles.length);
-        else
-            repeated.set(path, [...(repeated.get(path) ?? []), baseFiles.length]);
+        else {
+            const others = repeated.get(path) ?? [];
+            others.push(baseFiles.length);
+            repeated.set(path, others);
+        }
         baseLines.push(line);
         baseFiles.push(path);
     }

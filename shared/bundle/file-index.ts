@@ -32,8 +32,10 @@ export const INDEX_HEADER = 'brr-index 1';
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', directory: 'd', symlink: 'l' };
 
+/** What a field cannot hold as it is: a backslash and the control characters. */
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
+const ESCAPES = new RegExp(NEEDS_ESCAPE.source, 'g');
 
 /**
  * A path or link target as one field of a line: a backslash becomes `\\`, control characters
@@ -42,8 +44,7 @@ const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
  */
 export function encodeField(value: string): string {
   if (!NEEDS_ESCAPE.test(value)) return value;
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\\\x00-\x1f\x7f]/g, (char) =>
+  return value.replace(ESCAPES, (char) =>
     char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
 }
@@ -168,7 +169,11 @@ export function diffIndex(base: string, next: FileIndex): IndexDiff {
     const path = filePath(line);
     if (path === undefined) continue;
     if (!byPath.has(path)) byPath.set(path, baseFiles.length);
-    else repeated.set(path, [...(repeated.get(path) ?? []), baseFiles.length]);
+    else {
+      const others = repeated.get(path) ?? [];
+      others.push(baseFiles.length);
+      repeated.set(path, others);
+    }
     baseLines.push(line);
     baseFiles.push(path);
   }
