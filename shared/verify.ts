@@ -218,7 +218,8 @@ export interface VerifiedBundle extends BundleDirectory {
 
 /**
  * A bundle checked with `keep`: what the hosts get, the bundle's files and their index, recorded
- * in the pass that checked it, under `directory`. The bundle file itself is not kept.
+ * in the pass that checked it, under `directory`, beside the bundle file (whose frames a full
+ * transfer may send as they are).
  */
 export interface KeptBundle extends BundleDirectory {
   payload: ReleasePayload;
@@ -238,9 +239,9 @@ export interface VerifyBundleOptions {
 
 /**
  * Downloads the bundle the manifest names into a directory under `tempDir`, checking it on the
- * way in one pass: its size and digest against the manifest, and every entry. Alone, the bundle
- * is kept as a file; with `keep`, each checked entry is indexed and its bytes kept for the hosts
- * instead, in the same pass. Never more than the manifest's size and one byte is read: an asset
+ * way in one pass: its size and digest against the manifest, and every entry. The bundle is kept
+ * as a file; with `keep`, each checked entry is also indexed and its bytes kept for the hosts, in
+ * the same pass. Never more than the manifest's size and one byte is read: an asset
  * that GitHub says is larger is refused before its download. A bundle that differs from the
  * manifest is reported as such, even when its entries also fail the checks.
  */
@@ -274,17 +275,17 @@ export async function verifyBundle(
   const directory = await mkdtemp(path.join(options.tempDir, 'run-bundle-'));
   let recorder: ContentRecorder | undefined;
   try {
-    // With keep, the checked content is what the hosts get: the bundle file would go unread.
-    const file = options.keep ? undefined : path.join(directory, name);
-    if (options.keep) recorder = await ContentRecorder.create(path.join(directory, 'content'));
+    const file = path.join(directory, name);
+    if (options.keep)
+      recorder = await ContentRecorder.create(path.join(directory, 'content'), file);
     options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
     const { owner, repo } = options.scope;
     const body = await openAsset(github, { owner, repo }, bundleAsset.id);
     const cap = options.maxExpandedBytes ?? defaultMaxExpandedBytes(expectedSize);
+    const checking = { compression, maxExpandedBytes: cap };
     const received = await receive(body, file, expectedSize + 1, async (bytes) => {
-      for await (const checked of checkedEntries(bytes, { compression, maxExpandedBytes: cap })) {
-        await recorder?.add(checked);
-      }
+      if (recorder) return recorder.record(bytes, checking);
+      for await (const checked of checkedEntries(bytes, checking)) void checked;
     });
     if (received.size > expectedSize) throw replaced(`more than ${expectedSize} bytes`);
     if (received.digest !== expectedDigest || received.size !== expectedSize) {

@@ -634,15 +634,18 @@ async function* frameBytes(pieces, first) {
 }
 /**
  * Decompresses a zstd stream of any number of frames, each by a stream of its own, checking
- * that each took its frame whole. `chunkSize`: the bytes each piece of output holds at most.
+ * that each took its frame whole. `chunkSize`: the bytes each piece of output holds at most;
+ * `onFrame` is told of each frame once its output has all been handed on.
  */
-async function* zstd_frames_decompressZstd(source, chunkSize) {
+async function* zstd_frames_decompressZstd(source, chunkSize, onFrame) {
     const pieces = splitZstdFrames(source)[Symbol.asyncIterator]();
     for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
         const first = next.value;
         if (first.skippable) {
+            let compressed = 0;
             for await (const skipped of frameBytes(pieces, first))
-                void skipped;
+                compressed += skipped.length;
+            onFrame?.({ compressed, decompressed: 0 });
             continue;
         }
         let frameLength = 0;
@@ -656,8 +659,11 @@ async function* zstd_frames_decompressZstd(source, chunkSize) {
         let done;
         const settled = new Promise((resolve) => (done = resolve));
         const output = pipeline(Readable.from(counted()), decompressor, (error) => done(error));
-        for await (const chunk of output)
+        let decompressed = 0;
+        for await (const chunk of output) {
+            decompressed += chunk.length;
             yield chunk;
+        }
         const failure = await settled;
         if (failure)
             throw failure;
@@ -665,6 +671,7 @@ async function* zstd_frames_decompressZstd(source, chunkSize) {
         if (decompressor.bytesWritten !== frameLength) {
             throw new zstd_frames_ZstdFormatError('a frame ends before the end its blocks give');
         }
+        onFrame?.({ compressed: frameLength, decompressed });
     }
 }
 
@@ -721,9 +728,9 @@ function detectCompression(head) {
 }
 /**
  * Decompresses a bundle: zstd or gzip as its magic bytes say, or as `expected` insists; a plain
- * tar passes through when nothing is expected.
+ * tar passes through when nothing is expected. `onFrame` is told of each zstd frame.
  */
-async function* compression_decompress(source, expected) {
+async function* compression_decompress(source, expected, onFrame) {
     const iterator = source[Symbol.asyncIterator]();
     const head = [];
     let headLength = 0;
@@ -756,7 +763,7 @@ async function* compression_decompress(source, expected) {
     }
     // zstd frame by frame (zstd-frames.ts); gzip's stream reads member after member itself.
     const output = found === 'zstd'
-        ? decompressZstd(all(), DECOMPRESS_CHUNK)
+        ? decompressZstd(all(), DECOMPRESS_CHUNK, onFrame)
         : pipeline(Readable.from(all()), zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK }), () => undefined);
     try {
         for await (const chunk of output)
@@ -962,8 +969,8 @@ const tar_MAX_MTIME = 8 ** 11 - 1;
  * first, as GNU tar and every POSIX tar read it. The same entry always gives the same bytes.
  */
 function tar_encodeHeader(entry, mtime) {
-    const out = Buffer.alloc(headerLength(entry));
-    writeHeader(entry, mtime, out, 0);
+    const out = Buffer.alloc(tar_headerLength(entry));
+    tar_writeHeader(entry, mtime, out, 0);
     return out;
 }
 /** What ustar cannot hold of an entry: its pax records, or none. */
@@ -984,7 +991,7 @@ function parts(entry) {
     return { name, linkname, size };
 }
 /** The bytes encodeHeader gives an entry: 512, or more with a pax header. */
-function headerLength(entry) {
+function tar_headerLength(entry) {
     const { name, linkname, size } = parts(entry);
     const records = paxRecords(name, linkname, size);
     if (records.length === 0)
@@ -996,7 +1003,7 @@ function headerLength(entry) {
  * Writes an entry's header blocks into `out` at `at`, as encodeHeader makes them, and returns
  * their length: a stream of many entries is written in place, without a buffer per header.
  */
-function writeHeader(entry, mtime, out, at) {
+function tar_writeHeader(entry, mtime, out, at) {
     const { name, linkname, size } = parts(entry);
     const mode = entry.mode ?? entryMode(entry.kind, entry.executable);
     const type = entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5';
@@ -1213,11 +1220,15 @@ function invalid(problem, got) {
         got,
     });
 }
-/** Reads `source` (a plain tar) entry by entry; the rest after the end-of-archive blocks is read and dropped. */
-async function* tar_reader_readTar(source) {
+/**
+ * Reads `source` (a plain tar) entry by entry; the rest after the end-of-archive blocks is read
+ * and dropped. `layout` is kept up to date as the archive is read.
+ */
+async function* tar_reader_readTar(source, layout = { zeroPadding: true, end: undefined }) {
     const bytes = new ByteQueue(source[Symbol.asyncIterator]());
     try {
         let extended = {};
+        let raw = [];
         for (;;) {
             const block = await bytes.read(BLOCK);
             // An archive cut short at an entry's end would read as a smaller one: its end must be there.
@@ -1226,18 +1237,23 @@ async function* tar_reader_readTar(source) {
             if (block.equals(ZERO_BLOCK)) {
                 if (Object.keys(extended).length > 0)
                     throw invalid('an extended header has no entry after it');
+                layout.end = bytes.consumed - BLOCK;
                 await bytes.drain();
                 return;
             }
+            raw.push(block);
             const fields = readBlock(block);
             if ('LKx'.includes(fields.type)) {
-                extended = { ...extended, ...(await readExtended(bytes, fields)) };
+                const { data, values } = await readExtended(bytes, fields);
+                raw.push(data);
+                extended = { ...extended, ...values };
                 continue;
             }
             const header = applyExtended(fields, extended);
             extended = {};
-            const content = new Content(bytes, header.size);
-            yield { header, content };
+            const content = new Content(bytes, header.size, layout);
+            yield { header, raw, content };
+            raw = [];
             await content.skip();
         }
     }
@@ -1345,6 +1361,7 @@ function decodeName(bytes, what) {
         });
     }
 }
+/** An extended header's data blocks, and what they say. */
 async function readExtended(bytes, fields) {
     if (fields.blockSize > MAX_EXTENDED_BYTES) {
         throw invalid(`an extended header of ${fields.blockSize} bytes is larger than ${MAX_EXTENDED_BYTES}`);
@@ -1354,10 +1371,10 @@ async function readExtended(bytes, fields) {
         throw invalid('the archive ends inside an extended header');
     const body = data.subarray(0, fields.blockSize);
     if (fields.type === 'x')
-        return tar_reader_paxRecords(body);
+        return { data, values: tar_reader_paxRecords(body) };
     const end = body.indexOf(0);
     const value = decodeName(end === -1 ? body : body.subarray(0, end), 'name');
-    return fields.type === 'L' ? { name: value } : { linkname: value };
+    return { data, values: fields.type === 'L' ? { name: value } : { linkname: value } };
 }
 /** `<length> <key>=<value>\n` records; the ones this reader does not apply are checked for form only. */
 function tar_reader_paxRecords(body) {
@@ -1435,10 +1452,12 @@ function paddingOf(size) {
 /** An entry's content: `size` bytes, then padding to the next block. */
 class Content {
     bytes;
+    layout;
     #left;
     #padding;
-    constructor(bytes, size) {
+    constructor(bytes, size, layout) {
         this.bytes = bytes;
+        this.layout = layout;
         this.#left = size;
         this.#padding = paddingOf(size);
     }
@@ -1453,8 +1472,13 @@ class Content {
     async skip() {
         while (this.#left > 0)
             this.#left -= (await this.bytes.next(this.#left)).length;
-        if (this.#padding > 0 && (await this.bytes.read(this.#padding)) === undefined) {
+        if (this.#padding === 0)
+            return;
+        const padding = await this.bytes.read(this.#padding);
+        if (padding === undefined)
             throw invalid('the archive ends inside an entry');
+        if (this.layout.zeroPadding && !padding.equals(ZERO_BLOCK.subarray(0, this.#padding))) {
+            this.layout.zeroPadding = false;
         }
     }
 }
@@ -1463,6 +1487,8 @@ class ByteQueue {
     source;
     #chunks = [];
     #buffered = 0;
+    /** Bytes handed out so far. */
+    consumed = 0;
     constructor(source) {
         this.source = source;
     }
@@ -1483,6 +1509,7 @@ class ByteQueue {
         if (all.length > count)
             this.#chunks.push(all.subarray(count));
         this.#buffered -= count;
+        this.consumed += count;
         return all.subarray(0, count);
     }
     /** Between 1 and `max` bytes, as they come. */
@@ -1499,6 +1526,7 @@ class ByteQueue {
         if (first.length > max)
             this.#chunks.unshift(first.subarray(max));
         this.#buffered -= taken.length;
+        this.consumed += taken.length;
         return taken;
     }
     /** Reads the rest of the input and drops it. */
@@ -1547,11 +1575,14 @@ function defaultMaxExpandedBytes(bundleBytes) {
 async function* checkedEntries(source, options = {}) {
     const { input, cap } = await opened(source, options);
     const hash = createHash('sha256');
-    const tar = capped(decompress(hashed(input, hash), options.compression), cap);
+    const forwarding = options.onForwardable ? new Forwarding() : undefined;
+    const onFrame = forwarding && ((frame) => forwarding.frames.push(frame));
+    const tar = capped(decompress(hashed(input, hash), options.compression, onFrame), cap);
     const rules = new BundleRules();
     let contents = 0;
-    for await (const { header, content } of readTar(tar)) {
+    for await (const { header, raw, content } of readTar(tar, forwarding?.layout)) {
         const entry = admit(rules, header);
+        forwarding?.see(raw, entry);
         if (entry === undefined)
             continue;
         if (entry.kind !== 'directory')
@@ -1561,6 +1592,45 @@ async function* checkedEntries(source, options = {}) {
     rules.finish();
     refuseEmpty(contents);
     options.onDigest?.(`sha256:${hash.digest('hex')}`);
+    options.onForwardable?.(forwarding?.result());
+}
+/** Whether a bundle's tar is still what the runner would write, as its entries are read. */
+class Forwarding {
+    frames = [];
+    layout = { zeroPadding: true, end: undefined };
+    #canonical = true;
+    #scratch = Buffer.alloc(0);
+    /** An entry's header blocks as read, and what passed of it (nothing: a skipped `./`). */
+    see(raw, entry) {
+        if (!this.#canonical)
+            return;
+        this.#canonical = entry !== undefined && this.#isCanonical(raw, entry);
+    }
+    #isCanonical(raw, entry) {
+        const length = headerLength(entry);
+        let rawLength = 0;
+        for (const block of raw)
+            rawLength += block.length;
+        if (rawLength !== length)
+            return false;
+        if (this.#scratch.length < length)
+            this.#scratch = Buffer.alloc(length);
+        writeHeader(entry, entry.mtime, this.#scratch, 0);
+        let at = 0;
+        for (const block of raw) {
+            if (this.#scratch.compare(block, 0, block.length, at, at + block.length) !== 0)
+                return false;
+            at += block.length;
+        }
+        return true;
+    }
+    result() {
+        const { end, zeroPadding } = this.layout;
+        const zstd = this.frames.some((frame) => frame.decompressed > 0);
+        if (!this.#canonical || !zeroPadding || end === undefined || !zstd)
+            return undefined;
+        return { frames: this.frames, end };
+    }
 }
 async function opened(source, options) {
     if (typeof source !== 'string') {

@@ -16361,7 +16361,7 @@ else {}
 const MESSAGE_HANDLERS = new Array(256);
 [
   (__webpack_require__(4637).HANDLERS),
-  __webpack_require__(7583),
+  __webpack_require__(9964),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -16376,7 +16376,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 7583:
+/***/ 9964:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 

@@ -5,8 +5,16 @@ import { Readable } from 'node:stream';
 import { ConfigurationError, quoted } from '../errors.js';
 import { decompress, type Compression } from './compression.js';
 import { BundleRules, entrySubject, normalisePath, refuseEmpty, type EntryKind } from './rules.js';
-import { readTar, type TarHeader } from './tar-reader.js';
-import { encodeHeader, END_OF_ARCHIVE, paddingAfter, type TarEntry } from './tar.js';
+import { readTar, type TarHeader, type TarLayout } from './tar-reader.js';
+import {
+  encodeHeader,
+  END_OF_ARCHIVE,
+  headerLength,
+  paddingAfter,
+  writeHeader,
+  type TarEntry,
+} from './tar.js';
+import type { ZstdFrame } from './zstd-frames.js';
 
 /** One entry of a bundle that passed every rule. */
 export interface CheckedEntry extends TarEntry {
@@ -41,6 +49,24 @@ export interface CheckOptions {
    * or the floor for a stream, whose size is not known up front.
    */
   maxExpandedBytes?: number;
+  /**
+   * Called once every entry passed, with where the bundle's zstd frames could go to a host as
+   * they are; `undefined` when they could not (not zstd, or a tar the runner would not write).
+   */
+  onForwardable?: (tar: ForwardableTar | undefined) => void;
+}
+
+/**
+ * A zstd bundle whose tar, before its end-of-archive blocks, is byte for byte what the runner
+ * writes for the entries that passed (encodeHeader's headers, the files' bytes, zero padding),
+ * as build-action writes it. A host's tar reading those bytes reads only what the runner would
+ * have sent it.
+ */
+export interface ForwardableTar {
+  /** The bundle's frames in order, skippable ones included. */
+  frames: readonly ZstdFrame[];
+  /** Bytes of tar before the end-of-archive blocks. */
+  end: number;
 }
 
 export type BundleSource = string | AsyncIterable<Buffer>;
@@ -59,11 +85,14 @@ export async function* checkedEntries(
 ): AsyncGenerator<CheckedEntry> {
   const { input, cap } = await opened(source, options);
   const hash = createHash('sha256');
-  const tar = capped(decompress(hashed(input, hash), options.compression), cap);
+  const forwarding = options.onForwardable ? new Forwarding() : undefined;
+  const onFrame = forwarding && ((frame: ZstdFrame) => forwarding.frames.push(frame));
+  const tar = capped(decompress(hashed(input, hash), options.compression, onFrame), cap);
   const rules = new BundleRules();
   let contents = 0;
-  for await (const { header, content } of readTar(tar)) {
+  for await (const { header, raw, content } of readTar(tar, forwarding?.layout)) {
     const entry = admit(rules, header);
+    forwarding?.see(raw, entry);
     if (entry === undefined) continue;
     if (entry.kind !== 'directory') contents++;
     yield { ...entry, content };
@@ -71,6 +100,43 @@ export async function* checkedEntries(
   rules.finish();
   refuseEmpty(contents);
   options.onDigest?.(`sha256:${hash.digest('hex')}`);
+  options.onForwardable?.(forwarding?.result());
+}
+
+/** Whether a bundle's tar is still what the runner would write, as its entries are read. */
+class Forwarding {
+  readonly frames: ZstdFrame[] = [];
+  readonly layout: TarLayout = { zeroPadding: true, end: undefined };
+  #canonical = true;
+  #scratch = Buffer.alloc(0);
+
+  /** An entry's header blocks as read, and what passed of it (nothing: a skipped `./`). */
+  see(raw: readonly Buffer[], entry: Omit<CheckedEntry, 'content'> | undefined): void {
+    if (!this.#canonical) return;
+    this.#canonical = entry !== undefined && this.#isCanonical(raw, entry);
+  }
+
+  #isCanonical(raw: readonly Buffer[], entry: Omit<CheckedEntry, 'content'>): boolean {
+    const length = headerLength(entry);
+    let rawLength = 0;
+    for (const block of raw) rawLength += block.length;
+    if (rawLength !== length) return false;
+    if (this.#scratch.length < length) this.#scratch = Buffer.alloc(length);
+    writeHeader(entry, entry.mtime, this.#scratch, 0);
+    let at = 0;
+    for (const block of raw) {
+      if (this.#scratch.compare(block, 0, block.length, at, at + block.length) !== 0) return false;
+      at += block.length;
+    }
+    return true;
+  }
+
+  result(): ForwardableTar | undefined {
+    const { end, zeroPadding } = this.layout;
+    const zstd = this.frames.some((frame) => frame.decompressed > 0);
+    if (!this.#canonical || !zeroPadding || end === undefined || !zstd) return undefined;
+    return { frames: this.frames, end };
+  }
 }
 
 async function opened(

@@ -2,7 +2,7 @@ import { Readable, pipeline } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ConfigurationError } from '../errors.js';
-import { decompressZstd, ZstdFormatError } from './zstd-frames.js';
+import { decompressZstd, ZstdFormatError, type ZstdFrame } from './zstd-frames.js';
 
 export type Compression = 'zstd' | 'gzip';
 
@@ -58,11 +58,12 @@ export function detectCompression(head: Buffer): Compression | undefined {
 
 /**
  * Decompresses a bundle: zstd or gzip as its magic bytes say, or as `expected` insists; a plain
- * tar passes through when nothing is expected.
+ * tar passes through when nothing is expected. `onFrame` is told of each zstd frame.
  */
 export async function* decompress(
   source: AsyncIterable<Buffer>,
   expected?: Compression,
+  onFrame?: (frame: ZstdFrame) => void,
 ): AsyncGenerator<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   const head: Buffer[] = [];
@@ -95,7 +96,7 @@ export async function* decompress(
   // zstd frame by frame (zstd-frames.ts); gzip's stream reads member after member itself.
   const output =
     found === 'zstd'
-      ? decompressZstd(all(), DECOMPRESS_CHUNK)
+      ? decompressZstd(all(), DECOMPRESS_CHUNK, onFrame)
       : pipeline(
           Readable.from(all()),
           zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK }),

@@ -1,7 +1,12 @@
-import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import { BlockHasher } from './blocks.js';
+import {
+  checkedEntries,
+  type CheckedEntry,
+  type CheckOptions,
+  type ForwardableTar,
+} from './check.js';
 import { indexEntry, sortIndex, type FileIndex, type IndexEntry } from './file-index.js';
-import type { CheckedEntry } from './check.js';
 
 /*
  * A verified bundle as the runner keeps it for the hosts: the bytes of its files one after the
@@ -23,7 +28,7 @@ export interface ReleaseContent {
   /** The file holding the bytes of every file, in the bundle's order. */
   file: string;
   /**
-   * The sha256 of each CONTENT_BLOCK bytes of the file, one after the other: whatever is read
+   * The sha256 of each CHECKED_BLOCK bytes of the file, one after the other: whatever is read
    * of it again is checked against them, so a file changed on the runner since the bundle was
    * verified never reaches a host.
    */
@@ -32,6 +37,18 @@ export interface ReleaseContent {
   entries: readonly ContentEntry[];
   /** The same entries in the order of `.release/index`. */
   index: FileIndex;
+  /** The bundle file, when its own zstd frames can go to a host that receives it whole. */
+  bundle?: ForwardableBundle;
+}
+
+/**
+ * A zstd bundle whose tar, up to its end-of-archive blocks, is byte for byte what the runner
+ * writes for the entries it checked (ForwardableTar), kept as it was downloaded.
+ */
+export interface ForwardableBundle extends ForwardableTar {
+  file: string;
+  /** The sha256 of each CHECKED_BLOCK bytes of the file, as for the content file. */
+  blocks: Buffer;
 }
 
 /**
@@ -45,39 +62,7 @@ export function isReleaseOwnPath(path: string): boolean {
 /** Bytes gathered before each write to the content file. */
 const WRITE_BYTES = 1024 * 1024;
 
-/** The content file is checked by blocks of this size. */
-export const CONTENT_BLOCK = 1024 * 1024;
-
-/** Hashes a stream of bytes by blocks of CONTENT_BLOCK. */
-class BlockHasher {
-  readonly #digests: Buffer[] = [];
-  #hash = createHash('sha256');
-  #filled = 0;
-
-  update(bytes: Buffer): void {
-    let at = 0;
-    while (at < bytes.length) {
-      const count = Math.min(bytes.length - at, CONTENT_BLOCK - this.#filled);
-      this.#hash.update(bytes.subarray(at, at + count));
-      this.#filled += count;
-      at += count;
-      if (this.#filled === CONTENT_BLOCK) this.#next();
-    }
-  }
-
-  #next(): void {
-    this.#digests.push(this.#hash.digest());
-    this.#hash = createHash('sha256');
-    this.#filled = 0;
-  }
-
-  finish(): Buffer {
-    if (this.#filled > 0) this.#next();
-    return Buffer.concat(this.#digests);
-  }
-}
-
-/** Fed each checked entry of a bundle, in order, by the pass that checks it. */
+/** Checks a bundle and keeps what the hosts get, in the one pass that reads it. */
 export class ContentRecorder {
   readonly #file: string;
   readonly #handle: FileHandle;
@@ -86,20 +71,46 @@ export class ContentRecorder {
   #offset = 0;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** Where the caller keeps the bundle's own bytes, and their digests as they were read. */
+  readonly #bundle: { file: string; blocks: BlockHasher } | undefined;
+  #forwardable: ForwardableTar | undefined;
+  /** The bundle holds entries the release writes itself: its tar is not the release's. */
+  #ownPaths = false;
 
-  private constructor(file: string, handle: FileHandle) {
+  private constructor(file: string, handle: FileHandle, bundle: string | undefined) {
     this.#file = file;
     this.#handle = handle;
+    this.#bundle = bundle === undefined ? undefined : { file: bundle, blocks: new BlockHasher() };
   }
 
-  /** Records into `file`, which must not exist yet. */
-  static async create(file: string): Promise<ContentRecorder> {
-    return new ContentRecorder(file, await open(file, 'wx', 0o600));
+  /**
+   * Records into `file`, which must not exist yet. `bundle`: where the caller writes the same
+   * bytes `record` reads, so that its frames can be sent as they are.
+   */
+  static async create(file: string, bundle?: string): Promise<ContentRecorder> {
+    return new ContentRecorder(file, await open(file, 'wx', 0o600), bundle);
+  }
+
+  /** Checks the bundle in `bytes` entry by entry (checkedEntries) and records every entry. */
+  async record(bytes: AsyncIterable<Buffer>, options: CheckOptions = {}): Promise<void> {
+    const bundle = this.#bundle;
+    async function* hashed(): AsyncGenerator<Buffer> {
+      for await (const chunk of bytes) {
+        bundle?.blocks.update(chunk);
+        yield chunk;
+      }
+    }
+    const onForwardable = (tar: ForwardableTar | undefined) => (this.#forwardable = tar);
+    const checking = { ...options, ...(bundle ? { onForwardable } : {}) };
+    for await (const entry of checkedEntries(hashed(), checking)) await this.add(entry);
   }
 
   /** Indexes an entry and keeps a file's bytes; reads its content, so call it before the next. */
   async add(entry: CheckedEntry): Promise<void> {
-    if (isReleaseOwnPath(entry.path)) return;
+    if (isReleaseOwnPath(entry.path)) {
+      this.#ownPaths = true;
+      return;
+    }
     const offset = this.#offset;
     const content = entry.kind === 'file' ? this.#kept(entry.content) : undefined;
     const indexed = await indexEntry({ ...entry, content });
@@ -138,11 +149,16 @@ export class ContentRecorder {
     } finally {
       await this.#handle.close();
     }
+    const bundle = this.#bundle;
+    const forwardable = this.#ownPaths ? undefined : this.#forwardable;
     return {
       file: this.#file,
       blocks: this.#blocks.finish(),
       entries: this.#entries,
       index: sortIndex(this.#entries),
+      ...(bundle && forwardable
+        ? { bundle: { ...forwardable, file: bundle.file, blocks: bundle.blocks.finish() } }
+        : {}),
     };
   }
 

@@ -4,7 +4,8 @@ import type { Compression } from './compression.js';
 import { compressStream } from './compress-stream.js';
 import type { ReleaseContent } from './content.js';
 import { INDEX_HEADER, indexLine, type FileIndex, type IndexUpdate } from './file-index.js';
-import { releaseTar, type ReleaseTarOptions } from './release-tar.js';
+import { forwardedStream } from './forward.js';
+import { releaseTar, under, type ReleaseTarOptions } from './release-tar.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter } from './tar.js';
 import { Spool } from './spool.js';
 
@@ -88,7 +89,7 @@ function* updateLines(update: IndexUpdate, nonce: string): Generator<string> {
 /** The release's `.release/` and its index update, written in pieces as it is read. */
 function* updateTar(into: string, update: IndexUpdate, nonce: string): Generator<Buffer> {
   const mtime = Math.floor(Date.now() / 1000);
-  const directory = `${into}/.release`;
+  const directory = under(into, '.release');
   yield encodeHeader({ path: directory, kind: 'directory', size: 0, executable: false }, mtime);
   let size = 0;
   for (const line of updateLines(update, nonce)) size += Buffer.byteLength(line) + 1;
@@ -104,7 +105,9 @@ function* updateTar(into: string, update: IndexUpdate, nonce: string): Generator
  * recorded in the pass that verified the bundle) and the streams made from it. A stream is made
  * once per distinct plan (the same base, the same files linked, the same index update, the same
  * wire compression) and spooled in `directory`; every host with that plan reads the one copy,
- * so eight hosts on the same release cost one pass and one compression, not eight.
+ * so eight hosts on the same release cost one pass and one compression, not eight. A full
+ * transfer in zstd, with names relative to the release directory, is the bundle's own frames
+ * when it can be (forwardedStream): no compression at all.
  */
 export class ReleasePayload {
   readonly #made = new Map<string, Made>();
@@ -165,17 +168,24 @@ export class ReleasePayload {
     const tar = { bytes: 0 };
     const nonce = randomBytes(16).toString('hex');
     const content = this.content;
+    const update = updateTar(plan.into, plan.update, nonce);
     async function* counted(): AsyncGenerator<Buffer> {
-      const parts = [releaseTar(content, plan), updateTar(plan.into, plan.update, nonce)];
-      for (const part of parts) {
+      for (const part of [releaseTar(content, plan), update]) {
         for await (const chunk of part) {
           tar.bytes += chunk.length;
           yield chunk;
         }
       }
     }
+    const bundle = content.bundle;
+    // The bundle's names are relative to the release: only a stream unpacked in it can be the bundle.
+    const forward =
+      bundle !== undefined && plan.wire === 'zstd' && plan.into === '' && plan.base === undefined;
+    const wire = forward
+      ? forwardedStream(bundle, update, (bytes) => (tar.bytes += bytes))
+      : onTheWire(counted(), plan.wire);
     const file = path.join(this.directory, `stream-${this.#made.size + 1}`);
-    const made = { spool: new Spool(file, onTheWire(counted(), plan.wire)), nonce, tar };
+    const made = { spool: new Spool(file, wire), nonce, tar };
     this.#made.set(key, made);
     return made;
   }

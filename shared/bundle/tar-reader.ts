@@ -24,8 +24,18 @@ export interface TarHeader {
 
 export interface TarEntry {
   header: TarHeader;
+  /** The entry's header blocks as they were read, extended headers first. */
+  raw: readonly Buffer[];
   /** The entry's bytes; read them (or not) before asking for the next entry. */
   content: AsyncIterable<Buffer>;
+}
+
+/** How an archive is laid out, as far as it has been read. */
+export interface TarLayout {
+  /** Every entry's padding so far was zeros. */
+  zeroPadding: boolean;
+  /** Where the end-of-archive blocks start, once they have been read. */
+  end: number | undefined;
 }
 
 /** An extended header (pax or GNU long name) larger than this is refused: none needs more. */
@@ -41,11 +51,18 @@ function invalid(problem: string, got?: string): ConfigurationError {
   });
 }
 
-/** Reads `source` (a plain tar) entry by entry; the rest after the end-of-archive blocks is read and dropped. */
-export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
+/**
+ * Reads `source` (a plain tar) entry by entry; the rest after the end-of-archive blocks is read
+ * and dropped. `layout` is kept up to date as the archive is read.
+ */
+export async function* readTar(
+  source: AsyncIterable<Buffer>,
+  layout: TarLayout = { zeroPadding: true, end: undefined },
+): AsyncGenerator<TarEntry> {
   const bytes = new ByteQueue(source[Symbol.asyncIterator]());
   try {
     let extended: Extended = {};
+    let raw: Buffer[] = [];
     for (;;) {
       const block = await bytes.read(BLOCK);
       // An archive cut short at an entry's end would read as a smaller one: its end must be there.
@@ -53,18 +70,23 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
       if (block.equals(ZERO_BLOCK)) {
         if (Object.keys(extended).length > 0)
           throw invalid('an extended header has no entry after it');
+        layout.end = bytes.consumed - BLOCK;
         await bytes.drain();
         return;
       }
+      raw.push(block);
       const fields = readBlock(block);
       if ('LKx'.includes(fields.type)) {
-        extended = { ...extended, ...(await readExtended(bytes, fields)) };
+        const { data, values } = await readExtended(bytes, fields);
+        raw.push(data);
+        extended = { ...extended, ...values };
         continue;
       }
       const header = applyExtended(fields, extended);
       extended = {};
-      const content = new Content(bytes, header.size);
-      yield { header, content };
+      const content = new Content(bytes, header.size, layout);
+      yield { header, raw, content };
+      raw = [];
       await content.skip();
     }
   } finally {
@@ -190,7 +212,11 @@ function decodeName(bytes: Uint8Array, what: string): string {
   }
 }
 
-async function readExtended(bytes: ByteQueue, fields: BlockFields): Promise<Extended> {
+/** An extended header's data blocks, and what they say. */
+async function readExtended(
+  bytes: ByteQueue,
+  fields: BlockFields,
+): Promise<{ data: Buffer; values: Extended }> {
   if (fields.blockSize > MAX_EXTENDED_BYTES) {
     throw invalid(
       `an extended header of ${fields.blockSize} bytes is larger than ${MAX_EXTENDED_BYTES}`,
@@ -199,10 +225,10 @@ async function readExtended(bytes: ByteQueue, fields: BlockFields): Promise<Exte
   const data = await bytes.read(fields.blockSize + paddingOf(fields.blockSize));
   if (data === undefined) throw invalid('the archive ends inside an extended header');
   const body = data.subarray(0, fields.blockSize);
-  if (fields.type === 'x') return paxRecords(body);
+  if (fields.type === 'x') return { data, values: paxRecords(body) };
   const end = body.indexOf(0);
   const value = decodeName(end === -1 ? body : body.subarray(0, end), 'name');
-  return fields.type === 'L' ? { name: value } : { linkname: value };
+  return { data, values: fields.type === 'L' ? { name: value } : { linkname: value } };
 }
 
 /** `<length> <key>=<value>\n` records; the ones this reader does not apply are checked for form only. */
@@ -291,6 +317,7 @@ class Content implements AsyncIterable<Buffer> {
   constructor(
     private readonly bytes: ByteQueue,
     size: number,
+    private readonly layout: TarLayout,
   ) {
     this.#left = size;
     this.#padding = paddingOf(size);
@@ -307,8 +334,11 @@ class Content implements AsyncIterable<Buffer> {
   /** Reads what the consumer left, so the next header is where the archive says. */
   async skip(): Promise<void> {
     while (this.#left > 0) this.#left -= (await this.bytes.next(this.#left)).length;
-    if (this.#padding > 0 && (await this.bytes.read(this.#padding)) === undefined) {
-      throw invalid('the archive ends inside an entry');
+    if (this.#padding === 0) return;
+    const padding = await this.bytes.read(this.#padding);
+    if (padding === undefined) throw invalid('the archive ends inside an entry');
+    if (this.layout.zeroPadding && !padding.equals(ZERO_BLOCK.subarray(0, this.#padding))) {
+      this.layout.zeroPadding = false;
     }
   }
 }
@@ -317,6 +347,8 @@ class Content implements AsyncIterable<Buffer> {
 class ByteQueue {
   readonly #chunks: Buffer[] = [];
   #buffered = 0;
+  /** Bytes handed out so far. */
+  consumed = 0;
 
   constructor(private readonly source: AsyncIterator<Buffer>) {}
 
@@ -335,6 +367,7 @@ class ByteQueue {
     this.#chunks.length = 0;
     if (all.length > count) this.#chunks.push(all.subarray(count));
     this.#buffered -= count;
+    this.consumed += count;
     return all.subarray(0, count);
   }
 
@@ -350,6 +383,7 @@ class ByteQueue {
     const taken = first.length > max ? first.subarray(0, max) : first;
     if (first.length > max) this.#chunks.unshift(first.subarray(max));
     this.#buffered -= taken.length;
+    this.consumed += taken.length;
     return taken;
   }
 

@@ -20,6 +20,14 @@ interface FramePiece {
   skippable: boolean;
 }
 
+/** One frame of a zstd stream as it was read. */
+export interface ZstdFrame {
+  /** Its bytes in the stream. */
+  compressed: number;
+  /** The bytes it decompresses to: 0 for a skippable frame. */
+  decompressed: number;
+}
+
 /** A stream that is not zstd as RFC 8878 lays it out. */
 export class ZstdFormatError extends Error {}
 
@@ -202,17 +210,21 @@ async function* frameBytes(
 
 /**
  * Decompresses a zstd stream of any number of frames, each by a stream of its own, checking
- * that each took its frame whole. `chunkSize`: the bytes each piece of output holds at most.
+ * that each took its frame whole. `chunkSize`: the bytes each piece of output holds at most;
+ * `onFrame` is told of each frame once its output has all been handed on.
  */
 export async function* decompressZstd(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
   chunkSize: number,
+  onFrame?: (frame: ZstdFrame) => void,
 ): AsyncGenerator<Buffer> {
   const pieces = splitZstdFrames(source)[Symbol.asyncIterator]();
   for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
     const first = next.value;
     if (first.skippable) {
-      for await (const skipped of frameBytes(pieces, first)) void skipped;
+      let compressed = 0;
+      for await (const skipped of frameBytes(pieces, first)) compressed += skipped.length;
+      onFrame?.({ compressed, decompressed: 0 });
       continue;
     }
     let frameLength = 0;
@@ -226,12 +238,17 @@ export async function* decompressZstd(
     let done!: (error: Error | null | undefined) => void;
     const settled = new Promise<Error | null | undefined>((resolve) => (done = resolve));
     const output = pipeline(Readable.from(counted()), decompressor, (error) => done(error));
-    for await (const chunk of output) yield chunk as Buffer;
+    let decompressed = 0;
+    for await (const chunk of output) {
+      decompressed += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
     const failure = await settled;
     if (failure) throw failure;
     // A frame the library took for whole before its last byte: the rest would be lost.
     if (decompressor.bytesWritten !== frameLength) {
       throw new ZstdFormatError('a frame ends before the end its blocks give');
     }
+    onFrame?.({ compressed: frameLength, decompressed });
   }
 }

@@ -104,6 +104,11 @@ export interface UploadOptions {
 
 export interface Upload {
   stdin: Readable;
+  /**
+   * The stream's names are relative to the release directory (a full transfer, which may be
+   * the bundle's own frames), not under `<id>.tmp/` (a delta, whose hard links name the base).
+   */
+  relative: boolean;
   /** What the stream's last file holds, and the line that splits its index update. */
   nonce: string;
   /** Writes the last progress line of a long upload. */
@@ -118,7 +123,8 @@ export interface Upload {
 export function uploadStream(options: UploadOptions): Upload {
   const { planned } = options;
   const wire = options.tools.decompressor;
-  const into = `${options.id}.tmp`;
+  const relative = planned.base === undefined;
+  const into = relative ? '' : `${options.id}.tmp`;
   const read = options.payload.read({
     into,
     wire,
@@ -145,6 +151,7 @@ export function uploadStream(options: UploadOptions): Upload {
   }
   return {
     stdin: Readable.from(chunks()),
+    relative,
     nonce: read.nonce,
     finish: () => progress?.finish(),
   };

@@ -73,6 +73,7 @@ export async function transferRelease(
   const script = receiveScript(root, {
     ...install,
     decompressor: tools.decompressor,
+    relative: upload.relative,
     nonce: upload.nonce,
     index: { base: planned.base, how: planned.plan.update.how, header: INDEX_HEADER },
     indexDigest: tools.hash ? { hash: tools.hash, hex: payload.indexDigest } : undefined,

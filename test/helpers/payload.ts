@@ -1,8 +1,8 @@
-import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { createReadStream, rmSync } from 'node:fs';
+import { mkdtemp, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkedEntries, type BundleSource, type Compression } from '../../shared/bundle.js';
+import type { BundleSource, Compression } from '../../shared/bundle.js';
 import { ContentRecorder } from '../../shared/bundle/content.js';
 import { ReleasePayload } from '../../shared/bundle/payload.js';
 
@@ -12,8 +12,9 @@ process.once('exit', () => {
 });
 
 /**
- * A bundle as the run stage keeps it for the hosts once verified: checked entry by entry, its
- * files' bytes and index recorded in the same pass. Removed when the process exits.
+ * A bundle as the run stage keeps it for the hosts once verified: the bundle file as it came,
+ * checked entry by entry, its files' bytes and index recorded in the same pass. Removed when
+ * the process exits.
  */
 export async function payloadOf(
   source: BundleSource,
@@ -21,14 +22,23 @@ export async function payloadOf(
 ): Promise<ReleasePayload> {
   const directory = await mkdtemp(path.join(tmpdir(), 'brr-payload-'));
   made.push(directory);
-  const recorder = await ContentRecorder.create(path.join(directory, 'content'));
-  try {
-    for await (const entry of checkedEntries(source, compression ? { compression } : {})) {
-      await recorder.add(entry);
+  const bundle = path.join(directory, 'bundle');
+  const recorder = await ContentRecorder.create(path.join(directory, 'content'), bundle);
+  const kept = await open(bundle, 'wx');
+  async function* keeping(): AsyncGenerator<Buffer> {
+    const bytes = typeof source === 'string' ? createReadStream(source) : source;
+    for await (const chunk of bytes) {
+      await kept.write(chunk as Buffer);
+      yield chunk as Buffer;
     }
+  }
+  try {
+    await recorder.record(keeping(), compression ? { compression } : {});
   } catch (error) {
     await recorder.abort();
     throw error;
+  } finally {
+    await kept.close();
   }
   return new ReleasePayload(await recorder.finish(), directory);
 }

@@ -88,6 +88,8 @@ export function installScript(root: string, options: InstallOptions): string {
 
 export interface ReceiveOptions extends InstallOptions {
   decompressor: Decompressor | undefined;
+  /** The stream's names are relative to the release directory, not under `<id>.tmp/`. */
+  relative: boolean;
   /** What the stream's last file holds, and the line the index update is split at. */
   nonce: string;
   /** How the new index is made from the base's, and the base it is made from. */
@@ -97,8 +99,8 @@ export interface ReceiveOptions extends InstallOptions {
 }
 
 /**
- * Makes a release from the stream on stdin, unpacked in `releases/` into a new
- * `releases/<id>.tmp` (only names under it, never as the archive's owners, with the bundle's
+ * Makes a release from the stream on stdin, unpacked into a new `releases/<id>.tmp` (in it, or
+ * in `releases/` taking only names under it; never as the archive's owners, with the bundle's
  * modes whatever the deploy user's umask): then, if the stream was whole (its last file holds
  * the nonce), its index merged from the base's and checked against the runner's, its shared
  * paths linked, its files stamped, and renamed into place. A stream cut short, even at an
@@ -116,7 +118,10 @@ export function receiveScript(root: string, options: ReceiveOptions): string {
       // The bundle's modes, whatever the deploy user's umask: files of this release are checked
       // against them before they are linked into the next.
       `umask 022`,
-      decompressed(options.decompressor, `tar -xof - ${q(`${id}.tmp`)}`),
+      decompressed(
+        options.decompressor,
+        options.relative ? `tar -xof - -C ${q(`${id}.tmp`)}` : `tar -xof - ${q(`${id}.tmp`)}`,
+      ),
       `cd ${q(`${id}.tmp`)} || exit 1`,
       `[ "$(cat .release/complete 2>/dev/null)" = ${q(nonce)} ] || ${fail(EXIT.cutShort, 'the release stream was cut short')}`,
       `rm -f .release/complete`,

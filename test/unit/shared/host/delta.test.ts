@@ -248,13 +248,14 @@ async function fullUpload(bundle: string, tools: HostTools) {
   return { payload, stdin: upload.stdin, nonce: upload.nonce };
 }
 
-function receive(root: string, tools: HostTools, nonce = 'n0nce') {
+function receive(root: string, tools: HostTools, nonce = 'n0nce', relative = true) {
   return receiveScript(root, {
     id: 'v1',
     sharedPaths: [],
     replace: false,
     stamps: tools.stamps,
     decompressor: tools.decompressor,
+    relative,
     nonce,
     index: { base: undefined, how: 'keep', header: 'brr-index 1' },
     indexDigest: undefined,
@@ -295,18 +296,18 @@ describe('the receiving end', () => {
     // Every entry of the bundle, then the end of the archive, but not the release's own files.
     const { payload, nonce } = await fullUpload(await bundleOf(app), PLAIN);
     const chunks: Buffer[] = [];
-    for await (const chunk of releaseTar(payload.content, { into: 'v1.tmp' })) chunks.push(chunk);
+    for await (const chunk of releaseTar(payload.content, { into: '' })) chunks.push(chunk);
     const cut = sh(receive(root, PLAIN, nonce), Buffer.concat([...chunks, Buffer.alloc(1024)]));
     expect(cut.code).toBe(EXIT.cutShort);
     expect(cut.stderr).toMatch(/cut short/);
     await expect(lstat(path.join(root, 'releases/v1'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('extracts nothing outside the new directory', async () => {
+  it('extracts nothing outside the new directory from a delta, whose names are under it', async () => {
     const root = path.join(await tempDir(), 'deploy');
     const plain = await bundleOf(app);
     const unprefixed = sh(`zstd -q -d -c '${plain}'`).stdout;
-    const stray = sh(receive(root, PLAIN), unprefixed);
+    const stray = sh(receive(root, PLAIN, 'n0nce', false), unprefixed);
     expect(stray.code).not.toBe(0);
     expect(sh(`ls -A '${root}/releases/v1.tmp'`).stdout.toString()).toBe('');
   });

@@ -138,6 +138,7 @@ describe('the scripts on real files', () => {
       replace: false,
       stamps: false,
       decompressor: undefined,
+      relative: upload.relative,
       nonce: upload.nonce,
       index: { base: undefined, how: 'keep', header: INDEX_HEADER },
       indexDigest: undefined,
