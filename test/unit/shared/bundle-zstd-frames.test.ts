@@ -89,6 +89,24 @@ describe('zstd streams of many frames', () => {
     expect(execFileSync('zstd', ['-q', '-d', '-c'], { input: stream }).toString()).toBe('ab');
   });
 
+  it('say where each frame lies: its bytes in the stream and the bytes it gives', async () => {
+    const parts = [randomBytes(70_000), Buffer.alloc(300_000, 'z'), Buffer.from('end')];
+    const skippable = Buffer.alloc(8 + 5);
+    skippable.writeUInt32LE(0x184d2a50, 0);
+    skippable.writeUInt32LE(5, 4);
+    const compressed = parts.map((part) => zlib.zstdCompressSync(part));
+    const stream = Buffer.concat([compressed[0]!, skippable, compressed[1]!, compressed[2]!]);
+    const seen: { compressed: number; decompressed: number }[] = [];
+    const pieces = inPieces(stream, [1000, 7, 50_000, 3]);
+    await all(decompressZstd(arriving(pieces), 4096, (frame) => seen.push(frame)));
+    expect(seen).toEqual([
+      { compressed: compressed[0]!.length, decompressed: 70_000 },
+      { compressed: 13, decompressed: 0 },
+      { compressed: compressed[1]!.length, decompressed: 300_000 },
+      { compressed: compressed[2]!.length, decompressed: 3 },
+    ]);
+  });
+
   it('are refused when cut short, when a frame starts wrong, or with a reserved block type', async () => {
     const stream = frames([randomBytes(3000), randomBytes(3000)], CHECKSUM);
     for (const cut of [1, 5, stream.length - 1, stream.length - 3000]) {
