@@ -174,7 +174,7 @@ describe('a bundle the runner would not have written', () => {
       () =>
         changed((tar) => {
           const at = headerAt(tar, 'app.js');
-          const size = Buffer.byteLength(String(app['app.js']));
+          const size = Buffer.byteLength(app['app.js'] as string);
           tar[at + 512 + size] = 0x41;
         }),
     ],
