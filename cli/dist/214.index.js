@@ -6023,10 +6023,10 @@ class ContentRecorder {
         const onForwardable = (tar) => (this.#forwardable = tar);
         const checking = { ...options, ...(bundle ? { onForwardable } : {}) };
         for await (const entry of checkedEntries(hashed(), checking))
-            await this.add(entry);
+            await this.#add(entry);
     }
     /** Indexes an entry and keeps a file's bytes; reads its content, so call it before the next. */
-    async add(entry) {
+    async #add(entry) {
         if (isReleaseOwnPath(entry.path)) {
             this.#ownPaths = true;
             return;

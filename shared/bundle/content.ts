@@ -102,11 +102,11 @@ export class ContentRecorder {
     }
     const onForwardable = (tar: ForwardableTar | undefined) => (this.#forwardable = tar);
     const checking = { ...options, ...(bundle ? { onForwardable } : {}) };
-    for await (const entry of checkedEntries(hashed(), checking)) await this.add(entry);
+    for await (const entry of checkedEntries(hashed(), checking)) await this.#add(entry);
   }
 
   /** Indexes an entry and keeps a file's bytes; reads its content, so call it before the next. */
-  async add(entry: CheckedEntry): Promise<void> {
+  async #add(entry: CheckedEntry): Promise<void> {
     if (isReleaseOwnPath(entry.path)) {
       this.#ownPaths = true;
       return;
