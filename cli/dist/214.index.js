@@ -6533,6 +6533,7 @@ class ReleasePayload {
         return {
             chunks: chunks(),
             nonce: made.nonce,
+            forwarded: made.forwarded,
             tarSent: () => made.spool.done && wireRead === made.spool.written
                 ? made.tar.bytes
                 : Math.round((wireRead * made.tar.bytes) / Math.max(1, made.spool.written)),
@@ -6562,7 +6563,7 @@ class ReleasePayload {
             ? forwardedStream(bundle, update, (bytes) => (tar.bytes += bytes))
             : onTheWire(counted(), plan.wire);
         const file = external_node_path_default().join(this.directory, `stream-${this.#made.size + 1}`);
-        const made = { spool: new Spool(file, wire), nonce, tar };
+        const made = { spool: new Spool(file, wire), forwarded: forward, nonce, tar };
         this.#made.set(key, made);
         return made;
     }

@@ -6117,6 +6117,7 @@ class ReleasePayload {
         return {
             chunks: chunks(),
             nonce: made.nonce,
+            forwarded: made.forwarded,
             tarSent: () => made.spool.done && wireRead === made.spool.written
                 ? made.tar.bytes
                 : Math.round((wireRead * made.tar.bytes) / Math.max(1, made.spool.written)),
@@ -6146,7 +6147,7 @@ class ReleasePayload {
             ? forwardedStream(bundle, update, (bytes) => (tar.bytes += bytes))
             : onTheWire(counted(), plan.wire);
         const file = external_node_path_default().join(this.directory, `stream-${this.#made.size + 1}`);
-        const made = { spool: new Spool(file, wire), nonce, tar };
+        const made = { spool: new Spool(file, wire), forwarded: forward, nonce, tar };
         this.#made.set(key, made);
         return made;
     }
@@ -9323,6 +9324,7 @@ class UploadProgress {
 
 
 
+
 /** Checks the base against its index; undefined when the host cannot vouch for any of it. */
 async function checkBase(host, options) {
     const { base, tools } = options;
@@ -9408,8 +9410,21 @@ function uploadStream(options) {
         stdin: external_node_stream_.Readable.from(chunks()),
         relative,
         nonce: read.nonce,
+        summary: uploadSummary(planned, read.forwarded ? 'forwarded' : wire),
         finish: () => progress?.finish(),
     };
+}
+function uploadSummary(planned, how) {
+    const { plan, base } = planned;
+    const sent = `${plan.sendEntries.toLocaleString('en-US')} entries sent (${(0,markdown/* formatBytes */.z3)(plan.sendBytes)} of files)`;
+    const wire = how === 'forwarded'
+        ? "the bundle's own zstd frames"
+        : how === undefined
+            ? 'a plain tar'
+            : `compressed with ${how}`;
+    if (base === undefined)
+        return `${sent}, all of it: ${wire}`;
+    return `${plan.carry.size.toLocaleString('en-US')} files linked from ${base}, ${sent}, ${wire}`;
 }
 /**
  * Writes the index of `releases/<id>.tmp` whole from the runner's index, when the one merged
@@ -9451,6 +9466,7 @@ async function transferRelease(session, options) {
         ],
         progress: { label: `host ${session.label}: ${id}`, report: (line) => session.log.info(line) },
     });
+    session.log.info(`host ${session.label}: ${id}: ${upload.summary}`);
     upload.stdin.once('end', () => session.phase('unpack'));
     const install = {
         id,

@@ -53,10 +53,13 @@ export interface StreamRead {
   nonce: string;
   /** Bytes of tar this read has passed on so far, estimated from the compressed bytes. */
   tarSent(): number;
+  /** The stream is the bundle's own zstd frames (forwardedStream), not compressed here. */
+  forwarded: boolean;
 }
 
 interface Made {
   spool: Spool;
+  forwarded: boolean;
   nonce: string;
   /** Bytes of tar made so far: all of it once the spool is done. */
   tar: { bytes: number };
@@ -154,6 +157,7 @@ export class ReleasePayload {
     return {
       chunks: chunks(),
       nonce: made.nonce,
+      forwarded: made.forwarded,
       tarSent: () =>
         made.spool.done && wireRead === made.spool.written
           ? made.tar.bytes
@@ -185,7 +189,7 @@ export class ReleasePayload {
       ? forwardedStream(bundle, update, (bytes) => (tar.bytes += bytes))
       : onTheWire(counted(), plan.wire);
     const file = path.join(this.directory, `stream-${this.#made.size + 1}`);
-    const made = { spool: new Spool(file, wire), nonce, tar };
+    const made = { spool: new Spool(file, wire), forwarded: forward, nonce, tar };
     this.#made.set(key, made);
     return made;
   }

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { Compression } from '../bundle/compression.js';
 import type { FileIndex } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
+import { formatBytes } from '../markdown.js';
 import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
 import { checkBaseScript, parseBaseCheck, writeIndexScript } from './scripts/delta.js';
@@ -111,6 +113,8 @@ export interface Upload {
   relative: boolean;
   /** What the stream's last file holds, and the line that splits its index update. */
   nonce: string;
+  /** What travels and how, for the log: `15,499 files linked from v1, 2 entries sent (1.2 KiB)`. */
+  summary: string;
   /** Writes the last progress line of a long upload. */
   finish(): void;
 }
@@ -153,8 +157,22 @@ export function uploadStream(options: UploadOptions): Upload {
     stdin: Readable.from(chunks()),
     relative,
     nonce: read.nonce,
+    summary: uploadSummary(planned, read.forwarded ? 'forwarded' : wire),
     finish: () => progress?.finish(),
   };
+}
+
+function uploadSummary(planned: TransferPlan, how: Compression | 'forwarded' | undefined): string {
+  const { plan, base } = planned;
+  const sent = `${plan.sendEntries.toLocaleString('en-US')} entries sent (${formatBytes(plan.sendBytes)} of files)`;
+  const wire =
+    how === 'forwarded'
+      ? "the bundle's own zstd frames"
+      : how === undefined
+        ? 'a plain tar'
+        : `compressed with ${how}`;
+  if (base === undefined) return `${sent}, all of it: ${wire}`;
+  return `${plan.carry.size.toLocaleString('en-US')} files linked from ${base}, ${sent}, ${wire}`;
 }
 
 /**

@@ -63,6 +63,7 @@ export async function transferRelease(
     ],
     progress: { label: `host ${session.label}: ${id}`, report: (line) => session.log.info(line) },
   });
+  session.log.info(`host ${session.label}: ${id}: ${upload.summary}`);
   upload.stdin.once('end', () => session.phase('unpack'));
   const install = {
     id,

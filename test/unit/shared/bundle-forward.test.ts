@@ -131,13 +131,17 @@ describe('a first deploy of a bundle the runner would have written', () => {
     const middle = Math.floor(bytes.length / 2);
     bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
     await writeFile(kept, bytes);
-    const { stdin } = uploadStream({
+    const { stdin, summary } = uploadStream({
       id: 'v1',
       payload,
       planned: { plan: fullPlan(payload.index), base: undefined },
       tools: ZSTD_HOST,
       files: [],
     });
+    // What the log says of it.
+    expect(summary).toMatch(
+      /^\d+ entries sent \(8\.\d+ MiB of files\), all of it: the bundle's own zstd frames$/,
+    );
     const chunks: Buffer[] = [];
     await expect(async () => {
       for await (const chunk of stdin) chunks.push(chunk as Buffer);
@@ -201,6 +205,11 @@ describe('a bundle the runner would not have written', () => {
     const bundle = await make();
     const { sent, kept } = await fullStream(bundle);
     expect(kept).toBe(false);
+    const payload = await payloadOf(bundle, 'zstd');
+    const planned = { plan: fullPlan(payload.index), base: undefined };
+    const upload = uploadStream({ id: 'v1', payload, planned, tools: ZSTD_HOST, files: [] });
+    expect(upload.summary).toMatch(/, all of it: compressed with zstd$/);
+    upload.stdin.destroy();
     const own = await readFile(bundle);
     expect(sent.subarray(0, 64).equals(own.subarray(0, 64))).toBe(false);
 
