@@ -1,15 +1,10 @@
-import { createReadStream, rmSync } from 'node:fs';
-import { mkdtemp, open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { BundleSource, Compression } from '../../shared/bundle.js';
 import { ContentRecorder } from '../../shared/bundle/content.js';
 import { ReleasePayload } from '../../shared/bundle/payload.js';
-
-const made: string[] = [];
-process.once('exit', () => {
-  for (const directory of made) rmSync(directory, { recursive: true, force: true });
-});
+import { scratchDir } from './scratch.js';
 
 /**
  * A bundle as the run stage keeps it for the hosts once verified: the bundle file as it came,
@@ -20,8 +15,7 @@ export async function payloadOf(
   source: BundleSource,
   compression?: Compression,
 ): Promise<ReleasePayload> {
-  const directory = await mkdtemp(path.join(tmpdir(), 'brr-payload-'));
-  made.push(directory);
+  const directory = await scratchDir('brr-payload-');
   const bundle = path.join(directory, 'bundle');
   const recorder = await ContentRecorder.create(path.join(directory, 'content'), bundle);
   const kept = await open(bundle, 'wx');

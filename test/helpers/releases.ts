@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { getOctokit } from '@actions/github';
@@ -14,6 +13,7 @@ import { parseSigningKey, signMessage, type SigningKey } from '../../shared/sign
 import type { GitHubEmulator } from '../emulator/index.js';
 import { ROOT } from './action.js';
 import { ageKey, sshKey } from './keys.js';
+import { scratchDir } from './scratch.js';
 
 /*
  * Releases for run-action tests, published straight into the emulator as release-action
@@ -65,7 +65,7 @@ export type BundleTree = Record<string, string | Buffer | { content: string; mod
 
 /** The sample app (examples/app) plus `extra`, as a workspace to pack. */
 export async function appTree(extra: BundleTree = {}): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'brr-app-'));
+  const dir = await scratchDir('brr-app-');
   await cp(path.join(ROOT, 'examples/app'), dir, { recursive: true });
   await writeTree(dir, extra);
   return dir;
@@ -88,7 +88,7 @@ export interface PackedBundle {
 
 /** Packs a directory as build-action does: reproducible zstd tar. */
 export async function pack(dir: string, app: string, sha: string): Promise<PackedBundle> {
-  const out = await mkdtemp(path.join(tmpdir(), 'brr-bundle-'));
+  const out = await scratchDir('brr-bundle-');
   const file = path.join(out, bundleFileName(app, sha, 'zstd'));
   const patterns = await readdir(dir);
   const result = await packBundle(
