@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { scratchDir } from './scratch.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -86,7 +86,7 @@ export interface StartedAction {
  * GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_ENV / GITHUB_STATE / GITHUB_EVENT_PATH files.
  */
 export async function startAction(options: ActionOptions): Promise<StartedAction> {
-  const scratch = await mkdtemp(path.join(tmpdir(), 'brr-step-'));
+  const scratch = await scratchDir('brr-step-');
   const workspace = options.workspace ?? path.join(scratch, 'workspace');
   const runnerTemp = path.join(scratch, 'runner-temp');
   await mkdir(workspace, { recursive: true });

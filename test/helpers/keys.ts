@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { scratchDir } from './scratch.js';
 
 /** Keys as a user makes them: ssh-keygen for signing, age-keygen for secrets. */
 
@@ -19,7 +19,7 @@ export async function sshKey(
   type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519',
   principal = 'release@example.com',
 ): Promise<SshKey> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'brr-key-'));
+  const dir = await scratchDir('brr-key-');
   const file = path.join(dir, 'key');
   const size = type === 'rsa' ? ['-b', '2048'] : [];
   execFileSync('ssh-keygen', ['-q', '-t', type, ...size, '-N', '', '-C', principal, '-f', file]);
@@ -35,7 +35,7 @@ export async function sshVerify(
   message: Uint8Array,
   signature: string,
 ): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'brr-verify-'));
+  const dir = await scratchDir('brr-verify-');
   const file = path.join(dir, 'release.json.sig');
   await writeFile(file, signature);
   return execFileSync(
@@ -65,7 +65,7 @@ export interface AgeKey {
 }
 
 export async function ageKey(): Promise<AgeKey> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'brr-age-'));
+  const dir = await scratchDir('brr-age-');
   const identityFile = path.join(dir, 'key.txt');
   execFileSync('age-keygen', ['-o', identityFile], { stdio: 'ignore' });
   const identity = (await readFile(identityFile, 'utf8'))
