@@ -1,7 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { BundleSource, Compression } from '../../shared/bundle.js';
+import {
+  defaultMaxExpandedBytes,
+  type BundleSource,
+  type Compression,
+} from '../../shared/bundle.js';
 import { ContentRecorder } from '../../shared/bundle/content.js';
 import { ReleasePayload } from '../../shared/bundle/payload.js';
 import { scratchDir } from './scratch.js';
@@ -27,7 +31,12 @@ export async function payloadOf(
     }
   }
   try {
-    await recorder.record(keeping(), compression ? { compression } : {});
+    // A file's cap is its size's, as for a bundle downloaded (verifyBundle).
+    const capped =
+      typeof source === 'string'
+        ? { maxExpandedBytes: defaultMaxExpandedBytes((await stat(source)).size) }
+        : {};
+    await recorder.record(keeping(), { ...(compression ? { compression } : {}), ...capped });
   } catch (error) {
     await recorder.abort();
     throw error;
