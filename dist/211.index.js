@@ -8348,8 +8348,10 @@ function linkTarget(sharedPath) {
     return `${'../'.repeat(depth + 1)}shared/${sharedPath}`;
 }
 /**
- * sh lines, run in the deploy root: link the shared paths into the release being received;
- * then, with stamps, start listing its files.
+ * sh lines, run in the deploy root: link the shared paths into the release being received and
+ * clear the way for it; then, with stamps, start listing its files. A release replaced is
+ * removed before the listing: unlinking its files changes the ctime of those it shares with
+ * the new one, and stamps listed before would not match them.
  */
 function prepareCommands(options) {
     const { id } = options;
@@ -8364,17 +8366,14 @@ function prepareCommands(options) {
     return [
         `[ -d ${incoming(id)} ] || ${(0,scripts_root/* fail */.fJ)(scripts_root/* EXIT */.dc.missing, `releases/${id}.tmp is missing`)}`,
         ...links,
+        ...(options.replace ? [`rm -rf ${scripts_release_release(id)} || exit 1`] : []),
         ...(options.stamps ? stampListCommands(incoming(id)) : []),
     ];
 }
-/**
- * sh lines, run in the deploy root after prepareCommands: clear the way for the release, stamp
- * it, rename it into place.
- */
+/** sh lines, run in the deploy root after prepareCommands: stamp the release, rename it into place. */
 function installCommands(options) {
     const { id } = options;
     return [
-        ...(options.replace ? [`rm -rf ${scripts_release_release(id)} || exit 1`] : []),
         ...(options.stamps ? stampWriteCommands({ id: (0,shared_names/* shellQuote */.ZL)(id), fresh: true }) : []),
         `mv ${incoming(id)} ${scripts_release_release(id)} || exit 1`,
     ];

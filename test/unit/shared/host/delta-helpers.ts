@@ -112,6 +112,8 @@ export async function transfer(options: {
   bundle: string;
   base?: string;
   env?: NodeJS.ProcessEnv;
+  /** Replace a release of the same ID already there. */
+  replace?: boolean;
 }): Promise<Transferred> {
   const { root, id } = options;
   const transport = localTransport(options.env ? { env: options.env } : {});
@@ -130,7 +132,7 @@ export async function transfer(options: {
     },
     envFile: '',
     sharedPaths: [],
-    replace: false,
+    replace: options.replace ?? false,
     tools,
     base: options.base,
   });

@@ -11,7 +11,7 @@ import {
 import { shellQuote as q } from '../../../../shared/names.js';
 import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, type TreeSpec } from '../bundle-helpers.js';
-import { bundleOf, sh, serializeIndex } from './delta-helpers.js';
+import { bundleOf, sh, serializeIndex, transfer } from './delta-helpers.js';
 
 /*
  * The stamps that spare a check from hashing files nothing has touched, run in real sh on real
@@ -202,5 +202,26 @@ describe('stamps', () => {
       lines.find((line) => line.endsWith(` ${name}`))?.split(' ')[3];
     expect(ctime(after, 'lib/util.js')).not.toBe(ctime(before, 'lib/util.js'));
     expect(ctime(after, 'app.js')).toBe(ctime(before, 'app.js'));
+  });
+
+  it('of a release replaced by another of the same ID are taken once the old one is gone', async () => {
+    const host = await hostWith(app);
+    const { root, env } = host;
+    // v1 as a deploy makes it, stamped; then v2 from it.
+    await transfer({ root, id: 'v1', bundle: await bundleOf(app), env, replace: true });
+    await sleep(50);
+    await transfer({ root, id: 'v2', bundle: await bundleOf(app), base: 'v1', env });
+    // An rm that takes its time: removing the old v2 changes the ctimes of the files the new
+    // one shares with it, well after they were linked.
+    const bin = env.PATH?.split(':')[0] ?? '';
+    await writeFile(path.join(bin, 'rm'), '#!/bin/sh\nsleep 0.2\nexec /bin/rm "$@"\n', {
+      mode: 0o755,
+    });
+    const again = await bundleOf({ ...app, 'app.js': 'console.log("v2 again")\n' });
+    await transfer({ root, id: 'v2', bundle: again, base: 'v1', env, replace: true });
+    await rm(path.join(bin, 'rm'));
+    await sleep(50);
+
+    expect(await check(host, 'v2')).toEqual({ hashed: [], unverified: [] });
   });
 });
