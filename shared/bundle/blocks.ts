@@ -1,5 +1,6 @@
 import { createHash, webcrypto } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import { ConfigurationError } from '../errors.js';
 
 /*
  * Files the runner keeps between verifying a bundle and sending it (the content file, the
@@ -51,6 +52,15 @@ interface Block {
 /** A block of a kept file that is not what was recorded. */
 export class BlockChanged extends Error {}
 
+/** The error a stream fails with when a kept file is not what was verified: `what` says which. */
+export function keptFileChanged(what: string): ConfigurationError {
+  return new ConfigurationError({
+    subject: 'bundle',
+    problem: what,
+    hint: 'something else on the runner writes to its temporary directory',
+  });
+}
+
 /**
  * Reads a kept file a block at a time, each block checked against the digest BlockHasher
  * recorded. A block read is kept for the reads after it: a file read front to back is read
@@ -66,10 +76,15 @@ export class CheckedReader {
   #current: Block | undefined;
   #next: { block: number; loaded: Promise<Block> } | undefined;
 
-  constructor(handle: FileHandle, digests: Buffer) {
+  private constructor(handle: FileHandle, digests: Buffer) {
     this.#handle = handle;
     this.#digests = digests;
     this.#blocks = digests.length / 32;
+  }
+
+  /** A reader of `file`, whose blocks BlockHasher gave `digests`; close it when done. */
+  static async open(file: string, digests: Buffer): Promise<CheckedReader> {
+    return new CheckedReader(await open(file, 'r'), digests);
   }
 
   /** `size` bytes from `offset`; throws BlockChanged if a block differs from its digest. */
@@ -87,9 +102,10 @@ export class CheckedReader {
     }
   }
 
-  /** Waits for what is being read ahead; call before the reader is dropped. */
+  /** Waits for what is being read ahead, then closes the file. */
   async close(): Promise<void> {
     await this.#next?.loaded.catch(() => undefined);
+    await this.#handle.close();
   }
 
   async #advance(block: number): Promise<void> {

@@ -44,7 +44,7 @@ export async function compressFrame(data: Buffer, compression: Compression): Pro
  * at zlib's default of 16 KiB, a 1 GiB bundle is 65,536 of them, and the trips, not the work,
  * set the pace.
  */
-const DECOMPRESS_CHUNK = 512 * 1024;
+export const DECOMPRESS_CHUNK = 512 * 1024;
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);

@@ -1,12 +1,8 @@
-import { open } from 'node:fs/promises';
-import { ConfigurationError } from '../errors.js';
-import { BlockChanged, CheckedReader } from './blocks.js';
+import { BlockChanged, CheckedReader, keptFileChanged } from './blocks.js';
+import { DECOMPRESS_CHUNK } from './compression.js';
 import { compressStream } from './compress-stream.js';
 import type { ForwardableBundle } from './content.js';
 import { decompressZstd } from './zstd-frames.js';
-
-/** Bytes each piece of a decompressed frame holds at most. */
-const DECOMPRESS_CHUNK = 512 * 1024;
 
 /**
  * A full transfer of a bundle whose tar is what the runner would write (ForwardableTar), to a
@@ -21,8 +17,7 @@ export async function* forwardedStream(
   tail: Iterable<Buffer> | AsyncIterable<Buffer>,
   onTar: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
-  const handle = await open(bundle.file, 'r');
-  const reader = new CheckedReader(handle, bundle.blocks);
+  const reader = await CheckedReader.open(bundle.file, bundle.blocks);
   try {
     let compressedAt = 0;
     let tarAt = 0;
@@ -54,7 +49,6 @@ export async function* forwardedStream(
     throw error instanceof BlockChanged ? changed() : error;
   } finally {
     await reader.close();
-    await handle.close();
   }
 }
 
@@ -75,10 +69,6 @@ async function* headOf(frame: AsyncIterable<Buffer>, count: number): AsyncGenera
   if (left > 0) throw changed();
 }
 
-function changed(): ConfigurationError {
-  return new ConfigurationError({
-    subject: 'bundle',
-    problem: 'the bundle file kept on the runner changed since it was verified',
-    hint: 'something else on the runner writes to its temporary directory',
-  });
+function changed(): Error {
+  return keptFileChanged('the bundle file kept on the runner changed since it was verified');
 }

@@ -1,6 +1,5 @@
-import { open } from 'node:fs/promises';
-import { ConfigurationError } from '../errors.js';
-import { BlockChanged, CheckedReader } from './blocks.js';
+import type { ConfigurationError } from '../errors.js';
+import { BlockChanged, CheckedReader, keptFileChanged } from './blocks.js';
 import type { ContentEntry, ReleaseContent } from './content.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter, writeHardLink, writeHeader } from './tar.js';
 
@@ -22,11 +21,9 @@ export function under(into: string, path: string): string {
 }
 
 function changed(entry: ContentEntry): ConfigurationError {
-  return new ConfigurationError({
-    subject: 'bundle',
-    problem: `the files kept on the runner changed since they were verified (found reading ${entry.path})`,
-    hint: 'something else on the runner writes to its temporary directory',
-  });
+  return keptFileChanged(
+    `the files kept on the runner changed since they were verified (found reading ${entry.path})`,
+  );
 }
 
 /** Bytes of tar gathered before they are handed on: headers and file bytes written in place. */
@@ -50,7 +47,7 @@ export async function* releaseTar(
   if (carry.size > 0 && options.base === undefined) {
     throw new Error('files to hard-link need the base release they are linked from');
   }
-  const handle = await open(content.file, 'r');
+  const reader = await CheckedReader.open(content.file, content.blocks);
   let out = Buffer.allocUnsafe(BATCH_BYTES);
   let at = 0;
   function* handOn(room: number): Generator<Buffer> {
@@ -59,7 +56,6 @@ export async function* releaseTar(
     out = Buffer.allocUnsafe(BATCH_BYTES);
     at = 0;
   }
-  const reader = new CheckedReader(handle, content.blocks);
   try {
     for (const entry of content.entries) {
       if (BATCH_BYTES - at < HEADER_ROOM) yield* handOn(HEADER_ROOM);
@@ -94,7 +90,6 @@ export async function* releaseTar(
     if (at > 0) yield out.subarray(0, at);
   } finally {
     await reader.close();
-    await handle.close();
   }
 }
 
