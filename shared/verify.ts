@@ -241,8 +241,8 @@ export interface VerifyBundleOptions {
  * Downloads the bundle the manifest names into a directory under `tempDir`, checking it on the
  * way in one pass: its size and digest against the manifest, and every entry. The bundle is kept
  * as a file; with `keep`, each checked entry is also indexed and its bytes kept for the hosts, in
- * the same pass. Never more than the manifest's size and one byte is read: an asset
- * that GitHub says is larger is refused before its download. A bundle that differs from the
+ * the same pass. Never more than the manifest's size and one byte is read: an asset that GitHub
+ * says is larger is refused before its download. A bundle that differs from the
  * manifest is reported as such, even when its entries also fail the checks.
  */
 export async function verifyBundle(
@@ -276,8 +276,8 @@ export async function verifyBundle(
   let recorder: ContentRecorder | undefined;
   try {
     const file = path.join(directory, name);
-    if (options.keep)
-      recorder = await ContentRecorder.create(path.join(directory, 'content'), file);
+    const content = path.join(directory, 'content');
+    recorder = options.keep ? await ContentRecorder.create(content, file) : undefined;
     options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
     const { owner, repo } = options.scope;
     const body = await openAsset(github, { owner, repo }, bundleAsset.id);

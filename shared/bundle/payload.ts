@@ -182,7 +182,7 @@ export class ReleasePayload {
       }
     }
     const bundle = content.bundle;
-    // The bundle's names are relative to the release: only a stream unpacked in it can be the bundle.
+    // The bundle's names are relative to the release: only a stream unpacked in it can be it.
     const forward =
       bundle !== undefined && plan.wire === 'zstd' && plan.into === '' && plan.base === undefined;
     const wire = forward

@@ -59,11 +59,11 @@ function path_of(line, fields,   f, at, i) {
 
 /**
  * Reads the base index's files (those that may be linked: no backslash in the path) and the
- * base's stamps, then its files' stamps now (the listing, its operand). A file whose stamp is unchanged is as
- * shipped: its line goes to `evidence_file`. Any other file the index lists is listed by mode
- * for hashing (0644 and 0755 are the only modes a release's files have; a file with another one
- * is not as shipped) and its line goes to `changed_file`. Last, the index lines of the files not
- * found by their stamps go to `rest_file`: hashed next, or missing.
+ * base's stamps, then its files' stamps now (the listing, its operand). A file whose stamp is
+ * unchanged is as shipped: its line goes to `evidence_file`. Any other file the index lists is
+ * listed by mode for hashing (0644 and 0755 are the only modes a release's files have; a file
+ * with another one is not as shipped) and its line goes to `changed_file`. Last, the index lines
+ * of the files not found by their stamps go to `rest_file`: hashed next, or missing.
  */
 const SPLIT = String.raw`
 BEGIN {
