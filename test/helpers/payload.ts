@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import {
   defaultMaxExpandedBytes,
   type BundleSource,
@@ -8,6 +9,7 @@ import {
 } from '../../shared/bundle.js';
 import { ContentRecorder } from '../../shared/bundle/content.js';
 import { ReleasePayload } from '../../shared/bundle/payload.js';
+import { receive } from '../../shared/ledger/assets.js';
 import { scratchDir } from './scratch.js';
 
 /**
@@ -22,26 +24,21 @@ export async function payloadOf(
   const directory = await scratchDir('brr-payload-');
   const bundle = path.join(directory, 'bundle');
   const recorder = await ContentRecorder.create(path.join(directory, 'content'), bundle);
-  const kept = await open(bundle, 'wx');
-  async function* keeping(): AsyncGenerator<Buffer> {
-    const bytes = typeof source === 'string' ? createReadStream(source) : source;
-    for await (const chunk of bytes) {
-      await kept.write(chunk as Buffer);
-      yield chunk as Buffer;
-    }
-  }
   try {
     // A file's cap is its size's, as for a bundle downloaded (verifyBundle).
     const capped =
       typeof source === 'string'
         ? { maxExpandedBytes: defaultMaxExpandedBytes((await stat(source)).size) }
         : {};
-    await recorder.record(keeping(), { ...(compression ? { compression } : {}), ...capped });
+    const options = { ...(compression ? { compression } : {}), ...capped };
+    const body = typeof source === 'string' ? createReadStream(source) : Readable.from(source);
+    const received = await receive(body, bundle, Infinity, (bytes) =>
+      recorder.record(bytes, options),
+    );
+    if (received.refusal) throw received.refusal;
   } catch (error) {
     await recorder.abort();
     throw error;
-  } finally {
-    await kept.close();
   }
   return new ReleasePayload(await recorder.finish(), directory);
 }
