@@ -1209,6 +1209,7 @@ async function packBundle(options, destination) {
 
 
 
+
 /** An extended header (pax or GNU long name) larger than this is refused: none needs more. */
 const MAX_EXTENDED_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
 const ZERO_BLOCK = Buffer.alloc(tar_BLOCK);
@@ -1225,7 +1226,7 @@ function invalid(problem, got) {
  * and dropped. `layout` is kept up to date as the archive is read.
  */
 async function* tar_reader_readTar(source, layout = { zeroPadding: true, end: undefined }) {
-    const bytes = new ByteQueue(source[Symbol.asyncIterator]());
+    const bytes = new ByteQueue(source[Symbol.asyncIterator](), (where) => invalid(`the archive ends ${where}`));
     try {
         let extended = {};
         let raw = [];
@@ -1480,65 +1481,6 @@ class Content {
         if (this.layout.zeroPadding && !padding.equals(ZERO_BLOCK.subarray(0, this.#padding))) {
             this.layout.zeroPadding = false;
         }
-    }
-}
-/** Bytes from an iterator of chunks, read by exact counts. */
-class ByteQueue {
-    source;
-    #chunks = [];
-    #buffered = 0;
-    /** Bytes handed out so far. */
-    consumed = 0;
-    constructor(source) {
-        this.source = source;
-    }
-    /** Exactly `count` bytes; `undefined` at the end of the input, an error if it ends part-way. */
-    async read(count) {
-        while (this.#buffered < count) {
-            const next = await this.source.next();
-            if (next.done) {
-                if (this.#buffered === 0)
-                    return undefined;
-                throw invalid('the archive ends inside a header or an entry');
-            }
-            this.#chunks.push(next.value);
-            this.#buffered += next.value.length;
-        }
-        const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
-        this.#chunks.length = 0;
-        if (all.length > count)
-            this.#chunks.push(all.subarray(count));
-        this.#buffered -= count;
-        this.consumed += count;
-        return all.subarray(0, count);
-    }
-    /** Between 1 and `max` bytes, as they come. */
-    async next(max) {
-        if (this.#buffered === 0) {
-            const next = await this.source.next();
-            if (next.done)
-                throw invalid('the archive ends inside an entry');
-            this.#chunks.push(next.value);
-            this.#buffered += next.value.length;
-        }
-        const first = this.#chunks.shift();
-        const taken = first.length > max ? first.subarray(0, max) : first;
-        if (first.length > max)
-            this.#chunks.unshift(first.subarray(max));
-        this.#buffered -= taken.length;
-        this.consumed += taken.length;
-        return taken;
-    }
-    /** Reads the rest of the input and drops it. */
-    async drain() {
-        this.#chunks.length = 0;
-        this.#buffered = 0;
-        for (let next = await this.source.next(); !next.done; next = await this.source.next()) {
-            void next.value;
-        }
-    }
-    async close() {
-        await this.source.return?.();
     }
 }
 

@@ -27,7 +27,7 @@ if (major < NODE_MAJOR) {
 }
 else {
     await __nccwpck_require__.e(/* import() */ 721).then(__nccwpck_require__.bind(__nccwpck_require__, 6721));
-    const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(950), __nccwpck_require__.e(214)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8214));
+    const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(950), __nccwpck_require__.e(960)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2960));
     process.exitCode = await main(process.argv.slice(2), {
         env: process.env,
         cwd: process.cwd(),
