@@ -26,6 +26,7 @@ if (major < NODE_MAJOR) {
     process.exitCode = 1;
 }
 else {
+    await __nccwpck_require__.e(/* import() */ 9).then(__nccwpck_require__.bind(__nccwpck_require__, 9009));
     await __nccwpck_require__.e(/* import() */ 721).then(__nccwpck_require__.bind(__nccwpck_require__, 6721));
     const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(950), __nccwpck_require__.e(960)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2960));
     process.exitCode = await main(process.argv.slice(2), {
@@ -313,6 +314,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 8877:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
 
 /***/ }),
 

@@ -1,3 +1,4 @@
+import '../../shared/young-generation.js';
 import { cancellation, endIfCancelled, failStep } from '../../shared/entry.js';
 import { run } from './main.js';
 
