@@ -1,4 +1,3 @@
-import '../../shared/young-generation.js';
 import { failStep } from '../../shared/entry.js';
 import { run } from './main.js';
 

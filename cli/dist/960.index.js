@@ -6056,8 +6056,15 @@ class ContentRecorder {
         const offset = this.#offset;
         const content = entry.kind === 'file' ? this.#kept(entry.content) : undefined;
         const indexed = await indexEntry({ ...entry, content });
+        // One literal with every field, for every kind: the fields stay inside the object (a spread
+        // and two more put them in a second one), some 40 bytes less for each entry kept.
         this.#entries.push({
-            ...indexed,
+            path: indexed.path,
+            kind: indexed.kind,
+            mode: indexed.mode,
+            size: indexed.size,
+            sha256: indexed.sha256,
+            linkTarget: indexed.linkTarget,
             mtime: entry.mtime,
             offset: entry.kind === 'file' ? offset : 0,
         });

@@ -35,7 +35,6 @@ describe('the young generation', () => {
   });
 
   it.each([
-    'build-action/src/index.ts',
     'release-action/src/index.ts',
     'run-action/src/index.ts',
     'src/index.ts',
