@@ -668,633 +668,6 @@ function redactSecrets(text, values) {
     return redacted;
 }
 
-;// CONCATENATED MODULE: ./shared/openssh-patterns.ts
-/**
- * OpenSSH's pattern lists (match.c): comma-separated globs where `*` matches any run and `?` one
- * character, and a `!` pattern that matches vetoes the whole list. known_hosts host fields and
- * allowed_signers principals both use them; host names compare without case, principals with.
- */
-function matchPatternList(value, patterns, options = {}) {
-    let matched = false;
-    for (const raw of patterns.split(',')) {
-        const negated = raw.startsWith('!');
-        if (globMatch(value, negated ? raw.slice(1) : raw, options.ignoreCase ?? false)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-function globMatch(value, pattern, ignoreCase) {
-    const source = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.');
-    return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
-}
-
-;// CONCATENATED MODULE: ./shared/ssh-wire.ts
-
-/** The wire encoding SSH keys and signatures use: uint32 lengths, length-prefixed strings. */
-const ED25519 = 'ssh-ed25519';
-const KEY_TYPE_NAMES = {
-    [ED25519]: 'Ed25519',
-    'ssh-rsa': 'RSA',
-    'ssh-dss': 'DSA',
-    'ecdsa-sha2-nistp256': 'ECDSA',
-    'ecdsa-sha2-nistp384': 'ECDSA',
-    'ecdsa-sha2-nistp521': 'ECDSA',
-    'sk-ssh-ed25519@openssh.com': 'Ed25519-SK (security key)',
-    'sk-ecdsa-sha2-nistp256@openssh.com': 'ECDSA-SK (security key)',
-};
-/** What a user calls a key type (RSA, ECDSA), or undefined for a type we do not know. */
-function keyTypeName(type) {
-    return Object.hasOwn(KEY_TYPE_NAMES, type) ? KEY_TYPE_NAMES[type] : undefined;
-}
-/** Reads SSH wire fields; a short read is a plain Error the caller words for its user. */
-class Reader {
-    bytes;
-    what;
-    offset = 0;
-    constructor(bytes, what) {
-        this.bytes = bytes;
-        this.what = what;
-    }
-    get done() {
-        return this.offset === this.bytes.length;
-    }
-    raw(length) {
-        if (this.offset + length > this.bytes.length)
-            throw new Error(`${this.what} is truncated`);
-        const slice = this.bytes.subarray(this.offset, this.offset + length);
-        this.offset += length;
-        return slice;
-    }
-    uint32() {
-        const b = this.raw(4);
-        return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-    }
-    bytesField() {
-        return this.raw(this.uint32());
-    }
-    text() {
-        return Buffer.from(this.bytesField()).toString('utf8');
-    }
-}
-function uint32(value) {
-    const buffer = Buffer.alloc(4);
-    buffer.writeUInt32BE(value);
-    return buffer;
-}
-function sshString(value) {
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-    return Buffer.concat([uint32(bytes.length), bytes]);
-}
-function ed25519Blob(publicKey) {
-    return Buffer.concat([sshString(ED25519), sshString(publicKey)]);
-}
-/** The `ssh-ed25519 AAAA…` line of an Ed25519 public key, as in a `.pub` file. */
-function publicKeyLine(publicKey) {
-    return `${ED25519} ${ed25519Blob(publicKey).toString('base64')}`;
-}
-function base64url(bytes) {
-    return Buffer.from(bytes).toString('base64url');
-}
-function ed25519PublicKeyObject(publicKey) {
-    return (0,external_node_crypto_.createPublicKey)({
-        key: { kty: 'OKP', crv: 'Ed25519', x: base64url(publicKey) },
-        format: 'jwk',
-    });
-}
-
-;// CONCATENATED MODULE: ./shared/allowed-signers.ts
-
-
-/** Key types a line may name; ssh-keygen reads the first word as a key when it is one of them. */
-const KNOWN_KEY_TYPE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)(-cert-v01@openssh\.com)?$/;
-/**
- * Parses allowed_signers text as `ssh-keygen -Y verify -f` reads it (ssh-keygen(1), ALLOWED
- * SIGNERS): `principals [options] keytype base64-key [comment]`. A malformed line is refused
- * with its number: ssh-keygen only warns and skips it, which silently drops a trusted key or
- * loosens a restriction the user meant to set.
- */
-function parseAllowedSigners(text) {
-    const signers = [];
-    for (const [index, rawLine] of text.split('\n').entries()) {
-        const line = rawLine.replace(/\r$/, '').trim();
-        if (line === '' || line.startsWith('#'))
-            continue;
-        const number = index + 1;
-        const fail = (problem) => {
-            throw new errors/* ConfigurationError */.j1({
-                input: 'allowed-signers',
-                subject: `line ${number}`,
-                ...problem,
-            });
-        };
-        let rest = line;
-        let principals;
-        if (rest.startsWith('"')) {
-            const close = rest.indexOf('"', 1);
-            if (close === -1)
-                fail({ problem: 'the quoted principals have no closing quote' });
-            principals = rest.slice(1, close);
-            rest = rest.slice(close + 1).trimStart();
-        }
-        else {
-            const match = /^(\S+)\s+(.*)$/.exec(rest);
-            if (!match)
-                return fail({ expected: '"principals [options] ssh-ed25519 AAAA…"' });
-            principals = match[1];
-            rest = match[2];
-        }
-        if (principals === '')
-            fail({ problem: 'the principals field is empty' });
-        const firstWord = /^\S+/.exec(rest)?.[0] ?? '';
-        let options = {
-            certAuthority: false,
-        };
-        if (!KNOWN_KEY_TYPE.test(firstWord)) {
-            const { text: optionText, rest: afterOptions } = splitOptions(rest, fail);
-            options = parseSignerOptions(optionText, fail);
-            rest = afterOptions.trimStart();
-        }
-        const [keyType, keyData] = rest.split(/\s+/);
-        if (keyType === undefined || keyType === '')
-            return fail({ problem: 'the key is missing' });
-        if (!KNOWN_KEY_TYPE.test(keyType)) {
-            return fail({ problem: 'has an unknown key type', got: (0,errors/* quoted */.TL)(keyType) });
-        }
-        if (keyData === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyData)) {
-            return fail({ problem: `the ${keyType} key has no base64 key data` });
-        }
-        try {
-            const embedded = new Reader(Buffer.from(keyData, 'base64'), 'the key').text();
-            if (embedded !== keyType)
-                throw new Error(`the key data is a ${embedded} key`);
-        }
-        catch (error) {
-            fail({ problem: `the ${keyType} key data is invalid`, got: error.message });
-        }
-        signers.push({
-            principals,
-            ...options,
-            keyType,
-            // Re-encoded, so a key is matched by its bytes and not by how its base64 was written.
-            publicKey: `${keyType} ${Buffer.from(keyData, 'base64').toString('base64')}`,
-            line: number,
-        });
-    }
-    return signers;
-}
-/** Options end at the first space or tab outside double quotes. */
-function splitOptions(text, fail) {
-    let open = false;
-    for (let i = 0; i < text.length; i++) {
-        const c = text[i];
-        if (c === '\\' && open && text[i + 1] === '"')
-            i++;
-        else if (c === '"')
-            open = !open;
-        else if (!open && (c === ' ' || c === '\t'))
-            return { text: text.slice(0, i), rest: text.slice(i) };
-    }
-    if (open)
-        fail({ problem: 'an option value has no closing quote' });
-    return fail({ problem: 'the key is missing after the options' });
-}
-function parseSignerOptions(text, fail) {
-    const result = {
-        certAuthority: false,
-    };
-    let rest = text;
-    while (rest !== '') {
-        const name = /^[A-Za-z-]+/.exec(rest)?.[0]?.toLowerCase() ?? '';
-        rest = rest.slice(name.length);
-        let value;
-        if (rest.startsWith('="')) {
-            let i = 2;
-            let out = '';
-            for (; i < rest.length && rest[i] !== '"'; i++) {
-                if (rest[i] === '\\' && rest[i + 1] === '"')
-                    i++;
-                out += rest[i];
-            }
-            if (i >= rest.length)
-                fail({ problem: `option ${name} has no closing quote` });
-            value = out;
-            rest = rest.slice(i + 1);
-        }
-        const needsValue = () => value ?? fail({ problem: `option ${name} needs a quoted value, like ${name}="…"` });
-        const once = (set) => {
-            if (set !== undefined)
-                fail({ problem: `multiple "${name}" clauses` });
-        };
-        switch (name) {
-            case 'cert-authority':
-                if (value !== undefined)
-                    fail({ problem: 'option cert-authority takes no value' });
-                result.certAuthority = true;
-                break;
-            case 'namespaces':
-                once(result.namespaces);
-                result.namespaces = needsValue();
-                break;
-            case 'valid-after':
-                once(result.validAfter);
-                result.validAfter = parseSignerTime(needsValue(), name, fail);
-                break;
-            case 'valid-before':
-                once(result.validBefore);
-                result.validBefore = parseSignerTime(needsValue(), name, fail);
-                break;
-            default:
-                fail({ problem: 'has an unknown option', got: (0,errors/* quoted */.TL)(name || rest) });
-        }
-        if (rest === '')
-            break;
-        if (!rest.startsWith(',')) {
-            fail({ problem: `unexpected text after option ${name}`, got: (0,errors/* quoted */.TL)(rest) });
-        }
-        rest = rest.slice(1);
-        if (rest === '')
-            fail({ problem: 'unexpected end of options after ","' });
-    }
-    if (result.validAfter && result.validBefore && result.validBefore <= result.validAfter) {
-        fail({ problem: '"valid-before" time is before "valid-after"' });
-    }
-    return result;
-}
-/** `YYYYMMDD[HHMM[SS]]`, UTC with a `Z` (or `UTC`) suffix and local time without, as ssh-keygen. */
-function parseSignerTime(text, option, fail) {
-    const match = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z|UTC)?$/i.exec(text);
-    if (!match) {
-        return fail({
-            problem: `invalid "${option}" time`,
-            expected: 'YYYYMMDD[HHMM[SS]][Z]',
-            got: (0,errors/* quoted */.TL)(text),
-        });
-    }
-    const [, y, mo, d, h = '0', mi = '0', s = '0', utc] = match;
-    const parts = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)];
-    const [year, month, day, hour, minute, second] = parts;
-    const date = utc
-        ? new Date(Date.UTC(year, month, day, hour, minute, second))
-        : new Date(year, month, day, hour, minute, second);
-    const check = utc
-        ? [
-            date.getUTCFullYear(),
-            date.getUTCMonth(),
-            date.getUTCDate(),
-            date.getUTCHours(),
-            date.getUTCMinutes(),
-            date.getUTCSeconds(),
-        ]
-        : [
-            date.getFullYear(),
-            date.getMonth(),
-            date.getDate(),
-            date.getHours(),
-            date.getMinutes(),
-            date.getSeconds(),
-        ];
-    if (check.some((value, i) => value !== parts[i])) {
-        fail({ problem: `invalid "${option}" time: no such date`, got: (0,errors/* quoted */.TL)(text) });
-    }
-    return date;
-}
-
-;// CONCATENATED MODULE: ./shared/signing-key.ts
-
-
-
-/** The input that carries the key: every refusal names it and never shows the key's text. */
-const INPUT = 'signing-key';
-const PRIVATE_KEY_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
-const PRIVATE_KEY_END = '-----END OPENSSH PRIVATE KEY-----';
-const MAKE_ONE = 'make one with ssh-keygen -t ed25519 -N ""';
-function refusal(problem) {
-    return new errors/* ConfigurationError */.j1({ input: INPUT, ...problem });
-}
-/**
- * A release signing key. The private half lives only in private fields, so the key never shows
- * up when an object holding it is logged or serialised.
- */
-class SigningKey {
-    /** `ssh-ed25519 AAAA…`, the line to put in allowed_signers. */
-    publicKey;
-    comment;
-    #privateKey;
-    #seed;
-    constructor(seed, publicKey, comment) {
-        this.#seed = Buffer.from(seed);
-        this.#privateKey = (0,external_node_crypto_.createPrivateKey)({
-            key: { kty: 'OKP', crv: 'Ed25519', d: base64url(seed), x: base64url(publicKey) },
-            format: 'jwk',
-        });
-        const derived = (0,external_node_crypto_.createPublicKey)(this.#privateKey).export({ format: 'jwk' });
-        if (derived.x !== base64url(publicKey)) {
-            throw refusal({
-                problem: 'the private key does not match its public key',
-                hint: 'the key file is damaged',
-            });
-        }
-        this.publicKey = publicKeyLine(publicKey);
-        this.comment = comment;
-    }
-    /** A raw Ed25519 signature (64 bytes) over `data`. */
-    sign(data) {
-        return (0,external_node_crypto_.sign)(null, data, this.#privateKey);
-    }
-    /**
-     * A 32-byte secret bound to this key and to `purpose` (HKDF-SHA256 over the private seed), for
-     * keyed digests that only the holder of the signing key can compute.
-     */
-    deriveSecret(purpose) {
-        return new Uint8Array((0,external_node_crypto_.hkdfSync)('sha256', this.#seed, '', `build-release-run ${purpose}`, 32));
-    }
-}
-/**
- * Parses an unencrypted OpenSSH Ed25519 private key, as `ssh-keygen -t ed25519 -N ''` writes it.
- * Every refusal names what the text is instead, so the user knows which key to fetch.
- */
-function parseSigningKey(text) {
-    const trimmed = text.replace(/\r\n/g, '\n').trim();
-    if (!trimmed.startsWith(PRIVATE_KEY_BEGIN))
-        throw notAnOpenSshKey(trimmed);
-    const end = trimmed.indexOf(PRIVATE_KEY_END);
-    if (end === -1) {
-        throw refusal({
-            problem: `the OpenSSH private key has no '${PRIVATE_KEY_END}' line`,
-            hint: 'paste the whole file',
-        });
-    }
-    const body = trimmed.slice(PRIVATE_KEY_BEGIN.length, end).replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) {
-        throw refusal({ problem: 'the OpenSSH private key is not valid base64' });
-    }
-    try {
-        return readOpenSshKey(Buffer.from(body, 'base64'));
-    }
-    catch (error) {
-        if (error instanceof errors/* ConfigurationError */.j1)
-            throw error;
-        throw refusal({ problem: 'the OpenSSH private key is damaged', got: error.message });
-    }
-}
-function notAnOpenSshKey(text) {
-    if (text === '')
-        return refusal({ problem: 'is empty' });
-    const pem = /^-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(text)?.[1];
-    if (pem !== undefined) {
-        return refusal({
-            expected: `an OpenSSH Ed25519 private key (${PRIVATE_KEY_BEGIN})`,
-            got: `a PEM "${pem}"`,
-            hint: MAKE_ONE,
-        });
-    }
-    const type = /^(\S{1,64}) AAAA/.exec(text)?.[1];
-    if (type !== undefined) {
-        return refusal({
-            expected: 'the private key',
-            got: `a public key (${type})`,
-            hint: 'pass the file without .pub',
-        });
-    }
-    return refusal({
-        expected: `an OpenSSH Ed25519 private key starting with ${PRIVATE_KEY_BEGIN}`,
-        hint: MAKE_ONE,
-    });
-}
-function readOpenSshKey(bytes) {
-    const reader = new Reader(bytes, 'the key');
-    if (Buffer.from(reader.raw(15)).toString('latin1') !== 'openssh-key-v1\0') {
-        throw new Error('bad magic');
-    }
-    const cipher = reader.text();
-    const kdf = reader.text();
-    reader.bytesField();
-    const count = reader.uint32();
-    if (count !== 1)
-        throw refusal({ expected: 'one key in the file', got: `${count} keys` });
-    const publicBlob = new Reader(reader.bytesField(), 'the public key');
-    const type = publicBlob.text();
-    if (type !== ED25519) {
-        if (!/^[\x21-\x7e]{1,64}$/.test(type))
-            throw new Error('unreadable key type');
-        const name = keyTypeName(type);
-        throw refusal({
-            expected: 'an Ed25519 key',
-            got: name !== undefined ? `an ${name} key` : `a key of type ${JSON.stringify(type)}`,
-            hint: 'make one with ssh-keygen -t ed25519',
-        });
-    }
-    if (cipher !== 'none' || kdf !== 'none') {
-        throw refusal({
-            problem: 'the key is protected by a passphrase',
-            hint: 'a CI secret needs a key without one (ssh-keygen -p -N "" -f KEY removes it)',
-        });
-    }
-    const publicKey = publicBlob.bytesField();
-    const secret = new Reader(reader.bytesField(), 'the private section');
-    if (secret.uint32() !== secret.uint32())
-        throw new Error('check bytes differ');
-    if (secret.text() !== ED25519)
-        throw new Error('private key type differs from public key type');
-    const embeddedPublic = secret.bytesField();
-    const privateBytes = secret.bytesField();
-    const comment = secret.text();
-    if (publicKey.length !== 32 ||
-        privateBytes.length !== 64 ||
-        !Buffer.from(embeddedPublic).equals(Buffer.from(publicKey)) ||
-        !Buffer.from(privateBytes.subarray(32)).equals(Buffer.from(publicKey))) {
-        throw new Error('inconsistent Ed25519 key material');
-    }
-    return new SigningKey(privateBytes.subarray(0, 32), publicKey, comment);
-}
-
-;// CONCATENATED MODULE: ./shared/signature.ts
-
-
-
-
-
-
-/**
- * SSHSIG signatures (OpenSSH's PROTOCOL.sshsig), Ed25519 only, written byte for byte as
- * `ssh-keygen -Y sign` writes them, so any host can check a release with `ssh-keygen -Y verify`
- * and without this project's code.
- */
-const SIGNATURE_NAMESPACE = 'build-release-run';
-const MAGIC = 'SSHSIG';
-const HASH = 'sha512';
-const SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
-const SIGNATURE_END = '-----END SSH SIGNATURE-----';
-/** A refusal of the signature; the caller says which file it was, as the subject. */
-function signature_refusal(problem) {
-    return new errors/* ConfigurationError */.j1({ subject: 'the signature', ...problem });
-}
-function signedData(namespace, hash, messageHash) {
-    return Buffer.concat([
-        Buffer.from(MAGIC),
-        sshString(namespace),
-        sshString(''),
-        sshString(hash),
-        sshString(messageHash),
-    ]);
-}
-/** Signs `message` and returns the armored signature `ssh-keygen -Y sign` would write. */
-function signMessage(message, key, namespace = SIGNATURE_NAMESPACE) {
-    const messageHash = (0,external_node_crypto_.createHash)(HASH).update(message).digest();
-    const signature = key.sign(signedData(namespace, HASH, messageHash));
-    const publicBlob = Buffer.from(key.publicKey.split(' ')[1], 'base64');
-    const blob = Buffer.concat([
-        Buffer.from(MAGIC),
-        uint32(1),
-        sshString(publicBlob),
-        sshString(namespace),
-        sshString(''),
-        sshString(HASH),
-        sshString(Buffer.concat([sshString(ED25519), sshString(signature)])),
-    ]);
-    const lines = blob.toString('base64').match(/.{1,70}/g) ?? [];
-    return `${SIGNATURE_BEGIN}\n${lines.join('\n')}\n${SIGNATURE_END}\n`;
-}
-/**
- * Checks an armored SSHSIG over `message` against allowed signers, as `ssh-keygen -Y verify`
- * does (without certificates). Each refusal names why, so a failed deploy says whether the
- * file was tampered with or the key is simply not trusted here. What the signature itself says
- * (its namespace, its types) is untrusted and shown only as what was got.
- */
-function verifyMessage(message, armoredSignature, allowedSigners, options = {}) {
-    const namespace = options.namespace ?? SIGNATURE_NAMESPACE;
-    const parsed = parseSignature(armoredSignature);
-    if (parsed.namespace !== namespace) {
-        throw signature_refusal({
-            problem: 'is made for another namespace',
-            expected: JSON.stringify(namespace),
-            got: (0,errors/* quoted */.TL)(parsed.namespace),
-        });
-    }
-    const messageHash = (0,external_node_crypto_.createHash)(parsed.hash).update(message).digest();
-    const signed = signedData(namespace, parsed.hash, messageHash);
-    if (!(0,external_node_crypto_.verify)(null, signed, ed25519PublicKeyObject(parsed.rawPublicKey), parsed.signature)) {
-        throw signature_refusal({
-            problem: 'does not match the signed bytes',
-            hint: 'the file or its signature was changed',
-        });
-    }
-    const publicKey = publicKeyLine(parsed.rawPublicKey);
-    return allowedSigner(publicKey, allowedSigners, namespace, options.now ?? new Date());
-}
-/** The allowed_signers line that lets `publicKey` sign for `namespace` at `now`. */
-function allowedSigner(publicKey, allowedSigners, namespace, now) {
-    const candidates = allowedSigners.filter((signer) => !signer.certAuthority && signer.publicKey === publicKey);
-    if (candidates.length === 0) {
-        const ca = allowedSigners.some((signer) => signer.certAuthority);
-        throw signature_refusal({
-            problem: 'is made by a key that is not in allowed-signers',
-            got: publicKey,
-            hint: ca ? 'cert-authority lines are ignored: certificates are not supported' : undefined,
-        });
-    }
-    const allows = (signer) => signer.namespaces === undefined || matchPatternList(namespace, signer.namespaces);
-    const allowed = candidates.find((signer) => allows(signer) &&
-        (signer.validAfter === undefined || now >= signer.validAfter) &&
-        (signer.validBefore === undefined || now <= signer.validBefore));
-    if (allowed)
-        return { principal: allowed.principals, publicKey };
-    const signer = candidates[0];
-    const why = !allows(signer)
-        ? `its namespaces="${signer.namespaces}" excludes ${JSON.stringify(namespace)}`
-        : signer.validAfter !== undefined && now < signer.validAfter
-            ? `it is not valid before ${signer.validAfter.toISOString()}`
-            : `it expired at ${signer.validBefore?.toISOString() ?? '?'}`;
-    throw signature_refusal({
-        problem: `is made by the key of allowed-signers line ${signer.line}, but ${why}`,
-    });
-}
-/** The armored SSHSIG, read and checked for form: Ed25519, version 1, a known hash. */
-function parseSignature(armored) {
-    let blob;
-    try {
-        blob = parseSignatureBlob(dearmor(armored));
-    }
-    catch (error) {
-        if (error instanceof errors/* ConfigurationError */.j1)
-            throw error;
-        throw signature_refusal({ problem: 'is a malformed SSHSIG blob', got: error.message });
-    }
-    if (blob.keyType !== ED25519) {
-        const name = keyTypeName(blob.keyType);
-        throw signature_refusal({
-            problem: 'is made with a key of another type',
-            expected: 'an Ed25519 key',
-            got: name !== undefined ? `an ${name} key` : (0,errors/* quoted */.TL)(blob.keyType),
-        });
-    }
-    if (blob.rawPublicKey.length !== 32) {
-        throw signature_refusal({ problem: 'holds a malformed Ed25519 public key' });
-    }
-    if (blob.signatureType !== ED25519 || blob.signature.length !== 64) {
-        throw signature_refusal({
-            problem: 'is a malformed SSHSIG blob',
-            expected: 'a 64-byte ssh-ed25519 signature',
-            got: `${(0,errors/* quoted */.TL)(blob.signatureType)} of ${blob.signature.length} bytes`,
-        });
-    }
-    if (blob.hash !== 'sha512' && blob.hash !== 'sha256') {
-        throw signature_refusal({ problem: 'uses an unsupported hash algorithm', got: (0,errors/* quoted */.TL)(blob.hash) });
-    }
-    return { ...blob, hash: blob.hash };
-}
-function dearmor(armored) {
-    const text = armored.replace(/\r\n/g, '\n').trim();
-    if (!text.startsWith(`${SIGNATURE_BEGIN}\n`)) {
-        throw signature_refusal({ expected: `armored text starting with ${SIGNATURE_BEGIN}` });
-    }
-    const end = text.indexOf(`\n${SIGNATURE_END}`);
-    if (end === -1)
-        throw signature_refusal({ problem: `is missing ${SIGNATURE_END}` });
-    const body = text.slice(SIGNATURE_BEGIN.length, end).replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
-        throw signature_refusal({ problem: 'is not valid base64' });
-    }
-    return Buffer.from(body, 'base64');
-}
-function parseSignatureBlob(blob) {
-    const reader = new Reader(blob, 'the signature');
-    if (Buffer.from(reader.raw(6)).toString('latin1') !== MAGIC)
-        throw new Error('bad magic');
-    const version = reader.uint32();
-    if (version !== 1) {
-        throw signature_refusal({
-            problem: 'has an unsupported SSHSIG version',
-            expected: '1',
-            got: `${version}`,
-        });
-    }
-    const publicBlob = reader.bytesField();
-    const namespace = reader.text();
-    reader.bytesField();
-    const hash = reader.text();
-    const wrapped = new Reader(reader.bytesField(), 'the signature field');
-    if (!reader.done)
-        throw new Error('trailing data');
-    const signatureType = wrapped.text();
-    const signature = wrapped.bytesField();
-    if (!wrapped.done)
-        throw new Error('trailing data in the signature field');
-    const publicReader = new Reader(publicBlob, 'the signing key');
-    const keyType = publicReader.text();
-    const rawPublicKey = keyType === ED25519 ? publicReader.bytesField() : new Uint8Array();
-    if (keyType === ED25519 && !publicReader.done) {
-        throw new Error('trailing data in the signing key');
-    }
-    return { keyType, rawPublicKey, namespace, hash, signatureType, signature };
-}
-
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __webpack_require__(31421);
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -4237,7 +3610,7 @@ function exists(scope, id) {
         problem: `release ${id} of ${scope.app}/${scope.environment} exists already; releases are never overwritten`,
     });
 }
-async function reserve_refusal(github, scope, tag, got) {
+async function refusal(github, scope, tag, got) {
     const rulesets = await restrictingRulesets(github, scope, tag);
     if (!rulesets?.length)
         return undefined;
@@ -4294,7 +3667,7 @@ async function reserve(github, scope, options) {
             next = Math.max(next, index.highest) + 1;
             continue;
         }
-        const ruled = await reserve_refusal(github, scope, tag, outcome.refused);
+        const ruled = await refusal(github, scope, tag, outcome.refused);
         if (ruled)
             throw ruled;
         if (options.id !== undefined || ++skips > MAX_SKIPS) {
@@ -4718,6 +4091,638 @@ function describeSchemaError(error) {
     return { subject: key ? `config key ${key}` : 'config', problem: error.message ?? 'is invalid' };
 }
 
+;// CONCATENATED MODULE: ./shared/openssh-patterns.ts
+/**
+ * OpenSSH's pattern lists (match.c): comma-separated globs where `*` matches any run and `?` one
+ * character, and a `!` pattern that matches vetoes the whole list. known_hosts host fields and
+ * allowed_signers principals both use them; host names compare without case, principals with.
+ */
+function matchPatternList(value, patterns, options = {}) {
+    let matched = false;
+    for (const raw of patterns.split(',')) {
+        const negated = raw.startsWith('!');
+        if (globMatch(value, negated ? raw.slice(1) : raw, options.ignoreCase ?? false)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+function globMatch(value, pattern, ignoreCase) {
+    const source = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
+}
+
+;// CONCATENATED MODULE: ./shared/ssh-wire.ts
+
+/** The wire encoding SSH keys and signatures use: uint32 lengths, length-prefixed strings. */
+const ED25519 = 'ssh-ed25519';
+const KEY_TYPE_NAMES = {
+    [ED25519]: 'Ed25519',
+    'ssh-rsa': 'RSA',
+    'ssh-dss': 'DSA',
+    'ecdsa-sha2-nistp256': 'ECDSA',
+    'ecdsa-sha2-nistp384': 'ECDSA',
+    'ecdsa-sha2-nistp521': 'ECDSA',
+    'sk-ssh-ed25519@openssh.com': 'Ed25519-SK (security key)',
+    'sk-ecdsa-sha2-nistp256@openssh.com': 'ECDSA-SK (security key)',
+};
+/** What a user calls a key type (RSA, ECDSA), or undefined for a type we do not know. */
+function keyTypeName(type) {
+    return Object.hasOwn(KEY_TYPE_NAMES, type) ? KEY_TYPE_NAMES[type] : undefined;
+}
+/** Reads SSH wire fields; a short read is a plain Error the caller words for its user. */
+class Reader {
+    bytes;
+    what;
+    offset = 0;
+    constructor(bytes, what) {
+        this.bytes = bytes;
+        this.what = what;
+    }
+    get done() {
+        return this.offset === this.bytes.length;
+    }
+    raw(length) {
+        if (this.offset + length > this.bytes.length)
+            throw new Error(`${this.what} is truncated`);
+        const slice = this.bytes.subarray(this.offset, this.offset + length);
+        this.offset += length;
+        return slice;
+    }
+    uint32() {
+        const b = this.raw(4);
+        return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    }
+    bytesField() {
+        return this.raw(this.uint32());
+    }
+    text() {
+        return Buffer.from(this.bytesField()).toString('utf8');
+    }
+}
+function uint32(value) {
+    const buffer = Buffer.alloc(4);
+    buffer.writeUInt32BE(value);
+    return buffer;
+}
+function sshString(value) {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    return Buffer.concat([uint32(bytes.length), bytes]);
+}
+function ed25519Blob(publicKey) {
+    return Buffer.concat([sshString(ED25519), sshString(publicKey)]);
+}
+/** The `ssh-ed25519 AAAA…` line of an Ed25519 public key, as in a `.pub` file. */
+function publicKeyLine(publicKey) {
+    return `${ED25519} ${ed25519Blob(publicKey).toString('base64')}`;
+}
+function base64url(bytes) {
+    return Buffer.from(bytes).toString('base64url');
+}
+function ed25519PublicKeyObject(publicKey) {
+    return (0,external_node_crypto_.createPublicKey)({
+        key: { kty: 'OKP', crv: 'Ed25519', x: base64url(publicKey) },
+        format: 'jwk',
+    });
+}
+
+;// CONCATENATED MODULE: ./shared/allowed-signers.ts
+
+
+/** The one line that trusts `publicKey` (`ssh-ed25519 AAAA…`) for any principal and namespace. */
+function keySigner(publicKey) {
+    const [keyType = ''] = publicKey.split(' ');
+    return { principals: '*', certAuthority: false, keyType, publicKey, line: 0 };
+}
+/** Key types a line may name; ssh-keygen reads the first word as a key when it is one of them. */
+const KNOWN_KEY_TYPE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)(-cert-v01@openssh\.com)?$/;
+/**
+ * Parses allowed_signers text as `ssh-keygen -Y verify -f` reads it (ssh-keygen(1), ALLOWED
+ * SIGNERS): `principals [options] keytype base64-key [comment]`. A malformed line is refused
+ * with its number: ssh-keygen only warns and skips it, which silently drops a trusted key or
+ * loosens a restriction the user meant to set.
+ */
+function parseAllowedSigners(text) {
+    const signers = [];
+    for (const [index, rawLine] of text.split('\n').entries()) {
+        const line = rawLine.replace(/\r$/, '').trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const number = index + 1;
+        const fail = (problem) => {
+            throw new errors/* ConfigurationError */.j1({
+                input: 'allowed-signers',
+                subject: `line ${number}`,
+                ...problem,
+            });
+        };
+        let rest = line;
+        let principals;
+        if (rest.startsWith('"')) {
+            const close = rest.indexOf('"', 1);
+            if (close === -1)
+                fail({ problem: 'the quoted principals have no closing quote' });
+            principals = rest.slice(1, close);
+            rest = rest.slice(close + 1).trimStart();
+        }
+        else {
+            const match = /^(\S+)\s+(.*)$/.exec(rest);
+            if (!match)
+                return fail({ expected: '"principals [options] ssh-ed25519 AAAA…"' });
+            principals = match[1];
+            rest = match[2];
+        }
+        if (principals === '')
+            fail({ problem: 'the principals field is empty' });
+        const firstWord = /^\S+/.exec(rest)?.[0] ?? '';
+        let options = {
+            certAuthority: false,
+        };
+        if (!KNOWN_KEY_TYPE.test(firstWord)) {
+            const { text: optionText, rest: afterOptions } = splitOptions(rest, fail);
+            options = parseSignerOptions(optionText, fail);
+            rest = afterOptions.trimStart();
+        }
+        const [keyType, keyData] = rest.split(/\s+/);
+        if (keyType === undefined || keyType === '')
+            return fail({ problem: 'the key is missing' });
+        if (!KNOWN_KEY_TYPE.test(keyType)) {
+            return fail({ problem: 'has an unknown key type', got: (0,errors/* quoted */.TL)(keyType) });
+        }
+        if (keyData === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyData)) {
+            return fail({ problem: `the ${keyType} key has no base64 key data` });
+        }
+        try {
+            const embedded = new Reader(Buffer.from(keyData, 'base64'), 'the key').text();
+            if (embedded !== keyType)
+                throw new Error(`the key data is a ${embedded} key`);
+        }
+        catch (error) {
+            fail({ problem: `the ${keyType} key data is invalid`, got: error.message });
+        }
+        signers.push({
+            principals,
+            ...options,
+            keyType,
+            // Re-encoded, so a key is matched by its bytes and not by how its base64 was written.
+            publicKey: `${keyType} ${Buffer.from(keyData, 'base64').toString('base64')}`,
+            line: number,
+        });
+    }
+    return signers;
+}
+/** Options end at the first space or tab outside double quotes. */
+function splitOptions(text, fail) {
+    let open = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === '\\' && open && text[i + 1] === '"')
+            i++;
+        else if (c === '"')
+            open = !open;
+        else if (!open && (c === ' ' || c === '\t'))
+            return { text: text.slice(0, i), rest: text.slice(i) };
+    }
+    if (open)
+        fail({ problem: 'an option value has no closing quote' });
+    return fail({ problem: 'the key is missing after the options' });
+}
+function parseSignerOptions(text, fail) {
+    const result = {
+        certAuthority: false,
+    };
+    let rest = text;
+    while (rest !== '') {
+        const name = /^[A-Za-z-]+/.exec(rest)?.[0]?.toLowerCase() ?? '';
+        rest = rest.slice(name.length);
+        let value;
+        if (rest.startsWith('="')) {
+            let i = 2;
+            let out = '';
+            for (; i < rest.length && rest[i] !== '"'; i++) {
+                if (rest[i] === '\\' && rest[i + 1] === '"')
+                    i++;
+                out += rest[i];
+            }
+            if (i >= rest.length)
+                fail({ problem: `option ${name} has no closing quote` });
+            value = out;
+            rest = rest.slice(i + 1);
+        }
+        const needsValue = () => value ?? fail({ problem: `option ${name} needs a quoted value, like ${name}="…"` });
+        const once = (set) => {
+            if (set !== undefined)
+                fail({ problem: `multiple "${name}" clauses` });
+        };
+        switch (name) {
+            case 'cert-authority':
+                if (value !== undefined)
+                    fail({ problem: 'option cert-authority takes no value' });
+                result.certAuthority = true;
+                break;
+            case 'namespaces':
+                once(result.namespaces);
+                result.namespaces = needsValue();
+                break;
+            case 'valid-after':
+                once(result.validAfter);
+                result.validAfter = parseSignerTime(needsValue(), name, fail);
+                break;
+            case 'valid-before':
+                once(result.validBefore);
+                result.validBefore = parseSignerTime(needsValue(), name, fail);
+                break;
+            default:
+                fail({ problem: 'has an unknown option', got: (0,errors/* quoted */.TL)(name || rest) });
+        }
+        if (rest === '')
+            break;
+        if (!rest.startsWith(',')) {
+            fail({ problem: `unexpected text after option ${name}`, got: (0,errors/* quoted */.TL)(rest) });
+        }
+        rest = rest.slice(1);
+        if (rest === '')
+            fail({ problem: 'unexpected end of options after ","' });
+    }
+    if (result.validAfter && result.validBefore && result.validBefore <= result.validAfter) {
+        fail({ problem: '"valid-before" time is before "valid-after"' });
+    }
+    return result;
+}
+/** `YYYYMMDD[HHMM[SS]]`, UTC with a `Z` (or `UTC`) suffix and local time without, as ssh-keygen. */
+function parseSignerTime(text, option, fail) {
+    const match = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z|UTC)?$/i.exec(text);
+    if (!match) {
+        return fail({
+            problem: `invalid "${option}" time`,
+            expected: 'YYYYMMDD[HHMM[SS]][Z]',
+            got: (0,errors/* quoted */.TL)(text),
+        });
+    }
+    const [, y, mo, d, h = '0', mi = '0', s = '0', utc] = match;
+    const parts = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)];
+    const [year, month, day, hour, minute, second] = parts;
+    const date = utc
+        ? new Date(Date.UTC(year, month, day, hour, minute, second))
+        : new Date(year, month, day, hour, minute, second);
+    const check = utc
+        ? [
+            date.getUTCFullYear(),
+            date.getUTCMonth(),
+            date.getUTCDate(),
+            date.getUTCHours(),
+            date.getUTCMinutes(),
+            date.getUTCSeconds(),
+        ]
+        : [
+            date.getFullYear(),
+            date.getMonth(),
+            date.getDate(),
+            date.getHours(),
+            date.getMinutes(),
+            date.getSeconds(),
+        ];
+    if (check.some((value, i) => value !== parts[i])) {
+        fail({ problem: `invalid "${option}" time: no such date`, got: (0,errors/* quoted */.TL)(text) });
+    }
+    return date;
+}
+
+;// CONCATENATED MODULE: ./shared/signing-key.ts
+
+
+
+/** The input that carries the key: every refusal names it and never shows the key's text. */
+const INPUT = 'signing-key';
+const PRIVATE_KEY_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
+const PRIVATE_KEY_END = '-----END OPENSSH PRIVATE KEY-----';
+const MAKE_ONE = 'make one with ssh-keygen -t ed25519 -N ""';
+function signing_key_refusal(problem) {
+    return new errors/* ConfigurationError */.j1({ input: INPUT, ...problem });
+}
+/**
+ * A release signing key. The private half lives only in private fields, so the key never shows
+ * up when an object holding it is logged or serialised.
+ */
+class SigningKey {
+    /** `ssh-ed25519 AAAA…`, the line to put in allowed_signers. */
+    publicKey;
+    comment;
+    #privateKey;
+    #seed;
+    constructor(seed, publicKey, comment) {
+        this.#seed = Buffer.from(seed);
+        this.#privateKey = (0,external_node_crypto_.createPrivateKey)({
+            key: { kty: 'OKP', crv: 'Ed25519', d: base64url(seed), x: base64url(publicKey) },
+            format: 'jwk',
+        });
+        const derived = (0,external_node_crypto_.createPublicKey)(this.#privateKey).export({ format: 'jwk' });
+        if (derived.x !== base64url(publicKey)) {
+            throw signing_key_refusal({
+                problem: 'the private key does not match its public key',
+                hint: 'the key file is damaged',
+            });
+        }
+        this.publicKey = publicKeyLine(publicKey);
+        this.comment = comment;
+    }
+    /** A raw Ed25519 signature (64 bytes) over `data`. */
+    sign(data) {
+        return (0,external_node_crypto_.sign)(null, data, this.#privateKey);
+    }
+    /**
+     * A 32-byte secret bound to this key and to `purpose` (HKDF-SHA256 over the private seed), for
+     * keyed digests that only the holder of the signing key can compute.
+     */
+    deriveSecret(purpose) {
+        return new Uint8Array((0,external_node_crypto_.hkdfSync)('sha256', this.#seed, '', `build-release-run ${purpose}`, 32));
+    }
+}
+/**
+ * Parses an unencrypted OpenSSH Ed25519 private key, as `ssh-keygen -t ed25519 -N ''` writes it.
+ * Every refusal names what the text is instead, so the user knows which key to fetch.
+ */
+function parseSigningKey(text) {
+    const trimmed = text.replace(/\r\n/g, '\n').trim();
+    if (!trimmed.startsWith(PRIVATE_KEY_BEGIN))
+        throw notAnOpenSshKey(trimmed);
+    const end = trimmed.indexOf(PRIVATE_KEY_END);
+    if (end === -1) {
+        throw signing_key_refusal({
+            problem: `the OpenSSH private key has no '${PRIVATE_KEY_END}' line`,
+            hint: 'paste the whole file',
+        });
+    }
+    const body = trimmed.slice(PRIVATE_KEY_BEGIN.length, end).replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) {
+        throw signing_key_refusal({ problem: 'the OpenSSH private key is not valid base64' });
+    }
+    try {
+        return readOpenSshKey(Buffer.from(body, 'base64'));
+    }
+    catch (error) {
+        if (error instanceof errors/* ConfigurationError */.j1)
+            throw error;
+        throw signing_key_refusal({ problem: 'the OpenSSH private key is damaged', got: error.message });
+    }
+}
+function notAnOpenSshKey(text) {
+    if (text === '')
+        return signing_key_refusal({ problem: 'is empty' });
+    const pem = /^-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(text)?.[1];
+    if (pem !== undefined) {
+        return signing_key_refusal({
+            expected: `an OpenSSH Ed25519 private key (${PRIVATE_KEY_BEGIN})`,
+            got: `a PEM "${pem}"`,
+            hint: MAKE_ONE,
+        });
+    }
+    const type = /^(\S{1,64}) AAAA/.exec(text)?.[1];
+    if (type !== undefined) {
+        return signing_key_refusal({
+            expected: 'the private key',
+            got: `a public key (${type})`,
+            hint: 'pass the file without .pub',
+        });
+    }
+    return signing_key_refusal({
+        expected: `an OpenSSH Ed25519 private key starting with ${PRIVATE_KEY_BEGIN}`,
+        hint: MAKE_ONE,
+    });
+}
+function readOpenSshKey(bytes) {
+    const reader = new Reader(bytes, 'the key');
+    if (Buffer.from(reader.raw(15)).toString('latin1') !== 'openssh-key-v1\0') {
+        throw new Error('bad magic');
+    }
+    const cipher = reader.text();
+    const kdf = reader.text();
+    reader.bytesField();
+    const count = reader.uint32();
+    if (count !== 1)
+        throw signing_key_refusal({ expected: 'one key in the file', got: `${count} keys` });
+    const publicBlob = new Reader(reader.bytesField(), 'the public key');
+    const type = publicBlob.text();
+    if (type !== ED25519) {
+        if (!/^[\x21-\x7e]{1,64}$/.test(type))
+            throw new Error('unreadable key type');
+        const name = keyTypeName(type);
+        throw signing_key_refusal({
+            expected: 'an Ed25519 key',
+            got: name !== undefined ? `an ${name} key` : `a key of type ${JSON.stringify(type)}`,
+            hint: 'make one with ssh-keygen -t ed25519',
+        });
+    }
+    if (cipher !== 'none' || kdf !== 'none') {
+        throw signing_key_refusal({
+            problem: 'the key is protected by a passphrase',
+            hint: 'a CI secret needs a key without one (ssh-keygen -p -N "" -f KEY removes it)',
+        });
+    }
+    const publicKey = publicBlob.bytesField();
+    const secret = new Reader(reader.bytesField(), 'the private section');
+    if (secret.uint32() !== secret.uint32())
+        throw new Error('check bytes differ');
+    if (secret.text() !== ED25519)
+        throw new Error('private key type differs from public key type');
+    const embeddedPublic = secret.bytesField();
+    const privateBytes = secret.bytesField();
+    const comment = secret.text();
+    if (publicKey.length !== 32 ||
+        privateBytes.length !== 64 ||
+        !Buffer.from(embeddedPublic).equals(Buffer.from(publicKey)) ||
+        !Buffer.from(privateBytes.subarray(32)).equals(Buffer.from(publicKey))) {
+        throw new Error('inconsistent Ed25519 key material');
+    }
+    return new SigningKey(privateBytes.subarray(0, 32), publicKey, comment);
+}
+
+;// CONCATENATED MODULE: ./shared/signature.ts
+
+
+
+
+
+
+/**
+ * SSHSIG signatures (OpenSSH's PROTOCOL.sshsig), Ed25519 only, written byte for byte as
+ * `ssh-keygen -Y sign` writes them, so any host can check a release with `ssh-keygen -Y verify`
+ * and without this project's code.
+ */
+const SIGNATURE_NAMESPACE = 'build-release-run';
+const MAGIC = 'SSHSIG';
+const HASH = 'sha512';
+const SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
+const SIGNATURE_END = '-----END SSH SIGNATURE-----';
+/** A refusal of the signature; the caller says which file it was, as the subject. */
+function signature_refusal(problem) {
+    return new errors/* ConfigurationError */.j1({ subject: 'the signature', ...problem });
+}
+function signedData(namespace, hash, messageHash) {
+    return Buffer.concat([
+        Buffer.from(MAGIC),
+        sshString(namespace),
+        sshString(''),
+        sshString(hash),
+        sshString(messageHash),
+    ]);
+}
+/** Signs `message` and returns the armored signature `ssh-keygen -Y sign` would write. */
+function signMessage(message, key, namespace = SIGNATURE_NAMESPACE) {
+    const messageHash = (0,external_node_crypto_.createHash)(HASH).update(message).digest();
+    const signature = key.sign(signedData(namespace, HASH, messageHash));
+    const publicBlob = Buffer.from(key.publicKey.split(' ')[1], 'base64');
+    const blob = Buffer.concat([
+        Buffer.from(MAGIC),
+        uint32(1),
+        sshString(publicBlob),
+        sshString(namespace),
+        sshString(''),
+        sshString(HASH),
+        sshString(Buffer.concat([sshString(ED25519), sshString(signature)])),
+    ]);
+    const lines = blob.toString('base64').match(/.{1,70}/g) ?? [];
+    return `${SIGNATURE_BEGIN}\n${lines.join('\n')}\n${SIGNATURE_END}\n`;
+}
+/**
+ * Checks an armored SSHSIG over `message` against allowed signers, as `ssh-keygen -Y verify`
+ * does (without certificates). Each refusal names why, so a failed deploy says whether the
+ * file was tampered with or the key is simply not trusted here. What the signature itself says
+ * (its namespace, its types) is untrusted and shown only as what was got.
+ */
+function verifyMessage(message, armoredSignature, allowedSigners, options = {}) {
+    const namespace = options.namespace ?? SIGNATURE_NAMESPACE;
+    const parsed = parseSignature(armoredSignature);
+    if (parsed.namespace !== namespace) {
+        throw signature_refusal({
+            problem: 'is made for another namespace',
+            expected: JSON.stringify(namespace),
+            got: (0,errors/* quoted */.TL)(parsed.namespace),
+        });
+    }
+    const messageHash = (0,external_node_crypto_.createHash)(parsed.hash).update(message).digest();
+    const signed = signedData(namespace, parsed.hash, messageHash);
+    if (!(0,external_node_crypto_.verify)(null, signed, ed25519PublicKeyObject(parsed.rawPublicKey), parsed.signature)) {
+        throw signature_refusal({
+            problem: 'does not match the signed bytes',
+            hint: 'the file or its signature was changed',
+        });
+    }
+    const publicKey = publicKeyLine(parsed.rawPublicKey);
+    return allowedSigner(publicKey, allowedSigners, namespace, options.now ?? new Date());
+}
+/** The allowed_signers line that lets `publicKey` sign for `namespace` at `now`. */
+function allowedSigner(publicKey, allowedSigners, namespace, now) {
+    const candidates = allowedSigners.filter((signer) => !signer.certAuthority && signer.publicKey === publicKey);
+    if (candidates.length === 0) {
+        const ca = allowedSigners.some((signer) => signer.certAuthority);
+        throw signature_refusal({
+            problem: 'is made by a key that is not in allowed-signers',
+            got: publicKey,
+            hint: ca ? 'cert-authority lines are ignored: certificates are not supported' : undefined,
+        });
+    }
+    const allows = (signer) => signer.namespaces === undefined || matchPatternList(namespace, signer.namespaces);
+    const allowed = candidates.find((signer) => allows(signer) &&
+        (signer.validAfter === undefined || now >= signer.validAfter) &&
+        (signer.validBefore === undefined || now <= signer.validBefore));
+    if (allowed)
+        return { principal: allowed.principals, publicKey };
+    const signer = candidates[0];
+    const why = !allows(signer)
+        ? `its namespaces="${signer.namespaces}" excludes ${JSON.stringify(namespace)}`
+        : signer.validAfter !== undefined && now < signer.validAfter
+            ? `it is not valid before ${signer.validAfter.toISOString()}`
+            : `it expired at ${signer.validBefore?.toISOString() ?? '?'}`;
+    throw signature_refusal({
+        problem: `is made by the key of allowed-signers line ${signer.line}, but ${why}`,
+    });
+}
+/** The armored SSHSIG, read and checked for form: Ed25519, version 1, a known hash. */
+function parseSignature(armored) {
+    let blob;
+    try {
+        blob = parseSignatureBlob(dearmor(armored));
+    }
+    catch (error) {
+        if (error instanceof errors/* ConfigurationError */.j1)
+            throw error;
+        throw signature_refusal({ problem: 'is a malformed SSHSIG blob', got: error.message });
+    }
+    if (blob.keyType !== ED25519) {
+        const name = keyTypeName(blob.keyType);
+        throw signature_refusal({
+            problem: 'is made with a key of another type',
+            expected: 'an Ed25519 key',
+            got: name !== undefined ? `an ${name} key` : (0,errors/* quoted */.TL)(blob.keyType),
+        });
+    }
+    if (blob.rawPublicKey.length !== 32) {
+        throw signature_refusal({ problem: 'holds a malformed Ed25519 public key' });
+    }
+    if (blob.signatureType !== ED25519 || blob.signature.length !== 64) {
+        throw signature_refusal({
+            problem: 'is a malformed SSHSIG blob',
+            expected: 'a 64-byte ssh-ed25519 signature',
+            got: `${(0,errors/* quoted */.TL)(blob.signatureType)} of ${blob.signature.length} bytes`,
+        });
+    }
+    if (blob.hash !== 'sha512' && blob.hash !== 'sha256') {
+        throw signature_refusal({ problem: 'uses an unsupported hash algorithm', got: (0,errors/* quoted */.TL)(blob.hash) });
+    }
+    return { ...blob, hash: blob.hash };
+}
+function dearmor(armored) {
+    const text = armored.replace(/\r\n/g, '\n').trim();
+    if (!text.startsWith(`${SIGNATURE_BEGIN}\n`)) {
+        throw signature_refusal({ expected: `armored text starting with ${SIGNATURE_BEGIN}` });
+    }
+    const end = text.indexOf(`\n${SIGNATURE_END}`);
+    if (end === -1)
+        throw signature_refusal({ problem: `is missing ${SIGNATURE_END}` });
+    const body = text.slice(SIGNATURE_BEGIN.length, end).replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
+        throw signature_refusal({ problem: 'is not valid base64' });
+    }
+    return Buffer.from(body, 'base64');
+}
+function parseSignatureBlob(blob) {
+    const reader = new Reader(blob, 'the signature');
+    if (Buffer.from(reader.raw(6)).toString('latin1') !== MAGIC)
+        throw new Error('bad magic');
+    const version = reader.uint32();
+    if (version !== 1) {
+        throw signature_refusal({
+            problem: 'has an unsupported SSHSIG version',
+            expected: '1',
+            got: `${version}`,
+        });
+    }
+    const publicBlob = reader.bytesField();
+    const namespace = reader.text();
+    reader.bytesField();
+    const hash = reader.text();
+    const wrapped = new Reader(reader.bytesField(), 'the signature field');
+    if (!reader.done)
+        throw new Error('trailing data');
+    const signatureType = wrapped.text();
+    const signature = wrapped.bytesField();
+    if (!wrapped.done)
+        throw new Error('trailing data in the signature field');
+    const publicReader = new Reader(publicBlob, 'the signing key');
+    const keyType = publicReader.text();
+    const rawPublicKey = keyType === ED25519 ? publicReader.bytesField() : new Uint8Array();
+    if (keyType === ED25519 && !publicReader.done) {
+        throw new Error('trailing data in the signing key');
+    }
+    return { keyType, rawPublicKey, namespace, hash, signatureType, signature };
+}
+
 // EXTERNAL MODULE: ./shared/stages/inputs/release.ts
 var release = __webpack_require__(91881);
 ;// CONCATENATED MODULE: ./shared/release/inputs.ts
@@ -4795,6 +4800,7 @@ async function checkInputs(inputs, context) {
         });
     }
     const signingKey = (0,errors/* forInput */.cp)('signing-key', () => parseSigningKey(inputs['signing-key']));
+    const signers = chainSigners(inputs['allowed-signers'], signingKey);
     const recipients = (0,errors/* forInput */.cp)('recipients', () => parseRecipients(inputs.recipients));
     const config = releasedConfig(inputs, context.log);
     if (inputs.schema !== undefined) {
@@ -4809,7 +4815,40 @@ async function checkInputs(inputs, context) {
         });
     }
     const prerelease = inputs.prerelease || (0,shared_names/* isPreviewEnvironment */.Kc)(inputs.environment);
-    return { app, sha, signingKey, recipients, config, prerelease };
+    return { app, sha, signingKey, chainSigners: signers, recipients, config, prerelease };
+}
+/**
+ * Who may have signed the release a new one chains to: the keys of `allowed-signers` when it is
+ * given (a signing key rotated, the releases of the old one still trusted), else only the key
+ * this step signs with. Given, it must trust that key too: the next release would otherwise
+ * refuse to chain to this one, and run refuse to deploy it.
+ */
+function chainSigners(text, key) {
+    if (text === undefined)
+        return [keySigner(key.publicKey)];
+    const signers = (0,errors/* forInput */.cp)('allowed-signers', () => parseAllowedSigners(text));
+    if (signers.length === 0) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'allowed-signers',
+            expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
+        });
+    }
+    const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
+    try {
+        verifyMessage(probe, signMessage(probe, key), signers);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        throw new errors/* ConfigurationError */.j1({
+            input: 'allowed-signers',
+            subject: 'a release signed with signing-key',
+            problem: error.problem.problem,
+            got: error.problem.got,
+            hint: `the next release would not chain to the one this step makes, and run would refuse to deploy it; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${key.publicKey}"`,
+        }, { cause: error });
+    }
+    return signers;
 }
 /** The `schema` input: the schema itself as JSON, or a path in the workspace. */
 async function readSchema(input, workspace) {
@@ -5941,6 +5980,7 @@ async function withSubject(entry, work) {
 
 
 
+
 /** Releases of the environment searched for an earlier release of the same commit, newest first. */
 const RELEASES_SEARCHED = 10;
 const locate_exists = (file) => (0,promises_.access)(file).then(() => true, () => false);
@@ -5965,11 +6005,6 @@ function cacheRestorer(options) {
         return undefined;
     };
 }
-/** This job's own key, as the one signer an earlier release must carry to lend its bundle. */
-function ownSigner(key) {
-    const [keyType = ''] = key.publicKey.split(' ');
-    return { principals: '*', certAuthority: false, keyType, publicKey: key.publicKey, line: 0 };
-}
 /**
  * The bundle of an earlier release of the same commit in this environment, once artifacts have
  * expired and the cache is gone: release.json signed by this job's key, naming this app and
@@ -5986,7 +6021,9 @@ function releaseSearcher(options) {
                 continue;
             let release;
             try {
-                release = await verifyManifest(github, scope, entry, [ownSigner(options.signingKey)]);
+                release = await verifyManifest(github, scope, entry, [
+                    keySigner(options.signingKey.publicKey),
+                ]);
             }
             catch (error) {
                 if (!(error instanceof errors/* ConfigurationError */.j1))
@@ -6203,17 +6240,30 @@ function releaseNotes(input) {
 
 
 
-/** release.json of the release a new one chains to, with its exact bytes. */
-async function readPrevious(github, scope, entry) {
-    const asset = entry.assets.find((candidate) => candidate.name === MANIFEST_ASSET);
-    if (!asset) {
-        throw new errors/* ConfigurationError */.j1({
-            subject: `release ${entry.tag}`,
-            problem: `has no ${MANIFEST_ASSET}: it was not made by build-release-run, so the ledger cannot chain to it`,
-        });
+
+/**
+ * release.json of the release a new one chains to, with its exact bytes, checked as run checks
+ * what it deploys: signed by one of `signers` (checkInputs' chainSigners) and naming the tag it
+ * is under. The chain is checked, not only written: a release that fails is never chained to.
+ */
+async function readPrevious(github, scope, entry, signers) {
+    try {
+        return await verifyManifest(github, scope, entry, signers);
     }
-    const bytes = await downloadAsset(github, { owner: scope.owner, repo: scope.repo }, asset.id);
-    return { manifest: parseManifest(bytes, `${entry.tag} ${MANIFEST_ASSET}`), bytes };
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        const { hint, problem } = error.problem;
+        const untrusted = problem?.includes('not in allowed-signers') === true;
+        const chain = [
+            hint,
+            'the new release would chain to it, so none was made',
+            untrusted
+                ? 'if signing-key was rotated, give the keys that signed earlier releases in allowed-signers'
+                : undefined,
+        ];
+        throw new errors/* ConfigurationError */.j1({ ...error.problem, hint: chain.filter((part) => part !== undefined).join('; ') }, { cause: error });
+    }
 }
 async function makeManifest(options, previous) {
     const { checked, context, reservation, found } = options;
@@ -6247,7 +6297,10 @@ async function makeManifest(options, previous) {
 async function signedRelease(options) {
     const { github, scope, reservation, checked } = options;
     options.step(`reading ${options.previous?.tag ?? 'the previous release'}`);
-    const previous = options.previous && (await readPrevious(github, scope, options.previous));
+    const previous = options.previous && (await readPrevious(github, scope, options.previous, checked.chainSigners));
+    if (previous) {
+        options.context.log.info(`Chains to ${previous.entry.tag}: ${MANIFEST_ASSET} signed by ${previous.signer.principal}`);
+    }
     const manifest = await makeManifest(options, previous);
     const bytes = serializeManifest(manifest);
     const digest = digestOf(bytes);
@@ -11370,7 +11423,6 @@ function deploymentRequest(setup, release) {
 
 
 
-
 async function ship(inputs, context) {
     const checked = await checkShip(inputs, context);
     context.log.info('Build');
@@ -11410,29 +11462,10 @@ async function checkShip(inputs, context) {
         release: await checkRelease(releaseInputsOf(inputs, undefined), context),
         run: checkRun(runInputsOf(inputs), context, { path: 'deploy-path' }),
     };
-    trustsSigningKey(checked.release, checked.run.allowedSigners);
     await decryptsSecrets(checked.release, checked.run.identities);
     const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
     await checkToken(github, { owner: context.owner, repo: context.repo });
     return checked;
-}
-/** run deploys only what `allowed-signers` trusts: the release this step signs must be. */
-function trustsSigningKey(release, allowedSigners) {
-    const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
-    try {
-        verifyMessage(probe, signMessage(probe, release.signingKey), allowedSigners);
-    }
-    catch (error) {
-        if (!(error instanceof errors/* ConfigurationError */.j1))
-            throw error;
-        throw new errors/* ConfigurationError */.j1({
-            input: 'allowed-signers',
-            subject: 'a release signed with signing-key',
-            problem: error.problem.problem,
-            got: error.problem.got,
-            hint: `run would refuse the release this step makes; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${release.signingKey.publicKey}"`,
-        }, { cause: error });
-    }
 }
 /** The release's secrets are encrypted to `recipients`; run decrypts them with `identity`. */
 async function decryptsSecrets(release, identities) {

@@ -13,7 +13,7 @@ import {
   uint32,
 } from './ssh-wire.js';
 
-export { parseAllowedSigners, type AllowedSigner } from './allowed-signers.js';
+export { keySigner, parseAllowedSigners, type AllowedSigner } from './allowed-signers.js';
 export { parseSigningKey, SigningKey } from './signing-key.js';
 
 /**

@@ -1926,7 +1926,7 @@ function keyTypeName(type) {
     return Object.hasOwn(KEY_TYPE_NAMES, type) ? KEY_TYPE_NAMES[type] : undefined;
 }
 /** Reads SSH wire fields; a short read is a plain Error the caller words for its user. */
-class ssh_wire_Reader {
+class Reader {
     bytes;
     what;
     offset = 0;
@@ -1984,6 +1984,11 @@ function ed25519PublicKeyObject(publicKey) {
 ;// CONCATENATED MODULE: ./shared/allowed-signers.ts
 
 
+/** The one line that trusts `publicKey` (`ssh-ed25519 AAAA…`) for any principal and namespace. */
+function keySigner(publicKey) {
+    const [keyType = ''] = publicKey.split(' ');
+    return { principals: '*', certAuthority: false, keyType, publicKey, line: 0 };
+}
 /** Key types a line may name; ssh-keygen reads the first word as a key when it is one of them. */
 const KNOWN_KEY_TYPE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)(-cert-v01@openssh\.com)?$/;
 /**
@@ -2000,7 +2005,7 @@ function parseAllowedSigners(text) {
             continue;
         const number = index + 1;
         const fail = (problem) => {
-            throw new ConfigurationError({
+            throw new errors/* ConfigurationError */.j1({
                 input: 'allowed-signers',
                 subject: `line ${number}`,
                 ...problem,
@@ -2037,7 +2042,7 @@ function parseAllowedSigners(text) {
         if (keyType === undefined || keyType === '')
             return fail({ problem: 'the key is missing' });
         if (!KNOWN_KEY_TYPE.test(keyType)) {
-            return fail({ problem: 'has an unknown key type', got: quoted(keyType) });
+            return fail({ problem: 'has an unknown key type', got: (0,errors/* quoted */.TL)(keyType) });
         }
         if (keyData === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyData)) {
             return fail({ problem: `the ${keyType} key has no base64 key data` });
@@ -2123,12 +2128,12 @@ function parseSignerOptions(text, fail) {
                 result.validBefore = parseSignerTime(needsValue(), name, fail);
                 break;
             default:
-                fail({ problem: 'has an unknown option', got: quoted(name || rest) });
+                fail({ problem: 'has an unknown option', got: (0,errors/* quoted */.TL)(name || rest) });
         }
         if (rest === '')
             break;
         if (!rest.startsWith(',')) {
-            fail({ problem: `unexpected text after option ${name}`, got: quoted(rest) });
+            fail({ problem: `unexpected text after option ${name}`, got: (0,errors/* quoted */.TL)(rest) });
         }
         rest = rest.slice(1);
         if (rest === '')
@@ -2146,7 +2151,7 @@ function parseSignerTime(text, option, fail) {
         return fail({
             problem: `invalid "${option}" time`,
             expected: 'YYYYMMDD[HHMM[SS]][Z]',
-            got: quoted(text),
+            got: (0,errors/* quoted */.TL)(text),
         });
     }
     const [, y, mo, d, h = '0', mi = '0', s = '0', utc] = match;
@@ -2173,7 +2178,7 @@ function parseSignerTime(text, option, fail) {
             date.getSeconds(),
         ];
     if (check.some((value, i) => value !== parts[i])) {
-        fail({ problem: `invalid "${option}" time: no such date`, got: quoted(text) });
+        fail({ problem: `invalid "${option}" time: no such date`, got: (0,errors/* quoted */.TL)(text) });
     }
     return date;
 }
@@ -2281,7 +2286,7 @@ function notAnOpenSshKey(text) {
     });
 }
 function readOpenSshKey(bytes) {
-    const reader = new ssh_wire_Reader(bytes, 'the key');
+    const reader = new Reader(bytes, 'the key');
     if (Buffer.from(reader.raw(15)).toString('latin1') !== 'openssh-key-v1\0') {
         throw new Error('bad magic');
     }
@@ -2291,7 +2296,7 @@ function readOpenSshKey(bytes) {
     const count = reader.uint32();
     if (count !== 1)
         throw signing_key_refusal({ expected: 'one key in the file', got: `${count} keys` });
-    const publicBlob = new ssh_wire_Reader(reader.bytesField(), 'the public key');
+    const publicBlob = new Reader(reader.bytesField(), 'the public key');
     const type = publicBlob.text();
     if (type !== ED25519) {
         if (!/^[\x21-\x7e]{1,64}$/.test(type))
@@ -2310,7 +2315,7 @@ function readOpenSshKey(bytes) {
         });
     }
     const publicKey = publicBlob.bytesField();
-    const secret = new ssh_wire_Reader(reader.bytesField(), 'the private section');
+    const secret = new Reader(reader.bytesField(), 'the private section');
     if (secret.uint32() !== secret.uint32())
         throw new Error('check bytes differ');
     if (secret.text() !== ED25519)
@@ -2477,7 +2482,7 @@ function dearmor(armored) {
     return Buffer.from(body, 'base64');
 }
 function parseSignatureBlob(blob) {
-    const reader = new ssh_wire_Reader(blob, 'the signature');
+    const reader = new Reader(blob, 'the signature');
     if (Buffer.from(reader.raw(6)).toString('latin1') !== MAGIC)
         throw new Error('bad magic');
     const version = reader.uint32();
@@ -2492,14 +2497,14 @@ function parseSignatureBlob(blob) {
     const namespace = reader.text();
     reader.bytesField();
     const hash = reader.text();
-    const wrapped = new ssh_wire_Reader(reader.bytesField(), 'the signature field');
+    const wrapped = new Reader(reader.bytesField(), 'the signature field');
     if (!reader.done)
         throw new Error('trailing data');
     const signatureType = wrapped.text();
     const signature = wrapped.bytesField();
     if (!wrapped.done)
         throw new Error('trailing data in the signature field');
-    const publicReader = new ssh_wire_Reader(publicBlob, 'the signing key');
+    const publicReader = new Reader(publicBlob, 'the signing key');
     const keyType = publicReader.text();
     const rawPublicKey = keyType === ED25519 ? publicReader.bytesField() : new Uint8Array();
     if (keyType === ED25519 && !publicReader.done) {
@@ -2585,6 +2590,7 @@ async function checkInputs(inputs, context) {
         });
     }
     const signingKey = (0,errors/* forInput */.cp)('signing-key', () => parseSigningKey(inputs['signing-key']));
+    const signers = chainSigners(inputs['allowed-signers'], signingKey);
     const recipients = (0,errors/* forInput */.cp)('recipients', () => parseRecipients(inputs.recipients));
     const config = releasedConfig(inputs, context.log);
     if (inputs.schema !== undefined) {
@@ -2599,7 +2605,40 @@ async function checkInputs(inputs, context) {
         });
     }
     const prerelease = inputs.prerelease || (0,names/* isPreviewEnvironment */.Kc)(inputs.environment);
-    return { app, sha, signingKey, recipients, config, prerelease };
+    return { app, sha, signingKey, chainSigners: signers, recipients, config, prerelease };
+}
+/**
+ * Who may have signed the release a new one chains to: the keys of `allowed-signers` when it is
+ * given (a signing key rotated, the releases of the old one still trusted), else only the key
+ * this step signs with. Given, it must trust that key too: the next release would otherwise
+ * refuse to chain to this one, and run refuse to deploy it.
+ */
+function chainSigners(text, key) {
+    if (text === undefined)
+        return [keySigner(key.publicKey)];
+    const signers = (0,errors/* forInput */.cp)('allowed-signers', () => parseAllowedSigners(text));
+    if (signers.length === 0) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'allowed-signers',
+            expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
+        });
+    }
+    const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
+    try {
+        verifyMessage(probe, signMessage(probe, key), signers);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        throw new errors/* ConfigurationError */.j1({
+            input: 'allowed-signers',
+            subject: 'a release signed with signing-key',
+            problem: error.problem.problem,
+            got: error.problem.got,
+            hint: `the next release would not chain to the one this step makes, and run would refuse to deploy it; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${key.publicKey}"`,
+        }, { cause: error });
+    }
+    return signers;
 }
 /** The `schema` input: the schema itself as JSON, or a path in the workspace. */
 async function readSchema(input, workspace) {
@@ -5624,6 +5663,7 @@ async function withSubject(entry, work) {
 
 
 
+
 /** Releases of the environment searched for an earlier release of the same commit, newest first. */
 const RELEASES_SEARCHED = 10;
 const locate_exists = (file) => (0,promises_.access)(file).then(() => true, () => false);
@@ -5648,11 +5688,6 @@ function cacheRestorer(options) {
         return undefined;
     };
 }
-/** This job's own key, as the one signer an earlier release must carry to lend its bundle. */
-function ownSigner(key) {
-    const [keyType = ''] = key.publicKey.split(' ');
-    return { principals: '*', certAuthority: false, keyType, publicKey: key.publicKey, line: 0 };
-}
 /**
  * The bundle of an earlier release of the same commit in this environment, once artifacts have
  * expired and the cache is gone: release.json signed by this job's key, naming this app and
@@ -5669,7 +5704,9 @@ function releaseSearcher(options) {
                 continue;
             let release;
             try {
-                release = await verifyManifest(github, scope, entry, [ownSigner(options.signingKey)]);
+                release = await verifyManifest(github, scope, entry, [
+                    keySigner(options.signingKey.publicKey),
+                ]);
             }
             catch (error) {
                 if (!(error instanceof errors/* ConfigurationError */.j1))
@@ -5888,17 +5925,30 @@ function releaseNotes(input) {
 
 
 
-/** release.json of the release a new one chains to, with its exact bytes. */
-async function readPrevious(github, scope, entry) {
-    const asset = entry.assets.find((candidate) => candidate.name === manifest_MANIFEST_ASSET);
-    if (!asset) {
-        throw new errors/* ConfigurationError */.j1({
-            subject: `release ${entry.tag}`,
-            problem: `has no ${manifest_MANIFEST_ASSET}: it was not made by build-release-run, so the ledger cannot chain to it`,
-        });
+
+/**
+ * release.json of the release a new one chains to, with its exact bytes, checked as run checks
+ * what it deploys: signed by one of `signers` (checkInputs' chainSigners) and naming the tag it
+ * is under. The chain is checked, not only written: a release that fails is never chained to.
+ */
+async function readPrevious(github, scope, entry, signers) {
+    try {
+        return await verifyManifest(github, scope, entry, signers);
     }
-    const bytes = await downloadAsset(github, { owner: scope.owner, repo: scope.repo }, asset.id);
-    return { manifest: parseManifest(bytes, `${entry.tag} ${manifest_MANIFEST_ASSET}`), bytes };
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        const { hint, problem } = error.problem;
+        const untrusted = problem?.includes('not in allowed-signers') === true;
+        const chain = [
+            hint,
+            'the new release would chain to it, so none was made',
+            untrusted
+                ? 'if signing-key was rotated, give the keys that signed earlier releases in allowed-signers'
+                : undefined,
+        ];
+        throw new errors/* ConfigurationError */.j1({ ...error.problem, hint: chain.filter((part) => part !== undefined).join('; ') }, { cause: error });
+    }
 }
 async function makeManifest(options, previous) {
     const { checked, context, reservation, found } = options;
@@ -5932,7 +5982,10 @@ async function makeManifest(options, previous) {
 async function signedRelease(options) {
     const { github, scope, reservation, checked } = options;
     options.step(`reading ${options.previous?.tag ?? 'the previous release'}`);
-    const previous = options.previous && (await readPrevious(github, scope, options.previous));
+    const previous = options.previous && (await readPrevious(github, scope, options.previous, checked.chainSigners));
+    if (previous) {
+        options.context.log.info(`Chains to ${previous.entry.tag}: ${manifest_MANIFEST_ASSET} signed by ${previous.signer.principal}`);
+    }
     const manifest = await makeManifest(options, previous);
     const bytes = serializeManifest(manifest);
     const digest = digestOf(bytes);

@@ -6743,6 +6743,11 @@ function ed25519PublicKeyObject(publicKey) {
 ;// CONCATENATED MODULE: ./shared/allowed-signers.ts
 
 
+/** The one line that trusts `publicKey` (`ssh-ed25519 AAAA…`) for any principal and namespace. */
+function keySigner(publicKey) {
+    const [keyType = ''] = publicKey.split(' ');
+    return { principals: '*', certAuthority: false, keyType, publicKey, line: 0 };
+}
 /** Key types a line may name; ssh-keygen reads the first word as a key when it is one of them. */
 const KNOWN_KEY_TYPE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)(-cert-v01@openssh\.com)?$/;
 /**

@@ -6,7 +6,15 @@ import { ConfigurationError, forInput } from '../errors.js';
 import type { Log } from '../log.js';
 import { COMMIT_SHA, isPreviewEnvironment, resolveApp } from '../names.js';
 import { maskSecret, parseRecipients } from '../secrets.js';
-import { parseSigningKey, type SigningKey } from '../signature.js';
+import {
+  keySigner,
+  parseAllowedSigners,
+  parseSigningKey,
+  signMessage,
+  verifyMessage,
+  type AllowedSigner,
+  type SigningKey,
+} from '../signature.js';
 import type { ReleaseInputs } from '../stages/inputs/release.js';
 
 // The schema lives apart, light, so that the entry parses the inputs before it loads the stage.
@@ -16,6 +24,8 @@ export interface CheckedInputs {
   app: string;
   sha: string;
   signingKey: SigningKey;
+  /** Who may have signed the release a new one chains to (chainSigners). */
+  chainSigners: AllowedSigner[];
   recipients: string[];
   config: MergedConfig;
   prerelease: boolean;
@@ -88,6 +98,7 @@ export async function checkInputs(
     });
   }
   const signingKey = forInput('signing-key', () => parseSigningKey(inputs['signing-key']));
+  const signers = chainSigners(inputs['allowed-signers'], signingKey);
   const recipients = forInput('recipients', () => parseRecipients(inputs.recipients));
   const config = releasedConfig(inputs, context.log);
   if (inputs.schema !== undefined) {
@@ -105,7 +116,41 @@ export async function checkInputs(
     });
   }
   const prerelease = inputs.prerelease || isPreviewEnvironment(inputs.environment);
-  return { app, sha, signingKey, recipients, config, prerelease };
+  return { app, sha, signingKey, chainSigners: signers, recipients, config, prerelease };
+}
+
+/**
+ * Who may have signed the release a new one chains to: the keys of `allowed-signers` when it is
+ * given (a signing key rotated, the releases of the old one still trusted), else only the key
+ * this step signs with. Given, it must trust that key too: the next release would otherwise
+ * refuse to chain to this one, and run refuse to deploy it.
+ */
+function chainSigners(text: string | undefined, key: SigningKey): AllowedSigner[] {
+  if (text === undefined) return [keySigner(key.publicKey)];
+  const signers = forInput('allowed-signers', () => parseAllowedSigners(text));
+  if (signers.length === 0) {
+    throw new ConfigurationError({
+      input: 'allowed-signers',
+      expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
+    });
+  }
+  const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
+  try {
+    verifyMessage(probe, signMessage(probe, key), signers);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    throw new ConfigurationError(
+      {
+        input: 'allowed-signers',
+        subject: 'a release signed with signing-key',
+        problem: error.problem.problem,
+        got: error.problem.got,
+        hint: `the next release would not chain to the one this step makes, and run would refuse to deploy it; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${key.publicKey}"`,
+      },
+      { cause: error },
+    );
+  }
+  return signers;
 }
 
 /** The `schema` input: the schema itself as JSON, or a path in the workspace. */

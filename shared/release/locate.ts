@@ -14,7 +14,7 @@ import type { ActionContext } from '../context.js';
 import { ConfigurationError, formatError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import { readRelease, type LedgerIndex, type LedgerScope } from '../ledger.js';
-import type { AllowedSigner, SigningKey } from '../signature.js';
+import { keySigner, type SigningKey } from '../signature.js';
 import { verifyBundle, verifyManifest, type VerifiedManifest } from '../verify.js';
 
 /** Where release-action looks for the build of a commit, in the order it looks. */
@@ -61,12 +61,6 @@ function cacheRestorer(options: LocateOptions) {
   };
 }
 
-/** This job's own key, as the one signer an earlier release must carry to lend its bundle. */
-function ownSigner(key: SigningKey): AllowedSigner {
-  const [keyType = ''] = key.publicKey.split(' ');
-  return { principals: '*', certAuthority: false, keyType, publicKey: key.publicKey, line: 0 };
-}
-
 /**
  * The bundle of an earlier release of the same commit in this environment, once artifacts have
  * expired and the cache is gone: release.json signed by this job's key, naming this app and
@@ -82,7 +76,9 @@ function releaseSearcher(options: LocateOptions) {
       if (!entry?.body.includes(sha)) continue;
       let release: VerifiedManifest;
       try {
-        release = await verifyManifest(github, scope, entry, [ownSigner(options.signingKey)]);
+        release = await verifyManifest(github, scope, entry, [
+          keySigner(options.signingKey.publicKey),
+        ]);
       } catch (error) {
         if (!(error instanceof ConfigurationError)) throw error;
         options.context.log.info(`Passed over the bundle of ${entry.tag}: ${formatError(error)}`);

@@ -5,7 +5,6 @@ import { ConfigurationError } from '../errors.js';
 import type { GitHub } from '../github.js';
 import {
   createDraft,
-  downloadAsset,
   publishDraft,
   putAsset,
   tagOf,
@@ -19,7 +18,6 @@ import {
   chainTo,
   digestOf,
   MANIFEST_ASSET,
-  parseManifest,
   serializeManifest,
   SIGNATURE_ASSET,
   type Manifest,
@@ -27,7 +25,8 @@ import {
   changeSummary,
 } from '../manifest.js';
 import { encryptSecrets, secretFingerprints } from '../secrets.js';
-import { signMessage } from '../signature.js';
+import { signMessage, type AllowedSigner } from '../signature.js';
+import { verifyManifest, type VerifiedManifest } from '../verify.js';
 import type { CheckedInputs } from './inputs.js';
 import { releaseNotes } from './notes.js';
 
@@ -57,21 +56,35 @@ export interface PublishOptions {
   step: (name: string) => void;
 }
 
-/** release.json of the release a new one chains to, with its exact bytes. */
+/**
+ * release.json of the release a new one chains to, with its exact bytes, checked as run checks
+ * what it deploys: signed by one of `signers` (checkInputs' chainSigners) and naming the tag it
+ * is under. The chain is checked, not only written: a release that fails is never chained to.
+ */
 export async function readPrevious(
   github: GitHub,
   scope: LedgerScope,
   entry: LedgerEntry,
-): Promise<StoredManifest> {
-  const asset = entry.assets.find((candidate) => candidate.name === MANIFEST_ASSET);
-  if (!asset) {
-    throw new ConfigurationError({
-      subject: `release ${entry.tag}`,
-      problem: `has no ${MANIFEST_ASSET}: it was not made by build-release-run, so the ledger cannot chain to it`,
-    });
+  signers: readonly AllowedSigner[],
+): Promise<VerifiedManifest> {
+  try {
+    return await verifyManifest(github, scope, entry, signers);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    const { hint, problem } = error.problem;
+    const untrusted = problem?.includes('not in allowed-signers') === true;
+    const chain = [
+      hint,
+      'the new release would chain to it, so none was made',
+      untrusted
+        ? 'if signing-key was rotated, give the keys that signed earlier releases in allowed-signers'
+        : undefined,
+    ];
+    throw new ConfigurationError(
+      { ...error.problem, hint: chain.filter((part) => part !== undefined).join('; ') },
+      { cause: error },
+    );
   }
-  const bytes = await downloadAsset(github, { owner: scope.owner, repo: scope.repo }, asset.id);
-  return { manifest: parseManifest(bytes, `${entry.tag} ${MANIFEST_ASSET}`), bytes };
 }
 
 async function makeManifest(
@@ -111,7 +124,13 @@ async function makeManifest(
 async function signedRelease(options: PublishOptions) {
   const { github, scope, reservation, checked } = options;
   options.step(`reading ${options.previous?.tag ?? 'the previous release'}`);
-  const previous = options.previous && (await readPrevious(github, scope, options.previous));
+  const previous =
+    options.previous && (await readPrevious(github, scope, options.previous, checked.chainSigners));
+  if (previous) {
+    options.context.log.info(
+      `Chains to ${previous.entry.tag}: ${MANIFEST_ASSET} signed by ${previous.signer.principal}`,
+    );
+  }
   const manifest = await makeManifest(options, previous);
   const bytes = serializeManifest(manifest);
   const digest = digestOf(bytes);

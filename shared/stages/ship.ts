@@ -3,7 +3,6 @@ import { ConfigurationError } from '../errors.js';
 import { checkToken, gitHubClient } from '../github.js';
 import type { CheckedInputs as CheckedRelease, ReleaseInputs } from '../release/inputs.js';
 import { recipientsOf } from '../secrets.js';
-import { signMessage, verifyMessage, type AllowedSigner } from '../signature.js';
 import { build, checkBuild, type BuildOutputs, type BuildPlan } from './build.js';
 import type { RunInputs } from './inputs/run.js';
 import type { ShipInputs } from './inputs/ship.js';
@@ -70,31 +69,10 @@ async function checkShip(inputs: ShipInputs, context: ActionContext): Promise<Ch
     release: await checkRelease(releaseInputsOf(inputs, undefined), context),
     run: checkRun(runInputsOf(inputs), context, { path: 'deploy-path' }),
   };
-  trustsSigningKey(checked.release, checked.run.allowedSigners);
   await decryptsSecrets(checked.release, checked.run.identities);
   const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
   await checkToken(github, { owner: context.owner, repo: context.repo });
   return checked;
-}
-
-/** run deploys only what `allowed-signers` trusts: the release this step signs must be. */
-function trustsSigningKey(release: CheckedRelease, allowedSigners: readonly AllowedSigner[]) {
-  const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
-  try {
-    verifyMessage(probe, signMessage(probe, release.signingKey), allowedSigners);
-  } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
-    throw new ConfigurationError(
-      {
-        input: 'allowed-signers',
-        subject: 'a release signed with signing-key',
-        problem: error.problem.problem,
-        got: error.problem.got,
-        hint: `run would refuse the release this step makes; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${release.signingKey.publicKey}"`,
-      },
-      { cause: error },
-    );
-  }
 }
 
 /** The release's secrets are encrypted to `recipients`; run decrypts them with `identity`. */

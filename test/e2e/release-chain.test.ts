@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useGitHub } from '../emulator/vitest.js';
+import { sshKey } from '../helpers/keys.js';
+import { appTree, makeKeys, pack, publishRelease, withVar } from '../helpers/releases.js';
 import {
   SHA_B,
   appWorkspace,
@@ -151,6 +153,107 @@ describe.concurrent('release-action ledger', () => {
       ['hotfix-1', 'v1'],
       ['v2', 'v1'],
     ]);
+  });
+
+  it('checks the signature of the release it chains to: after a key rotation, allowed-signers names the old key', async () => {
+    const repo = await newRepo(emulator());
+    const run = runId();
+    await build(repo, { runId: run });
+    expect((await release(repo, { runId: run, inputs: keys.inputs() })).errors).toEqual([]);
+    const rotated = await sshKey('ed25519', 'rotated@example.com');
+    const line = (key: { principal: string; publicKey: string }) =>
+      `${key.principal} namespaces="build-release-run" ${key.publicKey}\n`;
+    const before = emulator().state.repository(repo.name);
+
+    // signing-key alone: v1, signed by the old key, is not chained to.
+    const alone = await release(repo, {
+      runId: run,
+      inputs: { ...keys.inputs(), 'signing-key': rotated.privateKey },
+    });
+    expect(alone.code).toBe(1);
+    expect(alone.errors).toEqual([
+      expect.stringMatching(
+        /^release shop\/production\/v1 is not trusted: release\.json\.sig: is made by a key that is not in allowed-signers; got ssh-ed25519 \S+; the new release would chain to it, so none was made; if signing-key was rotated, give the keys that signed earlier releases in allowed-signers$/,
+      ),
+    ]);
+    // allowed-signers that would not trust the release this step makes: refused before any write.
+    const untrusting = await release(repo, {
+      runId: run,
+      inputs: {
+        ...keys.inputs(),
+        'signing-key': rotated.privateKey,
+        'allowed-signers': line(keys.signer),
+      },
+    });
+    expect(untrusting.errors).toEqual([
+      expect.stringMatching(
+        /^Input 'allowed-signers': a release signed with signing-key: is made by a key that is not in allowed-signers; got ssh-ed25519 \S+; the next release would not chain to the one this step makes/,
+      ),
+    ]);
+    const after = emulator().state.repository(repo.name);
+    expect(after.releases).toEqual(before.releases);
+    expect(after.tags).toEqual(before.tags);
+
+    const v2 = await release(repo, {
+      runId: run,
+      inputs: {
+        ...keys.inputs(),
+        'signing-key': rotated.privateKey,
+        'allowed-signers': line(keys.signer) + line(rotated),
+      },
+    });
+    expect(v2.errors).toEqual([]);
+    expect(v2.outputs).toMatchObject({ 'release-id': 'v2', 'previous-release-id': 'v1' });
+    expect(v2.log).toContain(
+      `Chains to shop/production/v1: release.json signed by ${keys.signer.principal}`,
+    );
+    // The next one, with the new key alone, chains to v2 as before.
+    const v3 = await release(repo, {
+      runId: run,
+      inputs: { ...keys.inputs(), 'signing-key': rotated.privateKey },
+    });
+    expect(v3.errors).toEqual([]);
+    expect(v3.outputs['previous-release-id']).toBe('v2');
+  });
+
+  it('never chains to a release whose release.json is not what was signed', async () => {
+    const repo = await newRepo(emulator());
+    const run = runId();
+    await build(repo, { runId: run });
+    const forger = await makeKeys();
+    await publishRelease(emulator(), {
+      repository: repo.name,
+      app: 'shop',
+      environment: 'production',
+      id: 'v1',
+      sha: SHA_B,
+      bundle: await pack(await appTree(), 'shop', SHA_B),
+      keys: forger,
+      tamper: { manifest: (bytes) => withVar(bytes, 'PORT', '1') },
+    });
+    const before = emulator().state.repository(repo.name);
+    const refused = await release(repo, {
+      runId: run,
+      inputs: { ...keys.inputs(), 'allowed-signers': forger.allowedSigners },
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.errors).toEqual([
+      expect.stringMatching(/^Input 'allowed-signers': a release signed with signing-key: /),
+    ]);
+    const trusting = await release(repo, {
+      runId: run,
+      inputs: {
+        ...keys.inputs(),
+        'allowed-signers': `${forger.allowedSigners}${keys.signer.principal} ${keys.signer.publicKey}\n`,
+      },
+    });
+    expect(trusting.code).toBe(1);
+    expect(trusting.errors).toEqual([
+      'release shop/production/v1 is not trusted: release.json.sig: does not match the signed bytes; the file or its signature was changed; the new release would chain to it, so none was made',
+    ]);
+    const after = emulator().state.repository(repo.name);
+    expect(after.releases).toEqual(before.releases);
+    expect(after.tags).toEqual(before.tags);
   });
 
   it('marks preview releases as prereleases and leaves "latest" alone unless make-latest', async () => {

@@ -105,7 +105,7 @@ const cases: [string, () => Promise<Inputs> | Inputs, RegExp][] = [
   [
     'allowed-signers that do not trust signing-key',
     () => ({ 'allowed-signers': `${stranger.principal} ${stranger.publicKey}\n` }),
-    /^Input 'allowed-signers': a release signed with signing-key: is made by a key that is not in allowed-signers; got ssh-ed25519 \S+; run would refuse the release this step makes/,
+    /^Input 'allowed-signers': a release signed with signing-key: is made by a key that is not in allowed-signers; got ssh-ed25519 \S+; the next release would not chain to the one this step makes, and run would refuse to deploy it/,
   ],
   [
     'an identity that is not one',

@@ -23,6 +23,7 @@ export const releaseInputs = z.object({
     .transform((value) => splitLines(value)),
   schema: z.string().optional(),
   'signing-key': z.string({ error: 'an OpenSSH Ed25519 private key is required' }),
+  'allowed-signers': z.string().optional(),
   recipients: z
     .string()
     .optional()

@@ -34,14 +34,13 @@ describe('the young generation', () => {
     expect(youngGenerationMiB([MODULE])).toBeLessThanOrEqual(4);
   });
 
-  it.each([
-    'release-action/src/index.ts',
-    'run-action/src/index.ts',
-    'src/index.ts',
-  ])('is kept small by %s before anything else is imported', (entry) => {
-    const first = readFileSync(join(ROOT, entry), 'utf8').match(/^import .*$/m)?.[0];
-    expect(first).toMatch(/^import '(\.\.\/)+shared\/young-generation\.js';$/);
-  });
+  it.each(['release-action/src/index.ts', 'run-action/src/index.ts', 'src/index.ts'])(
+    'is kept small by %s before anything else is imported',
+    (entry) => {
+      const first = readFileSync(join(ROOT, entry), 'utf8').match(/^import .*$/m)?.[0];
+      expect(first).toMatch(/^import '(\.\.\/)+shared\/young-generation\.js';$/);
+    },
+  );
 
   it('is kept small by brr before its commands load', () => {
     const source = readFileSync(join(ROOT, 'cli', 'src', 'index.ts'), 'utf8');
