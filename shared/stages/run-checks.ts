@@ -80,6 +80,14 @@ function checkDestroy(inputs: Omit<RunInputs, 'release-id'>): void {
     if (confirm === undefined) return;
     throw new ConfigurationError({ input: 'destroy-confirm', problem: 'set, but destroy is not' });
   }
+  // A dry run changes nothing; a teardown has no dry run, so the two are never taken together.
+  if (inputs['dry-run']) {
+    throw new ConfigurationError({
+      input: 'dry-run',
+      problem: 'set with destroy, which has no dry run: nothing was stopped or removed',
+      hint: 'leave dry-run out to tear the environment down',
+    });
+  }
   if (confirm === undefined) {
     if (isPreviewEnvironment(environment)) return;
     throw new ConfigurationError({

@@ -315,6 +315,12 @@ describe('destroy', () => {
 
   it('tears a preview down without confirming; a directory that is no deploy root names path', async () => {
     const site = await deployed('pr-7');
+    // A dry run changes nothing, and a teardown has none: refused, the deploy root still there.
+    const check = untouched(site);
+    expect(refused(await deploy(site, { destroy: 'true', 'dry-run': 'true' }))).toBe(
+      "Input 'dry-run': set with destroy, which has no dry run: nothing was stopped or removed; leave dry-run out to tear the environment down",
+    );
+    check();
     const torn = await deploy(site, { destroy: 'true' });
     expect(torn.errors).toEqual([]);
     await expect(stat(site.root)).rejects.toThrow();
@@ -322,10 +328,10 @@ describe('destroy', () => {
     const other = newSite('pr-8');
     await mkdir(other.root, { recursive: true });
     await writeFile(path.join(other.root, 'keep.txt'), randomBytes(16));
-    const check = untouched(other, { connects: true });
+    const refusedCheck = untouched(other, { connects: true });
     expect(refused(await deploy(other, { destroy: 'true' }))).toBe(
       `Input 'path': host ${host.hostLine}: ${other.root} does not look like a deploy root (no .deploy or releases inside); not removing it`,
     );
-    check();
+    refusedCheck();
   });
 });
