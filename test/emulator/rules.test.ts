@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GitHubEmulator } from './index.js';
 import { outcome, plainClient } from './clients.js';
@@ -264,6 +265,115 @@ describe('answers lost after the effect', () => {
     expect(github.state.repository(fullName).releases[0]?.assets).toMatchObject([
       { name: 'release.json', size: 2 },
     ]);
+  });
+});
+
+describe('the sizes GitHub states', () => {
+  it('takes release notes of 125,000 characters, not one more, counted as characters', async () => {
+    const octokit = client();
+    const { head, repo } = repository();
+    const notes = (length: number) => 'é'.repeat(length);
+    const create = (body: string) =>
+      octokit.rest.repos.createRelease({
+        ...repo,
+        tag_name: 'v1',
+        target_commitish: head,
+        body,
+        draft: true,
+      });
+    const refusal = {
+      status: 422,
+      data: {
+        errors: [
+          {
+            resource: 'Release',
+            field: 'body',
+            code: 'custom',
+            message: 'body is too long (maximum is 125000 characters)',
+          },
+        ],
+      },
+    };
+    expect(await answer(create(notes(125_001)))).toMatchObject(refusal);
+    const { data: draft } = await create(notes(125_000));
+    const update = (body: string) =>
+      octokit.rest.repos.updateRelease({ ...repo, release_id: draft.id, body });
+    expect(await answer(update(`${notes(125_000)}!`))).toMatchObject(refusal);
+    expect((await update('short')).data.body).toBe('short');
+  });
+
+  it('takes a deployment status description of 140 characters, not one more', async () => {
+    const octokit = client();
+    const { head, repo } = repository();
+    const { data } = await octokit.rest.repos.createDeployment({
+      ...repo,
+      ref: head,
+      environment: 'production',
+      auto_merge: false,
+      required_contexts: [],
+    });
+    if (!('id' in data)) throw new Error('no deployment');
+    const status = (description: string) =>
+      octokit.rest.repos.createDeploymentStatus({
+        ...repo,
+        deployment_id: data.id,
+        state: 'success',
+        description,
+      });
+    expect(await answer(status('x'.repeat(141)))).toMatchObject({
+      status: 422,
+      data: {
+        errors: [
+          {
+            resource: 'DeploymentStatus',
+            field: 'description',
+            message: 'description is too long (maximum is 140 characters)',
+          },
+        ],
+      },
+    });
+    expect((await status('x'.repeat(140))).status).toBe(201);
+  });
+
+  it('refuses a release asset over 2 GiB by the length it declares, storing nothing', async () => {
+    const octokit = client();
+    const { head, fullName, repo } = repository();
+    const draft = await draftAt(octokit, repo, head);
+    const url = new URL(draft.upload_url.replace(/\{.*\}$/, ''));
+    url.searchParams.set('name', 'bundle.tar.zst');
+    // Only the headers are sent: GitHub answers from the declared length.
+    const answered = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(url, {
+        method: 'POST',
+        headers: {
+          authorization: `token ${github.token}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(2 * 1024 ** 3 + 1),
+        },
+      });
+      request.on('response', (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => {
+          request.destroy();
+          resolve({ status: response.statusCode ?? 0, body });
+        });
+      });
+      request.on('error', reject);
+      request.flushHeaders();
+    });
+    expect(answered.status).toBe(422);
+    expect(JSON.parse(answered.body)).toMatchObject({
+      errors: [
+        {
+          resource: 'ReleaseAsset',
+          field: 'size',
+          message: 'size must be less than or equal to 2147483648',
+        },
+      ],
+    });
+    expect(github.state.repository(fullName).releases[0]?.assets).toEqual([]);
   });
 });
 

@@ -23,6 +23,23 @@ function findAsset(context: RestContext): { release: ReleaseState; asset: AssetS
   throw new HttpError(404, 'Not Found');
 }
 
+/**
+ * GitHub takes release assets of at most 2 GiB each, and says so as a validation error, judged
+ * by the length the upload declares.
+ */
+export const MAX_ASSET_BYTES = 2 * 1024 ** 3;
+
+/** Answered at once, without reading the body, and the connection closed. */
+function tooLarge(): HttpError {
+  const refused = validation(
+    'ReleaseAsset',
+    'size',
+    'custom',
+    `size must be less than or equal to ${MAX_ASSET_BYTES}`,
+  );
+  return new HttpError(refused.status, refused.message, refused.errors, { connection: 'close' });
+}
+
 /** Asset names being uploaded, per release: a second upload of the same name is refused. */
 const uploading = new WeakMap<ReleaseState, Set<string>>();
 
@@ -56,6 +73,7 @@ const uploadAsset: RestHandler = async (context) => {
   }
   const contentType = request.headers['content-type'];
   if (!contentType) throw new HttpError(422, 'Content-Type header is required for asset uploads');
+  if (Number(request.headers['content-length'] ?? 0) > MAX_ASSET_BYTES) throw tooLarge();
   const asset = newAsset(context, name, contentType);
   if (context.fault?.kind === 'starter') {
     release.assets.push(asset);

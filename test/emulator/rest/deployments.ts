@@ -2,6 +2,7 @@ import type { DeploymentState, DeploymentStatusState } from '../state.js';
 import { HttpError } from '../world.js';
 import { resolveCommitish } from './git.js';
 import { deploymentJson, deploymentStatusJson, paginate } from './render.js';
+import { validation } from './releases.js';
 import { writer, type RestContext, type RestHandler } from './server.js';
 
 /** Deployments and their statuses, with `auto_inactive` and transient environments. */
@@ -69,6 +70,15 @@ const createStatus: RestHandler = (context) => {
   const { repository, world } = context;
   const deployment = findDeployment(context);
   const body = context.body as StatusBody;
+  // GitHub keeps a status's description to 140 characters, and refuses a longer one.
+  if ([...(body.description ?? '')].length > 140) {
+    throw validation(
+      'DeploymentStatus',
+      'description',
+      'custom',
+      'description is too long (maximum is 140 characters)',
+    );
+  }
   const now = world.state.now();
   const creator = writer(context);
   if (body.environment !== undefined) deployment.environment = body.environment;

@@ -98,9 +98,24 @@ function visibleReleases(context: RestContext): ReleaseState[] {
     .sort((a, b) => b.id - a.id);
 }
 
+/** GitHub keeps a release's notes to 125,000 characters, and refuses longer ones. */
+export const MAX_RELEASE_BODY = 125_000;
+
+function checkBody(body: ReleaseBody): void {
+  if (body.body === undefined) return;
+  if ([...body.body].length <= MAX_RELEASE_BODY) return;
+  throw validation(
+    'Release',
+    'body',
+    'custom',
+    `body is too long (maximum is ${MAX_RELEASE_BODY} characters)`,
+  );
+}
+
 const createRelease: RestHandler = (context) => {
   const { repository, world } = context;
   const body = context.body as ReleaseBody;
+  checkBody(body);
   const tag = body.tag_name ?? '';
   if (!validRefName(`refs/tags/${tag}`)) throw validation('Release', 'tag_name', 'invalid');
   if (body.discussion_category_name !== undefined) throw new HttpError(404, 'Not Found');
@@ -136,6 +151,7 @@ const createRelease: RestHandler = (context) => {
 const updateRelease: RestHandler = (context) => {
   const release = findRelease(context, context.params.release_id);
   const body = context.body as ReleaseBody;
+  checkBody(body);
   if (release.immutable) {
     const changes =
       (body.tag_name !== undefined && body.tag_name !== release.tagName) ||

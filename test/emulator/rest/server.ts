@@ -193,6 +193,8 @@ async function answerFor(
 ): Promise<{ answer: RestAnswer; budget: Record<string, string> }> {
   const { world, request, token } = exchange;
   let budget: Record<string, string> = {};
+  // An answer that closes the connection leaves an upload's body unread (one too large to take).
+  let closing = false;
   try {
     const actor = authenticate(world, token);
     const repository = findRepository(world, checked.params, actor);
@@ -225,6 +227,7 @@ async function answerFor(
     return { answer, budget };
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
+    closing = error.headers?.connection === 'close';
     const body = {
       message: error.message,
       documentation_url: operation.documentationUrl,
@@ -236,7 +239,7 @@ async function answerFor(
       budget,
     };
   } finally {
-    if (operation.uploads && !request.readableEnded) await drain(request);
+    if (operation.uploads && !request.readableEnded && !closing) await drain(request);
   }
 }
 
