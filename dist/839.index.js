@@ -7648,6 +7648,14 @@ function checkDestroy(inputs) {
             return;
         throw new errors/* ConfigurationError */.j1({ input: 'destroy-confirm', problem: 'set, but destroy is not' });
     }
+    // A dry run changes nothing; a teardown has no dry run, so the two are never taken together.
+    if (inputs['dry-run']) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'dry-run',
+            problem: 'set with destroy, which has no dry run: nothing was stopped or removed',
+            hint: 'leave dry-run out to tear the environment down',
+        });
+    }
     if (confirm === undefined) {
         if ((0,shared_names/* isPreviewEnvironment */.Kc)(environment))
             return;
