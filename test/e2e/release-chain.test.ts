@@ -13,6 +13,7 @@ import {
   sha256,
   startRelease,
   useReleaseSigner,
+  type Repo,
 } from './release-helpers.js';
 
 /* The ledger: numbering, the hash chain, racing jobs, explicit IDs, previews. */
@@ -23,6 +24,16 @@ const keys = useReleaseSigner();
 
 let nextRun = 7500;
 const runId = () => nextRun++;
+
+/** For a refused release: a check that the repository's releases and tags are as they were. */
+function unchanged(repo: Repo): () => void {
+  const before = emulator().state.repository(repo.name);
+  return () => {
+    const after = emulator().state.repository(repo.name);
+    expect(after.releases).toEqual(before.releases);
+    expect(after.tags).toEqual(before.tags);
+  };
+}
 
 describe.concurrent('release-action ledger', () => {
   it('numbers releases v1, v2, v3 per environment, chained, with Heroku-style change summaries', async () => {
@@ -124,7 +135,7 @@ describe.concurrent('release-action ledger', () => {
     await build(repo, { runId: run });
     const first = await release(repo, { runId: run, inputs: keys.inputs() });
     expect(first.errors).toEqual([]);
-    const before = emulator().state.repository(repo.name);
+    const untouched = unchanged(repo);
     const again = await release(repo, {
       runId: run,
       inputs: { ...keys.inputs(), 'release-id': 'v1', vars: JSON.stringify({ PORT: '1' }) },
@@ -133,9 +144,7 @@ describe.concurrent('release-action ledger', () => {
     expect(again.errors).toEqual([
       "Input 'release-id': release v1 of shop/production exists already; releases are never overwritten",
     ]);
-    const after = emulator().state.repository(repo.name);
-    expect(after.releases).toEqual(before.releases);
-    expect(after.tags).toEqual(before.tags);
+    untouched();
 
     // An explicit ID follows the newest numbered release; the numbered ledger goes on without it.
     const hotfix = await release(repo, {
@@ -163,7 +172,7 @@ describe.concurrent('release-action ledger', () => {
     const rotated = await sshKey('ed25519', 'rotated@example.com');
     const line = (key: { principal: string; publicKey: string }) =>
       `${key.principal} namespaces="build-release-run" ${key.publicKey}\n`;
-    const before = emulator().state.repository(repo.name);
+    const untouched = unchanged(repo);
 
     // signing-key alone: v1, signed by the old key, is not chained to.
     const alone = await release(repo, {
@@ -190,9 +199,7 @@ describe.concurrent('release-action ledger', () => {
         /^Input 'allowed-signers': a release signed with signing-key: is made by a key that is not in allowed-signers; got ssh-ed25519 \S+; the next release would not chain to the one this step makes/,
       ),
     ]);
-    const after = emulator().state.repository(repo.name);
-    expect(after.releases).toEqual(before.releases);
-    expect(after.tags).toEqual(before.tags);
+    untouched();
 
     const v2 = await release(repo, {
       runId: run,
@@ -231,7 +238,7 @@ describe.concurrent('release-action ledger', () => {
       keys: forger,
       tamper: { manifest: (bytes) => withVar(bytes, 'PORT', '1') },
     });
-    const before = emulator().state.repository(repo.name);
+    const untouched = unchanged(repo);
     const refused = await release(repo, {
       runId: run,
       inputs: { ...keys.inputs(), 'allowed-signers': forger.allowedSigners },
@@ -251,9 +258,7 @@ describe.concurrent('release-action ledger', () => {
     expect(trusting.errors).toEqual([
       'release shop/production/v1 is not trusted: release.json.sig: does not match the signed bytes; the file or its signature was changed; the new release would chain to it, so none was made',
     ]);
-    const after = emulator().state.repository(repo.name);
-    expect(after.releases).toEqual(before.releases);
-    expect(after.tags).toEqual(before.tags);
+    untouched();
   });
 
   it('marks preview releases as prereleases and leaves "latest" alone unless make-latest', async () => {
