@@ -4555,6 +4555,8 @@ function readOpenSshKey(bytes) {
  * and without this project's code.
  */
 const SIGNATURE_NAMESPACE = 'build-release-run';
+/** The problem of a good signature by a key no allowed-signers line names. */
+const UNTRUSTED_KEY = 'is made by a key that is not in allowed-signers';
 const MAGIC = 'SSHSIG';
 const HASH = 'sha512';
 const SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
@@ -4622,7 +4624,7 @@ function allowedSigner(publicKey, allowedSigners, namespace, now) {
     if (candidates.length === 0) {
         const ca = allowedSigners.some((signer) => signer.certAuthority);
         throw signature_refusal({
-            problem: 'is made by a key that is not in allowed-signers',
+            problem: UNTRUSTED_KEY,
             got: publicKey,
             hint: ca ? 'cert-authority lines are ignored: certificates are not supported' : undefined,
         });
@@ -6254,7 +6256,7 @@ async function readPrevious(github, scope, entry, signers) {
         if (!(error instanceof errors/* ConfigurationError */.j1))
             throw error;
         const { hint, problem } = error.problem;
-        const untrusted = problem?.includes('not in allowed-signers') === true;
+        const untrusted = problem === UNTRUSTED_KEY;
         const chain = [
             hint,
             'the new release would chain to it, so none was made',

@@ -23,6 +23,9 @@ export { parseSigningKey, SigningKey } from './signing-key.js';
  */
 export const SIGNATURE_NAMESPACE = 'build-release-run';
 
+/** The problem of a good signature by a key no allowed-signers line names. */
+export const UNTRUSTED_KEY = 'is made by a key that is not in allowed-signers';
+
 const MAGIC = 'SSHSIG';
 const HASH = 'sha512';
 const SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
@@ -125,7 +128,7 @@ function allowedSigner(
   if (candidates.length === 0) {
     const ca = allowedSigners.some((signer) => signer.certAuthority);
     throw refusal({
-      problem: 'is made by a key that is not in allowed-signers',
+      problem: UNTRUSTED_KEY,
       got: publicKey,
       hint: ca ? 'cert-authority lines are ignored: certificates are not supported' : undefined,
     });

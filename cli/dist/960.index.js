@@ -7520,6 +7520,8 @@ function readOpenSshKey(bytes) {
  * and without this project's code.
  */
 const SIGNATURE_NAMESPACE = 'build-release-run';
+/** The problem of a good signature by a key no allowed-signers line names. */
+const UNTRUSTED_KEY = 'is made by a key that is not in allowed-signers';
 const MAGIC = 'SSHSIG';
 const HASH = 'sha512';
 const SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
@@ -7587,7 +7589,7 @@ function allowedSigner(publicKey, allowedSigners, namespace, now) {
     if (candidates.length === 0) {
         const ca = allowedSigners.some((signer) => signer.certAuthority);
         throw signature_refusal({
-            problem: 'is made by a key that is not in allowed-signers',
+            problem: UNTRUSTED_KEY,
             got: publicKey,
             hint: ca ? 'cert-authority lines are ignored: certificates are not supported' : undefined,
         });

@@ -25,7 +25,7 @@ import {
   changeSummary,
 } from '../manifest.js';
 import { encryptSecrets, secretFingerprints } from '../secrets.js';
-import { signMessage, type AllowedSigner } from '../signature.js';
+import { signMessage, UNTRUSTED_KEY, type AllowedSigner } from '../signature.js';
 import { verifyManifest, type VerifiedManifest } from '../verify.js';
 import type { CheckedInputs } from './inputs.js';
 import { releaseNotes } from './notes.js';
@@ -72,7 +72,7 @@ export async function readPrevious(
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     const { hint, problem } = error.problem;
-    const untrusted = problem?.includes('not in allowed-signers') === true;
+    const untrusted = problem === UNTRUSTED_KEY;
     const chain = [
       hint,
       'the new release would chain to it, so none was made',
