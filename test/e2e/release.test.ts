@@ -289,6 +289,25 @@ describe.concurrent('release-action config', () => {
     expect(body).toContain('`API_TOKEN`, `DB_PASSWORD`, `MULTI_LINE`');
   });
 
+  it('publishes a config change too long for GitHub’s release notes, its notes summarised', async () => {
+    const repo = await newRepo(emulator());
+    const run = runId();
+    await build(repo, { runId: run });
+    // 1,500 values of 60 characters, every one changed: the full diff is over 200,000 characters.
+    const vars = (digit: number) =>
+      JSON.stringify(
+        Object.fromEntries(
+          Array.from({ length: 1500 }, (_, i) => [`KEY_${i}`, `${digit}`.repeat(60)]),
+        ),
+      );
+    const v1 = await release(repo, { runId: run, inputs: { ...keys.inputs(), vars: vars(1) } });
+    const v2 = await release(repo, { runId: run, inputs: { ...keys.inputs(), vars: vars(2) } });
+    expect([v1.errors, v2.errors]).toEqual([[], []]);
+    const { body } = await released(repo, 'shop/production/v2');
+    expect(body.length).toBeLessThanOrEqual(125_000);
+    expect(body).toContain('Too long to show here: the values are in release.json.');
+  });
+
   it('checks the merged config against schema and names the key that fails it', async () => {
     const repo = await newRepo(emulator());
     await build(repo, { runId: runId() });
