@@ -1,3 +1,4 @@
+import type { ConfigurationError } from '../errors.js';
 import { BlockChanged, CheckedReader, keptFileChanged } from './blocks.js';
 import { DECOMPRESS_CHUNK } from './compression.js';
 import { compressStream } from './compress-stream.js';
@@ -69,6 +70,6 @@ async function* headOf(frame: AsyncIterable<Buffer>, count: number): AsyncGenera
   if (left > 0) throw changed();
 }
 
-function changed(): Error {
+function changed(): ConfigurationError {
   return keptFileChanged('the bundle file kept on the runner changed since it was verified');
 }
