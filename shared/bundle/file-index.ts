@@ -132,10 +132,10 @@ export interface IndexDiff {
   send: IndexEntry[];
   /** Files of the new release that are, byte for byte and mode, files of the base release. */
   link: IndexEntry[];
-  /** The encoded paths of the base release's file lines. */
-  baseFiles: string[];
-  /** For each entry of `link`, the position in `baseFiles` of the line it matched. */
-  linkedFrom: number[];
+  /** How many file lines the base index has. */
+  baseFiles: number;
+  /** The encoded paths of the base's file lines that no entry of `link` matched, in its order. */
+  unmatched: string[];
 }
 
 /** The encoded path of an index line that lists a file, or undefined for another line. */
@@ -144,58 +144,75 @@ function filePath(line: string): string | undefined {
   return tab > 0 && line.startsWith('f\t', tab + 1) ? line.slice(0, tab) : undefined;
 }
 
+function notAnIndex(): Error {
+  return new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+}
+
 /**
- * What a release built from the base whose index file is `base` needs: a file whose line (path,
- * mode, size and sha256) is a line of the base index is hard-linked (if the host still has it as
- * shipped); every other file travels. Lines are compared as text, never parsed: a base line that
- * is not well formed matches no line the runner writes, so what it names travels. Directories
- * and symlinks always travel: they are a tar header each. A file whose path the host cannot name
- * plainly (a backslash or a control character in it) always travels. Throws when `base` is not an
- * index file at all.
+ * What a release built from a base release needs, from the lines of the base's index as they
+ * come (an index is megabytes: it is never held whole): a file whose line (path, mode, size and
+ * sha256) is a line of the base index is hard-linked (if the host still has it as shipped);
+ * every other file travels. Lines are compared as text, never parsed: a base line that is not
+ * well formed matches no line the runner writes, so what it names travels. Directories and
+ * symlinks always travel: they are a tar header each. A file whose path the host cannot name
+ * plainly (a backslash or a control character in it) always travels. A path the base lists more
+ * than once (an index not written by us) is matched by the first of its lines that fits.
  */
-export function diffIndex(base: string, next: FileIndex): IndexDiff {
-  const lines = base.split('\n');
-  if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
-    throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+export class IndexDiffer {
+  readonly #next: FileIndex;
+  /** The new release's files the host can name plainly, by path: their position in `next`. */
+  readonly #files = new Map<string, number>();
+  /** For each entry of `next`, whether a base line matched it. */
+  readonly #matched: Uint8Array;
+  readonly #unmatched: string[] = [];
+  #lines = 0;
+  #baseFiles = 0;
+
+  constructor(next: FileIndex) {
+    this.#next = next;
+    this.#matched = new Uint8Array(next.length);
+    next.forEach((entry, at) => {
+      if (entry.kind === 'file' && isPlainPath(entry.path)) this.#files.set(entry.path, at);
+    });
   }
-  // Each base file line by its path; a path listed more than once (an index not written by
-  // us) has its other lines in `repeated`, and may match any of them.
-  const byPath = new Map<string, number>();
-  const repeated = new Map<string, number[]>();
-  const baseLines: string[] = [];
-  const baseFiles: string[] = [];
-  for (let at = 1; at < lines.length - 1; at++) {
-    const line = lines[at] as string;
+
+  /** One line of the base index, without its newline; throws when the first is not the header. */
+  line(line: string): void {
+    if (this.#lines++ === 0) {
+      if (line !== INDEX_HEADER) throw notAnIndex();
+      return;
+    }
     const path = filePath(line);
-    if (path === undefined) continue;
-    if (!byPath.has(path)) byPath.set(path, baseFiles.length);
-    else {
-      const others = repeated.get(path) ?? [];
-      others.push(baseFiles.length);
-      repeated.set(path, others);
-    }
-    baseLines.push(line);
-    baseFiles.push(path);
+    if (path === undefined) return;
+    this.#baseFiles++;
+    const at = this.#files.get(path);
+    if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at]!)) {
+      this.#matched[at] = 1;
+    } else this.#unmatched.push(path);
   }
-  const matching = (entry: IndexEntry): number | undefined => {
-    if (entry.kind !== 'file' || !isPlainPath(entry.path)) return undefined;
-    const first = byPath.get(entry.path);
-    if (first === undefined) return undefined;
-    if (isLineOf(baseLines[first] as string, entry)) return first;
-    return repeated.get(entry.path)?.find((at) => isLineOf(baseLines[at] as string, entry));
-  };
-  const send: IndexEntry[] = [];
-  const link: IndexEntry[] = [];
-  const linkedFrom: number[] = [];
-  for (const entry of next) {
-    const at = matching(entry);
-    if (at === undefined) send.push(entry);
-    else {
-      link.push(entry);
-      linkedFrom.push(at);
-    }
+
+  /** What the lines given so far say; throws when there were none. */
+  finish(): IndexDiff {
+    if (this.#lines === 0) throw notAnIndex();
+    const send: IndexEntry[] = [];
+    const link: IndexEntry[] = [];
+    this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
+    return { send, link, baseFiles: this.#baseFiles, unmatched: this.#unmatched };
   }
-  return { send, link, baseFiles, linkedFrom };
+}
+
+/** IndexDiffer over an index file held whole, as text; throws when it is not an index file. */
+export function diffIndex(base: string, next: FileIndex): IndexDiff {
+  if (!base.endsWith('\n')) throw notAnIndex();
+  const differ = new IndexDiffer(next);
+  for (
+    let from = 0, at = base.indexOf('\n');
+    at !== -1;
+    from = at + 1, at = base.indexOf('\n', from)
+  ) {
+    differ.line(base.slice(from, at));
+  }
+  return differ.finish();
 }
 
 const TAB = 0x09;

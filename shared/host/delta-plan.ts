@@ -1,11 +1,6 @@
-import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import {
-  diffIndex,
-  type FileIndex,
-  type IndexEntry,
-  type IndexUpdate,
-} from '../bundle/file-index.js';
+import type { FileIndex, IndexDiff, IndexEntry, IndexUpdate } from '../bundle/file-index.js';
 import { decompressZstd } from '../bundle/zstd-frames.js';
 import type { Decompressor } from './scripts/tools.js';
 
@@ -42,28 +37,20 @@ export function fullPlan(next: FileIndex): DeltaPlan {
  * Links what the base has as shipped (the same path, mode, size and sha256, and not reported as
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
- * whichever list is shorter. `base` is the base release's index file, as text.
+ * whichever list is shorter. `diff` compares the base release's index with the new one.
  */
-export function deltaPlan(
-  base: string,
-  unverified: ReadonlySet<string>,
-  next: FileIndex,
-): DeltaPlan {
-  const diff = diffIndex(base, next);
+export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): DeltaPlan {
   const carried: IndexEntry[] = [];
   const sent: IndexEntry[] = [...diff.send];
-  // Which base file lines are carried into the new index, by their position.
-  const kept = new Uint8Array(diff.baseFiles.length);
-  diff.link.forEach((entry, i) => {
-    if (unverified.has(entry.path)) sent.push(entry);
-    else {
-      carried.push(entry);
-      kept[diff.linkedFrom[i] as number] = 1;
-    }
-  });
-  // Carried paths are plain: encoded, they are themselves.
+  // Base file lines not carried into the new index. A linked path is plain: encoded, it is itself.
+  const dropped = [...diff.unmatched];
+  for (const entry of diff.link) {
+    if (unverified.has(entry.path)) {
+      sent.push(entry);
+      dropped.push(entry.path);
+    } else carried.push(entry);
+  }
   const carry = new Set(carried.map((entry) => entry.path));
-  const dropped = diff.baseFiles.filter((_, i) => kept[i] === 0);
   const keep = carried.length <= dropped.length;
   return {
     carry,
@@ -78,17 +65,31 @@ export function deltaPlan(
   };
 }
 
-const gunzip = promisify(zlib.gunzip);
+/**
+ * Pieces of a report read line by line: each decoded piece is a string of its own, and one
+ * under V8's large-object size (128 KiB) dies young, where a larger one waits for a full
+ * collection, however little of it is kept.
+ */
+const REPORT_PIECE = 64 * 1024;
 
-/** A script's stdout that the host compressed with its own tool. */
-export async function decompressOutput(
+/**
+ * A script's stdout that the host compressed with its own tool, decompressed as it is read, in
+ * pieces: an index report is megabytes once decompressed.
+ */
+export function decompressedOutput(
   stdout: Buffer,
   decompressor: Decompressor | undefined,
-): Promise<Buffer> {
-  if (decompressor === undefined || stdout.length === 0) return stdout;
-  if (decompressor === 'gzip') return gunzip(stdout);
+): AsyncIterable<Buffer> | Iterable<Buffer> {
+  if (decompressor === 'gzip') {
+    return Readable.from([stdout]).pipe(zlib.createGunzip({ chunkSize: REPORT_PIECE }));
+  }
   // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
-  const chunks: Buffer[] = [];
-  for await (const chunk of decompressZstd([stdout], 1024 * 1024)) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  if (decompressor === 'zstd' && stdout.length > 0) return decompressZstd([stdout], REPORT_PIECE);
+  return pieces(stdout);
+}
+
+function* pieces(bytes: Buffer): Generator<Buffer> {
+  for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
+    yield bytes.subarray(at, at + REPORT_PIECE);
+  }
 }

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Compression } from '../bundle/compression.js';
-import type { FileIndex } from '../bundle/file-index.js';
+import { IndexDiffer, type FileIndex } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { formatBytes } from '../markdown.js';
-import { decompressOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
+import { decompressedOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
-import { checkBaseScript, parseBaseCheck, writeIndexScript } from './scripts/delta.js';
+import { checkBaseScript, readBaseCheck, writeIndexScript } from './scripts/delta.js';
 import type { HostTools } from './scripts/tools.js';
 
 /*
@@ -43,7 +43,12 @@ export interface TransferPlan {
   base: string | undefined;
 }
 
-/** Checks the base against its index; undefined when the host cannot vouch for any of it. */
+/**
+ * Checks the base against its index; undefined when the host cannot vouch for any of it. The
+ * report is read twice as it is decompressed, never held whole: once for what the plan depends
+ * on (the base's index and the files not as shipped, hashed), and once more to diff the index,
+ * unless a host with the same report had it diffed already.
+ */
 async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaPlan | undefined> {
   const { base, tools } = options;
   if (base === undefined || tools.hash === undefined) return undefined;
@@ -53,13 +58,16 @@ async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaP
   );
   // No base or no index (a release from before indexes): a full transfer, as for a first deploy.
   if (checked.code !== 0) return undefined;
-  const report = parseBaseCheck(await decompressOutput(checked.stdout, tools.decompressor), nonce);
-  if (report === undefined) return undefined;
-  const key = createHash('sha256').update(report.index);
-  for (const path of [...report.unverified].sort()) key.update('\0').update(path);
-  return planOnce(options.next, key.digest('hex'), () => {
+  const output = () => decompressedOutput(checked.stdout, tools.decompressor);
+  const key = createHash('sha256');
+  const unverified = await readBaseCheck(output(), nonce, (line) => key.update(line).update('\n'));
+  if (unverified === undefined) return undefined;
+  for (const path of [...unverified].sort()) key.update('\0').update(path);
+  return planOnce(options.next, key.digest('hex'), async () => {
     try {
-      return deltaPlan(report.index, report.unverified, options.next);
+      const differ = new IndexDiffer(options.next);
+      await readBaseCheck(output(), nonce, (line) => differ.line(line));
+      return deltaPlan(differ.finish(), unverified);
     } catch {
       return undefined;
     }
@@ -68,19 +76,20 @@ async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaP
 
 /**
  * Plans made for a release, by what the host reported: hosts on the same base with the same
- * files as shipped (most of a fleet) share one plan, parsed and diffed once.
+ * files as shipped (most of a fleet) share one plan, diffed once.
  */
-const plans = new WeakMap<FileIndex, Map<string, DeltaPlan | undefined>>();
+const plans = new WeakMap<FileIndex, Map<string, Promise<DeltaPlan | undefined>>>();
 
 function planOnce(
   next: FileIndex,
   key: string,
-  make: () => DeltaPlan | undefined,
-): DeltaPlan | undefined {
+  make: () => Promise<DeltaPlan | undefined>,
+): Promise<DeltaPlan | undefined> {
   let made = plans.get(next);
-  if (!made) plans.set(next, (made = new Map<string, DeltaPlan | undefined>()));
-  if (!made.has(key)) made.set(key, make());
-  return made.get(key);
+  if (!made) plans.set(next, (made = new Map<string, Promise<DeltaPlan | undefined>>()));
+  let plan = made.get(key);
+  if (plan === undefined) made.set(key, (plan = make()));
+  return plan;
 }
 
 /**

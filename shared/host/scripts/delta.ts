@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { IndexUpdate } from '../../bundle/file-index.js';
 import { shellQuote as q } from '../../names.js';
 import { EXIT, fail, inRoot } from './root.js';
@@ -192,25 +193,62 @@ export function checkBaseScript(
   ]);
 }
 
-export interface BaseCheck {
-  /** The base release's index file, as text. */
-  index: string;
-  /** Paths of the base's files that are not as its index says. */
-  unverified: Set<string>;
+/**
+ * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
+ * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
+ * are not as the index says are gathered. `end()` gives those paths, or undefined when the
+ * output was cut short or is not a report.
+ */
+export class BaseCheckReader {
+  readonly #marker: string;
+  readonly #end: string;
+  readonly #onIndexLine: (line: string) => void;
+  readonly #unverified = new Set<string>();
+  #section: 'index' | 'unverified' | 'done' | 'other' = 'index';
+  #rest = '';
+
+  constructor(nonce: string, onIndexLine: (line: string) => void) {
+    this.#marker = `${nonce} unverified`;
+    this.#end = `${nonce} end`;
+    this.#onIndexLine = onIndexLine;
+  }
+
+  /** The next piece of the output, decoded. */
+  push(text: string): void {
+    const all = this.#rest + text;
+    let from = 0;
+    for (let at = all.indexOf('\n'); at !== -1; from = at + 1, at = all.indexOf('\n', from)) {
+      this.#line(all.slice(from, at));
+    }
+    this.#rest = all.slice(from);
+  }
+
+  end(): Set<string> | undefined {
+    return this.#section === 'done' && this.#rest === '' ? this.#unverified : undefined;
+  }
+
+  #line(line: string): void {
+    if (this.#section === 'index') {
+      if (line === this.#marker) this.#section = 'unverified';
+      else this.#onIndexLine(line);
+    } else if (this.#section === 'unverified') {
+      if (line === this.#end) this.#section = 'done';
+      else if (line !== '') this.#unverified.add(line);
+    } else this.#section = 'other';
+  }
 }
 
-/** Reads checkBaseScript's output, already decompressed; undefined when it was cut short. */
-export function parseBaseCheck(output: Buffer, nonce: string): BaseCheck | undefined {
-  const text = output.toString('utf8');
-  const marker = `${nonce} unverified\n`;
-  const end = `${nonce} end\n`;
-  const at = text.indexOf(marker);
-  if (at < 0 || !text.endsWith(end)) return undefined;
-  const list = text.slice(at + marker.length, text.length - end.length);
-  return {
-    index: text.slice(0, at),
-    unverified: new Set(list.split('\n').filter((line) => line !== '')),
-  };
+/** BaseCheckReader over the output's bytes, decoded as UTF-8 as they come. */
+export async function readBaseCheck(
+  output: AsyncIterable<Buffer> | Iterable<Buffer>,
+  nonce: string,
+  onIndexLine: (line: string) => void,
+): Promise<Set<string> | undefined> {
+  const reader = new BaseCheckReader(nonce, onIndexLine);
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of output) reader.push(decoder.write(chunk));
+  reader.push(decoder.end());
+  return reader.end();
 }
 
 /**

@@ -12,12 +12,28 @@ import {
   type FileIndex,
 } from '../../../../shared/bundle/file-index.js';
 import { localTransport } from '../../../../shared/host/local.js';
+import { BaseCheckReader } from '../../../../shared/host/scripts/delta.js';
 import type { HostTools } from '../../../../shared/host/scripts/tools.js';
 import { HostSession } from '../../../../shared/host/session.js';
 import { transferRelease } from '../../../../shared/host/transfer.js';
 import { silentLog } from '../../../../shared/log.js';
 import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, writeTree, type TreeSpec } from '../bundle-helpers.js';
+
+/**
+ * checkBaseScript's output, read as a deploy reads it: the base's index as text, and the files
+ * not as shipped; undefined when the output is not a whole report.
+ */
+export function parseBaseCheck(
+  output: Buffer,
+  nonce: string,
+): { index: string; unverified: Set<string> } | undefined {
+  const lines: string[] = [];
+  const reader = new BaseCheckReader(nonce, (line) => lines.push(`${line}\n`));
+  reader.push(output.toString('utf8'));
+  const unverified = reader.end();
+  return unverified && { index: lines.join(''), unverified };
+}
 
 /** A small app with each kind of entry: files of both modes, a symlink, an empty directory. */
 export const app: TreeSpec = {

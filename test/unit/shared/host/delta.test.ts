@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { releaseTar } from '../../../../shared/bundle/release-tar.js';
 import { fullPlan } from '../../../../shared/host/delta-plan.js';
 import { uploadStream } from '../../../../shared/host/delta-transfer.js';
-import { checkBaseScript, parseBaseCheck } from '../../../../shared/host/scripts/delta.js';
+import { checkBaseScript } from '../../../../shared/host/scripts/delta.js';
 import type { HostTools } from '../../../../shared/host/scripts/tools.js';
 import { receiveScript } from '../../../../shared/host/scripts/release.js';
 import { EXIT } from '../../../../shared/host/scripts/root.js';
@@ -29,6 +29,7 @@ import {
   bundleOf,
   expectRelease,
   indexOnHost,
+  parseBaseCheck,
   sh,
   transfer,
   serializeIndex,

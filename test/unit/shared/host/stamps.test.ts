@@ -4,14 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   checkBaseScript,
-  parseBaseCheck,
   stampCommands,
   stampListCommands,
 } from '../../../../shared/host/scripts/delta.js';
 import { shellQuote as q } from '../../../../shared/names.js';
 import { payloadOf } from '../../../helpers/payload.js';
 import { tempDir, type TreeSpec } from '../bundle-helpers.js';
-import { bundleOf, sh, serializeIndex, transfer } from './delta-helpers.js';
+import { bundleOf, parseBaseCheck, sh, serializeIndex, transfer } from './delta-helpers.js';
 
 /*
  * The stamps that spare a check from hashing files nothing has touched, run in real sh on real

@@ -1,0 +1,77 @@
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { INDEX_HEADER } from '../../../../shared/bundle/file-index.js';
+import { decompressedOutput } from '../../../../shared/host/delta-plan.js';
+import { readBaseCheck } from '../../../../shared/host/scripts/delta.js';
+
+/*
+ * The base check's report is read as it is decompressed, never held whole (an index of a large
+ * release is megabytes): however the bytes are cut, the same lines and paths come out, and a
+ * report that is not whole is no report.
+ */
+
+const nonce = 'c0ffee';
+const index = [
+  INDEX_HEADER,
+  `app.js\tf\t644\t3\t${'a'.repeat(64)}\t-`,
+  `café/menü.txt\tf\t644\t5\t${'b'.repeat(64)}\t-`,
+  `lib\td\t755\t0\t-\t-`,
+];
+const report = `${index.join('\n')}\n${nonce} unverified\ncafé/menü.txt\n${nonce} end\n`;
+
+async function read(pieces: Iterable<Buffer> | AsyncIterable<Buffer>) {
+  const lines: string[] = [];
+  const unverified = await readBaseCheck(pieces, nonce, (line) => lines.push(line));
+  return { lines, unverified };
+}
+
+describe('the base check report', () => {
+  it('gives the same lines and paths wherever its bytes are cut, inside a character too', async () => {
+    const bytes = Buffer.from(report);
+    expect(bytes.length).toBeGreaterThan(report.length);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const got = await read([bytes.subarray(0, cut), bytes.subarray(cut)]);
+      expect(got.lines, `cut at ${cut}`).toEqual(index);
+      expect(got.unverified, `cut at ${cut}`).toEqual(new Set(['café/menü.txt']));
+    }
+    const byteByByte = [...bytes].map((byte) => Buffer.from([byte]));
+    expect((await read(byteByByte)).unverified).toEqual(new Set(['café/menü.txt']));
+  });
+
+  it('reads what the host compressed, zstd in several frames or gzip, as it decompresses', async () => {
+    const bytes = Buffer.from(report);
+    const frames = Buffer.concat([
+      zstdCompressSync(bytes.subarray(0, 50)),
+      zstdCompressSync(bytes.subarray(50)),
+    ]);
+    for (const [decompressor, stdout] of [
+      ['zstd', frames],
+      ['gzip', gzipSync(bytes)],
+      [undefined, bytes],
+    ] as const) {
+      const got = await read(decompressedOutput(stdout, decompressor));
+      expect(got.lines, String(decompressor)).toEqual(index);
+      expect(got.unverified, String(decompressor)).toEqual(new Set(['café/menü.txt']));
+    }
+  });
+
+  it('is no report when cut short, followed by more, or when its index does not end a line', async () => {
+    const whole = await read([Buffer.from(report)]);
+    expect(whole.unverified).toBeDefined();
+    for (const broken of [
+      report.slice(0, -1),
+      report.slice(0, report.indexOf(`${nonce} end`)),
+      report.slice(0, report.indexOf(`${nonce} unverified`)),
+      `${report}more\n`,
+      `${report}more`,
+      report.replace(`\n${nonce} unverified`, `${nonce} unverified`),
+      report.replaceAll(nonce, 'another'),
+      '',
+    ]) {
+      expect(
+        (await read([Buffer.from(broken)])).unverified,
+        JSON.stringify(broken),
+      ).toBeUndefined();
+    }
+  });
+});
