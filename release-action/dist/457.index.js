@@ -4756,64 +4756,73 @@ function filePath(line) {
     const tab = line.indexOf('\t');
     return tab > 0 && line.startsWith('f\t', tab + 1) ? line.slice(0, tab) : undefined;
 }
+function notAnIndex() {
+    return new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+}
 /**
- * What a release built from the base whose index file is `base` needs: a file whose line (path,
- * mode, size and sha256) is a line of the base index is hard-linked (if the host still has it as
- * shipped); every other file travels. Lines are compared as text, never parsed: a base line that
- * is not well formed matches no line the runner writes, so what it names travels. Directories
- * and symlinks always travel: they are a tar header each. A file whose path the host cannot name
- * plainly (a backslash or a control character in it) always travels. Throws when `base` is not an
- * index file at all.
+ * What a release built from a base release needs, from the lines of the base's index as they
+ * come (an index is megabytes: it is never held whole): a file whose line (path, mode, size and
+ * sha256) is a line of the base index is hard-linked (if the host still has it as shipped);
+ * every other file travels. Lines are compared as text, never parsed: a base line that is not
+ * well formed matches no line the runner writes, so what it names travels. Directories and
+ * symlinks always travel: they are a tar header each. A file whose path the host cannot name
+ * plainly (a backslash or a control character in it) always travels. A path the base lists more
+ * than once (an index not written by us) is matched by the first of its lines that fits.
  */
-function diffIndex(base, next) {
-    const lines = base.split('\n');
-    if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
-        throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+class IndexDiffer {
+    #next;
+    /** The new release's files the host can name plainly, by path: their position in `next`. */
+    #files = new Map();
+    /** For each entry of `next`, whether a base line matched it. */
+    #matched;
+    #unmatched = [];
+    #lines = 0;
+    #baseFiles = 0;
+    constructor(next) {
+        this.#next = next;
+        this.#matched = new Uint8Array(next.length);
+        next.forEach((entry, at) => {
+            if (entry.kind === 'file' && isPlainPath(entry.path))
+                this.#files.set(entry.path, at);
+        });
     }
-    // Each base file line by its path; a path listed more than once (an index not written by
-    // us) has its other lines in `repeated`, and may match any of them.
-    const byPath = new Map();
-    const repeated = new Map();
-    const baseLines = [];
-    const baseFiles = [];
-    for (let at = 1; at < lines.length - 1; at++) {
-        const line = lines[at];
+    /** One line of the base index, without its newline; throws when the first is not the header. */
+    line(line) {
+        if (this.#lines++ === 0) {
+            if (line !== INDEX_HEADER)
+                throw notAnIndex();
+            return;
+        }
         const path = filePath(line);
         if (path === undefined)
-            continue;
-        if (!byPath.has(path))
-            byPath.set(path, baseFiles.length);
-        else {
-            const others = repeated.get(path) ?? [];
-            others.push(baseFiles.length);
-            repeated.set(path, others);
+            return;
+        this.#baseFiles++;
+        const at = this.#files.get(path);
+        if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at])) {
+            this.#matched[at] = 1;
         }
-        baseLines.push(line);
-        baseFiles.push(path);
+        else
+            this.#unmatched.push(path);
     }
-    const matching = (entry) => {
-        if (entry.kind !== 'file' || !isPlainPath(entry.path))
-            return undefined;
-        const first = byPath.get(entry.path);
-        if (first === undefined)
-            return undefined;
-        if (isLineOf(baseLines[first], entry))
-            return first;
-        return repeated.get(entry.path)?.find((at) => isLineOf(baseLines[at], entry));
-    };
-    const send = [];
-    const link = [];
-    const linkedFrom = [];
-    for (const entry of next) {
-        const at = matching(entry);
-        if (at === undefined)
-            send.push(entry);
-        else {
-            link.push(entry);
-            linkedFrom.push(at);
-        }
+    /** What the lines given so far say; throws when there were none. */
+    finish() {
+        if (this.#lines === 0)
+            throw notAnIndex();
+        const send = [];
+        const link = [];
+        this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
+        return { send, link, baseFiles: this.#baseFiles, unmatched: this.#unmatched };
     }
-    return { send, link, baseFiles, linkedFrom };
+}
+/** IndexDiffer over an index file held whole, as text; throws when it is not an index file. */
+function diffIndex(base, next) {
+    if (!base.endsWith('\n'))
+        throw notAnIndex();
+    const differ = new IndexDiffer(next);
+    for (let from = 0, at = base.indexOf('\n'); at !== -1; from = at + 1, at = base.indexOf('\n', from)) {
+        differ.line(base.slice(from, at));
+    }
+    return differ.finish();
 }
 const TAB = 0x09;
 const DASH = 0x2d;

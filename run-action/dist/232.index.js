@@ -1262,6 +1262,8 @@ function releasesToPrune(options) {
     return prune;
 }
 
+// EXTERNAL MODULE: external "node:string_decoder"
+var external_node_string_decoder_ = __webpack_require__(6193);
 // EXTERNAL MODULE: ./shared/host/scripts/root.ts
 var scripts_root = __webpack_require__(5128);
 ;// CONCATENATED MODULE: ./shared/host/scripts/tools.ts
@@ -1330,6 +1332,7 @@ function decompressed(decompressor, consumer) {
 }
 
 ;// CONCATENATED MODULE: ./shared/host/scripts/delta.ts
+
 
 
 
@@ -1498,19 +1501,61 @@ function checkBaseScript(root, base, tools, nonce) {
         `exit "$status"`,
     ]);
 }
-/** Reads checkBaseScript's output, already decompressed; undefined when it was cut short. */
-function parseBaseCheck(output, nonce) {
-    const text = output.toString('utf8');
-    const marker = `${nonce} unverified\n`;
-    const end = `${nonce} end\n`;
-    const at = text.indexOf(marker);
-    if (at < 0 || !text.endsWith(end))
-        return undefined;
-    const list = text.slice(at + marker.length, text.length - end.length);
-    return {
-        index: text.slice(0, at),
-        unverified: new Set(list.split('\n').filter((line) => line !== '')),
-    };
+/**
+ * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
+ * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
+ * are not as the index says are gathered. `end()` gives those paths, or undefined when the
+ * output was cut short or is not a report.
+ */
+class BaseCheckReader {
+    #marker;
+    #end;
+    #onIndexLine;
+    #unverified = new Set();
+    #section = 'index';
+    #rest = '';
+    constructor(nonce, onIndexLine) {
+        this.#marker = `${nonce} unverified`;
+        this.#end = `${nonce} end`;
+        this.#onIndexLine = onIndexLine;
+    }
+    /** The next piece of the output, decoded. */
+    push(text) {
+        const all = this.#rest + text;
+        let from = 0;
+        for (let at = all.indexOf('\n'); at !== -1; from = at + 1, at = all.indexOf('\n', from)) {
+            this.#line(all.slice(from, at));
+        }
+        this.#rest = all.slice(from);
+    }
+    end() {
+        return this.#section === 'done' && this.#rest === '' ? this.#unverified : undefined;
+    }
+    #line(line) {
+        if (this.#section === 'index') {
+            if (line === this.#marker)
+                this.#section = 'unverified';
+            else
+                this.#onIndexLine(line);
+        }
+        else if (this.#section === 'unverified') {
+            if (line === this.#end)
+                this.#section = 'done';
+            else if (line !== '')
+                this.#unverified.add(line);
+        }
+        else
+            this.#section = 'other';
+    }
+}
+/** BaseCheckReader over the output's bytes, decoded as UTF-8 as they come. */
+async function readBaseCheck(output, nonce, onIndexLine) {
+    const reader = new BaseCheckReader(nonce, onIndexLine);
+    const decoder = new external_node_string_decoder_.StringDecoder('utf8');
+    for await (const chunk of output)
+        reader.push(decoder.write(chunk));
+    reader.push(decoder.end());
+    return reader.end();
 }
 /**
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
@@ -5495,64 +5540,73 @@ function filePath(line) {
     const tab = line.indexOf('\t');
     return tab > 0 && line.startsWith('f\t', tab + 1) ? line.slice(0, tab) : undefined;
 }
+function notAnIndex() {
+    return new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+}
 /**
- * What a release built from the base whose index file is `base` needs: a file whose line (path,
- * mode, size and sha256) is a line of the base index is hard-linked (if the host still has it as
- * shipped); every other file travels. Lines are compared as text, never parsed: a base line that
- * is not well formed matches no line the runner writes, so what it names travels. Directories
- * and symlinks always travel: they are a tar header each. A file whose path the host cannot name
- * plainly (a backslash or a control character in it) always travels. Throws when `base` is not an
- * index file at all.
+ * What a release built from a base release needs, from the lines of the base's index as they
+ * come (an index is megabytes: it is never held whole): a file whose line (path, mode, size and
+ * sha256) is a line of the base index is hard-linked (if the host still has it as shipped);
+ * every other file travels. Lines are compared as text, never parsed: a base line that is not
+ * well formed matches no line the runner writes, so what it names travels. Directories and
+ * symlinks always travel: they are a tar header each. A file whose path the host cannot name
+ * plainly (a backslash or a control character in it) always travels. A path the base lists more
+ * than once (an index not written by us) is matched by the first of its lines that fits.
  */
-function diffIndex(base, next) {
-    const lines = base.split('\n');
-    if (lines[0] !== INDEX_HEADER || lines.at(-1) !== '') {
-        throw new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+class IndexDiffer {
+    #next;
+    /** The new release's files the host can name plainly, by path: their position in `next`. */
+    #files = new Map();
+    /** For each entry of `next`, whether a base line matched it. */
+    #matched;
+    #unmatched = [];
+    #lines = 0;
+    #baseFiles = 0;
+    constructor(next) {
+        this.#next = next;
+        this.#matched = new Uint8Array(next.length);
+        next.forEach((entry, at) => {
+            if (entry.kind === 'file' && isPlainPath(entry.path))
+                this.#files.set(entry.path, at);
+        });
     }
-    // Each base file line by its path; a path listed more than once (an index not written by
-    // us) has its other lines in `repeated`, and may match any of them.
-    const byPath = new Map();
-    const repeated = new Map();
-    const baseLines = [];
-    const baseFiles = [];
-    for (let at = 1; at < lines.length - 1; at++) {
-        const line = lines[at];
+    /** One line of the base index, without its newline; throws when the first is not the header. */
+    line(line) {
+        if (this.#lines++ === 0) {
+            if (line !== INDEX_HEADER)
+                throw notAnIndex();
+            return;
+        }
         const path = filePath(line);
         if (path === undefined)
-            continue;
-        if (!byPath.has(path))
-            byPath.set(path, baseFiles.length);
-        else {
-            const others = repeated.get(path) ?? [];
-            others.push(baseFiles.length);
-            repeated.set(path, others);
+            return;
+        this.#baseFiles++;
+        const at = this.#files.get(path);
+        if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at])) {
+            this.#matched[at] = 1;
         }
-        baseLines.push(line);
-        baseFiles.push(path);
+        else
+            this.#unmatched.push(path);
     }
-    const matching = (entry) => {
-        if (entry.kind !== 'file' || !isPlainPath(entry.path))
-            return undefined;
-        const first = byPath.get(entry.path);
-        if (first === undefined)
-            return undefined;
-        if (isLineOf(baseLines[first], entry))
-            return first;
-        return repeated.get(entry.path)?.find((at) => isLineOf(baseLines[at], entry));
-    };
-    const send = [];
-    const link = [];
-    const linkedFrom = [];
-    for (const entry of next) {
-        const at = matching(entry);
-        if (at === undefined)
-            send.push(entry);
-        else {
-            link.push(entry);
-            linkedFrom.push(at);
-        }
+    /** What the lines given so far say; throws when there were none. */
+    finish() {
+        if (this.#lines === 0)
+            throw notAnIndex();
+        const send = [];
+        const link = [];
+        this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
+        return { send, link, baseFiles: this.#baseFiles, unmatched: this.#unmatched };
     }
-    return { send, link, baseFiles, linkedFrom };
+}
+/** IndexDiffer over an index file held whole, as text; throws when it is not an index file. */
+function diffIndex(base, next) {
+    if (!base.endsWith('\n'))
+        throw notAnIndex();
+    const differ = new IndexDiffer(next);
+    for (let from = 0, at = base.indexOf('\n'); at !== -1; from = at + 1, at = base.indexOf('\n', from)) {
+        differ.line(base.slice(from, at));
+    }
+    return differ.finish();
 }
 const TAB = 0x09;
 const DASH = 0x2d;
@@ -7737,8 +7791,6 @@ async function resolvePrevious(options) {
     return verified;
 }
 
-// EXTERNAL MODULE: external "node:string_decoder"
-var external_node_string_decoder_ = __webpack_require__(6193);
 ;// CONCATENATED MODULE: ./shared/log.ts
 
 /** A log that says nothing, for tests and tools that have no runner. */
@@ -9199,7 +9251,6 @@ class Staged {
 
 
 
-
 /** A full transfer: everything travels, and the index too. */
 function fullPlan(next) {
     const bytes = next.reduce((sum, entry) => sum + entry.size, 0);
@@ -9215,25 +9266,22 @@ function fullPlan(next) {
  * Links what the base has as shipped (the same path, mode, size and sha256, and not reported as
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
- * whichever list is shorter. `base` is the base release's index file, as text.
+ * whichever list is shorter. `diff` compares the base release's index with the new one.
  */
-function deltaPlan(base, unverified, next) {
-    const diff = diffIndex(base, next);
+function deltaPlan(diff, unverified) {
     const carried = [];
     const sent = [...diff.send];
-    // Which base file lines are carried into the new index, by their position.
-    const kept = new Uint8Array(diff.baseFiles.length);
-    diff.link.forEach((entry, i) => {
-        if (unverified.has(entry.path))
+    // Base file lines not carried into the new index. A linked path is plain: encoded, it is itself.
+    const dropped = [...diff.unmatched];
+    for (const entry of diff.link) {
+        if (unverified.has(entry.path)) {
             sent.push(entry);
-        else {
-            carried.push(entry);
-            kept[diff.linkedFrom[i]] = 1;
+            dropped.push(entry.path);
         }
-    });
-    // Carried paths are plain: encoded, they are themselves.
+        else
+            carried.push(entry);
+    }
     const carry = new Set(carried.map((entry) => entry.path));
-    const dropped = diff.baseFiles.filter((_, i) => kept[i] === 0);
     const keep = carried.length <= dropped.length;
     return {
         carry,
@@ -9247,18 +9295,29 @@ function deltaPlan(base, unverified, next) {
         },
     };
 }
-const gunzip = (0,external_node_util_.promisify)((external_node_zlib_default()).gunzip);
-/** A script's stdout that the host compressed with its own tool. */
-async function decompressOutput(stdout, decompressor) {
-    if (decompressor === undefined || stdout.length === 0)
-        return stdout;
-    if (decompressor === 'gzip')
-        return gunzip(stdout);
+/**
+ * Pieces of a report read line by line: each decoded piece is a string of its own, and one
+ * under V8's large-object size (128 KiB) dies young, where a larger one waits for a full
+ * collection, however little of it is kept.
+ */
+const REPORT_PIECE = 64 * 1024;
+/**
+ * A script's stdout that the host compressed with its own tool, decompressed as it is read, in
+ * pieces: an index report is megabytes once decompressed.
+ */
+function decompressedOutput(stdout, decompressor) {
+    if (decompressor === 'gzip') {
+        return external_node_stream_.Readable.from([stdout]).pipe(external_node_zlib_default().createGunzip({ chunkSize: REPORT_PIECE }));
+    }
     // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
-    const chunks = [];
-    for await (const chunk of decompressZstd([stdout], 1024 * 1024))
-        chunks.push(chunk);
-    return Buffer.concat(chunks);
+    if (decompressor === 'zstd' && stdout.length > 0)
+        return decompressZstd([stdout], REPORT_PIECE);
+    return delta_plan_pieces(stdout);
+}
+function* delta_plan_pieces(bytes) {
+    for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
+        yield bytes.subarray(at, at + REPORT_PIECE);
+    }
 }
 
 ;// CONCATENATED MODULE: ./shared/host/progress.ts
@@ -9344,7 +9403,13 @@ class UploadProgress {
 
 
 
-/** Checks the base against its index; undefined when the host cannot vouch for any of it. */
+
+/**
+ * Checks the base against its index; undefined when the host cannot vouch for any of it. The
+ * report is read twice as it is decompressed, never held whole: once for what the plan depends
+ * on (the base's index and the files not as shipped, hashed), and once more to diff the index,
+ * unless a host with the same report had it diffed already.
+ */
 async function checkBase(host, options) {
     const { base, tools } = options;
     if (base === undefined || tools.hash === undefined)
@@ -9354,15 +9419,18 @@ async function checkBase(host, options) {
     // No base or no index (a release from before indexes): a full transfer, as for a first deploy.
     if (checked.code !== 0)
         return undefined;
-    const report = parseBaseCheck(await decompressOutput(checked.stdout, tools.decompressor), nonce);
-    if (report === undefined)
+    const output = () => decompressedOutput(checked.stdout, tools.decompressor);
+    const key = (0,external_node_crypto_.createHash)('sha256');
+    const unverified = await readBaseCheck(output(), nonce, (line) => key.update(line).update('\n'));
+    if (unverified === undefined)
         return undefined;
-    const key = (0,external_node_crypto_.createHash)('sha256').update(report.index);
-    for (const path of [...report.unverified].sort())
+    for (const path of [...unverified].sort())
         key.update('\0').update(path);
-    return planOnce(options.next, key.digest('hex'), () => {
+    return planOnce(options.next, key.digest('hex'), async () => {
         try {
-            return deltaPlan(report.index, report.unverified, options.next);
+            const differ = new IndexDiffer(options.next);
+            await readBaseCheck(output(), nonce, (line) => differ.line(line));
+            return deltaPlan(differ.finish(), unverified);
         }
         catch {
             return undefined;
@@ -9371,16 +9439,17 @@ async function checkBase(host, options) {
 }
 /**
  * Plans made for a release, by what the host reported: hosts on the same base with the same
- * files as shipped (most of a fleet) share one plan, parsed and diffed once.
+ * files as shipped (most of a fleet) share one plan, diffed once.
  */
 const plans = new WeakMap();
 function planOnce(next, key, make) {
     let made = plans.get(next);
     if (!made)
         plans.set(next, (made = new Map()));
-    if (!made.has(key))
-        made.set(key, make());
-    return made.get(key);
+    let plan = made.get(key);
+    if (plan === undefined)
+        made.set(key, (plan = make()));
+    return plan;
 }
 /**
  * What travels: the files the base has as shipped are linked from it, the rest is sent; with
