@@ -194,6 +194,18 @@ export function checkBaseScript(
 }
 
 /**
+ * The longest line a report can hold: a path and a link target of PATH_MAX bytes each, every
+ * byte escaped (`\xHH`), and the other fields. A longer one is not a report's.
+ */
+const MAX_REPORT_LINE = 2 * 4 * 4096 + 256;
+
+/**
+ * The most a report may decompress to: an index of some four million entries. The host's output
+ * is untrusted; a larger one is no report, and the release is sent whole.
+ */
+export const MAX_REPORT_BYTES = 512 * 1024 * 1024;
+
+/**
  * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
  * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
  * are not as the index says are gathered. `end()` gives those paths, or undefined when the
@@ -213,14 +225,21 @@ export class BaseCheckReader {
     this.#onIndexLine = onIndexLine;
   }
 
+  /** Whether what was read so far can still be a report. */
+  get plausible(): boolean {
+    return this.#section !== 'other';
+  }
+
   /** The next piece of the output, decoded. */
   push(text: string): void {
+    if (this.#section === 'other') return;
     const all = this.#rest + text;
     let from = 0;
     for (let at = all.indexOf('\n'); at !== -1; from = at + 1, at = all.indexOf('\n', from)) {
       this.#line(all.slice(from, at));
     }
     this.#rest = all.slice(from);
+    if (this.#rest.length > MAX_REPORT_LINE) this.#other();
   }
 
   end(): Set<string> | undefined {
@@ -234,11 +253,20 @@ export class BaseCheckReader {
     } else if (this.#section === 'unverified') {
       if (line === this.#end) this.#section = 'done';
       else if (line !== '') this.#unverified.add(line);
-    } else this.#section = 'other';
+    } else this.#other();
+  }
+
+  #other(): void {
+    this.#section = 'other';
+    this.#rest = '';
+    this.#unverified.clear();
   }
 }
 
-/** BaseCheckReader over the output's bytes, decoded as UTF-8 as they come. */
+/**
+ * BaseCheckReader over the output's bytes, decoded as UTF-8 as they come; stops reading, with no
+ * report, at MAX_REPORT_BYTES or once the output cannot be a report.
+ */
 export async function readBaseCheck(
   output: AsyncIterable<Buffer> | Iterable<Buffer>,
   nonce: string,
@@ -246,7 +274,13 @@ export async function readBaseCheck(
 ): Promise<Set<string> | undefined> {
   const reader = new BaseCheckReader(nonce, onIndexLine);
   const decoder = new StringDecoder('utf8');
-  for await (const chunk of output) reader.push(decoder.write(chunk));
+  let bytes = 0;
+  for await (const chunk of output) {
+    bytes += chunk.length;
+    if (bytes > MAX_REPORT_BYTES) return undefined;
+    reader.push(decoder.write(chunk));
+    if (!reader.plausible) return undefined;
+  }
   reader.push(decoder.end());
   return reader.end();
 }

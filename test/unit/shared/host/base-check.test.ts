@@ -2,7 +2,7 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { INDEX_HEADER } from '../../../../shared/bundle/file-index.js';
 import { decompressedOutput } from '../../../../shared/host/delta-plan.js';
-import { readBaseCheck } from '../../../../shared/host/scripts/delta.js';
+import { MAX_REPORT_BYTES, readBaseCheck } from '../../../../shared/host/scripts/delta.js';
 
 /*
  * The base check's report is read as it is decompressed, never held whole (an index of a large
@@ -73,5 +73,26 @@ describe('the base check report', () => {
         JSON.stringify(broken),
       ).toBeUndefined();
     }
+  });
+
+  it('stops reading a host output that cannot be a report: a line too long, or too much of it', async () => {
+    let pulled = 0;
+    function* endless(piece: Buffer): Generator<Buffer> {
+      for (;;) {
+        pulled++;
+        yield piece;
+      }
+    }
+    // No newline at all: no line of a report is a megabyte long.
+    expect((await read(endless(Buffer.alloc(1024 * 1024, 'a')))).unverified).toBeUndefined();
+    expect(pulled).toBe(1);
+    // Well-formed lines without end: read up to the limit and no further.
+    pulled = 0;
+    const line = `${'x'.repeat(4000)}\tf\t644\t1\t${'c'.repeat(64)}\t-\n`;
+    const lines = Buffer.from(`${INDEX_HEADER}\n${line.repeat(256)}`);
+    let seen = 0;
+    expect(await readBaseCheck(endless(lines), nonce, () => seen++)).toBeUndefined();
+    expect(seen).toBeGreaterThan(100_000);
+    expect(pulled).toBe(Math.floor(MAX_REPORT_BYTES / lines.length) + 1);
   });
 });
