@@ -132,8 +132,6 @@ export interface IndexDiff {
   send: IndexEntry[];
   /** Files of the new release that are, byte for byte and mode, files of the base release. */
   link: IndexEntry[];
-  /** How many file lines the base index has. */
-  baseFiles: number;
   /** The encoded paths of the base's file lines that no entry of `link` matched, in its order. */
   unmatched: string[];
 }
@@ -166,7 +164,6 @@ export class IndexDiffer {
   readonly #matched: Uint8Array;
   readonly #unmatched: string[] = [];
   #lines = 0;
-  #baseFiles = 0;
 
   constructor(next: FileIndex) {
     this.#next = next;
@@ -184,7 +181,6 @@ export class IndexDiffer {
     }
     const path = filePath(line);
     if (path === undefined) return;
-    this.#baseFiles++;
     const at = this.#files.get(path);
     if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at]!)) {
       this.#matched[at] = 1;
@@ -197,7 +193,7 @@ export class IndexDiffer {
     const send: IndexEntry[] = [];
     const link: IndexEntry[] = [];
     this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
-    return { send, link, baseFiles: this.#baseFiles, unmatched: this.#unmatched };
+    return { send, link, unmatched: this.#unmatched };
   }
 }
 
