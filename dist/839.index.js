@@ -5094,7 +5094,6 @@ class IndexDiffer {
     #matched;
     #unmatched = [];
     #lines = 0;
-    #baseFiles = 0;
     constructor(next) {
         this.#next = next;
         this.#matched = new Uint8Array(next.length);
@@ -5113,7 +5112,6 @@ class IndexDiffer {
         const path = filePath(line);
         if (path === undefined)
             return;
-        this.#baseFiles++;
         const at = this.#files.get(path);
         if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at])) {
             this.#matched[at] = 1;
@@ -5128,7 +5126,7 @@ class IndexDiffer {
         const send = [];
         const link = [];
         this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
-        return { send, link, baseFiles: this.#baseFiles, unmatched: this.#unmatched };
+        return { send, link, unmatched: this.#unmatched };
     }
 }
 /** IndexDiffer over an index file held whole, as text; throws when it is not an index file. */
@@ -8121,6 +8119,16 @@ function checkBaseScript(root, base, tools, nonce) {
     ]);
 }
 /**
+ * The longest line a report can hold: a path and a link target of PATH_MAX bytes each, every
+ * byte escaped (`\xHH`), and the other fields. A longer one is not a report's.
+ */
+const MAX_REPORT_LINE = 2 * 4 * 4096 + 256;
+/**
+ * The most a report may decompress to: an index of some four million entries. The host's output
+ * is untrusted; a larger one is no report, and the release is sent whole.
+ */
+const MAX_REPORT_BYTES = 512 * 1024 * 1024;
+/**
  * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
  * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
  * are not as the index says are gathered. `end()` gives those paths, or undefined when the
@@ -8138,14 +8146,22 @@ class BaseCheckReader {
         this.#end = `${nonce} end`;
         this.#onIndexLine = onIndexLine;
     }
+    /** Whether what was read so far can still be a report. */
+    get plausible() {
+        return this.#section !== 'other';
+    }
     /** The next piece of the output, decoded. */
     push(text) {
+        if (this.#section === 'other')
+            return;
         const all = this.#rest + text;
         let from = 0;
         for (let at = all.indexOf('\n'); at !== -1; from = at + 1, at = all.indexOf('\n', from)) {
             this.#line(all.slice(from, at));
         }
         this.#rest = all.slice(from);
+        if (this.#rest.length > MAX_REPORT_LINE)
+            this.#other();
     }
     end() {
         return this.#section === 'done' && this.#rest === '' ? this.#unverified : undefined;
@@ -8164,15 +8180,30 @@ class BaseCheckReader {
                 this.#unverified.add(line);
         }
         else
-            this.#section = 'other';
+            this.#other();
+    }
+    #other() {
+        this.#section = 'other';
+        this.#rest = '';
+        this.#unverified.clear();
     }
 }
-/** BaseCheckReader over the output's bytes, decoded as UTF-8 as they come. */
+/**
+ * BaseCheckReader over the output's bytes, decoded as UTF-8 as they come; stops reading, with no
+ * report, at MAX_REPORT_BYTES or once the output cannot be a report.
+ */
 async function readBaseCheck(output, nonce, onIndexLine) {
     const reader = new BaseCheckReader(nonce, onIndexLine);
     const decoder = new external_node_string_decoder_.StringDecoder('utf8');
-    for await (const chunk of output)
+    let bytes = 0;
+    for await (const chunk of output) {
+        bytes += chunk.length;
+        if (bytes > MAX_REPORT_BYTES)
+            return undefined;
         reader.push(decoder.write(chunk));
+        if (!reader.plausible)
+            return undefined;
+    }
     reader.push(decoder.end());
     return reader.end();
 }

@@ -4777,7 +4777,6 @@ class IndexDiffer {
     #matched;
     #unmatched = [];
     #lines = 0;
-    #baseFiles = 0;
     constructor(next) {
         this.#next = next;
         this.#matched = new Uint8Array(next.length);
@@ -4796,7 +4795,6 @@ class IndexDiffer {
         const path = filePath(line);
         if (path === undefined)
             return;
-        this.#baseFiles++;
         const at = this.#files.get(path);
         if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at])) {
             this.#matched[at] = 1;
@@ -4811,7 +4809,7 @@ class IndexDiffer {
         const send = [];
         const link = [];
         this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
-        return { send, link, baseFiles: this.#baseFiles, unmatched: this.#unmatched };
+        return { send, link, unmatched: this.#unmatched };
     }
 }
 /** IndexDiffer over an index file held whole, as text; throws when it is not an index file. */
