@@ -1,8 +1,4 @@
-import { Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import type { FileIndex, IndexDiff, IndexEntry, IndexUpdate } from '../bundle/file-index.js';
-import { decompressZstd } from '../bundle/zstd-frames.js';
-import type { Decompressor } from './scripts/tools.js';
 
 /*
  * What travels to a host for a new release, decided on the runner from the new bundle's index,
@@ -63,33 +59,4 @@ export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): Del
       entries: sent,
     },
   };
-}
-
-/**
- * Pieces of a report read line by line: each decoded piece is a string of its own, and one
- * under V8's large-object size (128 KiB) dies young, where a larger one waits for a full
- * collection, however little of it is kept.
- */
-const REPORT_PIECE = 64 * 1024;
-
-/**
- * A script's stdout that the host compressed with its own tool, decompressed as it is read, in
- * pieces: an index report is megabytes once decompressed.
- */
-export function decompressedOutput(
-  stdout: Buffer,
-  decompressor: Decompressor | undefined,
-): AsyncIterable<Buffer> | Iterable<Buffer> {
-  if (decompressor === 'gzip') {
-    return Readable.from([stdout]).pipe(zlib.createGunzip({ chunkSize: REPORT_PIECE }));
-  }
-  // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
-  if (decompressor === 'zstd' && stdout.length > 0) return decompressZstd([stdout], REPORT_PIECE);
-  return pieces(stdout);
-}
-
-function* pieces(bytes: Buffer): Generator<Buffer> {
-  for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
-    yield bytes.subarray(at, at + REPORT_PIECE);
-  }
 }

@@ -5,9 +5,10 @@ import { IndexDiffer, type FileIndex } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { formatBytes } from '../markdown.js';
-import { decompressedOutput, deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
+import { decompressedOutput, readBaseCheck } from './base-report.js';
+import { deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
-import { checkBaseScript, readBaseCheck, writeIndexScript } from './scripts/delta.js';
+import { checkBaseScript, writeIndexScript } from './scripts/delta.js';
 import type { HostTools } from './scripts/tools.js';
 
 /*

@@ -1,4 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
 import type { IndexUpdate } from '../../bundle/file-index.js';
 import { shellQuote as q } from '../../names.js';
 import { EXIT, fail, inRoot } from './root.js';
@@ -191,98 +190,6 @@ export function checkBaseScript(
     `rm -f ../../.deploy/check-*.tmp`,
     `exit "$status"`,
   ]);
-}
-
-/**
- * The longest line a report can hold: a path and a link target of PATH_MAX bytes each, every
- * byte escaped (`\xHH`), and the other fields. A longer one is not a report's.
- */
-const MAX_REPORT_LINE = 2 * 4 * 4096 + 256;
-
-/**
- * The most a report may decompress to: an index of some four million entries. The host's output
- * is untrusted; a larger one is no report, and the release is sent whole.
- */
-export const MAX_REPORT_BYTES = 512 * 1024 * 1024;
-
-/**
- * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
- * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
- * are not as the index says are gathered. `end()` gives those paths, or undefined when the
- * output was cut short or is not a report.
- */
-export class BaseCheckReader {
-  readonly #marker: string;
-  readonly #end: string;
-  readonly #onIndexLine: (line: string) => void;
-  readonly #unverified = new Set<string>();
-  #section: 'index' | 'unverified' | 'done' | 'other' = 'index';
-  #rest = '';
-
-  constructor(nonce: string, onIndexLine: (line: string) => void) {
-    this.#marker = `${nonce} unverified`;
-    this.#end = `${nonce} end`;
-    this.#onIndexLine = onIndexLine;
-  }
-
-  /** Whether what was read so far can still be a report. */
-  get plausible(): boolean {
-    return this.#section !== 'other';
-  }
-
-  /** The next piece of the output, decoded. */
-  push(text: string): void {
-    if (this.#section === 'other') return;
-    const all = this.#rest + text;
-    let from = 0;
-    for (let at = all.indexOf('\n'); at !== -1; from = at + 1, at = all.indexOf('\n', from)) {
-      this.#line(all.slice(from, at));
-    }
-    this.#rest = all.slice(from);
-    if (this.#rest.length > MAX_REPORT_LINE) this.#other();
-  }
-
-  end(): Set<string> | undefined {
-    return this.#section === 'done' && this.#rest === '' ? this.#unverified : undefined;
-  }
-
-  #line(line: string): void {
-    if (this.#section === 'index') {
-      if (line === this.#marker) this.#section = 'unverified';
-      else this.#onIndexLine(line);
-    } else if (this.#section === 'unverified') {
-      if (line === this.#end) this.#section = 'done';
-      else if (line !== '') this.#unverified.add(line);
-    } else this.#other();
-  }
-
-  #other(): void {
-    this.#section = 'other';
-    this.#rest = '';
-    this.#unverified.clear();
-  }
-}
-
-/**
- * BaseCheckReader over the output's bytes, decoded as UTF-8 as they come; stops reading, with no
- * report, at MAX_REPORT_BYTES or once the output cannot be a report.
- */
-export async function readBaseCheck(
-  output: AsyncIterable<Buffer> | Iterable<Buffer>,
-  nonce: string,
-  onIndexLine: (line: string) => void,
-): Promise<Set<string> | undefined> {
-  const reader = new BaseCheckReader(nonce, onIndexLine);
-  const decoder = new StringDecoder('utf8');
-  let bytes = 0;
-  for await (const chunk of output) {
-    bytes += chunk.length;
-    if (bytes > MAX_REPORT_BYTES) return undefined;
-    reader.push(decoder.write(chunk));
-    if (!reader.plausible) return undefined;
-  }
-  reader.push(decoder.end());
-  return reader.end();
 }
 
 /**

@@ -1,8 +1,11 @@
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { INDEX_HEADER } from '../../../../shared/bundle/file-index.js';
-import { decompressedOutput } from '../../../../shared/host/delta-plan.js';
-import { MAX_REPORT_BYTES, readBaseCheck } from '../../../../shared/host/scripts/delta.js';
+import {
+  decompressedOutput,
+  MAX_REPORT_BYTES,
+  readBaseCheck,
+} from '../../../../shared/host/base-report.js';
 
 /*
  * The base check's report is read as it is decompressed, never held whole (an index of a large

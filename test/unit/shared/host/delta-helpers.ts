@@ -12,7 +12,7 @@ import {
   type FileIndex,
 } from '../../../../shared/bundle/file-index.js';
 import { localTransport } from '../../../../shared/host/local.js';
-import { BaseCheckReader } from '../../../../shared/host/scripts/delta.js';
+import { BaseCheckReader } from '../../../../shared/host/base-report.js';
 import type { HostTools } from '../../../../shared/host/scripts/tools.js';
 import { HostSession } from '../../../../shared/host/session.js';
 import { transferRelease } from '../../../../shared/host/transfer.js';
