@@ -2695,8 +2695,6 @@ function history_releasesToPrune(options) {
     return prune;
 }
 
-// EXTERNAL MODULE: external "node:string_decoder"
-var external_node_string_decoder_ = __webpack_require__(6193);
 ;// CONCATENATED MODULE: ./shared/host/scripts/root.ts
 
 
@@ -2902,7 +2900,6 @@ function tools_decompressed(decompressor, consumer) {
 
 
 
-
 /*
  * What the host already has, as POSIX sh builders: the tools it offers, the check of its newest
  * release against that release's index (so only what the host lacks travels), the merge of the
@@ -3067,95 +3064,6 @@ function checkBaseScript(root, base, tools, nonce) {
         `rm -f ../../.deploy/check-*.tmp`,
         `exit "$status"`,
     ]);
-}
-/**
- * The longest line a report can hold: a path and a link target of PATH_MAX bytes each, every
- * byte escaped (`\xHH`), and the other fields. A longer one is not a report's.
- */
-const MAX_REPORT_LINE = (/* unused pure expression or super */ null && (2 * 4 * 4096 + 256));
-/**
- * The most a report may decompress to: an index of some four million entries. The host's output
- * is untrusted; a larger one is no report, and the release is sent whole.
- */
-const MAX_REPORT_BYTES = (/* unused pure expression or super */ null && (512 * 1024 * 1024));
-/**
- * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
- * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
- * are not as the index says are gathered. `end()` gives those paths, or undefined when the
- * output was cut short or is not a report.
- */
-class BaseCheckReader {
-    #marker;
-    #end;
-    #onIndexLine;
-    #unverified = new Set();
-    #section = 'index';
-    #rest = '';
-    constructor(nonce, onIndexLine) {
-        this.#marker = `${nonce} unverified`;
-        this.#end = `${nonce} end`;
-        this.#onIndexLine = onIndexLine;
-    }
-    /** Whether what was read so far can still be a report. */
-    get plausible() {
-        return this.#section !== 'other';
-    }
-    /** The next piece of the output, decoded. */
-    push(text) {
-        if (this.#section === 'other')
-            return;
-        const all = this.#rest + text;
-        let from = 0;
-        for (let at = all.indexOf('\n'); at !== -1; from = at + 1, at = all.indexOf('\n', from)) {
-            this.#line(all.slice(from, at));
-        }
-        this.#rest = all.slice(from);
-        if (this.#rest.length > MAX_REPORT_LINE)
-            this.#other();
-    }
-    end() {
-        return this.#section === 'done' && this.#rest === '' ? this.#unverified : undefined;
-    }
-    #line(line) {
-        if (this.#section === 'index') {
-            if (line === this.#marker)
-                this.#section = 'unverified';
-            else
-                this.#onIndexLine(line);
-        }
-        else if (this.#section === 'unverified') {
-            if (line === this.#end)
-                this.#section = 'done';
-            else if (line !== '')
-                this.#unverified.add(line);
-        }
-        else
-            this.#other();
-    }
-    #other() {
-        this.#section = 'other';
-        this.#rest = '';
-        this.#unverified.clear();
-    }
-}
-/**
- * BaseCheckReader over the output's bytes, decoded as UTF-8 as they come; stops reading, with no
- * report, at MAX_REPORT_BYTES or once the output cannot be a report.
- */
-async function readBaseCheck(output, nonce, onIndexLine) {
-    const reader = new BaseCheckReader(nonce, onIndexLine);
-    const decoder = new StringDecoder('utf8');
-    let bytes = 0;
-    for await (const chunk of output) {
-        bytes += chunk.length;
-        if (bytes > MAX_REPORT_BYTES)
-            return undefined;
-        reader.push(decoder.write(chunk));
-        if (!reader.plausible)
-            return undefined;
-    }
-    reader.push(decoder.end());
-    return reader.end();
 }
 /**
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
@@ -8238,6 +8146,8 @@ async function resolvePrevious(options) {
     return verified;
 }
 
+// EXTERNAL MODULE: external "node:string_decoder"
+var external_node_string_decoder_ = __webpack_require__(6193);
 ;// CONCATENATED MODULE: ./shared/log.ts
 
 /** A log that says nothing, for tests and tools that have no runner. */
