@@ -67,7 +67,9 @@ function prepareCommands(options: InstallOptions): string[] {
     `[ -d ${incoming(id)} ] || ${fail(EXIT.missing, `releases/${id}.tmp is missing`)}`,
     ...links,
     ...(options.replace ? [`rm -rf ${release(id)} || exit 1`] : []),
-    ...(options.stamps ? stampListCommands(incoming(id)) : []),
+    ...(options.stamps
+      ? stampListCommands({ directory: incoming(id), id: q(id), fresh: true })
+      : []),
   ];
 }
 
@@ -75,7 +77,7 @@ function prepareCommands(options: InstallOptions): string[] {
 function installCommands(options: InstallOptions): string[] {
   const { id } = options;
   return [
-    ...(options.stamps ? stampWriteCommands({ id: q(id), fresh: true }) : []),
+    ...(options.stamps ? stampWriteCommands() : []),
     `mv ${incoming(id)} ${release(id)} || exit 1`,
   ];
 }

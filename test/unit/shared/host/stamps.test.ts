@@ -120,24 +120,25 @@ describe('stamps', () => {
     expect(await check(host)).toEqual({ hashed: [], unverified: [] });
   });
 
-  it('are listed in the background, and the script ends only once the listing has, however it ends', async () => {
+  it('are taken in the background, and the script ends only once they are, however it ends', async () => {
     const host = await hostWith(app);
-    // Enough files that listing them takes longer than the rest of the script.
+    // Enough files that stamping them takes longer than the rest of the script.
     sh(
       `mkdir -p ${q(path.join(host.release, 'many'))} && cd ${q(path.join(host.release, 'many'))} && seq 1 30000 | xargs touch`,
     );
+    await sleep(50);
     // Output elsewhere: what a caller waits for is the shell's exit, not its output's end.
     const script = [
       'set -u',
       'exec >/dev/null 2>&1',
       `cd ${q(host.root)} || exit 1`,
-      ...stampListCommands(q('releases/v1')),
+      ...stampListCommands({ directory: q('releases/v1'), id: 'v1', fresh: true }),
       'exit 3',
     ];
     const result = sh(script.join('\n'), '', host.env);
     expect(result.code).toBe(3);
-    const listing = await readFile(path.join(host.root, '.deploy/stamps-live.tmp'), 'utf8');
-    expect(listing.split('\n').filter((line) => / many\/[0-9]+$/.test(line))).toHaveLength(30000);
+    const stamps = await readFile(path.join(host.root, '.deploy/stamps.tmp'), 'utf8');
+    expect(stamps.split('\n').filter((line) => / many\/[0-9]+$/.test(line))).toHaveLength(30000);
   });
 
   it('see an edit that keeps the size and sets the mtime back, and a mode changed and changed back', async () => {
@@ -160,6 +161,28 @@ describe('stamps', () => {
       hashed: ['app.js', 'lib/util.js'],
       unverified: ['lib/util.js'],
     });
+  });
+
+  it('vouch for nothing when the listing fails, and none are taken from a listing that failed', async () => {
+    const host = await hostWith(app);
+    await stamp(host, 'releases/v1', 'v1', true);
+    await writeFile(path.join(host.release, 'lib/util.js'), 'export const answer = 41;\n');
+    // A find that cannot read one directory (as one the deploy user may not list): the edited
+    // file is missing from its listing, and it fails.
+    const bin = host.env.PATH?.split(':')[0] ?? '';
+    await writeFile(
+      path.join(bin, 'find'),
+      `#!/bin/sh\n/usr/bin/find "$@" | grep -v ' lib/'\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    // Every file is hashed or reported: none is linked on the stamps' word.
+    expect(await check(host)).toEqual({
+      hashed: [],
+      unverified: ['app.js', 'bin/start', 'lib/other.js', 'lib/util.js'],
+    });
+    await expect(stat(path.join(host.root, '.deploy/verified.tmp'))).rejects.toThrow();
+    await stamp(host, 'releases/v1', 'v1', true);
+    await expect(stat(path.join(host.root, '.deploy/stamps'))).rejects.toThrow();
   });
 
   it('see a file replaced by another one (a new inode) with the same bytes', async () => {
