@@ -42,11 +42,10 @@ import {
  */
 
 /**
- * awk: the path after a stamp line's first `fields` fields (five, or six with the link count).
- * Those fields hold no blank, and one space follows each, so the path starts after their
- * lengths: no regular expression, and a path may hold any character but a newline. The passes
- * over every file of a release (SPLIT, STAMP) write the same sum out on `$1`…`$6` instead: a
- * function call per line costs them a tenth more.
+ * awk: the path after a stamp line's first `fields` fields. Those fields hold no blank, and one
+ * space follows each, so the path starts after their lengths: no regular expression, and a path
+ * may hold any character but a newline. The passes over every file of a release (SPLIT, STAMP)
+ * write such sums out on the fields instead: a function call per line costs them a tenth more.
  */
 const AWK_PATH = String.raw`
 function path_of(line, fields,   f, at, i) {
@@ -202,8 +201,9 @@ export function checkBaseScript(
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
  * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
  * whose ctime is older than the marker's. Reads the evidence first (the file named `evidence`:
- * the check's lines, or stamps that must name `release`), then the listing, on stdin as find
- * writes it; a listing that ends with the line `failed` exits 1. Compares ctimes as text
+ * the check's lines, or stamps that must name `release`), then the listing (the link count, then
+ * a stamp), on stdin as find writes it; a listing that ends with the line `failed` exits 1.
+ * Both put the ctime first, so what is matched is the rest of a line. Compares ctimes as text
  * (awk's numbers would round them): as one string when both are written alike (find writes ten
  * decimals), else seconds then nanoseconds.
  */
@@ -218,19 +218,20 @@ function older(a, b,   ai, bi, af, bf) {
   while (length(bf) < 12) bf = bf "0"
   return af < bf
 }
-BEGIN { print "release " release }
+BEGIN { print "release " release; marker = since ""; dot = index(marker, "."); size = length(marker) }
 FILENAME == evidence {
   if (FNR == 1 && !fresh) ignored = ($0 != "release " release)
   if (FNR == 1 && !fresh || ignored) next
-  known[$1 " " $2 " " $3 " " $5 " " substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)] = 1
+  known[substr($0, length($1) + 2)] = 1
   next
 }
 $0 == "failed" { exit 1 }
-{
-  path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + 7)
-  if (path == "" || !older($4, since)) next
-  if ((fresh && $6 == 1) || (($1 " " $2 " " $3 " " $5 " " path) in known))
-    print $1 " " $2 " " $3 " " $4 " " $5 " " path
+NF > 6 {
+  ctime = $2 ""
+  if (length(ctime) == size && index(ctime, ".") == dot) { if (!(ctime < marker)) next }
+  else if (!older(ctime, marker)) next
+  if (($1 == 1 && fresh) || (substr($0, length($1) + length(ctime) + 3) in known))
+    print substr($0, length($1) + 2)
 }
 `;
 
@@ -255,7 +256,7 @@ export interface StampOptions {
  * does not end before the stamping does, whatever way it ends.
  */
 export function stampListCommands(options: StampOptions): string[] {
-  const find = `find . ${SKIP} -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
+  const find = `find . ${SKIP} -o -type f -printf '%n ${STAMP_FORMAT} %P\\n'`;
   const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence="$evidence" -v fresh=${options.fresh ? 1 : 0} ${q(STAMP)}`;
   return [
     `newline='*`,

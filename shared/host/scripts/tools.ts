@@ -30,8 +30,11 @@ export const DECOMPRESS: Record<Decompressor, string> = {
 export const COMPRESS: Record<Decompressor, string> = { zstd: 'zstd -q -c', gzip: 'gzip -c' };
 export const INDEX_EXTENSION: Record<Decompressor, string> = { zstd: '.zst', gzip: '.gz' };
 
-/** A file's stamp as GNU find prints it: inode, size, mtime, ctime, mode, then the path. */
-export const STAMP_FORMAT = '%i %s %T@ %C@ %m';
+/**
+ * A file's stamp as GNU find prints it: ctime, inode, size, mtime, mode, then the path. The
+ * ctime first: what a stamp is matched by is then the rest of its line, one substr in awk.
+ */
+export const STAMP_FORMAT = '%C@ %i %s %T@ %m';
 
 /** sh lines printing which decompressor, hash tool and find the host has: `tools <d> <h> <f>`. */
 export function toolsCommands(): string[] {
@@ -57,7 +60,7 @@ export function parseHostTools(text: string): HostTools {
   return {
     decompressor: decompressor === 'zstd' || decompressor === 'gzip' ? decompressor : undefined,
     hash: hash !== undefined && hash in HASH_COMMAND ? (hash as HashTool) : undefined,
-    stamps: /^[0-9]+,[0-9]+,[0-9]+\.[0-9]+,[0-9]+\.[0-9]+,[0-7]+,[0-9]+$/.test(find ?? ''),
+    stamps: /^[0-9]+\.[0-9]+,[0-9]+,[0-9]+,[0-9]+\.[0-9]+,[0-7]+,[0-9]+$/.test(find ?? ''),
   };
 }
 
