@@ -7896,8 +7896,11 @@ const DECOMPRESS = {
 };
 const COMPRESS = { zstd: 'zstd -q -c', gzip: 'gzip -c' };
 const INDEX_EXTENSION = { zstd: '.zst', gzip: '.gz' };
-/** A file's stamp as GNU find prints it: inode, size, mtime, ctime, mode, then the path. */
-const STAMP_FORMAT = '%i %s %T@ %C@ %m';
+/**
+ * A file's stamp as GNU find prints it: ctime, inode, size, mtime, mode, then the path. The
+ * ctime first: what a stamp is matched by is then the rest of its line, one substr in awk.
+ */
+const STAMP_FORMAT = '%C@ %i %s %T@ %m';
 /** sh lines printing which decompressor, hash tool and find the host has: `tools <d> <h> <f>`. */
 function toolsCommands() {
     const first = (variable, tools) => [
@@ -7920,7 +7923,7 @@ function parseHostTools(text) {
     return {
         decompressor: decompressor === 'zstd' || decompressor === 'gzip' ? decompressor : undefined,
         hash: hash !== undefined && hash in HASH_COMMAND ? hash : undefined,
-        stamps: /^[0-9]+,[0-9]+,[0-9]+\.[0-9]+,[0-9]+\.[0-9]+,[0-7]+,[0-9]+$/.test(find ?? ''),
+        stamps: /^[0-9]+\.[0-9]+,[0-9]+,[0-9]+,[0-9]+\.[0-9]+,[0-7]+,[0-9]+$/.test(find ?? ''),
     };
 }
 /**
@@ -7980,11 +7983,10 @@ function decompressed(decompressor, consumer) {
  * them, not carried over.
  */
 /**
- * awk: the path after a stamp line's first `fields` fields (five, or six with the link count).
- * Those fields hold no blank, and one space follows each, so the path starts after their
- * lengths: no regular expression, and a path may hold any character but a newline. The passes
- * over every file of a release (SPLIT, STAMP) write the same sum out on `$1`…`$6` instead: a
- * function call per line costs them a tenth more.
+ * awk: the path after a stamp line's first `fields` fields. Those fields hold no blank, and one
+ * space follows each, so the path starts after their lengths: no regular expression, and a path
+ * may hold any character but a newline. The passes over every file of a release (SPLIT, STAMP)
+ * write such sums out on the fields instead: a function call per line costs them a tenth more.
  */
 const AWK_PATH = String.raw `
 function path_of(line, fields,   f, at, i) {
@@ -7996,11 +7998,12 @@ function path_of(line, fields,   f, at, i) {
 `;
 /**
  * Reads the base index's files (those that may be linked: no backslash in the path) and the
- * base's stamps, then its files' stamps now (the listing, its operand). A file whose stamp is
- * unchanged is as shipped: its line goes to `evidence_file`. Any other file the index lists is
- * listed by mode for hashing (0644 and 0755 are the only modes a release's files have; a file
- * with another one is not as shipped) and its line goes to `changed_file`. Last, the index lines
- * of the files not found by their stamps go to `rest_file`: hashed next, or missing.
+ * base's stamps, then its files' stamps now (the listing, on stdin as find writes it). A file
+ * whose stamp is unchanged is as shipped: its line goes to `evidence_file`. Any other file the
+ * index lists is listed by mode for hashing (0644 and 0755 are the only modes a release's files
+ * have; a file with another one is not as shipped) and its line goes to `changed_file`. Last,
+ * the index lines of the files not found by their stamps go to `rest_file`: hashed next, or
+ * missing. A listing that ends with the line `failed` (find could not list every file) exits 1.
  */
 const SPLIT = String.raw `
 BEGIN {
@@ -8013,6 +8016,7 @@ BEGIN {
   if ((getline line < stamps_file) > 0 && line == "release " base)
     while ((getline line < stamps_file) > 0) stamp[line] = 1
 }
+$0 == failed { exit 1 }
 {
   path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)
   if (!(path in want)) next
@@ -8028,10 +8032,13 @@ END { for (path in want) print want[path] > rest_file }
  * host as listed: missing, another kind, another mode or other bytes. A path with a backslash
  * is never compared (it is never linked); names with a newline are never hashed. With
  * `changed_file`, the stamps of the files hashed and found as listed are added to
- * `evidence_file`.
+ * `evidence_file`. After a line `unlisted` (the stamps' listing failed, so what the stamps
+ * vouched for is unknown), `rest_file` is the whole index (`index_file`): only a file hashed
+ * and found as listed is as shipped.
  */
 const UNVERIFIED = String.raw `
 ${AWK_PATH}
+$0 == "unlisted" { rest_file = index_file; changed_file = ""; next }
 /^mode [0-7]+$/ { mode = substr($0, 6) + 0; next }
 {
   sep = substr($0, 65, 4)
@@ -8067,10 +8074,12 @@ function hashCommands(tools) {
         ];
     }
     const hashList = (mode) => `printf 'mode ${mode}\\n'; if [ -s "\${list}${mode}.tmp" ]; then sed 's|^|./|' "\${list}${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
-    const split = `LC_ALL=C awk -v index_file="$index" -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" -v evidence_file=../../${EVIDENCE} -v changed_file="$changed" -v rest_file="$rest" ${(0,shared_names/* shellQuote */.ZL)(SPLIT)}`;
+    const split = `LC_ALL=C awk -v index_file="$index" -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" -v evidence_file=../../${EVIDENCE} -v changed_file="$changed" -v rest_file="$rest" -v failed=failed ${(0,shared_names/* shellQuote */.ZL)(SPLIT)}`;
+    // The listing is read as find writes it. Should either fail, the stamps vouch for nothing:
+    // without that line, the files of a listing cut short would be missing from every list, so
+    // not hashed, so never reported.
     return [
-        `find . ${skip} -printf '${STAMP_FORMAT} %P\\n' > "$live" || exit 1`,
-        `: > "$changed"; : > "$rest"; ${split} "$live" || exit 1`,
+        `: > "$changed" && : > "$rest" && { find . ${skip} -printf '${STAMP_FORMAT} %P\\n' || echo failed; } | ${split} || { rm -f ../../${EVIDENCE}; echo unlisted; }`,
         hashList('644'),
         hashList('755'),
     ];
@@ -8085,7 +8094,7 @@ function hashCommands(tools) {
  */
 function checkBaseScript(root, base, tools, nonce) {
     const unverified = tools.stamps
-        ? `-v rest_file="$rest" -v changed_file="$changed" -v evidence_file=../../${EVIDENCE}`
+        ? `-v index_file="$index" -v rest_file="$rest" -v changed_file="$changed" -v evidence_file=../../${EVIDENCE}`
         : `-v rest_file="$index" -v changed_file=`;
     const report = [
         `{`,
@@ -8104,7 +8113,6 @@ function checkBaseScript(root, base, tools, nonce) {
         `index=../../.deploy/check-index.tmp`,
         `index_text . > "$index" || exit ${scripts_root/* EXIT */.dc.missing}`,
         `base=${(0,shared_names/* shellQuote */.ZL)(base)}`,
-        `live=../../.deploy/check-live.tmp`,
         `changed=../../.deploy/check-changed.tmp`,
         `rest=../../.deploy/check-rest.tmp`,
         `list=../../.deploy/check-`,
@@ -8121,9 +8129,11 @@ function checkBaseScript(root, base, tools, nonce) {
  * Stamps the files of a release, keeping those of the evidence: a file whose inode, size,
  * mtime and mode are the evidence's (or, just made from the stream, with no other link) and
  * whose ctime is older than the marker's. Reads the evidence first (the file named `evidence`:
- * the check's lines, or stamps that must name `release`), then the listing. Compares ctimes as
- * text (awk's numbers would round them): as one string when both are written alike (find
- * writes ten decimals), else seconds then nanoseconds.
+ * the check's lines, or stamps that must name `release`), then the listing (the link count, then
+ * a stamp), on stdin as find writes it; a listing that ends with the line `failed` exits 1.
+ * Both put the ctime first, so what is matched is the rest of a line. Compares ctimes as text
+ * (awk's numbers would round them): as one string when both are written alike (find writes ten
+ * decimals), else seconds then nanoseconds.
  */
 const STAMP = String.raw `
 function older(a, b,   ai, bi, af, bf) {
@@ -8136,67 +8146,64 @@ function older(a, b,   ai, bi, af, bf) {
   while (length(bf) < 12) bf = bf "0"
   return af < bf
 }
-BEGIN { print "release " release }
+BEGIN { print "release " release; marker = since ""; dot = index(marker, "."); size = length(marker) }
 FILENAME == evidence {
   if (FNR == 1 && !fresh) ignored = ($0 != "release " release)
   if (FNR == 1 && !fresh || ignored) next
-  known[$1 " " $2 " " $3 " " $5 " " substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)] = 1
+  known[substr($0, length($1) + 2)] = 1
   next
 }
-{
-  path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + 7)
-  if (path == "" || !older($4, since)) next
-  if ((fresh && $6 == 1) || (($1 " " $2 " " $3 " " $5 " " path) in known))
-    print $1 " " $2 " " $3 " " $4 " " $5 " " path
+$0 == "failed" { exit 1 }
+NF > 6 {
+  ctime = $2 ""
+  if (length(ctime) == size && index(ctime, ".") == dot) { if (!(ctime < marker)) next }
+  else if (!older(ctime, marker)) next
+  if (($1 == 1 && fresh) || (substr($0, length($1) + length(ctime) + 3) in known))
+    print substr($0, length($1) + 2)
 }
 `;
-/** Where the listing of a release's files waits for the stamps to be written from it. */
-const LISTING = '.deploy/stamps-live.tmp';
 /**
- * sh lines, run in the deploy root, that start listing the files of the release in `directory`
- * (an sh word, quoted by the caller) for its stamps, in the background: the host lists them
+ * sh lines, run in the deploy root, that start stamping the files of a release in the
+ * background: the host lists them, and writes `.deploy/stamps.tmp` from the listing as it comes,
  * while it does the rest of the release's work. Run after the last of our links and unlinks of
  * its files; the marker made first is what the stamps' ctimes must be older than. The script
- * does not end before the listing does, whatever way it ends.
+ * does not end before the stamping does, whatever way it ends.
  */
-function stampListCommands(directory) {
-    const find = `find . ${SKIP} -o -type f -printf '${STAMP_FORMAT} %n %P\\n'`;
+function stampListCommands(options) {
+    const find = `find . ${SKIP} -o -type f -printf '%n ${STAMP_FORMAT} %P\\n'`;
+    const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence="$evidence" -v fresh=${options.fresh ? 1 : 0} ${(0,shared_names/* shellQuote */.ZL)(STAMP)}`;
     return [
         `newline='*`,
         `*'`,
-        `listing=`,
-        `if rm -f releases/stamp.tmp ${LISTING} && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@'); then`,
-        `  (cd ${directory} && ${find}) > ${LISTING} &`,
-        `  listing=$!`,
-        `  trap 'wait "$listing"' EXIT`,
+        `evidence=${options.fresh ? EVIDENCE : '.deploy/stamps'}`,
+        `[ -f "$evidence" ] || evidence=/dev/null`,
+        `stamping=`,
+        `if rm -f releases/stamp.tmp .deploy/stamps.tmp && : > releases/stamp.tmp && since=$(find releases/stamp.tmp -printf '%C@'); then`,
+        `  ( { (cd ${options.directory} && ${find}) || echo failed; } | ${awk} "$evidence" - > .deploy/stamps.tmp ) &`,
+        `  stamping=$!`,
+        `  trap 'wait "$stamping"' EXIT`,
         `fi`,
     ];
 }
 /**
- * sh lines, run in the deploy root after stampListCommands, that write `.deploy/stamps` for
- * the release named `id` (an sh word, quoted by the caller) from its listing. `fresh`: the
- * release was just made, its files with no other link were written from the stream, and the
- * evidence is what the check found; otherwise the evidence is the stamps themselves, taken
- * again after our own unlinks changed ctimes. Stamps are a saving, never a condition: when they
- * cannot be written, there are none.
+ * sh lines, run in the deploy root after stampListCommands: once the stamping ends, its stamps
+ * are the release's. Stamps are a saving, never a condition: when they cannot be written, there
+ * are none.
  */
-function stampWriteCommands(options) {
-    const awk = `LC_ALL=C awk -v since="$since" -v release=${options.id} -v evidence="$evidence" -v fresh=${options.fresh ? 1 : 0} ${(0,shared_names/* shellQuote */.ZL)(STAMP)}`;
+function stampWriteCommands() {
     return [
-        `evidence=${options.fresh ? EVIDENCE : '.deploy/stamps'}`,
-        `[ -f "$evidence" ] || evidence=/dev/null`,
-        `if [ -n "$listing" ] && wait "$listing" && ${awk} "$evidence" ${LISTING} > .deploy/stamps.tmp; then`,
+        `if [ -n "$stamping" ] && wait "$stamping"; then`,
         `  mv .deploy/stamps.tmp .deploy/stamps`,
         `else`,
         `  rm -f .deploy/stamps .deploy/stamps.tmp`,
         `fi`,
         `trap - EXIT`,
-        `rm -f releases/stamp.tmp ${LISTING} ${EVIDENCE}`,
+        `rm -f releases/stamp.tmp ${EVIDENCE}`,
     ];
 }
-/** Both halves at once: stamps for the release in `directory` named `id`. */
+/** Both halves at once: stamps for a release. */
 function stampCommands(options) {
-    return [...stampListCommands(options.directory), ...stampWriteCommands(options)];
+    return [...stampListCommands(options), ...stampWriteCommands()];
 }
 /**
  * Merges the lines of an index update into a release's index: the base's file lines kept as
@@ -8436,14 +8443,16 @@ function prepareCommands(options) {
         `[ -d ${incoming(id)} ] || ${(0,scripts_root/* fail */.fJ)(scripts_root/* EXIT */.dc.missing, `releases/${id}.tmp is missing`)}`,
         ...links,
         ...(options.replace ? [`rm -rf ${scripts_release_release(id)} || exit 1`] : []),
-        ...(options.stamps ? stampListCommands(incoming(id)) : []),
+        ...(options.stamps
+            ? stampListCommands({ directory: incoming(id), id: (0,shared_names/* shellQuote */.ZL)(id), fresh: true })
+            : []),
     ];
 }
 /** sh lines, run in the deploy root after prepareCommands: stamp the release, rename it into place. */
 function installCommands(options) {
     const { id } = options;
     return [
-        ...(options.stamps ? stampWriteCommands({ id: (0,shared_names/* shellQuote */.ZL)(id), fresh: true }) : []),
+        ...(options.stamps ? stampWriteCommands() : []),
         `mv ${incoming(id)} ${scripts_release_release(id)} || exit 1`,
     ];
 }
