@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import zlib from 'node:zlib';
 import { MAX_PATH_BYTES } from '../bundle/rules.js';
@@ -19,24 +19,35 @@ import type { Decompressor } from './scripts/tools.js';
 const REPORT_PIECE = 64 * 1024;
 
 /**
- * A script's stdout that the host compressed with its own tool, decompressed as it is read, in
- * pieces: an index report is megabytes once decompressed.
+ * A script's stdout that the host compressed with its own tool (whole, or as it arrives),
+ * decompressed as it is read, in pieces: an index report is megabytes once decompressed. A
+ * reader that stops early stops the reading of `stdout` too.
  */
 export function decompressedOutput(
-  stdout: Buffer,
+  stdout: Buffer | AsyncIterable<Buffer>,
   decompressor: Decompressor | undefined,
-): AsyncIterable<Buffer> | Iterable<Buffer> {
+): AsyncIterable<Buffer> {
+  const source = Buffer.isBuffer(stdout) ? [stdout] : stdout;
   if (decompressor === 'gzip') {
-    return Readable.from([stdout]).pipe(zlib.createGunzip({ chunkSize: REPORT_PIECE }));
+    return pipeline(Readable.from(source), zlib.createGunzip({ chunkSize: REPORT_PIECE }), () => {
+      // An error ends the reading: its reader sees it.
+    });
   }
   // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
-  if (decompressor === 'zstd' && stdout.length > 0) return decompressZstd([stdout], REPORT_PIECE);
-  return pieces(stdout);
+  if (decompressor === 'zstd') return decompressZstd(nonEmpty(source), REPORT_PIECE);
+  return pieces(source);
 }
 
-function* pieces(bytes: Buffer): Generator<Buffer> {
-  for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
-    yield bytes.subarray(at, at + REPORT_PIECE);
+/** The chunks that hold bytes: an output with none is no frame at all, not a frame cut short. */
+async function* nonEmpty(source: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) if (chunk.length > 0) yield chunk;
+}
+
+async function* pieces(source: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const bytes of source) {
+    for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
+      yield bytes.subarray(at, at + REPORT_PIECE);
+    }
   }
 }
 
@@ -52,24 +63,31 @@ const MAX_REPORT_LINE = 2 * 4 * MAX_PATH_BYTES + 256;
  */
 export const MAX_REPORT_BYTES = 512 * 1024 * 1024;
 
+/** What a reader of the base check's report is told as it reads. */
+export interface ReportLines {
+  /** Each line of the base's index (an index is megabytes: it is never held whole). */
+  index(line: string): void;
+  /** The index has ended: what follows are the paths of files not as it says. */
+  indexEnd?(): void;
+}
+
 /**
  * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
- * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
- * are not as the index says are gathered. `end()` gives those paths, or undefined when the
- * output was cut short or is not a report.
+ * `lines.index`, the paths of its files that are not as the index says are gathered. `end()`
+ * gives those paths, or undefined when the output was cut short or is not a report.
  */
 export class BaseCheckReader {
   readonly #marker: string;
   readonly #end: string;
-  readonly #onIndexLine: (line: string) => void;
+  readonly #lines: ReportLines;
   readonly #unverified = new Set<string>();
   #section: 'index' | 'unverified' | 'done' | 'other' = 'index';
   #rest = '';
 
-  constructor(nonce: string, onIndexLine: (line: string) => void) {
+  constructor(nonce: string, lines: ReportLines) {
     this.#marker = `${nonce} unverified`;
     this.#end = `${nonce} end`;
-    this.#onIndexLine = onIndexLine;
+    this.#lines = lines;
   }
 
   /** Whether what was read so far can still be a report. */
@@ -95,8 +113,11 @@ export class BaseCheckReader {
 
   #line(line: string): void {
     if (this.#section === 'index') {
-      if (line === this.#marker) this.#section = 'unverified';
-      else this.#onIndexLine(line);
+      if (line !== this.#marker) this.#lines.index(line);
+      else {
+        this.#section = 'unverified';
+        this.#lines.indexEnd?.();
+      }
     } else if (this.#section === 'unverified') {
       if (line === this.#end) this.#section = 'done';
       else if (line !== '') this.#unverified.add(line);
@@ -117,9 +138,9 @@ export class BaseCheckReader {
 export async function readBaseCheck(
   output: AsyncIterable<Buffer> | Iterable<Buffer>,
   nonce: string,
-  onIndexLine: (line: string) => void,
+  lines: ReportLines,
 ): Promise<Set<string> | undefined> {
-  const reader = new BaseCheckReader(nonce, onIndexLine);
+  const reader = new BaseCheckReader(nonce, lines);
   const decoder = new StringDecoder('utf8');
   let bytes = 0;
   for await (const chunk of output) {

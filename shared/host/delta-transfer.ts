@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { Compression } from '../bundle/compression.js';
-import { IndexDiffer, type FileIndex } from '../bundle/file-index.js';
+import { IndexDiffer, type FileIndex, type IndexDiff } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { formatBytes } from '../markdown.js';
-import { decompressedOutput, readBaseCheck } from './base-report.js';
+import { decompressedOutput, readBaseCheck, type ReportLines } from './base-report.js';
 import { deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
 import { checkBaseScript, writeIndexScript } from './scripts/delta.js';
@@ -24,7 +24,7 @@ type Stdin = Readable | Buffer | string;
 export interface ScriptHost {
   exec(
     script: string,
-    options?: { stdin?: Stdin },
+    options?: { stdin?: Stdin; onStdout?: (chunk: Buffer) => void },
   ): Promise<{ code: number | null; stdout: Buffer }>;
   must(what: string, script: string, options?: { stdin?: Stdin }): Promise<{ stdout: Buffer }>;
 }
@@ -45,52 +45,155 @@ export interface TransferPlan {
 }
 
 /**
+ * What a release's plans are made from, shared by the hosts it goes to: the diffs of the base
+ * indexes they report (by the sha256 of the index's lines: most of a fleet reports one), and
+ * the plans (by that and the files not as shipped). A plan is one object for every host on it:
+ * they read one stream.
+ */
+interface Planning {
+  diffs: Map<string, Promise<IndexDiff | undefined>>;
+  plans: Map<string, Promise<DeltaPlan | undefined>>;
+  /**
+   * Set once a host's report is diffed as it comes (the first host's); settled once that diff
+   * is made, or cannot be.
+   */
+  streamed: Promise<void> | undefined;
+}
+
+const planning = new WeakMap<FileIndex, Planning>();
+
+function planningFor(next: FileIndex): Planning {
+  let made = planning.get(next);
+  if (!made)
+    planning.set(next, (made = { diffs: new Map(), plans: new Map(), streamed: undefined }));
+  return made;
+}
+
+/** A report's index lines, hashed, and for the first host of a release diffed, as they come. */
+class IndexLines implements ReportLines {
+  readonly #hash = createHash('sha256');
+  /** Failed: a line no index holds, so no diff (and no plan) for that index. */
+  #differ: IndexDiffer | 'failed' | undefined;
+  #key: string | undefined;
+
+  /** With `diffed`, the lines are diffed as they come, and `diffed` is called once they end. */
+  constructor(
+    private readonly planning: Planning,
+    next: FileIndex,
+    private readonly diffed?: () => void,
+  ) {
+    this.#differ = diffed ? new IndexDiffer(next) : undefined;
+  }
+
+  /** The sha256 of the index's lines, once they have all come. */
+  get key(): string | undefined {
+    return this.#key;
+  }
+
+  index(line: string): void {
+    this.#hash.update(line).update('\n');
+    if (this.#differ === undefined || this.#differ === 'failed') return;
+    try {
+      this.#differ.line(line);
+    } catch {
+      this.#differ = 'failed';
+    }
+  }
+
+  indexEnd(): void {
+    const key = (this.#key = this.#hash.digest('hex'));
+    const differ = this.#differ;
+    this.#differ = undefined;
+    // Diffed as it came: ready for every host whose index has the same lines.
+    if (differ !== undefined && !this.planning.diffs.has(key)) {
+      this.planning.diffs.set(
+        key,
+        Promise.resolve(differ === 'failed' ? undefined : finished(differ)),
+      );
+    }
+    this.diffed?.();
+  }
+}
+
+/** What an IndexDiffer found; undefined when what it was given is no index (no line at all). */
+function finished(differ: IndexDiffer): IndexDiff | undefined {
+  try {
+    return differ.finish();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Checks the base against its index; undefined when the host cannot vouch for any of it. The
- * report is read twice as it is decompressed, never held whole: once for what the plan depends
- * on (the base's index and the files not as shipped, hashed), and once more to diff the index,
- * unless a host with the same report had it diffed already.
+ * report is read as the host writes it, never held whole: its index lines hashed (the key by
+ * which hosts share a diff) and, for the first host of a release, diffed at once, so the diff
+ * is made while the host still checks its files. A host whose index was not diffed that way
+ * has its report read again, from its output, to diff it.
  */
 async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaPlan | undefined> {
   const { base, tools } = options;
   if (base === undefined || tools.hash === undefined) return undefined;
+  const shared = planningFor(options.next);
+  // The first host's report is diffed as it comes; until its index has come, others wait for it.
+  const waitFor = shared.streamed;
+  let diffed = (): void => undefined;
+  if (waitFor === undefined) shared.streamed = new Promise<void>((done) => (diffed = done));
+  const lines = new IndexLines(shared, options.next, waitFor === undefined ? diffed : undefined);
   const nonce = randomBytes(16).toString('hex');
-  const checked = await host.exec(
-    checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce),
-  );
+  const arriving = new PassThrough();
+  const reading = readBaseCheck(decompressedOutput(arriving, tools.decompressor), nonce, lines);
+  // Settled below; until then, a failed exec must not leave its rejection unhandled.
+  reading.catch(() => undefined);
+  let checked: { code: number | null; stdout: Buffer };
+  try {
+    checked = await host.exec(
+      checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce),
+      { onStdout: (chunk) => void (arriving.destroyed || arriving.write(chunk)) },
+    );
+  } finally {
+    arriving.end();
+    // Its report read, or not to be: hosts waiting for its diff wait no more.
+    void reading.then(diffed, diffed);
+  }
   // No base or no index (a release from before indexes): a full transfer, as for a first deploy.
   if (checked.code !== 0) return undefined;
-  const output = () => decompressedOutput(checked.stdout, tools.decompressor);
-  const key = createHash('sha256');
-  const unverified = await readBaseCheck(output(), nonce, (line) => key.update(line).update('\n'));
-  if (unverified === undefined) return undefined;
-  for (const path of [...unverified].sort()) key.update('\0').update(path);
-  return planOnce(options.next, key.digest('hex'), async () => {
-    try {
-      const differ = new IndexDiffer(options.next);
-      await readBaseCheck(output(), nonce, (line) => differ.line(line));
-      return deltaPlan(differ.finish(), unverified);
-    } catch {
-      return undefined;
-    }
+  const unverified = await reading;
+  const key = lines.key;
+  if (unverified === undefined || key === undefined) return undefined;
+  if (!shared.diffs.has(key)) await waitFor;
+  let diff = shared.diffs.get(key);
+  if (diff === undefined) {
+    diff = diffOutput(options.next, decompressedOutput(checked.stdout, tools.decompressor), nonce);
+    shared.diffs.set(key, diff);
+  }
+  const plan = createHash('sha256').update(key);
+  for (const path of [...unverified].sort()) plan.update('\0').update(path);
+  return once(shared.plans, plan.digest('hex'), async () => {
+    const made = await diff;
+    return made && deltaPlan(made, unverified);
   });
 }
 
-/**
- * Plans made for a release, by what the host reported: hosts on the same base with the same
- * files as shipped (most of a fleet) share one plan, diffed once.
- */
-const plans = new WeakMap<FileIndex, Map<string, Promise<DeltaPlan | undefined>>>();
-
-function planOnce(
+/** The diff of a report's index read again from its output; undefined if it is not an index. */
+async function diffOutput(
   next: FileIndex,
-  key: string,
-  make: () => Promise<DeltaPlan | undefined>,
-): Promise<DeltaPlan | undefined> {
-  let made = plans.get(next);
-  if (!made) plans.set(next, (made = new Map<string, Promise<DeltaPlan | undefined>>()));
-  let plan = made.get(key);
-  if (plan === undefined) made.set(key, (plan = make()));
-  return plan;
+  output: AsyncIterable<Buffer>,
+  nonce: string,
+): Promise<IndexDiff | undefined> {
+  const differ = new IndexDiffer(next);
+  try {
+    await readBaseCheck(output, nonce, { index: (line) => differ.line(line) });
+  } catch {
+    return undefined;
+  }
+  return finished(differ);
+}
+
+function once<T>(made: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let value = made.get(key);
+  if (value === undefined) made.set(key, (value = make()));
+  return value;
 }
 
 /**

@@ -8,6 +8,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Sees the command's output as it comes (stdout, then stderr chunks as they arrive). */
   onOutput?: (chunk: Buffer) => void;
+  /** Sees the command's stdout alone as it comes: a report read while the host still writes it. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -92,10 +94,11 @@ export function awaitCommand(
       exit ??= { code: null, signal: 'KILL' };
       finish();
     };
-    const { onOutput } = options;
+    const { onOutput, onStdout } = options;
     command.stdout.on('data', (chunk: Buffer) => {
       stdout.push(chunk);
       onOutput?.(chunk);
+      onStdout?.(chunk);
     });
     command.stderr.on('data', (chunk: Buffer) => {
       stderr.push(chunk);

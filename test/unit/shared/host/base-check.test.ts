@@ -24,7 +24,7 @@ const report = `${index.join('\n')}\n${nonce} unverified\ncafé/menü.txt\n${non
 
 async function read(pieces: Iterable<Buffer> | AsyncIterable<Buffer>) {
   const lines: string[] = [];
-  const unverified = await readBaseCheck(pieces, nonce, (line) => lines.push(line));
+  const unverified = await readBaseCheck(pieces, nonce, { index: (line) => lines.push(line) });
   return { lines, unverified };
 }
 
@@ -55,6 +55,15 @@ describe('the base check report', () => {
       const got = await read(decompressedOutput(stdout, decompressor));
       expect(got.lines, String(decompressor)).toEqual(index);
       expect(got.unverified, String(decompressor)).toEqual(new Set(['café/menü.txt']));
+      // As it arrives from the host: in pieces, each a few bytes, with time between them.
+      async function* arriving(): AsyncGenerator<Buffer> {
+        for (let at = 0; at < stdout.length; at += 7) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yield stdout.subarray(at, at + 7);
+        }
+      }
+      const streamed = await read(decompressedOutput(arriving(), decompressor));
+      expect(streamed, `${String(decompressor)}, as it arrives`).toEqual(got);
     }
   });
 
@@ -94,7 +103,7 @@ describe('the base check report', () => {
     const line = `${'x'.repeat(4000)}\tf\t644\t1\t${'c'.repeat(64)}\t-\n`;
     const lines = Buffer.from(`${INDEX_HEADER}\n${line.repeat(256)}`);
     let seen = 0;
-    expect(await readBaseCheck(endless(lines), nonce, () => seen++)).toBeUndefined();
+    expect(await readBaseCheck(endless(lines), nonce, { index: () => seen++ })).toBeUndefined();
     expect(seen).toBeGreaterThan(100_000);
     expect(pulled).toBe(Math.floor(MAX_REPORT_BYTES / lines.length) + 1);
   });

@@ -29,7 +29,7 @@ export function parseBaseCheck(
   nonce: string,
 ): { index: string; unverified: Set<string> } | undefined {
   const lines: string[] = [];
-  const reader = new BaseCheckReader(nonce, (line) => lines.push(`${line}\n`));
+  const reader = new BaseCheckReader(nonce, { index: (line) => lines.push(`${line}\n`) });
   reader.push(output.toString('utf8'));
   const unverified = reader.end();
   return unverified && { index: lines.join(''), unverified };
