@@ -1732,10 +1732,11 @@ function awaitCommand(command, options) {
             exit ??= { code: null, signal: 'KILL' };
             finish();
         };
-        const { onOutput } = options;
+        const { onOutput, onStdout } = options;
         command.stdout.on('data', (chunk) => {
             stdout.push(chunk);
             onOutput?.(chunk);
+            onStdout?.(chunk);
         });
         command.stderr.on('data', (chunk) => {
             stderr.push(chunk);

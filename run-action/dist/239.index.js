@@ -124,10 +124,11 @@ function awaitCommand(command, options) {
             exit ??= { code: null, signal: 'KILL' };
             finish();
         };
-        const { onOutput } = options;
+        const { onOutput, onStdout } = options;
         command.stdout.on('data', (chunk) => {
             stdout.push(chunk);
             onOutput?.(chunk);
+            onStdout?.(chunk);
         });
         command.stderr.on('data', (chunk) => {
             stderr.push(chunk);
@@ -9215,21 +9216,33 @@ class Staged {
  */
 const REPORT_PIECE = 64 * 1024;
 /**
- * A script's stdout that the host compressed with its own tool, decompressed as it is read, in
- * pieces: an index report is megabytes once decompressed.
+ * A script's stdout that the host compressed with its own tool (whole, or as it arrives),
+ * decompressed as it is read, in pieces: an index report is megabytes once decompressed. A
+ * reader that stops early stops the reading of `stdout` too.
  */
 function decompressedOutput(stdout, decompressor) {
+    const source = Buffer.isBuffer(stdout) ? [stdout] : stdout;
     if (decompressor === 'gzip') {
-        return external_node_stream_.Readable.from([stdout]).pipe(external_node_zlib_default().createGunzip({ chunkSize: REPORT_PIECE }));
+        return (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(source), external_node_zlib_default().createGunzip({ chunkSize: REPORT_PIECE }), () => {
+            // An error ends the reading: its reader sees it.
+        });
     }
     // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
-    if (decompressor === 'zstd' && stdout.length > 0)
-        return decompressZstd([stdout], REPORT_PIECE);
-    return base_report_pieces(stdout);
+    if (decompressor === 'zstd')
+        return decompressZstd(nonEmpty(source), REPORT_PIECE);
+    return base_report_pieces(source);
 }
-function* base_report_pieces(bytes) {
-    for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
-        yield bytes.subarray(at, at + REPORT_PIECE);
+/** The chunks that hold bytes: an output with none is no frame at all, not a frame cut short. */
+async function* nonEmpty(source) {
+    for await (const chunk of source)
+        if (chunk.length > 0)
+            yield chunk;
+}
+async function* base_report_pieces(source) {
+    for await (const bytes of source) {
+        for (let at = 0; at < bytes.length; at += REPORT_PIECE) {
+            yield bytes.subarray(at, at + REPORT_PIECE);
+        }
     }
 }
 /**
@@ -9244,21 +9257,20 @@ const MAX_REPORT_LINE = 2 * 4 * MAX_PATH_BYTES + 256;
 const MAX_REPORT_BYTES = 512 * 1024 * 1024;
 /**
  * Reads checkBaseScript's output line by line as it comes: the base's index lines go to
- * `onIndexLine` (an index is megabytes: it is never held whole), the paths of its files that
- * are not as the index says are gathered. `end()` gives those paths, or undefined when the
- * output was cut short or is not a report.
+ * `lines.index`, the paths of its files that are not as the index says are gathered. `end()`
+ * gives those paths, or undefined when the output was cut short or is not a report.
  */
 class BaseCheckReader {
     #marker;
     #end;
-    #onIndexLine;
+    #lines;
     #unverified = new Set();
     #section = 'index';
     #rest = '';
-    constructor(nonce, onIndexLine) {
+    constructor(nonce, lines) {
         this.#marker = `${nonce} unverified`;
         this.#end = `${nonce} end`;
-        this.#onIndexLine = onIndexLine;
+        this.#lines = lines;
     }
     /** Whether what was read so far can still be a report. */
     get plausible() {
@@ -9282,10 +9294,12 @@ class BaseCheckReader {
     }
     #line(line) {
         if (this.#section === 'index') {
-            if (line === this.#marker)
+            if (line !== this.#marker)
+                this.#lines.index(line);
+            else {
                 this.#section = 'unverified';
-            else
-                this.#onIndexLine(line);
+                this.#lines.indexEnd?.();
+            }
         }
         else if (this.#section === 'unverified') {
             if (line === this.#end)
@@ -9306,8 +9320,8 @@ class BaseCheckReader {
  * BaseCheckReader over the output's bytes, decoded as UTF-8 as they come; stops reading, with no
  * report, at MAX_REPORT_BYTES or once the output cannot be a report.
  */
-async function readBaseCheck(output, nonce, onIndexLine) {
-    const reader = new BaseCheckReader(nonce, onIndexLine);
+async function readBaseCheck(output, nonce, lines) {
+    const reader = new BaseCheckReader(nonce, lines);
     const decoder = new external_node_string_decoder_.StringDecoder('utf8');
     let bytes = 0;
     for await (const chunk of output) {
@@ -9453,52 +9467,132 @@ class UploadProgress {
 
 
 
+const planning = new WeakMap();
+function planningFor(next) {
+    let made = planning.get(next);
+    if (!made)
+        planning.set(next, (made = { diffs: new Map(), plans: new Map(), streamed: undefined }));
+    return made;
+}
+/** A report's index lines, hashed, and for the first host of a release diffed, as they come. */
+class IndexLines {
+    planning;
+    diffed;
+    #hash = (0,external_node_crypto_.createHash)('sha256');
+    /** Failed: a line no index holds, so no diff (and no plan) for that index. */
+    #differ;
+    #key;
+    /** With `diffed`, the lines are diffed as they come, and `diffed` is called once they end. */
+    constructor(planning, next, diffed) {
+        this.planning = planning;
+        this.diffed = diffed;
+        this.#differ = diffed ? new IndexDiffer(next) : undefined;
+    }
+    /** The sha256 of the index's lines, once they have all come. */
+    get key() {
+        return this.#key;
+    }
+    index(line) {
+        this.#hash.update(line).update('\n');
+        if (this.#differ === undefined || this.#differ === 'failed')
+            return;
+        try {
+            this.#differ.line(line);
+        }
+        catch {
+            this.#differ = 'failed';
+        }
+    }
+    indexEnd() {
+        const key = (this.#key = this.#hash.digest('hex'));
+        const differ = this.#differ;
+        this.#differ = undefined;
+        // Diffed as it came: ready for every host whose index has the same lines.
+        if (differ !== undefined && !this.planning.diffs.has(key)) {
+            this.planning.diffs.set(key, Promise.resolve(differ === 'failed' ? undefined : delta_transfer_finished(differ)));
+        }
+        this.diffed?.();
+    }
+}
+/** What an IndexDiffer found; undefined when what it was given is no index (no line at all). */
+function delta_transfer_finished(differ) {
+    try {
+        return differ.finish();
+    }
+    catch {
+        return undefined;
+    }
+}
 /**
  * Checks the base against its index; undefined when the host cannot vouch for any of it. The
- * report is read twice as it is decompressed, never held whole: once for what the plan depends
- * on (the base's index and the files not as shipped, hashed), and once more to diff the index,
- * unless a host with the same report had it diffed already.
+ * report is read as the host writes it, never held whole: its index lines hashed (the key by
+ * which hosts share a diff) and, for the first host of a release, diffed at once, so the diff
+ * is made while the host still checks its files. A host whose index was not diffed that way
+ * has its report read again, from its output, to diff it.
  */
 async function checkBase(host, options) {
     const { base, tools } = options;
     if (base === undefined || tools.hash === undefined)
         return undefined;
+    const shared = planningFor(options.next);
+    // The first host's report is diffed as it comes; until its index has come, others wait for it.
+    const waitFor = shared.streamed;
+    let diffed = () => undefined;
+    if (waitFor === undefined)
+        shared.streamed = new Promise((done) => (diffed = done));
+    const lines = new IndexLines(shared, options.next, waitFor === undefined ? diffed : undefined);
     const nonce = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-    const checked = await host.exec(checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce));
+    const arriving = new external_node_stream_.PassThrough();
+    const reading = readBaseCheck(decompressedOutput(arriving, tools.decompressor), nonce, lines);
+    // Settled below; until then, a failed exec must not leave its rejection unhandled.
+    reading.catch(() => undefined);
+    let checked;
+    try {
+        checked = await host.exec(checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce), { onStdout: (chunk) => void (arriving.destroyed || arriving.write(chunk)) });
+    }
+    finally {
+        arriving.end();
+        // Its report read, or not to be: hosts waiting for its diff wait no more.
+        void reading.then(diffed, diffed);
+    }
     // No base or no index (a release from before indexes): a full transfer, as for a first deploy.
     if (checked.code !== 0)
         return undefined;
-    const output = () => decompressedOutput(checked.stdout, tools.decompressor);
-    const key = (0,external_node_crypto_.createHash)('sha256');
-    const unverified = await readBaseCheck(output(), nonce, (line) => key.update(line).update('\n'));
-    if (unverified === undefined)
+    const unverified = await reading;
+    const key = lines.key;
+    if (unverified === undefined || key === undefined)
         return undefined;
+    if (!shared.diffs.has(key))
+        await waitFor;
+    let diff = shared.diffs.get(key);
+    if (diff === undefined) {
+        diff = diffOutput(options.next, decompressedOutput(checked.stdout, tools.decompressor), nonce);
+        shared.diffs.set(key, diff);
+    }
+    const plan = (0,external_node_crypto_.createHash)('sha256').update(key);
     for (const path of [...unverified].sort())
-        key.update('\0').update(path);
-    return planOnce(options.next, key.digest('hex'), async () => {
-        try {
-            const differ = new IndexDiffer(options.next);
-            await readBaseCheck(output(), nonce, (line) => differ.line(line));
-            return deltaPlan(differ.finish(), unverified);
-        }
-        catch {
-            return undefined;
-        }
+        plan.update('\0').update(path);
+    return delta_transfer_once(shared.plans, plan.digest('hex'), async () => {
+        const made = await diff;
+        return made && deltaPlan(made, unverified);
     });
 }
-/**
- * Plans made for a release, by what the host reported: hosts on the same base with the same
- * files as shipped (most of a fleet) share one plan, diffed once.
- */
-const plans = new WeakMap();
-function planOnce(next, key, make) {
-    let made = plans.get(next);
-    if (!made)
-        plans.set(next, (made = new Map()));
-    let plan = made.get(key);
-    if (plan === undefined)
-        made.set(key, (plan = make()));
-    return plan;
+/** The diff of a report's index read again from its output; undefined if it is not an index. */
+async function diffOutput(next, output, nonce) {
+    const differ = new IndexDiffer(next);
+    try {
+        await readBaseCheck(output, nonce, { index: (line) => differ.line(line) });
+    }
+    catch {
+        return undefined;
+    }
+    return delta_transfer_finished(differ);
+}
+function delta_transfer_once(made, key, make) {
+    let value = made.get(key);
+    if (value === undefined)
+        made.set(key, (value = make()));
+    return value;
 }
 /**
  * What travels: the files the base has as shipped are linked from it, the rest is sent; with
