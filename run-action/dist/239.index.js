@@ -1398,7 +1398,7 @@ BEGIN {
   if ((getline line < stamps_file) > 0 && line == "release " base)
     while ((getline line < stamps_file) > 0) stamp[line] = 1
 }
-$0 == failed { exit 1 }
+$0 == "failed" { exit 1 }
 {
   path = substr($0, length($1) + length($2) + length($3) + length($4) + length($5) + 6)
   if (!(path in want)) next
@@ -1456,7 +1456,7 @@ function hashCommands(tools) {
         ];
     }
     const hashList = (mode) => `printf 'mode ${mode}\\n'; if [ -s "\${list}${mode}.tmp" ]; then sed 's|^|./|' "\${list}${mode}.tmp" | tr '\\n' '\\000' | xargs -0 ${hash}; fi`;
-    const split = `LC_ALL=C awk -v index_file="$index" -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" -v evidence_file=../../${EVIDENCE} -v changed_file="$changed" -v rest_file="$rest" -v failed=failed ${(0,shared_names/* shellQuote */.ZL)(SPLIT)}`;
+    const split = `LC_ALL=C awk -v index_file="$index" -v stamps_file=../../.deploy/stamps -v base="$base" -v list="$list" -v evidence_file=../../${EVIDENCE} -v changed_file="$changed" -v rest_file="$rest" ${(0,shared_names/* shellQuote */.ZL)(SPLIT)}`;
     // The listing is read as find writes it. Should either fail, the stamps vouch for nothing:
     // without that line, the files of a listing cut short would be missing from every list, so
     // not hashed, so never reported.
