@@ -52,6 +52,60 @@ async function* pieces(source: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncG
 }
 
 /**
+ * The most of a script's stdout that may wait, arrived but not yet read: as much as a
+ * transport keeps of a finished script's output.
+ */
+export const MAX_UNREAD = 16 * 1024 * 1024;
+
+/**
+ * A script's stdout as it arrives (`push`, then `end`), read once as it comes. What waits for
+ * its reader is bounded: past MAX_UNREAD the output ends there, as if cut short (so it is no
+ * report). Once its reader has stopped (`stop`), what arrives is dropped.
+ */
+export class ArrivingOutput implements AsyncIterable<Buffer> {
+  #chunks: Buffer[] = [];
+  #unread = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  /** Bytes arrived and not yet read. */
+  get unread(): number {
+    return this.#unread;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#ended) return;
+    if (this.#unread + chunk.length > MAX_UNREAD) return this.end();
+    this.#chunks.push(chunk);
+    this.#unread += chunk.length;
+    this.#wake?.();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  /** The reader is done: nothing more is kept. */
+  stop(): void {
+    this.end();
+    this.#chunks = [];
+    this.#unread = 0;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    for (;;) {
+      const chunk = this.#chunks.shift();
+      if (chunk !== undefined) {
+        this.#unread -= chunk.length;
+        yield chunk;
+      } else if (this.#ended) return;
+      else await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+}
+
+/**
  * The longest line a report can hold: a path and a link target of PATH_MAX bytes each, every
  * byte escaped (`\xHH`), and the other fields. A longer one is not a report's.
  */

@@ -1,11 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Compression } from '../bundle/compression.js';
 import { IndexDiffer, type FileIndex, type IndexDiff } from '../bundle/file-index.js';
 import { onTheWire, type ReleasePayload } from '../bundle/payload.js';
 import { releaseFilesTar, type ReleaseFile } from '../bundle/release-tar.js';
 import { formatBytes } from '../markdown.js';
-import { decompressedOutput, readBaseCheck, type ReportLines } from './base-report.js';
+import {
+  ArrivingOutput,
+  decompressedOutput,
+  readBaseCheck,
+  type ReportLines,
+} from './base-report.js';
 import { deltaPlan, fullPlan, type DeltaPlan } from './delta-plan.js';
 import { UploadProgress, type ProgressOptions } from './progress.js';
 import { checkBaseScript, writeIndexScript } from './scripts/delta.js';
@@ -141,20 +146,23 @@ async function checkBase(host: ScriptHost, options: PlanOptions): Promise<DeltaP
   if (waitFor === undefined) shared.streamed = new Promise<void>((done) => (diffed = done));
   const lines = new IndexLines(shared, options.next, waitFor === undefined ? diffed : undefined);
   const nonce = randomBytes(16).toString('hex');
-  const arriving = new PassThrough();
+  const arriving = new ArrivingOutput();
   const reading = readBaseCheck(decompressedOutput(arriving, tools.decompressor), nonce, lines);
-  // Settled below; until then, a failed exec must not leave its rejection unhandled.
-  reading.catch(() => undefined);
+  // Its report read, or not to be: nothing more is kept of it, and hosts waiting for its diff
+  // wait no more. (Awaited below; a failed exec must not leave a rejection unhandled.)
+  const settled = () => {
+    arriving.stop();
+    diffed();
+  };
+  void reading.then(settled, settled);
   let checked: { code: number | null; stdout: Buffer };
   try {
     checked = await host.exec(
       checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce),
-      { onStdout: (chunk) => void (arriving.destroyed || arriving.write(chunk)) },
+      { onStdout: (chunk) => arriving.push(chunk) },
     );
   } finally {
     arriving.end();
-    // Its report read, or not to be: hosts waiting for its diff wait no more.
-    void reading.then(diffed, diffed);
   }
   // No base or no index (a release from before indexes): a full transfer, as for a first deploy.
   if (checked.code !== 0) return undefined;

@@ -2,8 +2,10 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { INDEX_HEADER } from '../../../../shared/bundle/file-index.js';
 import {
+  ArrivingOutput,
   decompressedOutput,
   MAX_REPORT_BYTES,
+  MAX_UNREAD,
   readBaseCheck,
 } from '../../../../shared/host/base-report.js';
 
@@ -106,5 +108,36 @@ describe('the base check report', () => {
     expect(await readBaseCheck(endless(lines), nonce, { index: () => seen++ })).toBeUndefined();
     expect(seen).toBeGreaterThan(100_000);
     expect(pulled).toBe(Math.floor(MAX_REPORT_BYTES / lines.length) + 1);
+  });
+
+  it('keeps what arrives for its reader only up to a bound, and nothing once the reader is done', async () => {
+    const bytes = Buffer.from(report);
+    // Read as it arrives: the same report.
+    const arriving = new ArrivingOutput();
+    const reading = read(arriving);
+    for (let at = 0; at < bytes.length; at += 5) {
+      arriving.push(bytes.subarray(at, at + 5));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    arriving.end();
+    expect((await reading).unverified).toEqual(new Set(['café/menü.txt']));
+
+    // A host that writes faster than the runner reads: past the bound, the output ends there.
+    const flooded = new ArrivingOutput();
+    const piece = Buffer.alloc(1024 * 1024, 'x');
+    for (let n = 0; n < 40; n++) flooded.push(piece);
+    expect(flooded.unread).toBe(MAX_UNREAD);
+    let chunks = 0;
+    for await (const chunk of flooded) chunks += chunk.length > 0 ? 1 : 0;
+    expect(chunks).toBe(MAX_UNREAD / piece.length);
+
+    // Once its reader stops (no report can follow a line this long), what arrives is dropped.
+    const refused = new ArrivingOutput();
+    const stopped = read(refused);
+    refused.push(piece);
+    expect((await stopped).unverified).toBeUndefined();
+    refused.stop();
+    for (let n = 0; n < 40; n++) refused.push(piece);
+    expect(refused.unread).toBe(0);
   });
 });
