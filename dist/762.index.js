@@ -10675,6 +10675,58 @@ async function* base_report_pieces(source) {
     }
 }
 /**
+ * The most of a script's stdout that may wait, arrived but not yet read: as much as a
+ * transport keeps of a finished script's output.
+ */
+const MAX_UNREAD = 16 * 1024 * 1024;
+/**
+ * A script's stdout as it arrives (`push`, then `end`), read once as it comes. What waits for
+ * its reader is bounded: past MAX_UNREAD the output ends there, as if cut short (so it is no
+ * report). Once its reader has stopped (`stop`), what arrives is dropped.
+ */
+class ArrivingOutput {
+    #chunks = [];
+    #unread = 0;
+    #ended = false;
+    #wake;
+    /** Bytes arrived and not yet read. */
+    get unread() {
+        return this.#unread;
+    }
+    push(chunk) {
+        if (this.#ended)
+            return;
+        if (this.#unread + chunk.length > MAX_UNREAD)
+            return this.end();
+        this.#chunks.push(chunk);
+        this.#unread += chunk.length;
+        this.#wake?.();
+    }
+    end() {
+        this.#ended = true;
+        this.#wake?.();
+    }
+    /** The reader is done: nothing more is kept. */
+    stop() {
+        this.end();
+        this.#chunks = [];
+        this.#unread = 0;
+    }
+    async *[Symbol.asyncIterator]() {
+        for (;;) {
+            const chunk = this.#chunks.shift();
+            if (chunk !== undefined) {
+                this.#unread -= chunk.length;
+                yield chunk;
+            }
+            else if (this.#ended)
+                return;
+            else
+                await new Promise((resolve) => (this.#wake = resolve));
+        }
+    }
+}
+/**
  * The longest line a report can hold: a path and a link target of PATH_MAX bytes each, every
  * byte escaped (`\xHH`), and the other fields. A longer one is not a report's.
  */
@@ -10971,18 +11023,21 @@ async function checkBase(host, options) {
         shared.streamed = new Promise((done) => (diffed = done));
     const lines = new IndexLines(shared, options.next, waitFor === undefined ? diffed : undefined);
     const nonce = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-    const arriving = new external_node_stream_.PassThrough();
+    const arriving = new ArrivingOutput();
     const reading = readBaseCheck(decompressedOutput(arriving, tools.decompressor), nonce, lines);
-    // Settled below; until then, a failed exec must not leave its rejection unhandled.
-    reading.catch(() => undefined);
+    // Its report read, or not to be: nothing more is kept of it, and hosts waiting for its diff
+    // wait no more. (Awaited below; a failed exec must not leave a rejection unhandled.)
+    const settled = () => {
+        arriving.stop();
+        diffed();
+    };
+    void reading.then(settled, settled);
     let checked;
     try {
-        checked = await host.exec(checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce), { onStdout: (chunk) => void (arriving.destroyed || arriving.write(chunk)) });
+        checked = await host.exec(checkBaseScript(options.root, base, { ...tools, hash: tools.hash }, nonce), { onStdout: (chunk) => arriving.push(chunk) });
     }
     finally {
         arriving.end();
-        // Its report read, or not to be: hosts waiting for its diff wait no more.
-        void reading.then(diffed, diffed);
     }
     // No base or no index (a release from before indexes): a full transfer, as for a first deploy.
     if (checked.code !== 0)
