@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { MAX_PATH_BYTES } from '../bundle/rules.js';
 import { decompressZstd } from '../bundle/zstd-frames.js';
 import type { Decompressor } from './scripts/tools.js';
+import { OUTPUT_LIMIT } from './transport.js';
 
 /*
  * The base check's report (checkBaseScript) as the runner reads it: decompressed and split into
@@ -21,7 +22,8 @@ const REPORT_PIECE = 64 * 1024;
 /**
  * A script's stdout that the host compressed with its own tool (whole, or as it arrives),
  * decompressed as it is read, in pieces: an index report is megabytes once decompressed. A
- * reader that stops early stops the reading of `stdout` too.
+ * reader that stops early does not always stop the reading of `stdout` (the zstd reading keeps
+ * its source): an ArrivingOutput is told to stop by whoever reads it.
  */
 export function decompressedOutput(
   stdout: Buffer | AsyncIterable<Buffer>,
@@ -34,13 +36,8 @@ export function decompressedOutput(
     });
   }
   // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
-  if (decompressor === 'zstd') return decompressZstd(nonEmpty(source), REPORT_PIECE);
+  if (decompressor === 'zstd') return decompressZstd(source, REPORT_PIECE);
   return pieces(source);
-}
-
-/** The chunks that hold bytes: an output with none is no frame at all, not a frame cut short. */
-async function* nonEmpty(source: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) if (chunk.length > 0) yield chunk;
 }
 
 async function* pieces(source: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -55,7 +52,7 @@ async function* pieces(source: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncG
  * The most of a script's stdout that may wait, arrived but not yet read: as much as a
  * transport keeps of a finished script's output.
  */
-export const MAX_UNREAD = 16 * 1024 * 1024;
+export const MAX_UNREAD = OUTPUT_LIMIT;
 
 /**
  * A script's stdout as it arrives (`push`, then `end`), read once as it comes. What waits for

@@ -130,7 +130,7 @@ export function awaitCommand(
 }
 
 /** Output kept per stream; beyond it the oldest bytes go, since the end says what went wrong. */
-const OUTPUT_LIMIT = 16 * 1024 * 1024;
+export const OUTPUT_LIMIT = 16 * 1024 * 1024;
 
 class OutputBuffer {
   private chunks: Buffer[] = [];
