@@ -10633,6 +10633,7 @@ class Staged {
 
 
 
+
 /*
  * The base check's report (checkBaseScript) as the runner reads it: decompressed and split into
  * lines as it comes, never held whole (an index of a large release is megabytes), and never read
@@ -10647,7 +10648,8 @@ const REPORT_PIECE = 64 * 1024;
 /**
  * A script's stdout that the host compressed with its own tool (whole, or as it arrives),
  * decompressed as it is read, in pieces: an index report is megabytes once decompressed. A
- * reader that stops early stops the reading of `stdout` too.
+ * reader that stops early does not always stop the reading of `stdout` (the zstd reading keeps
+ * its source): an ArrivingOutput is told to stop by whoever reads it.
  */
 function decompressedOutput(stdout, decompressor) {
     const source = Buffer.isBuffer(stdout) ? [stdout] : stdout;
@@ -10658,14 +10660,8 @@ function decompressedOutput(stdout, decompressor) {
     }
     // Frame by frame: Node's own zstd reading stops after the first (zstd-frames.ts).
     if (decompressor === 'zstd')
-        return decompressZstd(nonEmpty(source), REPORT_PIECE);
+        return decompressZstd(source, REPORT_PIECE);
     return base_report_pieces(source);
-}
-/** The chunks that hold bytes: an output with none is no frame at all, not a frame cut short. */
-async function* nonEmpty(source) {
-    for await (const chunk of source)
-        if (chunk.length > 0)
-            yield chunk;
 }
 async function* base_report_pieces(source) {
     for await (const bytes of source) {
@@ -10678,7 +10674,7 @@ async function* base_report_pieces(source) {
  * The most of a script's stdout that may wait, arrived but not yet read: as much as a
  * transport keeps of a finished script's output.
  */
-const MAX_UNREAD = 16 * 1024 * 1024;
+const MAX_UNREAD = OUTPUT_LIMIT;
 /**
  * A script's stdout as it arrives (`push`, then `end`), read once as it comes. What waits for
  * its reader is bounded: past MAX_UNREAD the output ends there, as if cut short (so it is no
