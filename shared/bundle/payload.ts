@@ -16,22 +16,34 @@ import { Spool } from './spool.js';
  */
 const WRITE_BYTES = 256 * 1024;
 
+/**
+ * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is; a smaller
+ * one is copied, as it is kept while the next is asked for, and a source may write its buffer
+ * again then (releaseTar does).
+ */
 async function* batched(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let size = 0;
   for await (const item of source) {
     const chunk: Buffer = item;
-    pending.push(chunk);
+    if (size === 0 && chunk.length >= WRITE_BYTES) {
+      yield chunk;
+      continue;
+    }
+    pending.push(Buffer.from(chunk));
     size += chunk.length;
     if (size < WRITE_BYTES) continue;
-    yield pending.length === 1 ? chunk : Buffer.concat(pending, size);
+    yield Buffer.concat(pending, size);
     pending = [];
     size = 0;
   }
   if (size > 0) yield Buffer.concat(pending, size);
 }
 
-/** A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. */
+/**
+ * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. Each piece
+ * of `tar` is read (copied into a frame, or copied to be kept) before the next is asked for.
+ */
 export function onTheWire(
   tar: AsyncIterable<Buffer> | Iterable<Buffer>,
   wire: Compression | undefined,

@@ -38,6 +38,9 @@ const HEADER_ROOM = 64 * 1024;
  * it is the whole bundle: a full transfer. File bytes are read again only for the files that
  * travel, checked on the way; the stream fails if they changed. It comes in pieces of about a
  * MiB, and has no end-of-archive blocks: the index update and the release's own files follow.
+ * Every piece is one buffer written again once the next piece is asked for (a release's tar is
+ * as long as the bundle, and a new buffer for each MiB of it was garbage V8 frees only every
+ * 64 MiB): whoever keeps a piece past that copies it, as onTheWire does.
  */
 export async function* releaseTar(
   content: ReleaseContent,
@@ -48,12 +51,11 @@ export async function* releaseTar(
     throw new Error('files to hard-link need the base release they are linked from');
   }
   const reader = await CheckedReader.open(content.file, content.blocks);
-  let out = Buffer.allocUnsafe(BATCH_BYTES);
+  const out = Buffer.allocUnsafe(BATCH_BYTES);
   let at = 0;
   function* handOn(room: number): Generator<Buffer> {
     if (BATCH_BYTES - at >= room) return;
     yield out.subarray(0, at);
-    out = Buffer.allocUnsafe(BATCH_BYTES);
     at = 0;
   }
   try {

@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
+import { decompress } from '../../../shared/bundle/compression.js';
+import { onTheWire } from '../../../shared/bundle/payload.js';
 import { Spool } from '../../../shared/bundle/spool.js';
+import { readTar } from '../../../shared/bundle/tar-reader.js';
 import { fullPlan } from '../../../shared/host/delta-plan.js';
 import { payloadOf } from '../../helpers/payload.js';
 import { tempDir } from './bundle-helpers.js';
 import { bundleOf } from './host/delta-helpers.js';
 
 const collect = async (chunks: AsyncIterable<Buffer>) => buffer(chunks);
+const once = (bytes: Buffer): AsyncIterable<Buffer> => Readable.from([bytes]);
 
 describe('the streams of a release, for many hosts', () => {
   it('are made once per plan: hosts on the same plan read one copy, another plan makes another', async () => {
@@ -37,6 +42,56 @@ describe('the streams of a release, for many hosts', () => {
     expect(smaller.length).toBeLessThan((streams[0]?.length ?? 0) / 10);
     await collect(payload.read({ ...plan, wire: undefined }).chunks);
     expect((await readdir(directory)).filter((name) => name.startsWith('stream-'))).toHaveLength(3);
+  });
+});
+
+/** The files of a release stream (a tar the release's own files end), by name. */
+async function filesOf(stream: AsyncIterable<Buffer>): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const tar = Buffer.concat([await collect(stream), Buffer.alloc(1024)]);
+  for await (const { header, content } of readTar(once(tar))) {
+    if (header.type === '0') files.set(header.name, await buffer(content));
+  }
+  return files;
+}
+
+describe('a release stream on the wire', () => {
+  it('holds every file whole in each wire format, though the tar is made in one buffer written again', async () => {
+    // Many pieces of the tar's buffer (1 MiB): 60 files of 100,000 random bytes, and small ones.
+    const tree: Record<string, string | Buffer> = {};
+    for (let at = 0; at < 60; at++) tree[`data/${at}.bin`] = randomBytes(100_000);
+    for (let at = 0; at < 200; at++) tree[`small/${at}.txt`] = `${at}\n`.repeat(at);
+    const payload = await payloadOf(await bundleOf(tree), 'zstd');
+    const update = fullPlan(payload.index).update;
+    for (const wire of [undefined, 'zstd', 'gzip'] as const) {
+      const stream = await collect(payload.read({ into: 'v1.tmp', wire, update }).chunks);
+      const files = await filesOf(decompress(once(stream), wire));
+      for (const [name, content] of Object.entries(tree)) {
+        expect(files.get(`v1.tmp/${name}`)?.equals(Buffer.from(content)), `${wire} ${name}`).toBe(
+          true,
+        );
+      }
+    }
+  });
+
+  it('copies what it keeps of a piece before it asks for the next, which may overwrite it', async () => {
+    // A source that writes every piece into one buffer: 3,000 pieces of 100 bytes.
+    function* reused(): Generator<Buffer> {
+      const scratch = Buffer.alloc(100);
+      for (let at = 0; at < 3000; at++) {
+        scratch.fill(at % 251);
+        yield scratch;
+      }
+    }
+    const expected = Buffer.concat(
+      Array.from({ length: 3000 }, (_, at) => Buffer.alloc(100, at % 251)),
+    );
+    for (const wire of [undefined, 'zstd'] as const) {
+      const sent = await collect(onTheWire(reused(), wire));
+      expect((await collect(decompress(once(sent), wire))).equals(expected), String(wire)).toBe(
+        true,
+      );
+    }
   });
 });
 
