@@ -695,18 +695,26 @@ const GZIP_LEVEL = 6;
 const GZIP_OS_UNIX = 3;
 const zstdCompress = (0,external_node_util_.promisify)((external_node_zlib_default()).zstdCompress);
 const gzip = (0,external_node_util_.promisify)((external_node_zlib_default()).gzip);
+/**
+ * Output a compression writes at once. zlib allocates its output buffers at this size and then
+ * copies what they hold into the result: sized for the frame (2 MiB), each frame left 2 MiB of
+ * garbage that V8 frees only every 64 MiB of it, where a frame of text compresses to a few
+ * hundred KiB, one or two of these.
+ */
+const COMPRESS_CHUNK = 256 * 1024;
 /** One frame: a complete zstd frame or gzip member of its own. */
 async function compressFrame(data, compression) {
+    const chunkSize = Math.min(data.length + 1024, COMPRESS_CHUNK);
     if (compression === 'zstd') {
         return zstdCompress(data, {
-            chunkSize: data.length + 1024,
+            chunkSize,
             params: {
                 [(external_node_zlib_default()).constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
                 [(external_node_zlib_default()).constants.ZSTD_c_checksumFlag]: 1,
             },
         });
     }
-    const member = await gzip(data, { level: GZIP_LEVEL, chunkSize: data.length + 1024 });
+    const member = await gzip(data, { level: GZIP_LEVEL, chunkSize });
     member[9] = GZIP_OS_UNIX;
     return member;
 }

@@ -3321,18 +3321,26 @@ const GZIP_LEVEL = 6;
 const GZIP_OS_UNIX = 3;
 const zstdCompress = (0,external_node_util_.promisify)((external_node_zlib_default()).zstdCompress);
 const gzip = (0,external_node_util_.promisify)((external_node_zlib_default()).gzip);
+/**
+ * Output a compression writes at once. zlib allocates its output buffers at this size and then
+ * copies what they hold into the result: sized for the frame (2 MiB), each frame left 2 MiB of
+ * garbage that V8 frees only every 64 MiB of it, where a frame of text compresses to a few
+ * hundred KiB, one or two of these.
+ */
+const COMPRESS_CHUNK = 256 * 1024;
 /** One frame: a complete zstd frame or gzip member of its own. */
 async function compressFrame(data, compression) {
+    const chunkSize = Math.min(data.length + 1024, COMPRESS_CHUNK);
     if (compression === 'zstd') {
         return zstdCompress(data, {
-            chunkSize: data.length + 1024,
+            chunkSize,
             params: {
                 [(external_node_zlib_default()).constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
                 [(external_node_zlib_default()).constants.ZSTD_c_checksumFlag]: 1,
             },
         });
     }
-    const member = await gzip(data, { level: GZIP_LEVEL, chunkSize: data.length + 1024 });
+    const member = await gzip(data, { level: GZIP_LEVEL, chunkSize });
     member[9] = GZIP_OS_UNIX;
     return member;
 }
@@ -4857,7 +4865,12 @@ function isLineOf(line, entry) {
 function isReleaseOwnPath(path) {
     return path === '.env' || path === '.release' || path.startsWith('.release/');
 }
-/** Bytes gathered before each write to the content file. */
+/**
+ * Bytes gathered before each write to the content file, copied into one buffer kept for the
+ * whole pass: the bundle's pieces are let go at once and die young, where holding them until a
+ * write (and concatenating them for it) kept every byte of the bundle alive long enough to reach
+ * V8's old generation, which frees buffers only every 64 MiB of them.
+ */
 const WRITE_BYTES = 1024 * 1024;
 /** Checks a bundle and keeps what the hosts get, in the one pass that reads it. */
 class ContentRecorder {
@@ -4866,8 +4879,8 @@ class ContentRecorder {
     #entries = [];
     #blocks = new BlockHasher();
     #offset = 0;
-    #pending = [];
-    #pendingBytes = 0;
+    #buffer = Buffer.allocUnsafe(WRITE_BYTES);
+    #buffered = 0;
     /** Where the caller keeps the bundle's own bytes, and their digests as they were read. */
     #bundle;
     #forwardable;
@@ -4923,19 +4936,21 @@ class ContentRecorder {
     }
     async *#kept(content) {
         for await (const chunk of content) {
-            this.#pending.push(chunk);
-            this.#pendingBytes += chunk.length;
             this.#offset += chunk.length;
-            if (this.#pendingBytes >= WRITE_BYTES)
-                await this.#flush();
+            for (let at = 0; at < chunk.length;) {
+                const copied = chunk.copy(this.#buffer, this.#buffered, at);
+                this.#buffered += copied;
+                at += copied;
+                if (this.#buffered === WRITE_BYTES)
+                    await this.#flush();
+            }
             yield chunk;
         }
     }
     async #flush() {
-        const bytes = Buffer.concat(this.#pending, this.#pendingBytes);
+        const bytes = this.#buffer.subarray(0, this.#buffered);
         this.#blocks.update(bytes);
-        this.#pending = [];
-        this.#pendingBytes = 0;
+        this.#buffered = 0;
         let written = 0;
         while (written < bytes.length) {
             written += (await this.#handle.write(bytes, written)).bytesWritten;
@@ -5100,6 +5115,9 @@ const HEADER_ROOM = 64 * 1024;
  * it is the whole bundle: a full transfer. File bytes are read again only for the files that
  * travel, checked on the way; the stream fails if they changed. It comes in pieces of about a
  * MiB, and has no end-of-archive blocks: the index update and the release's own files follow.
+ * Every piece is one buffer written again once the next piece is asked for (a release's tar is
+ * as long as the bundle, and a new buffer for each MiB of it was garbage V8 frees only every
+ * 64 MiB): whoever keeps a piece past that copies it, as onTheWire does.
  */
 async function* releaseTar(content, options) {
     const carry = options.carry ?? new Set();
@@ -5107,13 +5125,12 @@ async function* releaseTar(content, options) {
         throw new Error('files to hard-link need the base release they are linked from');
     }
     const reader = await CheckedReader.open(content.file, content.blocks);
-    let out = Buffer.allocUnsafe(BATCH_BYTES);
+    const out = Buffer.allocUnsafe(BATCH_BYTES);
     let at = 0;
     function* handOn(room) {
         if (BATCH_BYTES - at >= room)
             return;
         yield out.subarray(0, at);
-        out = Buffer.allocUnsafe(BATCH_BYTES);
         at = 0;
     }
     try {
@@ -5285,23 +5302,35 @@ class Spool {
  * hundred MB/s to a few (bench/ssh.ts). Pieces are gathered into writes of this size.
  */
 const payload_WRITE_BYTES = 256 * 1024;
+/**
+ * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is; a smaller
+ * one is copied, as it is kept while the next is asked for, and a source may write its buffer
+ * again then (releaseTar does).
+ */
 async function* batched(source) {
     let pending = [];
     let size = 0;
     for await (const item of source) {
         const chunk = item;
-        pending.push(chunk);
+        if (size === 0 && chunk.length >= payload_WRITE_BYTES) {
+            yield chunk;
+            continue;
+        }
+        pending.push(Buffer.from(chunk));
         size += chunk.length;
         if (size < payload_WRITE_BYTES)
             continue;
-        yield pending.length === 1 ? chunk : Buffer.concat(pending, size);
+        yield Buffer.concat(pending, size);
         pending = [];
         size = 0;
     }
     if (size > 0)
         yield Buffer.concat(pending, size);
 }
-/** A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. */
+/**
+ * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. Each piece
+ * of `tar` is read (copied into a frame, or copied to be kept) before the next is asked for.
+ */
 function onTheWire(tar, wire) {
     return wire ? compressStream(tar, wire) : batched(tar);
 }
