@@ -14,6 +14,7 @@ import { pack, type PackedBundle } from '../test/helpers/releases.js';
 import { ensureAppTrees } from './app-tree.js';
 import { APP, packVersions } from './deploy-steps.js';
 import { mib } from './deploy.js';
+import { peakRssKiB } from './peak-rss.mjs';
 
 const work = join(import.meta.dirname, '.work');
 
@@ -81,5 +82,5 @@ export async function streamBench(args: string[]): Promise<void> {
     console.log(`  verify and keep:        ${verified}`);
     console.log(`  full stream (${mib(bytes)}): ${since(streaming)}`);
   }
-  console.log(`peak RSS: ${mib(process.resourceUsage().maxRSS * 1024)}`);
+  console.log(`peak RSS: ${mib(peakRssKiB() * 1024)}`);
 }

@@ -1,0 +1,2 @@
+/** This process's peak RSS in KiB: VmHWM on Linux (see peak-rss.mjs). */
+export function peakRssKiB(): number;
