@@ -106,13 +106,27 @@ export async function indexEntry(entry: IndexableEntry): Promise<IndexEntry> {
  * Entries in the order of their lines' bytes. Paths are unique and a line is the encoded path,
  * a tab, then the rest; encoded paths hold no byte below a space, so a path before another
  * (byte by byte, a prefix first) is a line before the other: only paths are compared, as
- * UTF-8, and encoded only when they need it.
+ * UTF-8, and encoded only when they need it. Entries already in that order are returned as
+ * they are: a bundle build-action packed is (it sorts paths by their bytes), unless a path
+ * needs escaping, and a copy sorted again would be one more array and an object for each
+ * entry, megabytes for a large tree.
  */
-export function sortIndex<T extends IndexEntry>(entries: readonly T[]): T[] {
+export function sortIndex<T extends IndexEntry>(entries: readonly T[]): readonly T[] {
+  if (inIndexOrder(entries)) return entries;
   return entries
     .map((entry) => ({ entry, key: encodeField(entry.path) }))
     .sort((a, b) => compareUtf8(a.key, b.key))
     .map(({ entry }) => entry);
+}
+
+function inIndexOrder(entries: readonly IndexEntry[]): boolean {
+  let previous: string | undefined;
+  for (const entry of entries) {
+    const key = encodeField(entry.path);
+    if (previous !== undefined && compareUtf8(previous, key) >= 0) return false;
+    previous = key;
+  }
+  return true;
 }
 
 /**

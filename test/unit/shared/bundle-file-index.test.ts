@@ -150,6 +150,15 @@ describe('the index of a bundle', () => {
     );
   });
 
+  it('keeps entries already in that order as they are, and sorts those only in byte order', () => {
+    const packed = ['a', 'a/b', 'a0', 'b'].map((name) => file(name, name));
+    expect(sortIndex(packed)).toBe(packed);
+    // In the order build-action packs (raw bytes: 0x01 before '0'), not the index's: escaped,
+    // the control character is `\x01`, after '0'.
+    const raw = [file('a\x01', 'x'), file('a0', 'y')];
+    expect(sortIndex(raw).map((entry) => entry.path)).toEqual(['a0', 'a\x01']);
+  });
+
   it('refuses what is not an index, and finds nothing in a line that is not well formed', () => {
     const entry = file('a', 'x');
     const good = serializeIndex([entry]);
