@@ -4751,13 +4751,28 @@ async function indexEntry(entry) {
  * Entries in the order of their lines' bytes. Paths are unique and a line is the encoded path,
  * a tab, then the rest; encoded paths hold no byte below a space, so a path before another
  * (byte by byte, a prefix first) is a line before the other: only paths are compared, as
- * UTF-8, and encoded only when they need it.
+ * UTF-8, and encoded only when they need it. Entries already in that order are returned as
+ * they are: a bundle build-action packed is (it sorts paths by their bytes), unless a path
+ * needs escaping, and a copy sorted again would be one more array and an object for each
+ * entry, megabytes for a large tree.
  */
 function sortIndex(entries) {
+    if (inIndexOrder(entries))
+        return entries;
     return entries
         .map((entry) => ({ entry, key: encodeField(entry.path) }))
         .sort((a, b) => rules_compareUtf8(a.key, b.key))
         .map(({ entry }) => entry);
+}
+function inIndexOrder(entries) {
+    let previous;
+    for (const entry of entries) {
+        const key = encodeField(entry.path);
+        if (previous !== undefined && rules_compareUtf8(previous, key) >= 0)
+            return false;
+        previous = key;
+    }
+    return true;
 }
 /** The encoded path of an index line that lists a file, or undefined for another line. */
 function filePath(line) {
