@@ -1,4 +1,4 @@
-import { compressFrame, type Compression } from './compression.js';
+import { compressFrame, WIRE_OUTPUT_CHUNK, type Compression } from './compression.js';
 import { FrameWriter } from './frames.js';
 
 /**
@@ -12,10 +12,14 @@ export async function* compressStream(
   compression: Compression,
 ): AsyncGenerator<Buffer> {
   const ready: Buffer[] = [];
-  const frames = new FrameWriter(compression, (compressed) => {
-    ready.push(compressed);
-    return Promise.resolve();
-  });
+  const frames = new FrameWriter(
+    compression,
+    (compressed) => {
+      ready.push(compressed);
+      return Promise.resolve();
+    },
+    WIRE_OUTPUT_CHUNK,
+  );
   let finished = false;
   let empty = true;
   try {

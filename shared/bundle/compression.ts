@@ -24,16 +24,25 @@ const zstdCompress = promisify(zlib.zstdCompress);
 const gzip = promisify(zlib.gzip);
 
 /**
- * Output a compression writes at once. zlib allocates its output buffers at this size and then
- * copies what they hold into the result: sized for the frame (2 MiB), each frame left 2 MiB of
- * garbage that V8 frees only every 64 MiB of it, where a frame of text compresses to a few
- * hundred KiB, one or two of these.
+ * Output a compression of the runner's streams writes at once. zlib allocates its output buffer
+ * at the `chunkSize` it is given and copies the result out: sized for the frame (2 MiB), each
+ * frame left 2 MiB of garbage that V8 frees only every 64 MiB of it, where a frame of text
+ * compresses to a few hundred KiB, one or two of these. Each more piece is a trip to libuv's
+ * pool and back, though: packing, where the frames may not compress at all and memory is not
+ * kept down, asks for the frame's size, one trip.
  */
-const COMPRESS_CHUNK = 256 * 1024;
+export const WIRE_OUTPUT_CHUNK = 256 * 1024;
 
-/** One frame: a complete zstd frame or gzip member of its own. */
-export async function compressFrame(data: Buffer, compression: Compression): Promise<Buffer> {
-  const chunkSize = Math.min(data.length + 1024, COMPRESS_CHUNK);
+/**
+ * One frame: a complete zstd frame or gzip member of its own. `outputChunk`: the bytes of each
+ * piece of output zlib writes; by default all of it at once.
+ */
+export async function compressFrame(
+  data: Buffer,
+  compression: Compression,
+  outputChunk = data.length + 1024,
+): Promise<Buffer> {
+  const chunkSize = Math.min(data.length + 1024, outputChunk);
   if (compression === 'zstd') {
     return zstdCompress(data, {
       chunkSize,

@@ -29,11 +29,18 @@ export class FrameWriter {
   readonly #queue: Promise<Buffer>[] = [];
   readonly #reads = new Slots(READS);
   readonly #compressions = new Slots(COMPRESSIONS);
+  readonly #outputChunk: number | undefined;
   #frame: Frame;
 
-  constructor(compression: Compression, emit: (compressed: Buffer) => Promise<void>) {
+  /** `outputChunk`: what compressFrame's output comes in; by default a frame's in one piece. */
+  constructor(
+    compression: Compression,
+    emit: (compressed: Buffer) => Promise<void>,
+    outputChunk?: number,
+  ) {
     this.#compression = compression;
     this.#emit = emit;
+    this.#outputChunk = outputChunk;
     this.#frame = this.#newFrame();
   }
 
@@ -106,7 +113,9 @@ export class FrameWriter {
       const failed = reads.find((read) => read.status === 'rejected');
       if (failed) throw failed.reason;
       const data = frame.buffer.subarray(0, frame.filled);
-      const result = await this.#compressions.run(() => compressFrame(data, this.#compression));
+      const result = await this.#compressions.run(() =>
+        compressFrame(data, this.#compression, this.#outputChunk),
+      );
       this.#pool.push(frame.buffer);
       return result;
     })();
