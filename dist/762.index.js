@@ -1347,15 +1347,20 @@ const GZIP_OS_UNIX = 3;
 const zstdCompress = (0,external_node_util_.promisify)((external_node_zlib_default()).zstdCompress);
 const gzip = (0,external_node_util_.promisify)((external_node_zlib_default()).gzip);
 /**
- * Output a compression writes at once. zlib allocates its output buffers at this size and then
- * copies what they hold into the result: sized for the frame (2 MiB), each frame left 2 MiB of
- * garbage that V8 frees only every 64 MiB of it, where a frame of text compresses to a few
- * hundred KiB, one or two of these.
+ * Output a compression of the runner's streams writes at once. zlib allocates its output buffer
+ * at the `chunkSize` it is given and copies the result out: sized for the frame (2 MiB), each
+ * frame left 2 MiB of garbage that V8 frees only every 64 MiB of it, where a frame of text
+ * compresses to a few hundred KiB, one or two of these. Each more piece is a trip to libuv's
+ * pool and back, though: packing, where the frames may not compress at all and memory is not
+ * kept down, asks for the frame's size, one trip.
  */
-const COMPRESS_CHUNK = 256 * 1024;
-/** One frame: a complete zstd frame or gzip member of its own. */
-async function compressFrame(data, compression) {
-    const chunkSize = Math.min(data.length + 1024, COMPRESS_CHUNK);
+const WIRE_OUTPUT_CHUNK = 256 * 1024;
+/**
+ * One frame: a complete zstd frame or gzip member of its own. `outputChunk`: the bytes of each
+ * piece of output zlib writes; by default all of it at once.
+ */
+async function compressFrame(data, compression, outputChunk = data.length + 1024) {
+    const chunkSize = Math.min(data.length + 1024, outputChunk);
     if (compression === 'zstd') {
         return zstdCompress(data, {
             chunkSize,
@@ -1465,10 +1470,13 @@ class FrameWriter {
     #queue = [];
     #reads = new Slots(READS);
     #compressions = new Slots(COMPRESSIONS);
+    #outputChunk;
     #frame;
-    constructor(compression, emit) {
+    /** `outputChunk`: what compressFrame's output comes in; by default a frame's in one piece. */
+    constructor(compression, emit, outputChunk) {
         this.#compression = compression;
         this.#emit = emit;
+        this.#outputChunk = outputChunk;
         this.#frame = this.#newFrame();
     }
     /** Appends bytes held in memory: headers, the end of the archive. */
@@ -1538,7 +1546,7 @@ class FrameWriter {
             if (failed)
                 throw failed.reason;
             const data = frame.buffer.subarray(0, frame.filled);
-            const result = await this.#compressions.run(() => compressFrame(data, this.#compression));
+            const result = await this.#compressions.run(() => compressFrame(data, this.#compression, this.#outputChunk));
             this.#pool.push(frame.buffer);
             return result;
         })();
@@ -5328,7 +5336,7 @@ async function* compressStream(source, compression) {
     const frames = new FrameWriter(compression, (compressed) => {
         ready.push(compressed);
         return Promise.resolve();
-    });
+    }, WIRE_OUTPUT_CHUNK);
     let finished = false;
     let empty = true;
     try {
