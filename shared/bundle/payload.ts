@@ -17,9 +17,9 @@ import { Spool } from './spool.js';
 const WRITE_BYTES = 256 * 1024;
 
 /**
- * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is; a smaller
- * one is copied, as it is kept while the next is asked for, and a source may write its buffer
- * again then (releaseTar does).
+ * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is, to be
+ * written before the next is asked for; a smaller one is copied, as it is kept while the next is
+ * asked for, and a source may write its buffer again then (releaseTar does).
  */
 async function* batched(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
@@ -41,8 +41,10 @@ async function* batched(source: AsyncIterable<Buffer> | Iterable<Buffer>): Async
 }
 
 /**
- * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. Each piece
- * of `tar` is read (copied into a frame, or copied to be kept) before the next is asked for.
+ * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. A piece of
+ * `tar` may be overwritten once the next is asked for: compressed, each is copied into a frame
+ * at once; plain, a piece of a whole write is handed on as it is, so whoever reads a plain tar
+ * writes each piece before asking for the next (the Spool does).
  */
 export function onTheWire(
   tar: AsyncIterable<Buffer> | Iterable<Buffer>,

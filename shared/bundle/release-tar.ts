@@ -40,7 +40,7 @@ const HEADER_ROOM = 64 * 1024;
  * MiB, and has no end-of-archive blocks: the index update and the release's own files follow.
  * Every piece is one buffer written again once the next piece is asked for (a release's tar is
  * as long as the bundle, and a new buffer for each MiB of it was garbage V8 frees only every
- * 64 MiB): whoever keeps a piece past that copies it, as onTheWire does.
+ * 64 MiB): whoever keeps a piece past that copies it or writes it first (onTheWire).
  */
 export async function* releaseTar(
   content: ReleaseContent,
