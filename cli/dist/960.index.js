@@ -6291,7 +6291,7 @@ const HEADER_ROOM = 64 * 1024;
  * MiB, and has no end-of-archive blocks: the index update and the release's own files follow.
  * Every piece is one buffer written again once the next piece is asked for (a release's tar is
  * as long as the bundle, and a new buffer for each MiB of it was garbage V8 frees only every
- * 64 MiB): whoever keeps a piece past that copies it, as onTheWire does.
+ * 64 MiB): whoever keeps a piece past that copies it or writes it first (onTheWire).
  */
 async function* releaseTar(content, options) {
     const carry = options.carry ?? new Set();
@@ -6477,9 +6477,9 @@ class Spool {
  */
 const payload_WRITE_BYTES = 256 * 1024;
 /**
- * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is; a smaller
- * one is copied, as it is kept while the next is asked for, and a source may write its buffer
- * again then (releaseTar does).
+ * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is, to be
+ * written before the next is asked for; a smaller one is copied, as it is kept while the next is
+ * asked for, and a source may write its buffer again then (releaseTar does).
  */
 async function* batched(source) {
     let pending = [];
@@ -6502,8 +6502,10 @@ async function* batched(source) {
         yield Buffer.concat(pending, size);
 }
 /**
- * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. Each piece
- * of `tar` is read (copied into a frame, or copied to be kept) before the next is asked for.
+ * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. A piece of
+ * `tar` may be overwritten once the next is asked for: compressed, each is copied into a frame
+ * at once; plain, a piece of a whole write is handed on as it is, so whoever reads a plain tar
+ * writes each piece before asking for the next (the Spool does).
  */
 function onTheWire(tar, wire) {
     return wire ? compressStream(tar, wire) : batched(tar);
