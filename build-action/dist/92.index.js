@@ -118,6 +118,12 @@ function compareUtf8(a, b) {
     return a.length - b.length;
 }
 /**
+ * What a file's place in its directory holds: files are most of a bundle, and all the rules need
+ * of one is that it is there, so every file is this one node, with no path or parent of its own
+ * (a large tree's were megabytes of heap for the length of the check).
+ */
+const FILE = { kind: 'file', parent: undefined, path: '' };
+/**
  * The rules every entry of a bundle obeys, checked the same way when a bundle is packed and when
  * one is unpacked: only files, directories and symlinks; names and paths a host's file system
  * takes; no path written twice or through a symlink; no symlink that resolves outside the
@@ -143,6 +149,10 @@ class rules_BundleRules {
             if (existing.kind === 'directory' && kind === 'directory')
                 return;
             throw new errors/* ConfigurationError */.j1({ subject: rules_entrySubject(path), problem: 'appears twice' });
+        }
+        if (kind === 'file') {
+            (parent.children ??= new Map()).set(name, FILE);
+            return;
         }
         const node = this.#add(parent, name, kind, path);
         if (kind !== 'symlink')
@@ -198,7 +208,15 @@ class rules_BundleRules {
             cut = parent.lastIndexOf('/');
         }
         for (const parent of missing.reverse()) {
-            found = this.#add(found, parent.slice(parent.lastIndexOf('/') + 1), 'directory', parent);
+            const name = parent.slice(parent.lastIndexOf('/') + 1);
+            // Files are not among the nodes by path: one is found in its directory.
+            if (found.children?.get(name) === FILE) {
+                throw new errors/* ConfigurationError */.j1({
+                    subject: `${rules_entrySubject(path)} below the file ${(0,errors/* quoted */.TL)(parent)}`,
+                    problem: 'cannot be written below a file',
+                });
+            }
+            found = this.#add(found, name, 'directory', parent);
         }
         return found;
     }
@@ -248,7 +266,8 @@ class rules_BundleRules {
                 continue;
             }
             const child = below === 0 ? node.children?.get(part) : undefined;
-            if (child === undefined)
+            // Below a file, as below what the bundle does not hold: `..` comes back to its directory.
+            if (child === undefined || child === FILE)
                 below++;
             else if (child.kind === 'symlink' && options.follow) {
                 const next = this.#follow(child, options.from);

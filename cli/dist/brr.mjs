@@ -28,7 +28,7 @@ if (major < NODE_MAJOR) {
 else {
     await __nccwpck_require__.e(/* import() */ 9).then(__nccwpck_require__.bind(__nccwpck_require__, 9009));
     await __nccwpck_require__.e(/* import() */ 721).then(__nccwpck_require__.bind(__nccwpck_require__, 6721));
-    const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(950), __nccwpck_require__.e(960)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2960));
+    const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(950), __nccwpck_require__.e(309)]).then(__nccwpck_require__.bind(__nccwpck_require__, 309));
     process.exitCode = await main(process.argv.slice(2), {
         env: process.env,
         cwd: process.cwd(),

@@ -24,8 +24,14 @@ export interface IndexEntry {
   linkTarget?: string;
 }
 
-/** Entries in canonical order: by their line in the index file, byte by byte. */
-export type FileIndex = readonly IndexEntry[];
+/**
+ * Entries in canonical order: by their line in the index file, byte by byte. Read in that order,
+ * as often as needed; an array is one, and so is a bundle's EntryTable's index, which makes each
+ * entry as it is read.
+ */
+export interface FileIndex extends Iterable<IndexEntry> {
+  readonly length: number;
+}
 
 /** The first line of an index file: its format, so a later one can be told apart. */
 export const INDEX_HEADER = 'brr-index 1';
@@ -64,6 +70,42 @@ export function isPlainPath(path: string): boolean {
 export function indexLine(entry: IndexEntry): string {
   const target = entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget);
   return `${encodeField(entry.path)}\t${KIND_LETTER[entry.kind]}\t${entry.mode.toString(8)}\t${entry.size}\t${entry.sha256 ?? '-'}\t${target}`;
+}
+
+const KIND_OF_LETTER: Record<string, EntryKind> = { f: 'file', d: 'directory', l: 'symlink' };
+
+/** The entry an index line written by indexLine describes. */
+export function parseIndexLine(line: string): IndexEntry {
+  const [field, letter, mode, size, sha256, target] = line.split('\t');
+  const kind = KIND_OF_LETTER[letter ?? ''];
+  if (field === undefined || kind === undefined || target === undefined) {
+    throw new Error(`not an index line: ${JSON.stringify(line.slice(0, 200))}`);
+  }
+  return {
+    path: decodeField(field),
+    kind,
+    mode: Number.parseInt(mode ?? '', 8),
+    size: Number(size),
+    sha256: sha256 === '-' ? undefined : sha256,
+    linkTarget: kind === 'symlink' ? decodeField(target) : undefined,
+  };
+}
+
+/** A file index whose lines can be read as they are, without making an entry of each. */
+export interface IndexWithLines extends FileIndex {
+  lines(): Iterable<string>;
+}
+
+function hasLines(index: FileIndex): index is IndexWithLines {
+  return typeof (index as Partial<IndexWithLines>).lines === 'function';
+}
+
+/** The index lines of `index`, in its order. */
+export function indexLines(index: FileIndex): Iterable<string> {
+  if (hasLines(index)) return index.lines();
+  return (function* () {
+    for (const entry of index) yield indexLine(entry);
+  })();
 }
 
 /** What an index needs of a checked bundle entry; a file's content is read to hash it. */
@@ -137,17 +179,27 @@ export interface IndexUpdate {
   how: 'keep' | 'drop';
   /** Encoded paths of base file lines to keep (or to drop). */
   listed: readonly string[];
-  /** Entries the host cannot take from the base index: their lines are sent. */
-  entries: readonly IndexEntry[];
+  /** Entries the host cannot take from the base index, in index order: their lines are sent. */
+  entries: FileIndex;
 }
 
 export interface IndexDiff {
-  /** Entries of the new release that travel: new or changed files, directories, symlinks. */
-  send: IndexEntry[];
-  /** Files of the new release that are, byte for byte and mode, files of the base release. */
-  link: IndexEntry[];
-  /** The encoded paths of the base's file lines that no entry of `link` matched, in its order. */
+  /** The new release's index. */
+  next: FileIndex;
+  /**
+   * For each entry of `next`, in its order: 1 if it is a file that is, byte for byte and mode,
+   * a file of the base release; every other entry travels (new or changed files, directories,
+   * symlinks).
+   */
+  linked: Uint8Array;
+  /** The encoded paths of the base's file lines that no linked entry matched, in its order. */
   unmatched: string[];
+}
+
+/** Each entry of a diff's new index, and whether it matched a file of the base. */
+export function* diffEntries(diff: IndexDiff): Generator<{ entry: IndexEntry; linked: boolean }> {
+  let at = 0;
+  for (const entry of diff.next) yield { entry, linked: diff.linked[at++] === 1 };
 }
 
 /** The encoded path of an index line that lists a file, or undefined for another line. */
@@ -162,52 +214,62 @@ function notAnIndex(): Error {
 
 /**
  * What a release built from a base release needs, from the lines of the base's index as they
- * come (an index is megabytes: it is never held whole): a file whose line (path, mode, size and
- * sha256) is a line of the base index is hard-linked (if the host still has it as shipped);
- * every other file travels. Lines are compared as text, never parsed: a base line that is not
- * well formed matches no line the runner writes, so what it names travels. Directories and
- * symlinks always travel: they are a tar header each. A file whose path the host cannot name
- * plainly (a backslash or a control character in it) always travels. A path the base lists more
- * than once (an index not written by us) is matched by the first of its lines that fits.
+ * come (an index is megabytes: it is never held whole), walked beside the new index's lines, as
+ * both are in the same order: a file whose line (path, mode, size and sha256) is the line of the
+ * new index with that path is hard-linked (if the host still has it as shipped); every other
+ * file travels. Lines are compared as text, never parsed: a base line that is not well formed
+ * matches no line the runner writes, so what it names travels, and so does what a base line out
+ * of order names (an index not written by us). Directories and symlinks always travel: they are
+ * a tar header each. A file whose path the host cannot name plainly (a backslash or a control
+ * character in it) always travels. A path the base lists more than once is matched by the first
+ * of its lines that fits. What is kept as it goes is a byte for each new entry and the paths of
+ * base files not matched.
  */
 export class IndexDiffer {
   readonly #next: FileIndex;
-  /** The new release's files the host can name plainly, by path: their position in `next`. */
-  readonly #files = new Map<string, number>();
+  readonly #lines: Iterator<string>;
+  /** The new index's line the base's lines have reached, its encoded path and its position. */
+  #line: string | undefined;
+  #key = '';
+  #at = -1;
   /** For each entry of `next`, whether a base line matched it. */
   readonly #matched: Uint8Array;
   readonly #unmatched: string[] = [];
-  #lines = 0;
+  #baseLines = 0;
 
   constructor(next: FileIndex) {
     this.#next = next;
     this.#matched = new Uint8Array(next.length);
-    next.forEach((entry, at) => {
-      if (entry.kind === 'file' && isPlainPath(entry.path)) this.#files.set(entry.path, at);
-    });
+    this.#lines = indexLines(next)[Symbol.iterator]();
+    this.#advance();
+  }
+
+  #advance(): void {
+    const next = this.#lines.next();
+    this.#line = next.done === true ? undefined : next.value;
+    this.#key = this.#line?.slice(0, this.#line.indexOf('\t')) ?? '';
+    this.#at++;
   }
 
   /** One line of the base index, without its newline; throws when the first is not the header. */
   line(line: string): void {
-    if (this.#lines++ === 0) {
+    if (this.#baseLines++ === 0) {
       if (line !== INDEX_HEADER) throw notAnIndex();
       return;
     }
     const path = filePath(line);
     if (path === undefined) return;
-    const at = this.#files.get(path);
-    if (at !== undefined && this.#matched[at] === 0 && isLineOf(line, this.#next[at]!)) {
+    while (this.#line !== undefined && compareUtf8(this.#key, path) < 0) this.#advance();
+    const at = this.#at;
+    if (this.#line === line && this.#matched[at] === 0 && isPlainPath(path)) {
       this.#matched[at] = 1;
     } else this.#unmatched.push(path);
   }
 
   /** What the lines given so far say; throws when there were none. */
   finish(): IndexDiff {
-    if (this.#lines === 0) throw notAnIndex();
-    const send: IndexEntry[] = [];
-    const link: IndexEntry[] = [];
-    this.#next.forEach((entry, at) => (this.#matched[at] === 1 ? link : send).push(entry));
-    return { send, link, unmatched: this.#unmatched };
+    if (this.#baseLines === 0) throw notAnIndex();
+    return { next: this.#next, linked: this.#matched, unmatched: this.#unmatched };
   }
 }
 
@@ -223,25 +285,4 @@ export function diffIndex(base: string, next: FileIndex): IndexDiff {
     differ.line(base.slice(from, at));
   }
   return differ.finish();
-}
-
-const TAB = 0x09;
-const DASH = 0x2d;
-
-/**
- * Whether `line`, a file line whose path is `entry`'s, is character for character the index line
- * of `entry`: the fields after the kind compared in place, without making the line.
- */
-function isLineOf(line: string, entry: IndexEntry): boolean {
-  const mode = entry.mode.toString(8);
-  const size = String(entry.size);
-  const sha256 = entry.sha256 ?? '-';
-  let at = entry.path.length + 3;
-  if (!line.startsWith(mode, at) || line.charCodeAt(at + mode.length) !== TAB) return false;
-  at += mode.length + 1;
-  if (!line.startsWith(size, at) || line.charCodeAt(at + size.length) !== TAB) return false;
-  at += size.length + 1;
-  if (!line.startsWith(sha256, at) || line.charCodeAt(at + sha256.length) !== TAB) return false;
-  at += sha256.length + 1;
-  return line.length === at + 1 && line.charCodeAt(at) === DASH;
 }

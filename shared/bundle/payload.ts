@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Compression } from './compression.js';
 import { compressStream } from './compress-stream.js';
 import type { ReleaseContent } from './content.js';
-import { INDEX_HEADER, indexLine, type FileIndex, type IndexUpdate } from './file-index.js';
+import { INDEX_HEADER, indexLines, type FileIndex, type IndexUpdate } from './file-index.js';
 import { forwardedStream } from './forward.js';
 import { releaseTar, under, type ReleaseTarOptions } from './release-tar.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter } from './tar.js';
@@ -100,7 +100,7 @@ function* pieces(lines: Iterable<string>): Generator<Buffer> {
 function* updateLines(update: IndexUpdate, nonce: string): Generator<string> {
   yield* update.listed;
   yield nonce;
-  for (const entry of update.entries) yield indexLine(entry);
+  yield* indexLines(update.entries);
 }
 
 /** The release's `.release/` and its index update, written in pieces as it is read. */
@@ -144,7 +144,7 @@ export class ReleasePayload {
     const index = this.content.index;
     function* lines(): Generator<string> {
       yield INDEX_HEADER;
-      for (const entry of index) yield indexLine(entry);
+      yield* indexLines(index);
     }
     return pieces(lines());
   }
@@ -214,7 +214,11 @@ function planKey(plan: PlanStream): string {
   const hash = createHash('sha256');
   const field = (value: string) => hash.update(value).update('\0');
   [plan.into, plan.base ?? '', plan.wire ?? 'tar', plan.update.how].forEach(field);
-  for (const path of plan.carry ?? []) field(path);
+  const carry = plan.carry;
+  if (carry !== undefined && carry.size > 0) {
+    field(carry.how);
+    carry.listed.forEach(field);
+  }
   field('listed');
   plan.update.listed.forEach(field);
   field('sent');

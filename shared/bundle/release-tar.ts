@@ -1,6 +1,7 @@
 import type { ConfigurationError } from '../errors.js';
 import { BlockChanged, CheckedReader, keptFileChanged } from './blocks.js';
 import type { ContentEntry, ReleaseContent } from './content.js';
+import type { FileIndex } from './file-index.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter, writeHardLink, writeHeader } from './tar.js';
 
 export interface ReleaseTarOptions {
@@ -12,7 +13,38 @@ export interface ReleaseTarOptions {
   /** The base release's directory, relative to the same place: `<base id>`. */
   base?: string;
   /** Files the host hard-links from the base instead of receiving. */
-  carry?: ReadonlySet<string>;
+  carry?: CarriedFiles;
+}
+
+/**
+ * The files a host hard-links from the base release instead of receiving, kept as the shorter
+ * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
+ * thousand, one path, not the other 99,999). Iterating it reads the whole index.
+ */
+export class CarriedFiles implements Iterable<string> {
+  /** No file linked: a full transfer. */
+  static readonly none = new CarriedFiles([], 'these', new Set(), 0);
+
+  constructor(
+    private readonly next: FileIndex,
+    /** Whether `listed` are the files linked or the files of `next` that travel. */
+    readonly how: 'these' | 'all but these',
+    readonly listed: ReadonlySet<string>,
+    /** Files linked. */
+    readonly size: number,
+  ) {}
+
+  /** Whether the file of the new index at `path` is linked; ask only of its files. */
+  has(path: string): boolean {
+    return this.listed.has(path) === (this.how === 'these');
+  }
+
+  *[Symbol.iterator](): Generator<string> {
+    if (this.size === 0) return;
+    for (const entry of this.next) {
+      if (entry.kind === 'file' && this.has(entry.path)) yield entry.path;
+    }
+  }
 }
 
 /** `path` under the directory `into`; '' is the directory the host unpacks in. */
@@ -46,7 +78,7 @@ export async function* releaseTar(
   content: ReleaseContent,
   options: ReleaseTarOptions,
 ): AsyncGenerator<Buffer> {
-  const carry = options.carry ?? new Set<string>();
+  const carry = options.carry ?? CarriedFiles.none;
   if (carry.size > 0 && options.base === undefined) {
     throw new Error('files to hard-link need the base release they are linked from');
   }

@@ -97,6 +97,13 @@ interface Node {
   path: string;
 }
 
+/**
+ * What a file's place in its directory holds: files are most of a bundle, and all the rules need
+ * of one is that it is there, so every file is this one node, with no path or parent of its own
+ * (a large tree's were megabytes of heap for the length of the check).
+ */
+const FILE: Node = { kind: 'file', parent: undefined, path: '' };
+
 /** Where a walk along a link target stands: at a node, or `below` components under it that the bundle does not hold. */
 interface Position {
   node: Node;
@@ -134,6 +141,10 @@ export class BundleRules {
     if (existing !== undefined) {
       if (existing.kind === 'directory' && kind === 'directory') return;
       throw new ConfigurationError({ subject: entrySubject(path), problem: 'appears twice' });
+    }
+    if (kind === 'file') {
+      (parent.children ??= new Map()).set(name, FILE);
+      return;
     }
     const node = this.#add(parent, name, kind, path);
     if (kind !== 'symlink') return;
@@ -190,7 +201,15 @@ export class BundleRules {
       cut = parent.lastIndexOf('/');
     }
     for (const parent of missing.reverse()) {
-      found = this.#add(found, parent.slice(parent.lastIndexOf('/') + 1), 'directory', parent);
+      const name = parent.slice(parent.lastIndexOf('/') + 1);
+      // Files are not among the nodes by path: one is found in its directory.
+      if (found.children?.get(name) === FILE) {
+        throw new ConfigurationError({
+          subject: `${entrySubject(path)} below the file ${quoted(parent)}`,
+          problem: 'cannot be written below a file',
+        });
+      }
+      found = this.#add(found, name, 'directory', parent);
     }
     return found;
   }
@@ -238,7 +257,8 @@ export class BundleRules {
         continue;
       }
       const child = below === 0 ? node.children?.get(part) : undefined;
-      if (child === undefined) below++;
+      // Below a file, as below what the bundle does not hold: `..` comes back to its directory.
+      if (child === undefined || child === FILE) below++;
       else if (child.kind === 'symlink' && options.follow) {
         const next = this.#follow(child, options.from);
         follows += 1 + next.follows;

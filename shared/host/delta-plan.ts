@@ -1,4 +1,11 @@
-import type { FileIndex, IndexDiff, IndexEntry, IndexUpdate } from '../bundle/file-index.js';
+import { CarriedFiles } from '../bundle/release-tar.js';
+import {
+  diffEntries,
+  type FileIndex,
+  type IndexDiff,
+  type IndexEntry,
+  type IndexUpdate,
+} from '../bundle/file-index.js';
 
 /*
  * What travels to a host for a new release, decided on the runner from the new bundle's index,
@@ -7,7 +14,7 @@ import type { FileIndex, IndexDiff, IndexEntry, IndexUpdate } from '../bundle/fi
 
 export interface DeltaPlan {
   /** Files hard-linked from the base release instead of sent. */
-  carry: Set<string>;
+  carry: CarriedFiles;
   /** Entries that travel, and their file bytes. */
   sendEntries: number;
   sendBytes: number;
@@ -19,9 +26,10 @@ export interface DeltaPlan {
 
 /** A full transfer: everything travels, and the index too. */
 export function fullPlan(next: FileIndex): DeltaPlan {
-  const bytes = next.reduce((sum, entry) => sum + entry.size, 0);
+  let bytes = 0;
+  for (const entry of next) bytes += entry.size;
   return {
-    carry: new Set(),
+    carry: CarriedFiles.none,
     sendEntries: next.length,
     sendBytes: bytes,
     carriedBytes: 0,
@@ -29,34 +37,71 @@ export function fullPlan(next: FileIndex): DeltaPlan {
   };
 }
 
+/** The entries of `next` for which `travels` holds, read again each time they are asked for. */
+function filtered(
+  next: FileIndex,
+  travels: (entry: IndexEntry) => boolean,
+  count: number,
+): FileIndex {
+  return {
+    length: count,
+    *[Symbol.iterator]() {
+      for (const entry of next) if (travels(entry)) yield entry;
+    },
+  };
+}
+
 /**
  * Links what the base has as shipped (the same path, mode, size and sha256, and not reported as
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
- * whichever list is shorter. `diff` compares the base release's index with the new one.
+ * whichever list is shorter. `diff` compares the base release's index with the new one. Two
+ * passes over the index, and nothing kept for an entry but what the shorter lists hold.
  */
 export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): DeltaPlan {
-  const carried: IndexEntry[] = [];
-  const sent: IndexEntry[] = [...diff.send];
+  const linked = (entry: IndexEntry, matched: boolean) => matched && !unverified.has(entry.path);
   // Base file lines not carried into the new index. A linked path is plain: encoded, it is itself.
   const dropped = [...diff.unmatched];
-  for (const entry of diff.link) {
-    if (unverified.has(entry.path)) {
-      sent.push(entry);
-      dropped.push(entry.path);
-    } else carried.push(entry);
+  let carried = 0;
+  let files = 0;
+  let sent = 0;
+  let sendBytes = 0;
+  let carriedBytes = 0;
+  for (const { entry, linked: matched } of diffEntries(diff)) {
+    if (entry.kind === 'file') files++;
+    if (linked(entry, matched)) {
+      carried++;
+      carriedBytes += entry.size;
+      continue;
+    }
+    if (matched) dropped.push(entry.path);
+    sent++;
+    sendBytes += entry.size;
   }
-  const carry = new Set(carried.map((entry) => entry.path));
-  const keep = carried.length <= dropped.length;
+  // The shorter of the files linked and the files that travel names the links.
+  const these = carried <= files - carried;
+  const keep = carried <= dropped.length;
+  const carriedPaths: string[] = [];
+  const carrySet = new Set<string>();
+  for (const { entry, linked: matched } of diffEntries(diff)) {
+    const link = linked(entry, matched);
+    if (keep && link) carriedPaths.push(entry.path);
+    if (entry.kind === 'file' && link === these) carrySet.add(entry.path);
+  }
+  const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', carrySet, carried);
   return {
     carry,
-    sendEntries: sent.length,
-    sendBytes: sent.reduce((sum, entry) => sum + entry.size, 0),
-    carriedBytes: carried.reduce((sum, entry) => sum + entry.size, 0),
+    sendEntries: sent,
+    sendBytes,
+    carriedBytes,
     update: {
       how: keep ? 'keep' : 'drop',
-      listed: keep ? carried.map((entry) => entry.path) : dropped,
-      entries: sent,
+      listed: keep ? carriedPaths : dropped,
+      entries: filtered(
+        diff.next,
+        (entry) => entry.kind !== 'file' || !carry.has(entry.path),
+        sent,
+      ),
     },
   };
 }

@@ -9,12 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { packBundle } from '../../../shared/bundle.js';
 import {
   decodeField,
+  diffEntries,
   diffIndex,
   encodeField,
   indexLine,
   INDEX_HEADER,
   isPlainPath,
   sortIndex,
+  type IndexDiff,
   type IndexEntry,
 } from '../../../shared/bundle/file-index.js';
 import { ContentRecorder, type ContentEntry } from '../../../shared/bundle/content.js';
@@ -33,7 +35,12 @@ function withoutPlace(entry: IndexEntry): IndexEntry {
 
 /** The index of a bundle, as the pass that verifies it records it. */
 async function indexBundle(source: string): Promise<IndexEntry[]> {
-  return (await payloadOf(source)).index.map(withoutPlace);
+  return [...(await payloadOf(source)).index].map(withoutPlace);
+}
+
+/** The entries of a diff's new index that are linked, or (`false`) that travel. */
+function linkedIn(diff: IndexDiff, linked = true): IndexEntry[] {
+  return [...diffEntries(diff)].filter((at) => at.linked === linked).map((at) => at.entry);
 }
 
 async function bundle(spec: TreeSpec): Promise<string> {
@@ -81,8 +88,8 @@ describe('the index of a bundle', () => {
     await recorder.record(createReadStream(source), { onDigest: (d) => (digest = d) });
     const content = await recorder.finish();
     expect(digest).toMatch(/^sha256:/);
-    expect(content.index.map(withoutPlace)).toEqual(await indexBundle(source));
-    expect(content.entries.map((entry) => entry.path)).toEqual([
+    expect([...content.index].map(withoutPlace)).toEqual(await indexBundle(source));
+    expect([...content.entries].map((entry) => entry.path)).toEqual([
       'a',
       'a/b.txt',
       'a/big',
@@ -91,7 +98,7 @@ describe('the index of a bundle', () => {
     ]);
     const bytes = await readFile(content.file);
     expect(bytes.length).toBe(big.length + 2);
-    for (const entry of content.entries.filter((e) => e.kind === 'file')) {
+    for (const entry of [...content.entries].filter((e) => e.kind === 'file')) {
       const held = bytes.subarray(entry.offset, entry.offset + entry.size);
       expect(createHash('sha256').update(held).digest('hex')).toBe(entry.sha256);
     }
@@ -116,7 +123,7 @@ describe('the index of a bundle', () => {
     expect(text.startsWith(`${INDEX_HEADER}\n`)).toBe(true);
     // Compared with its own text, an index finds every file the host can name plainly.
     const plainFiles = index.filter((entry) => entry.kind === 'file' && isPlainPath(entry.path));
-    expect(diffIndex(text, index).link).toEqual(plainFiles);
+    expect(linkedIn(diffIndex(text, index))).toEqual(plainFiles);
     expect(plainFiles.length).toBeGreaterThan(4);
     expect(serializeIndex([...index].reverse())).toBe(text);
     expect(text).toContain('new\\x0aline\t');
@@ -162,7 +169,7 @@ describe('the index of a bundle', () => {
   it('refuses what is not an index, and finds nothing in a line that is not well formed', () => {
     const entry = file('a', 'x');
     const good = serializeIndex([entry]);
-    expect(diffIndex(good, [entry]).link).toEqual([entry]);
+    expect(linkedIn(diffIndex(good, [entry]))).toEqual([entry]);
     expect(() => diffIndex('', [entry])).toThrow(/not a release index/);
     expect(() => diffIndex(good.replace(INDEX_HEADER, 'brr-index 2'), [entry])).toThrow(
       /not a release/,
@@ -176,7 +183,7 @@ describe('the index of a bundle', () => {
       `${line}\t`,
       ` ${line}`,
     ]) {
-      expect(diffIndex(`${INDEX_HEADER}\n${bad}\n`, [entry]).link, bad).toEqual([]);
+      expect(linkedIn(diffIndex(`${INDEX_HEADER}\n${bad}\n`, [entry])), bad).toEqual([]);
     }
   });
 });
@@ -193,7 +200,7 @@ describe('diffIndex', () => {
   ];
 
   it('links files unchanged in path, mode, size and sha256; sends the rest', () => {
-    const next = [
+    const next = sortIndex([
       file('same', 'same'),
       file('edited', 'after!'),
       file('chmod', 'mode', 0o755),
@@ -201,23 +208,23 @@ describe('diffIndex', () => {
       file('odd\\name', 'same'),
       base[5] as IndexEntry,
       base[6] as IndexEntry,
-    ];
+    ]);
     const diff = diffIndex(serializeIndex(base), next);
-    expect(diff.link.map((entry) => entry.path)).toEqual(['same']);
-    expect(diff.send.map((entry) => entry.path)).toEqual([
-      'edited',
+    expect(linkedIn(diff).map((entry) => entry.path)).toEqual(['same']);
+    expect(linkedIn(diff, false).map((entry) => entry.path)).toEqual([
       'chmod',
+      'dir',
+      'edited',
+      'link',
       'new',
       'odd\\name',
-      'dir',
-      'link',
     ]);
     expect(diff.unmatched.sort()).toEqual(['chmod', 'edited', 'gone', 'odd\\\\name']);
   });
 
   it('sends a file that was a symlink or a directory under the same path', () => {
-    const next = [file('link', 'same'), file('dir', '')];
-    expect(diffIndex(serializeIndex(base), next).link).toEqual([]);
+    const next = sortIndex([file('link', 'same'), file('dir', '')]);
+    expect(linkedIn(diffIndex(serializeIndex(base), next))).toEqual([]);
   });
 
   it('writes lines the host reads with awk: six tab-separated fields', () => {

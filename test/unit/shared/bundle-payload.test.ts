@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { decompress } from '../../../shared/bundle/compression.js';
 import { onTheWire } from '../../../shared/bundle/payload.js';
 import { Spool } from '../../../shared/bundle/spool.js';
+import { CarriedFiles } from '../../../shared/bundle/release-tar.js';
 import { readTar } from '../../../shared/bundle/tar-reader.js';
 import { fullPlan } from '../../../shared/host/delta-plan.js';
 import { payloadOf } from '../../helpers/payload.js';
@@ -31,11 +32,11 @@ describe('the streams of a release, for many hosts', () => {
     const directory = path.dirname(payload.content.file);
     expect((await readdir(directory)).filter((name) => name.startsWith('stream-'))).toHaveLength(1);
 
-    const carry = new Set(['big.bin']);
+    const carry = new CarriedFiles(payload.index, 'these', new Set(['big.bin']), 1);
     const update = {
       how: 'keep' as const,
       listed: ['big.bin'],
-      entries: payload.index.filter((e) => e.path !== 'big.bin'),
+      entries: [...payload.index].filter((e) => e.path !== 'big.bin'),
     };
     const linked = { ...plan, base: 'v1', carry, update };
     const smaller = await collect(payload.read(linked).chunks);

@@ -148,6 +148,22 @@ describe('unpackBundle and checkedTar refuse hostile archives made by hand', () 
     expect(await refusedUnpack(replaced)).toBe('entry "dir": appears twice');
   });
 
+  it('an entry below a file, however deep, and a symlink climbing out through a file', async () => {
+    const below = await handMade([{ name: 'ok.txt/deeper/x.txt', content: 'x\n' }]);
+    expect(await refusedUnpack(below)).toBe(
+      'entry "ok.txt/deeper/x.txt" below the file "ok.txt": cannot be written below a file',
+    );
+    const climbing = await handMade([{ name: 'l', type: 'symlink', linkname: 'ok.txt/../..' }]);
+    expect(await refusedUnpack(climbing)).toBe(
+      'symlink "l": points outside the bundle; got "ok.txt/../.."',
+    );
+    // Through a file and back into the bundle is a dangling link, not an escape.
+    const back = await handMade([
+      { name: 'l', type: 'symlink', linkname: 'ok.txt/x/../../ok.txt' },
+    ]);
+    await unpackBundle(back, join(await tempDir(), 'release'));
+  });
+
   it('a symlink that escapes only through another symlink', async () => {
     const archive = await handMade([
       { name: 'a', type: 'symlink', linkname: 'd/l/..' },

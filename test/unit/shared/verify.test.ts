@@ -167,7 +167,9 @@ describe('verifyBundle', () => {
     const server = await readFile(
       path.join(import.meta.dirname, '../../../examples/app/server.mjs'),
     );
-    expect(kept.payload?.index.find((entry) => entry.path === 'server.mjs')).toMatchObject({
+    expect(
+      [...(kept.payload?.index ?? [])].find((entry) => entry.path === 'server.mjs'),
+    ).toMatchObject({
       kind: 'file',
       size: server.length,
       sha256: createHash('sha256').update(server).digest('hex'),

@@ -235,7 +235,7 @@ export async function expectRelease(root: string, id: string, bundle: string, in
  * line's bytes (as `LC_ALL=C sort` sorts them). The same entries always give the same text.
  */
 export function serializeIndex(index: FileIndex): string {
-  return `${INDEX_HEADER}\n${sortIndex(index)
+  return `${INDEX_HEADER}\n${sortIndex([...index])
     .map((entry) => `${indexLine(entry)}\n`)
     .join('')}`;
 }

@@ -329,7 +329,7 @@ describe('the receiving end', () => {
 
   it('gets a stream that fails before its end when a file changed on the runner since it was verified', async () => {
     const payload = await payloadOf(await bundleOf(app), 'zstd');
-    const entry = payload.content.entries.find((e) => e.path === 'lib/util.js');
+    const entry = [...payload.content.entries].find((e) => e.path === 'lib/util.js');
     const bytes = await readFile(payload.content.file);
     bytes.write('X', entry?.offset ?? 0);
     await writeFile(payload.content.file, bytes);

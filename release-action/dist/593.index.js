@@ -1,0 +1,6524 @@
+export const id = 593;
+export const ids = [593];
+export const modules = {
+
+/***/ 89593:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  release: () => (/* binding */ release_release)
+});
+
+// UNUSED EXPORTS: checkRelease, releaseInputs
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(77598);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __webpack_require__(51455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(76760);
+var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./shared/errors.ts
+var errors = __webpack_require__(32635);
+// EXTERNAL MODULE: ./node_modules/@actions/github/lib/github.js
+var lib_github = __webpack_require__(61351);
+// EXTERNAL MODULE: ./node_modules/@octokit/plugin-retry/dist-bundle/index.js
+var dist_bundle = __webpack_require__(49735);
+// EXTERNAL MODULE: ./node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+var plugin_throttling_dist_bundle = __webpack_require__(86856);
+;// CONCATENATED MODULE: ./shared/github.ts
+
+
+
+
+const budgets = new WeakMap();
+/** The token's budget as GitHub last reported it, for waits that should slow down before it runs out. */
+function rateLimitOf(github) {
+    return budgets.get(github);
+}
+function headerNumber(headers, name) {
+    const value = headers?.[name];
+    return typeof value === 'string' || typeof value === 'number' ? Number(value) : undefined;
+}
+function noteBudget(github, headers) {
+    const remaining = headerNumber(headers, 'x-ratelimit-remaining');
+    const reset = headerNumber(headers, 'x-ratelimit-reset');
+    if (remaining === undefined || reset === undefined)
+        return;
+    budgets.set(github, { remaining, resetAt: reset * 1000 });
+}
+/**
+ * An Octokit that retries server errors (plugin-retry) and waits out rate limits
+ * (plugin-throttling) a bounded number of times, saying so in the log.
+ */
+function gitHubClient(options) {
+    if (!options.token) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'token',
+            problem: 'is empty',
+            expected: 'a GitHub token (the default is ${{ github.token }})',
+        });
+    }
+    const maxWait = options.maxRateLimitWaitSeconds ?? 120;
+    const onLimit = (kind) => (retryAfter, request, _octokit, retryCount) => {
+        if (retryCount < 3 && retryAfter <= maxWait) {
+            options.log.warning(`GitHub ${kind} rate limit on ${request.method} ${request.url}: retrying in ${retryAfter}s`);
+            return true;
+        }
+        options.log.warning(`GitHub ${kind} rate limit on ${request.method} ${request.url}: giving up`);
+        return false;
+    };
+    const github = (0,lib_github/* getOctokit */.Q)(options.token, {
+        baseUrl: options.apiUrl,
+        throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
+        retry: { retries: 3 },
+    }, dist_bundle/* retry */.L, plugin_throttling_dist_bundle/* throttling */.A);
+    github.hook.after('request', (response) => noteBudget(github, response.headers));
+    github.hook.error('request', (error) => {
+        noteBudget(github, responseOf(error)?.headers);
+        throw error;
+    });
+    return github;
+}
+function responseOf(error) {
+    if (typeof error !== 'object' || error === null || !('response' in error))
+        return undefined;
+    const response = error.response;
+    return typeof response === 'object' && response !== null ? response : undefined;
+}
+/** The HTTP status of an Octokit error, if it is one. */
+function github_statusOf(error) {
+    if (typeof error === 'object' && error !== null && 'status' in error) {
+        const status = error.status;
+        return typeof status === 'number' ? status : undefined;
+    }
+    return undefined;
+}
+/** The `message` GitHub answered with: untrusted text, for `got`. */
+function gitHubMessage(error) {
+    const data = responseOf(error)?.data;
+    if (typeof data !== 'object' || data === null || !('message' in data))
+        return undefined;
+    return typeof data.message === 'string' ? data.message : undefined;
+}
+/** The `code` of each entry of a 422's `errors`, such as `already_exists`. */
+function validationCodes(error) {
+    const data = responseOf(error)?.data;
+    if (typeof data !== 'object' || data === null || !('errors' in data))
+        return [];
+    const errors = data.errors;
+    if (!Array.isArray(errors))
+        return [];
+    return errors.flatMap((entry) => typeof entry === 'object' && entry !== null && 'code' in entry && typeof entry.code === 'string'
+        ? [entry.code]
+        : []);
+}
+function rateLimited(error) {
+    const headers = responseOf(error)?.headers;
+    return (headerNumber(headers, 'x-ratelimit-remaining') === 0 || headers?.['retry-after'] !== undefined);
+}
+/**
+ * The token's own fault, said as one: GitHub did not accept it (401), or refused it what the
+ * step needed (403, not a rate limit). Undefined for any other failure.
+ */
+function tokenProblem(error, doing) {
+    const status = github_statusOf(error);
+    const got = gitHubMessage(error);
+    if (status === 401) {
+        return new errors/* ConfigurationError */.j1({
+            input: 'token',
+            problem: `GitHub did not accept it while ${doing} (401)`,
+            expected: 'a valid GitHub token, such as the default ${{ github.token }}',
+            ...(got !== undefined ? { got } : {}),
+        });
+    }
+    if (status === 403 && !rateLimited(error)) {
+        return new errors/* ConfigurationError */.j1({
+            input: 'token',
+            problem: `GitHub refused it while ${doing} (403)`,
+            ...(got !== undefined ? { got } : {}),
+            hint: 'give the job the permissions the action needs (contents: write, actions: read)',
+        });
+    }
+    return undefined;
+}
+/**
+ * The token checked with one request, for the repository it works on: refused (401, 403) or
+ * unable to see the repository (404), it is named as the input to fix.
+ */
+async function checkToken(github, repository) {
+    try {
+        await github.rest.repos.get({ ...repository });
+    }
+    catch (error) {
+        if (github_statusOf(error) === 404) {
+            throw new ConfigurationError({
+                input: 'token',
+                problem: `cannot see ${repository.owner}/${repository.repo} (404)`,
+                hint: 'give a token of this repository, such as the default ${{ github.token }}',
+            });
+        }
+        throw tokenProblem(error, 'checking it') ?? error;
+    }
+}
+
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __webpack_require__(78474);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(73024);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __webpack_require__(57075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var external_node_stream_promises_ = __webpack_require__(46466);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __webpack_require__(44942);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __webpack_require__(46752);
+;// CONCATENATED MODULE: ./shared/ledger/assets.ts
+
+
+
+
+
+
+
+
+/** Release assets: read as they arrive, written as a stream whatever their size. */
+/** Downloads a (small) release asset into memory. */
+async function downloadAsset(github, repository, assetId) {
+    const chunks = (await (await openAsset(github, repository, assetId)).toArray());
+    return Buffer.concat(chunks);
+}
+/** A release asset's bytes as they arrive, for a reader that checks them on the way. */
+async function openAsset(github, repository, assetId) {
+    const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
+        ...repository,
+        asset_id: assetId,
+        headers: { accept: 'application/octet-stream' },
+        request: { parseSuccessResponseBody: false },
+    });
+    return external_node_stream_.Readable.fromWeb(response.data);
+}
+/** A Blob, file-backed when the asset is a file: read lazily, and from the start on each try. */
+async function assetBlob(body) {
+    return 'file' in body ? (0,external_node_fs_.openAsBlob)(body.file) : new Blob([new Uint8Array(body.bytes)]);
+}
+/**
+ * One try at uploading an asset through the release's `upload_url`, without Octokit's retries:
+ * a retried upload whose first answer was lost would find its own name taken, which the caller
+ * tells apart by reading the release.
+ */
+async function sendAsset(github, uploadUrl, asset) {
+    const blob = await assetBlob(asset.body);
+    const response = await github.request({
+        method: 'POST',
+        // The URL template's {?name,label} takes `name` into the query.
+        url: uploadUrl,
+        name: asset.name,
+        data: blob,
+        headers: { 'content-type': asset.contentType, 'content-length': blob.size },
+        request: { fetch: streamingFetch, retries: 0 },
+    });
+    const uploaded = response.data;
+    return {
+        id: uploaded.id,
+        name: uploaded.name,
+        size: uploaded.size,
+        digest: uploaded.digest ?? null,
+    };
+}
+/**
+ * The fetch Octokit uses for uploads. fetch() itself, Node's or undici's, keeps every chunk of a
+ * streamed request body in memory until the request ends (nodejs/undici#4058): a 1 GB bundle
+ * would take 1 GB. undici's request() streams with backpressure. Octokit still does the rest
+ * (auth, rate limits, errors), and the proxy is found as @actions/github finds it for Octokit's
+ * own requests.
+ */
+async function streamingFetch(url, init = {}) {
+    const body = init.body;
+    const response = await (0,undici.request)(url, {
+        method: (init.method ?? 'GET'),
+        headers: init.headers,
+        body: body instanceof Blob
+            ? external_node_stream_.Readable.fromWeb(body.stream())
+            : body,
+        signal: init.signal ?? undefined,
+        dispatcher: new lib/* HttpClient */.Qq().getAgentDispatcher(String(url)),
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+        for (const one of Array.isArray(value) ? value : [value]) {
+            if (one !== undefined)
+                headers.append(name, one);
+        }
+    }
+    const text = await response.body.text();
+    const empty = [204, 205, 304].includes(response.statusCode);
+    return new Response(empty ? null : text, { status: response.statusCode, headers });
+}
+/**
+ * Writes `body` to `file` (when there is one) while `check` reads the same bytes, and stops
+ * reading after `limit` bytes. When `check` refuses part-way, the rest (up to the limit) is
+ * still read, so the digest can tell a replaced asset from a bad one.
+ */
+async function receive(body, file, limit, check) {
+    const output = file === undefined ? undefined : (0,external_node_fs_.createWriteStream)(file, { highWaterMark: 1 << 20 });
+    const written = output ? (0,external_node_stream_promises_.finished)(output) : Promise.resolve();
+    written.catch(() => undefined);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    async function* incoming() {
+        for await (const chunk of body) {
+            const bytes = chunk.subarray(0, limit - size);
+            hash.update(bytes);
+            size += bytes.length;
+            if (output && !output.write(bytes))
+                await (0,external_node_events_.once)(output, 'drain');
+            yield bytes;
+            if (size >= limit)
+                return;
+        }
+    }
+    const source = incoming();
+    // Without return(), a refusal mid-bundle cannot close the download: its rest still counts.
+    const unclosable = {
+        [Symbol.asyncIterator]: () => ({ next: () => source.next() }),
+    };
+    let refusal;
+    try {
+        await check(unclosable);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        refusal = error;
+    }
+    finally {
+        for await (const rest of source)
+            void rest;
+        body.destroy();
+        output?.end();
+    }
+    await written;
+    return { digest: `sha256:${hash.digest('hex')}`, size, refusal };
+}
+
+// EXTERNAL MODULE: ./shared/names.ts
+var names = __webpack_require__(78002);
+;// CONCATENATED MODULE: ./shared/ledger/tags.ts
+
+function tagPrefix(scope) {
+    return `${scope.app}/${scope.environment}/`;
+}
+function tags_tagOf(scope, id) {
+    return (0,names/* releaseTag */.aF)(scope.app, scope.environment, id);
+}
+function tags_repositoryOf(scope) {
+    return { owner: scope.owner, repo: scope.repo };
+}
+/** One request: every `v<N>` tag of the scope. Other IDs are outside the numbered ledger. */
+async function tags_readIndex(github, scope) {
+    const { data } = await github.rest.git.listMatchingRefs({
+        ...tags_repositoryOf(scope),
+        ref: `tags/${tagPrefix(scope)}v`,
+    });
+    const tags = [];
+    for (const ref of data) {
+        const tag = ref.ref.slice('refs/tags/'.length);
+        const id = tag.slice(tagPrefix(scope).length);
+        const number = (0,names/* releaseNumber */.BP)(id);
+        if (number === undefined)
+            continue;
+        tags.push({ id, number, tag, object: { sha: ref.object.sha, type: ref.object.type } });
+    }
+    tags.sort((a, b) => a.number - b.number);
+    return { tags, highest: tags.at(-1)?.number ?? 0 };
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/holders.ts
+
+
+const HEADER = 'build-release-run reservation';
+function reservationMessage(holder) {
+    return [
+        HEADER,
+        '',
+        `run: ${holder.runId}`,
+        `attempt: ${holder.attempt}`,
+        `build: ${holder.build}`,
+        `nonce: ${holder.nonce}`,
+        '',
+    ].join('\n');
+}
+function parseReservation(message) {
+    const lines = message.split('\n');
+    if (lines[0] !== HEADER)
+        return undefined;
+    const fields = new Map();
+    for (const line of lines.slice(1)) {
+        const at = line.indexOf(': ');
+        if (at > 0)
+            fields.set(line.slice(0, at), line.slice(at + 2));
+    }
+    const runId = Number(fields.get('run'));
+    const attempt = Number(fields.get('attempt'));
+    const build = fields.get('build');
+    const nonce = fields.get('nonce');
+    if (!Number.isSafeInteger(runId) || !Number.isSafeInteger(attempt) || !build || !nonce) {
+        return undefined;
+    }
+    return { runId, attempt, build, nonce };
+}
+/** The job that reserved a tag, when a release job did (one request). */
+async function holderOf(github, scope, tag) {
+    if (tag.object.type !== 'tag')
+        return undefined;
+    const { data } = await github.rest.git.getTag({
+        ...tags_repositoryOf(scope),
+        tag_sha: tag.object.sha,
+    });
+    return parseReservation(data.message);
+}
+/**
+ * Whether the holder's job has ended (one request): its run completed, or a later attempt of
+ * the run started. A run the token may not read counts as still running.
+ */
+async function holderGone(github, scope, holder) {
+    try {
+        const { data } = await github.rest.actions.getWorkflowRun({
+            ...tags_repositoryOf(scope),
+            run_id: holder.runId,
+        });
+        return data.status === 'completed' || (data.run_attempt ?? 1) > holder.attempt;
+    }
+    catch (error) {
+        if (github_statusOf(error) === 404)
+            return true;
+        if (github_statusOf(error) === 403)
+            return false;
+        throw error;
+    }
+}
+/** Where a tag points now, or undefined when it is gone (one request). */
+async function readTagRef(github, scope, tag) {
+    try {
+        const { data } = await github.rest.git.getRef({ ...tags_repositoryOf(scope), ref: `tags/${tag}` });
+        return data.object.sha;
+    }
+    catch (error) {
+        if (github_statusOf(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/pace.ts
+
+/** Below this many requests left, polls spread what is left over the rest of the hour. */
+const LOW_BUDGET = 100;
+const FIRST_DELAY_MS = 1000;
+const LONGEST_DELAY_MS = 30_000;
+const realSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+function pacer(github, bounds) {
+    const now = bounds.now ?? Date.now;
+    const sleep = bounds.sleep ?? realSleep;
+    const deadline = now() + bounds.seconds * 1000;
+    let delay = FIRST_DELAY_MS;
+    let spent = 0;
+    return {
+        get spent() {
+            return spent;
+        },
+        spend(requests) {
+            spent += requests;
+        },
+        async pause() {
+            if (spent >= bounds.requests)
+                return false;
+            let wait = delay;
+            const budget = bounds.budget ? bounds.budget() : rateLimitOf(github);
+            if (budget && budget.remaining < LOW_BUDGET) {
+                wait = Math.max(wait, (budget.resetAt - now()) / Math.max(1, budget.remaining));
+            }
+            if (now() + wait > deadline)
+                return false;
+            await sleep(wait);
+            delay = Math.min(delay * 2, LONGEST_DELAY_MS);
+            return true;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/releases.ts
+
+
+
+function toEntry(scope, release) {
+    return {
+        id: release.tag_name.slice(tagPrefix(scope).length),
+        tag: release.tag_name,
+        releaseId: release.id,
+        draft: release.draft,
+        prerelease: release.prerelease,
+        immutable: release.immutable ?? false,
+        url: release.html_url,
+        body: release.body ?? '',
+        createdAt: release.created_at,
+        publishedAt: release.published_at,
+        assets: release.assets.map((asset) => ({
+            id: asset.id,
+            name: asset.name,
+            size: asset.size,
+            state: asset.state,
+        })),
+    };
+}
+/** The published release on a tag, or undefined: GitHub shows no draft by tag. */
+async function releases_readRelease(github, scope, tag) {
+    try {
+        const { data } = await github.rest.repos.getReleaseByTag({ ...tags_repositoryOf(scope), tag });
+        return data.draft ? undefined : toEntry(scope, data);
+    }
+    catch (error) {
+        if (github_statusOf(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/** One published release by ID, or undefined. */
+function releases_findRelease(github, scope, id) {
+    return releases_readRelease(github, scope, tagOf(scope, id));
+}
+/**
+ * How many of the newest tags `latest` looks past: tags whose release is still being made, or
+ * was given up. Each costs one request.
+ */
+const LATEST_WALK = 10;
+/**
+ * The newest published release of the numbered ledger: the tags from one request, then the
+ * releases on the newest of them, newest first, until one is published.
+ */
+async function latestRelease(github, scope, index) {
+    const { tags } = index ?? (await readIndex(github, scope));
+    const newest = tags.slice(-LATEST_WALK).reverse();
+    for (const candidate of newest) {
+        const entry = await releases_readRelease(github, scope, candidate.tag);
+        if (entry)
+            return entry;
+    }
+    if (tags.length > LATEST_WALK) {
+        throw new ConfigurationError({
+            subject: `ledger ${scope.app}/${scope.environment}`,
+            problem: `none of its newest ${LATEST_WALK} tags (${newest.at(-1)?.id}…${newest[0]?.id}) has a published release`,
+            hint: 'publish a release, or name the release to deploy with release-id',
+        });
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/chain.ts
+
+
+
+
+/** Tags without a published release passed over before the walk gives up. */
+const CHAIN_WALK = 20;
+/** Polls a tag until its release is published, its tag is deleted, or its job has ended. */
+async function settle(walk, tag, holder) {
+    const { github, scope, pace } = walk;
+    for (let poll = 1; await pace.pause(); poll++) {
+        const entry = await releases_readRelease(github, scope, tag.tag);
+        pace.spend(1);
+        if (entry)
+            return { entry };
+        const at = await readTagRef(github, scope, tag.tag);
+        pace.spend(1);
+        if (at !== tag.object.sha)
+            return 'gone';
+        if (poll % 3 === 0) {
+            pace.spend(1);
+            if (await holderGone(github, scope, holder))
+                return 'gone';
+        }
+    }
+    throw new errors/* ConfigurationError */.j1({
+        subject: `release tag ${tag.tag}`,
+        problem: `another release job (run ${holder.runId}, attempt ${holder.attempt}) still holds it without publishing, after ${pace.spent} checks`,
+        hint: `let that job finish or cancel it, then run this one again (a cancelled job removes its tag)`,
+    });
+}
+/** What a tag without a published release is: being made by a running job, or left behind. */
+async function pending(walk, tag) {
+    const { github, scope } = walk;
+    const holder = await holderOf(github, scope, tag);
+    if (!holder || (await holderGone(github, scope, holder))) {
+        walk.log.info(`${tag.tag} has no published release and no running job holds it: passed over`);
+        return 'gone';
+    }
+    walk.log.info(`Waiting for the release job that holds ${tag.tag} (run ${holder.runId}) to publish or give up`);
+    return settle(walk, tag, holder);
+}
+async function previousRelease(github, scope, index, options) {
+    const below = options.below ?? Number.POSITIVE_INFINITY;
+    const candidates = index.tags.filter((tag) => tag.number < below).reverse();
+    const walk = { github, scope, pace: pacer(github, options.wait), log: options.log };
+    for (const [passed, tag] of candidates.entries()) {
+        if (passed >= CHAIN_WALK)
+            break;
+        const entry = await releases_readRelease(github, scope, tag.tag);
+        if (entry)
+            return entry;
+        const settled = await pending(walk, tag);
+        if (settled !== 'gone')
+            return settled.entry;
+    }
+    if (candidates.length > CHAIN_WALK) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: `ledger ${scope.app}/${scope.environment}`,
+            problem: `none of the ${CHAIN_WALK} tags below the new release has a published release, so it has nothing to chain to`,
+            hint: 'delete the tags of releases that will never be published',
+        });
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/drafts.ts
+
+
+
+
+const TRIES = 3;
+const drafts_realSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Network failures (Octokit says 500) and server errors: the request may have taken effect. */
+function unanswered(error) {
+    const status = github_statusOf(error);
+    return status === undefined || status >= 500;
+}
+function nonceMarker(nonce) {
+    return `<!-- build-release-run ${nonce} -->`;
+}
+/** This job's draft among the newest releases (one request: a draft was made moments ago). */
+async function findDraft(github, scope, spec) {
+    const { data } = await github.rest.repos.listReleases({ ...tags_repositoryOf(scope), per_page: 30 });
+    const found = data.find((release) => release.draft &&
+        release.tag_name === spec.tag &&
+        (release.body ?? '').includes(nonceMarker(spec.nonce)));
+    return found ? { id: found.id, uploadUrl: found.upload_url } : undefined;
+}
+async function createDraft(github, scope, spec, options = {}) {
+    const sleep = options.sleep ?? drafts_realSleep;
+    for (let tries = 1;; tries++) {
+        try {
+            const { data } = await github.rest.repos.createRelease({
+                ...tags_repositoryOf(scope),
+                tag_name: spec.tag,
+                name: spec.name,
+                body: `${spec.body}\n\n${nonceMarker(spec.nonce)}`,
+                draft: true,
+                prerelease: spec.prerelease,
+                make_latest: 'false',
+                request: { retries: 0 },
+            });
+            return { id: data.id, uploadUrl: data.upload_url };
+        }
+        catch (error) {
+            if (!unanswered(error))
+                throw error;
+            const found = await findDraft(github, scope, spec);
+            if (found)
+                return found;
+            if (tries >= TRIES)
+                throw error;
+            await sleep(1000 * tries ** 2);
+        }
+    }
+}
+async function heldAsset(github, scope, draft, name) {
+    const { data } = await github.rest.repos.getRelease({
+        ...tags_repositoryOf(scope),
+        release_id: draft.id,
+    });
+    return data.assets.find((asset) => asset.name === name);
+}
+function checkHeld(asset, uploaded, size) {
+    if (uploaded.size !== size || (uploaded.digest && uploaded.digest !== asset.digest)) {
+        throw new Error(`GitHub holds release asset ${asset.name} as ${uploaded.size} bytes ${uploaded.digest ?? ''}, but ${size} bytes ${asset.digest} were sent`);
+    }
+    return uploaded;
+}
+/**
+ * Uploads an asset to the draft. After a failure that may have taken effect, GitHub's copy is
+ * read: the same size and digest is this upload; a `starter` left by a failed upload (or any
+ * other copy) is deleted and the upload tried again.
+ */
+async function putAsset(github, scope, upload) {
+    const { draft, asset } = upload;
+    const sleep = upload.sleep ?? drafts_realSleep;
+    for (let tries = 1;; tries++) {
+        try {
+            return checkHeld(asset, await sendAsset(github, draft.uploadUrl, asset), asset.size);
+        }
+        catch (error) {
+            const taken = validationCodes(error).includes('already_exists');
+            if (!unanswered(error) && !taken)
+                throw error;
+            const held = await heldAsset(github, scope, draft, asset.name);
+            if (held?.state === 'uploaded' && held.size === asset.size && held.digest === asset.digest) {
+                return { id: held.id, name: held.name, size: held.size, digest: held.digest };
+            }
+            if (held) {
+                await github.rest.repos.deleteReleaseAsset({ ...tags_repositoryOf(scope), asset_id: held.id });
+            }
+            if (tries >= TRIES)
+                throw error;
+            await sleep(1000 * tries);
+        }
+    }
+}
+/** Publishes the draft; a publish whose answer was lost is seen in the release itself. */
+async function publishDraft(github, scope, draft, makeLatest) {
+    try {
+        const { data } = await github.rest.repos.updateRelease({
+            ...tags_repositoryOf(scope),
+            release_id: draft.id,
+            draft: false,
+            make_latest: makeLatest ? 'true' : 'false',
+        });
+        return data.html_url;
+    }
+    catch (error) {
+        const { data } = await github.rest.repos
+            .getRelease({ ...tags_repositoryOf(scope), release_id: draft.id })
+            .catch(() => {
+            throw error;
+        });
+        if (!data.draft)
+            return data.html_url;
+        throw error;
+    }
+}
+/** Deletes the draft; a release that turned out published (its answer lost) is left alone. */
+async function dropDraft(github, scope, holding) {
+    const draft = holding.draft ?? (holding.draftSpec && (await findDraft(github, scope, holding.draftSpec)));
+    if (!draft)
+        return false;
+    try {
+        const { data } = await github.rest.repos.getRelease({
+            ...tags_repositoryOf(scope),
+            release_id: draft.id,
+        });
+        if (!data.draft)
+            return true;
+        await github.rest.repos.deleteRelease({ ...tags_repositoryOf(scope), release_id: draft.id });
+    }
+    catch (error) {
+        if (github_statusOf(error) !== 404)
+            throw error;
+    }
+    return false;
+}
+async function dropTag(github, scope, holding) {
+    if (!holding.tagObject)
+        return;
+    if ((await readTagRef(github, scope, holding.tag)) !== holding.tagObject)
+        return;
+    try {
+        await github.rest.git.deleteRef({ ...tags_repositoryOf(scope), ref: `tags/${holding.tag}` });
+    }
+    catch (error) {
+        if (github_statusOf(error) !== 404 && github_statusOf(error) !== 422)
+            throw error;
+    }
+}
+/**
+ * Undoes a release that was not published: its draft, then its tag, so no half release is left
+ * and the number is free again. A handful of requests, none of them a listing of the ledger, so
+ * it fits the seconds a cancelled job has. Returns what could not be removed.
+ */
+async function abandon(github, scope, holding, log) {
+    const leftovers = [];
+    try {
+        if (await dropDraft(github, scope, holding)) {
+            log.warning(`${holding.tag} was published after all: it and its tag are left as they are`);
+            return [];
+        }
+    }
+    catch (error) {
+        log.warning(`Could not delete the draft release of ${holding.tag}: ${error.message}`);
+        leftovers.push(`the draft release of ${holding.tag}`);
+    }
+    try {
+        await dropTag(github, scope, holding);
+    }
+    catch (error) {
+        log.warning(`Could not delete the tag ${holding.tag}: ${error.message}`);
+        leftovers.push(`the tag ${holding.tag}`);
+    }
+    return leftovers;
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/rules.ts
+
+
+/**
+ * Why GitHub refused a tag name that no ref holds: a tag ruleset restricting creation (every
+ * number would be refused: say which ruleset), or else a name an immutable release once used
+ * (never given out again: the next number is free).
+ */
+/**
+ * A ruleset condition's fnmatch pattern against a full ref name: `*` matches within one path
+ * segment, `**` across segments, `~ALL` everything.
+ */
+function refPatternMatches(pattern, ref) {
+    if (pattern === '~ALL')
+        return true;
+    let expression = '^';
+    for (let i = 0; i < pattern.length; i++) {
+        const char = pattern.charAt(i);
+        if (char === '*' && pattern.charAt(i + 1) === '*') {
+            expression += '.*';
+            i++;
+        }
+        else if (char === '*') {
+            expression += '[^/]*';
+        }
+        else {
+            expression += /[\w/-]/.test(char) ? char : `\\${char}`;
+        }
+    }
+    return new RegExp(`${expression}$`).test(ref);
+}
+/**
+ * The active tag rulesets that restrict creating this tag, by name; undefined when the token
+ * may not read the rulesets. One request, plus one per active tag ruleset.
+ */
+async function restrictingRulesets(github, scope, tag) {
+    const repository = tags_repositoryOf(scope);
+    const ref = `refs/tags/${tag}`;
+    try {
+        const { data: listed } = await github.rest.repos.getRepoRulesets({
+            ...repository,
+            targets: 'tag',
+        });
+        const names = [];
+        for (const summary of listed) {
+            if (summary.target !== 'tag' || summary.enforcement !== 'active')
+                continue;
+            const { data: ruleset } = await github.rest.repos.getRepoRuleset({
+                ...repository,
+                ruleset_id: summary.id,
+            });
+            const condition = ruleset.conditions && 'ref_name' in ruleset.conditions
+                ? ruleset.conditions.ref_name
+                : undefined;
+            const restricts = (ruleset.rules ?? []).some((rule) => rule.type === 'creation');
+            const included = (condition?.include ?? []).some((p) => refPatternMatches(p, ref));
+            const excluded = (condition?.exclude ?? []).some((p) => refPatternMatches(p, ref));
+            if (restricts && included && !excluded)
+                names.push(ruleset.name);
+        }
+        return names;
+    }
+    catch (error) {
+        if (github_statusOf(error) === 403 || github_statusOf(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/reserve.ts
+
+
+
+
+
+/** Numbers skipped for names GitHub will not give out again, before giving up. */
+const MAX_SKIPS = 3;
+/** Tries in all: races lost, skips, a default branch that moved. */
+const MAX_TRIES = 8;
+async function branchHead(github, scope, branch) {
+    const name = branch ?? (await github.rest.repos.get({ ...tags_repositoryOf(scope) })).data.default_branch;
+    const { data } = await github.rest.git.getRef({ ...tags_repositoryOf(scope), ref: `heads/${name}` });
+    return { name, sha: data.object.sha };
+}
+/** The tag object naming this job, at the commit: what the ref will point at. */
+async function tagObject(github, scope, tag) {
+    const { data } = await github.rest.git.createTag({
+        ...tags_repositoryOf(scope),
+        tag: tag.name,
+        message: reservationMessage(tag.holder),
+        object: tag.commit,
+        type: 'commit',
+    });
+    return data.sha;
+}
+/** Creates the ref; a 422 or 403 is read for what it is by looking at the ref and the head. */
+async function createRef(github, scope, reservation, head) {
+    try {
+        await github.rest.git.createRef({
+            ...tags_repositoryOf(scope),
+            ref: `refs/tags/${reservation.tag}`,
+            sha: reservation.tagObject,
+        });
+        return 'made';
+    }
+    catch (error) {
+        const status = github_statusOf(error);
+        if (status === 403) {
+            // The head moved on to other workflow files since it was read; else the token lacks
+            // contents: write, which the stage reports as the token's problem.
+            const now = await branchHead(github, scope, head.name);
+            if (now.sha !== head.sha)
+                return { moved: now };
+            throw error;
+        }
+        if (status !== 422)
+            throw error;
+        const holder = await readTagRef(github, scope, reservation.tag);
+        // A retried request whose first answer was lost finds its own tag.
+        if (holder === reservation.tagObject)
+            return 'made';
+        if (holder !== undefined)
+            return 'taken';
+        return { refused: (0,errors/* foldedTail */.J4)(gitHubMessage(error) ?? 'refused') };
+    }
+}
+function exists(scope, id) {
+    return new errors/* ConfigurationError */.j1({
+        input: 'release-id',
+        problem: `release ${id} of ${scope.app}/${scope.environment} exists already; releases are never overwritten`,
+    });
+}
+async function refusal(github, scope, tag, got) {
+    const rulesets = await restrictingRulesets(github, scope, tag);
+    if (!rulesets?.length)
+        return undefined;
+    return new errors/* ConfigurationError */.j1({
+        subject: `release tag ${tag}`,
+        problem: `GitHub refuses to create it: the tag ruleset ${rulesets.map((name) => JSON.stringify(name)).join(', ')} restricts creating it`,
+        got,
+        hint: `let release jobs create refs/tags/${tagPrefix(scope)}v* (add GitHub Actions to the ruleset's bypass list, or exclude those tags) in the repository's Settings, Rules, Rulesets`,
+    });
+}
+/** A name GitHub will not give out again: explicit, or after every skip allowed. */
+function burned(tag, got, explicit) {
+    return new errors/* ConfigurationError */.j1({
+        ...(explicit ? { input: 'release-id' } : {}),
+        subject: `release tag ${tag}`,
+        problem: `GitHub refuses to create it${explicit ? '' : `, and the ${MAX_SKIPS} names before it`}: a release that was deleted used the name, and immutable releases never give a name out again`,
+        got,
+        ...(explicit ? { hint: 'choose another release-id' } : {}),
+    });
+}
+/** Reserves the next release number (or the explicit ID) for this job. */
+async function reserve(github, scope, options) {
+    let head = await branchHead(github, scope, options.defaultBranch);
+    let index = options.index;
+    let next = index.highest + 1;
+    let skips = 0;
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+        const id = options.id ?? `v${next}`;
+        const tag = tags_tagOf(scope, id);
+        const reservation = {
+            id,
+            tag,
+            tagObject: await tagObject(github, scope, {
+                name: tag,
+                commit: head.sha,
+                holder: options.holder,
+            }),
+            index,
+        };
+        options.claim?.(reservation);
+        const outcome = await createRef(github, scope, reservation, head);
+        if (outcome === 'made')
+            return reservation;
+        if (typeof outcome === 'object' && 'moved' in outcome) {
+            options.log.info(`${head.name} moved on to ${outcome.moved.sha} while reserving; tagging there`);
+            head = outcome.moved;
+            continue;
+        }
+        if (options.id !== undefined && outcome === 'taken')
+            throw exists(scope, id);
+        if (outcome === 'taken') {
+            options.log.info(`${tag} was taken by another release job; trying the next number`);
+            index = await tags_readIndex(github, scope);
+            next = Math.max(next, index.highest) + 1;
+            continue;
+        }
+        const ruled = await refusal(github, scope, tag, outcome.refused);
+        if (ruled)
+            throw ruled;
+        if (options.id !== undefined || ++skips > MAX_SKIPS) {
+            throw burned(tag, outcome.refused, options.id !== undefined);
+        }
+        options.log.info(`${tag} was used by a deleted immutable release and cannot be reused; skipping it`);
+        next++;
+    }
+    throw new errors/* ConfigurationError */.j1({
+        subject: `ledger ${scope.app}/${scope.environment}`,
+        problem: `no release number could be reserved in ${MAX_TRIES} tries: other release jobs keep taking them`,
+        hint: 'run release jobs of one environment one at a time (concurrency in the workflow)',
+    });
+}
+
+;// CONCATENATED MODULE: ./shared/ledger/teardown.ts
+
+
+
+/**
+ * Deletes an environment's releases (a closed pull request's preview), each read by its tag:
+ * nothing lists every release of the repository. Tags go too, except, when the releases were
+ * immutable, the highest: those names are never given out again, and the tag left behind keeps
+ * the numbering going when the pull request is reopened, instead of every old number being
+ * tried and refused.
+ */
+async function deleteLedger(github, scope, log) {
+    const { tags } = await readIndex(github, scope);
+    const deleted = [];
+    let immutable = false;
+    for (const tag of tags) {
+        const entry = await readRelease(github, scope, tag.tag);
+        if (!entry)
+            continue;
+        immutable ||= entry.immutable;
+        await github.rest.repos.deleteRelease({ ...repositoryOf(scope), release_id: entry.releaseId });
+        log.info(`Deleted release ${tag.tag}`);
+        deleted.push(tag.tag);
+    }
+    const floor = immutable ? tags.at(-1)?.tag : undefined;
+    for (const tag of tags) {
+        if (tag.tag === floor)
+            continue;
+        try {
+            await github.rest.git.deleteRef({ ...repositoryOf(scope), ref: `tags/${tag.tag}` });
+        }
+        catch (error) {
+            if (statusOf(error) !== 404 && statusOf(error) !== 422)
+                throw error;
+        }
+    }
+    if (floor)
+        log.info(`Kept the tag ${floor}: the next release of ${scope.environment} follows it`);
+    return deleted;
+}
+
+;// CONCATENATED MODULE: ./shared/ledger.ts
+/**
+ * The release ledger of one app and environment, on GitHub's real rules: GitHub Releases on tags
+ * `<app>/<environment>/v<N>`, read through the tags (one request, whatever the ledger's length),
+ * reserved by creating a tag that points at the default branch's head (never at the build's
+ * commit, which the Actions token may not be allowed to tag), published draft-first.
+ */
+
+
+
+
+
+
+
+
+
+
+
+// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
+var dist_ajv = __webpack_require__(42463);
+// EXTERNAL MODULE: ./node_modules/ajv/dist/2019.js
+var _2019 = __webpack_require__(60878);
+// EXTERNAL MODULE: ./node_modules/ajv/dist/2020.js
+var _2020 = __webpack_require__(52210);
+// EXTERNAL MODULE: ./node_modules/ajv-formats/dist/index.js
+var dist = __webpack_require__(82815);
+var dist_default = /*#__PURE__*/__webpack_require__.n(dist);
+;// CONCATENATED MODULE: ./shared/dotenv.ts
+
+
+/*
+ * One .env file is read by three parsers: systemd's EnvironmentFile= (src/basic/env-file.c),
+ * the npm `dotenv` package and Node's `--env-file`. Their common ground:
+ *
+ * - 'single quotes' keep everything literally in all three, newlines included, but cannot hold
+ *   a single quote (dotenv and Node have no escape inside them).
+ * - "double quotes" keep the text literally in all three only without `"` and without a backslash
+ *   that someone reads as an escape: systemd reads `\"`, `\\`, `\$`, `` \` `` and a backslash
+ *   before a newline as escapes, dotenv turns `\n` and `\r` into a newline and a carriage return,
+ *   Node `\n`; every other backslash is kept by all three.
+ * - unquoted text is literal in all three only on one line, without `\` (an escape to systemd)
+ *   or `#` (a comment to dotenv and Node), without leading or trailing white space (trimmed),
+ *   and not starting with a quote (which would open a quoted value).
+ *
+ * So a value without `'` goes in single quotes, one with `'` in double quotes, one with both `'`
+ * and `"` unquoted; anything else is refused rather than written in a form that some reader
+ * takes differently. systemd also drops any assignment whose value holds a control character
+ * other than tab and newline, and dotenv turns a carriage return into a newline, so those are
+ * refused too.
+ */
+// eslint-disable-next-line no-control-regex -- exactly the characters systemd refuses in a value
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+const QUOTE_START = /^['"`]/;
+/** A backslash that one of the readers takes as an escape inside double quotes. */
+const ESCAPE_IN_DOUBLE_QUOTES = /\\([\\"`$\nnr]|$)/;
+function encode(value) {
+    if (!value.isWellFormed())
+        return { problem: 'is not valid Unicode (a lone surrogate)' };
+    const control = CONTROL.exec(value)?.[0];
+    if (control !== undefined) {
+        const code = control.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+        return {
+            problem: `contains the control character U+${code}, which systemd's EnvironmentFile= drops`,
+        };
+    }
+    if (!value.includes("'"))
+        return { text: `'${value}'` };
+    const escape = ESCAPE_IN_DOUBLE_QUOTES.test(value);
+    if (!value.includes('"') && !escape)
+        return { text: `"${value}"` };
+    const blocker = !value.includes('"')
+        ? ' and a backslash that systemd or dotenv reads as an escape (before n, r, $, `, \\ or at the end)'
+        : value.includes('\\')
+            ? ', " and a backslash'
+            : value.includes('\n')
+                ? ', " and a newline'
+                : value.includes('#')
+                    ? ', " and a #'
+                    : QUOTE_START.test(value)
+                        ? ', " and starts with a quote'
+                        : /^\s|\s$/.test(value)
+                            ? ', " and leading or trailing white space'
+                            : undefined;
+    if (blocker === undefined)
+        return { text: value };
+    return {
+        problem: `holds '${blocker}: no .env quoting reads that the same in systemd's EnvironmentFile= and dotenv`,
+    };
+}
+/** Why `value` cannot be written to a .env file, or undefined when it can. */
+function envValueProblem(value) {
+    return encode(value).problem;
+}
+/**
+ * Renders config as a .env file that systemd's EnvironmentFile=, dotenv and `node --env-file`
+ * all read back to exactly these values. Keys are sorted, so the same config gives the same file.
+ * A value no common quoting can carry is refused with its key, never with its value.
+ */
+function dotenv_renderEnvFile(values) {
+    const lines = [];
+    for (const key of Object.keys(values).sort()) {
+        if (!ENV_NAME.test(key)) {
+            throw new ConfigurationError({
+                subject: `config key ${quoted(key)}`,
+                problem: 'is not an environment variable name',
+            });
+        }
+        const { text, problem } = encode(values[key]);
+        if (text === undefined) {
+            throw new ConfigurationError({
+                subject: `config key ${key}`,
+                problem: `the value ${problem}`,
+            });
+        }
+        lines.push(`${key}=${text}\n`);
+    }
+    return lines.join('');
+}
+
+;// CONCATENATED MODULE: ./shared/config.ts
+
+
+
+
+
+
+
+/** Never carried into a release: the workflow's own token, whatever include says. */
+const ALWAYS_EXCLUDED = ['github_token'];
+const PATTERN = /^[A-Za-z0-9_*]+$/;
+/**
+ * Merges a release's config from its three sources. Precedence: `vars` < `config` lines <
+ * `secrets`. A name that is a secret stays a secret: a plain value of the same name is dropped
+ * (and reported in `shadowed`) rather than letting a var downgrade a secret to plain text in the
+ * manifest. `include`/`exclude` filter the bulk `vars` and `secrets` objects only; `config`
+ * lines are written one by one, so they are always kept (except always-excluded names).
+ * Errors name the input and the key, never a secret's value.
+ */
+function mergeConfig(options) {
+    const include = parsePatterns('include', options.include);
+    const exclude = parsePatterns('exclude', options.exclude);
+    const always = parsePatterns('alwaysExcluded', [...ALWAYS_EXCLUDED, ...options.alwaysExcluded]);
+    const withheld = new Set((options.withheldValues ?? [])
+        .filter((value) => value !== undefined && value.trim() !== '')
+        .map(normalise));
+    const excluded = new Set();
+    const pick = (input, source, bulk, secret) => {
+        const picked = {};
+        for (const [name, value] of Object.entries(source)) {
+            const dropped = matchesAny(name, always) ||
+                (bulk && include.length > 0 && !matchesAny(name, include)) ||
+                (bulk && matchesAny(name, exclude)) ||
+                (secret && withheld.has(normalise(value)));
+            if (dropped) {
+                excluded.add(name);
+                continue;
+            }
+            if (!names/* ENV_NAME */.G1.test(name)) {
+                throw new errors/* ConfigurationError */.j1({
+                    input,
+                    subject: 'key',
+                    expected: 'an environment variable name (letters, digits and _, not starting with a digit)',
+                    got: (0,errors/* quoted */.TL)(name),
+                });
+            }
+            const problem = envValueProblem(value);
+            if (problem !== undefined) {
+                throw new errors/* ConfigurationError */.j1({
+                    input,
+                    subject: `config key ${name}`,
+                    problem: `the value ${problem}`,
+                });
+            }
+            picked[name] = value;
+        }
+        return picked;
+    };
+    const vars = pick('vars', parseObjectInput('vars', options.vars, false), true, false);
+    const lines = pick('config', parseConfigLines(options.config), false, false);
+    const secrets = pick('secrets', parseObjectInput('secrets', options.secrets, true), true, true);
+    const plain = { ...vars, ...lines };
+    const shadowed = Object.keys(plain).filter((name) => Object.hasOwn(secrets, name));
+    for (const name of shadowed)
+        delete plain[name];
+    return {
+        vars: sortedRecord(plain),
+        secrets: sortedRecord(secrets),
+        excluded: [...excluded].sort(),
+        shadowed: shadowed.sort(),
+    };
+}
+function normalise(value) {
+    return value.replace(/\r\n/g, '\n').trim();
+}
+function sortedRecord(record) {
+    return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+function parsePatterns(input, lines) {
+    return lines.map((line, index) => {
+        const pattern = line.trim();
+        if (!PATTERN.test(pattern)) {
+            throw new errors/* ConfigurationError */.j1({
+                input,
+                subject: `line ${index + 1}`,
+                expected: 'a key name or a pattern with * (like APP_*)',
+                got: (0,errors/* quoted */.TL)(line),
+            });
+        }
+        return new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i');
+    });
+}
+function matchesAny(name, patterns) {
+    return patterns.some((pattern) => pattern.test(name));
+}
+/**
+ * Reads `vars` or `secrets` JSON. JSON.parse's own message quotes the text around the error,
+ * so it is never passed on: for `secrets` that text is a secret.
+ */
+function parseObjectInput(input, text, secret) {
+    if (text === undefined || text.trim() === '')
+        return {};
+    const example = `\${{ toJSON(${input}) }}`;
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch {
+        throw new errors/* ConfigurationError */.j1({ input, expected: `a JSON object like ${example}` });
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new errors/* ConfigurationError */.j1({
+            input,
+            expected: `a JSON object like ${example}`,
+            got: Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`,
+        });
+    }
+    const record = {};
+    for (const [name, entry] of Object.entries(value)) {
+        if (typeof entry !== 'string') {
+            throw new errors/* ConfigurationError */.j1({
+                input,
+                subject: `the value of ${(0,errors/* quoted */.TL)(name)}`,
+                expected: 'a string',
+                got: secret ? `a ${typeof entry}` : JSON.stringify(entry),
+            });
+        }
+        record[name] = entry;
+    }
+    return record;
+}
+/** `KEY=value` lines: the value is everything after the first `=`, taken literally. */
+function parseConfigLines(text) {
+    const record = {};
+    const seen = new Map();
+    for (const [index, raw] of (text ?? '').split('\n').entries()) {
+        const line = raw.replace(/\r$/, '');
+        if (line.trim() === '' || line.trimStart().startsWith('#'))
+            continue;
+        const equals = line.indexOf('=');
+        const number = index + 1;
+        if (equals === -1) {
+            throw new errors/* ConfigurationError */.j1({
+                input: 'config',
+                subject: `line ${number}`,
+                expected: 'KEY=value',
+            });
+        }
+        const name = line.slice(0, equals).trim();
+        const first = seen.get(name);
+        if (first !== undefined) {
+            throw new errors/* ConfigurationError */.j1({
+                input: 'config',
+                subject: (0,errors/* quoted */.TL)(name),
+                problem: `is set twice (lines ${first} and ${number})`,
+            });
+        }
+        seen.set(name, number);
+        record[name] = line.slice(equals + 1);
+    }
+    return record;
+}
+/**
+ * Checks merged config against the `schema` input: JSON Schema draft-07, or 2019-09 and 2020-12
+ * when its `$schema` says so. Every value is a string, so types are coerced for the check only
+ * ("8080" passes `"type": "integer"`); the config itself is never changed. Errors name the key
+ * and the rule, never the value.
+ */
+function validateConfig(values, schemaText) {
+    let schema;
+    try {
+        schema = JSON.parse(schemaText);
+    }
+    catch (error) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'schema',
+            problem: 'is not valid JSON',
+            got: error.message,
+        });
+    }
+    if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+        throw new errors/* ConfigurationError */.j1({ input: 'schema', expected: 'a JSON Schema object' });
+    }
+    const declared = schema.$schema;
+    const dialect = typeof declared === 'string' ? declared : '';
+    const Dialect = dialect.includes('2020-12')
+        ? _2020.Ajv2020
+        : dialect.includes('2019-09')
+            ? _2019.Ajv2019
+            : dist_ajv.Ajv;
+    // Unknown keywords are refused (a typo would silently check nothing); schemas that leave out
+    // `"type": "object"` and the like, which are valid JSON Schema, are not.
+    const ajv = new Dialect({
+        coerceTypes: true,
+        allErrors: true,
+        strictSchema: true,
+        strictTypes: false,
+        strictTuples: false,
+        strictRequired: false,
+        logger: false,
+    });
+    dist_default()["default"](ajv);
+    let validate;
+    try {
+        validate = ajv.compile(schema);
+    }
+    catch (error) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'schema',
+            problem: 'is not a usable JSON Schema',
+            got: error.message,
+        });
+    }
+    if (validate({ ...values }))
+        return;
+    const [first, ...rest] = (validate.errors ?? []).map(describeSchemaError);
+    const more = rest.length > 0 ? ` (and ${rest.length} more)` : '';
+    const problem = first ?? { subject: 'config', problem: 'does not match the schema' };
+    // The schema is the rule the config broke: the input to read (and to fix, or the vars).
+    throw new errors/* ConfigurationError */.j1({
+        ...problem,
+        input: 'schema',
+        problem: `${problem.problem}${more}`,
+    });
+}
+/** The first key a schema error concerns, and the rule: never the value. */
+function describeSchemaError(error) {
+    const params = error.params;
+    if (error.keyword === 'required') {
+        return {
+            subject: `config key ${String(params.missingProperty)}`,
+            problem: 'is required by the schema',
+        };
+    }
+    if (error.keyword === 'additionalProperties') {
+        return {
+            subject: `config key ${String(params.additionalProperty)}`,
+            problem: 'is not allowed by the schema',
+        };
+    }
+    const key = error.instancePath
+        .split('/')
+        .slice(1)
+        .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+        .join('.');
+    return { subject: key ? `config key ${key}` : 'config', problem: error.message ?? 'is invalid' };
+}
+
+// EXTERNAL MODULE: ./node_modules/age-encryption/dist/index.js + 51 modules
+var age_encryption_dist = __webpack_require__(81539);
+// EXTERNAL MODULE: ./node_modules/canonicalize/lib/canonicalize.js
+var canonicalize = __webpack_require__(23842);
+var canonicalize_default = /*#__PURE__*/__webpack_require__.n(canonicalize);
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 11 modules
+var schemas = __webpack_require__(92857);
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/iso.js
+var iso = __webpack_require__(64377);
+;// CONCATENATED MODULE: ./shared/manifest.ts
+
+
+
+
+
+/** The release assets that hold the manifest and its SSH signature, beside the bundle. */
+const manifest_MANIFEST_ASSET = 'release.json';
+const SIGNATURE_ASSET = 'release.json.sig';
+/** The manifest format this code writes and the newest it reads. */
+const SCHEMA_VERSION = 1;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const FINGERPRINT = /^hmac-sha256:[0-9a-f]{64}$/;
+const AGE_ARMOR = '-----BEGIN AGE ENCRYPTED FILE-----';
+/** The package is CommonJS (`module.exports = serialize`), but its types declare an ES default. */
+const manifest_canonicalize = (canonicalize_default());
+const digest = schemas/* string */.YjP().regex(DIGEST, 'expected sha256: and 64 lower-case hex digits');
+const commitSha = schemas/* string */.YjP().regex(names/* COMMIT_SHA */.pk, 'expected a full commit SHA in lower-case hex');
+const count = schemas/* number */.aig().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const githubId = schemas/* number */.aig().int().positive().max(Number.MAX_SAFE_INTEGER);
+const time = iso/* datetime */.w$({ message: 'expected an ISO 8601 UTC time like 2025-01-31T12:00:00Z' });
+const compression = schemas/* enum */.k5n(['zstd', 'gzip']);
+const artifact = schemas/* strictObject */.rej({ id: githubId, name: schemas/* string */.YjP().min(1).max(256) });
+const envName = schemas/* string */.YjP().regex(names/* ENV_NAME */.G1, 'expected an environment variable name');
+/** What the build stage learned about a bundle; it travels beside the bundle, never inside. */
+const BuildFacts = schemas/* strictObject */.rej({
+    app: names/* appName */.JB,
+    sha: commitSha,
+    ref: schemas/* string */.YjP().min(1),
+    runId: githubId,
+    runAttempt: githubId,
+    digest,
+    size: count,
+    files: count,
+    compression,
+    created: time,
+    artifact,
+});
+const Secrets = schemas/* strictObject */.rej({
+    names: schemas/* array */.YOg(envName),
+    fingerprints: schemas/* record */.g1P(envName, schemas/* string */.YjP().regex(FINGERPRINT, 'expected hmac-sha256:<hex>')),
+    ciphertext: schemas/* string */.YjP()
+        .refine((text) => text.startsWith(AGE_ARMOR), `expected an armored age file (${AGE_ARMOR})`),
+})
+    .superRefine((secrets, ctx) => {
+    const sorted = [...new Set(secrets.names)].sort();
+    if (sorted.join('\n') !== secrets.names.join('\n')) {
+        ctx.addIssue({ code: 'custom', path: ['names'], message: 'expected sorted, unique names' });
+    }
+    if (Object.keys(secrets.fingerprints).sort().join('\n') !== sorted.join('\n')) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['fingerprints'],
+            message: 'expected one fingerprint for each secret name',
+        });
+    }
+});
+/**
+ * release.json: one release, immutable. Strict everywhere: a field this code does not know is
+ * refused, since a reader that skipped it could deploy something the writer did not mean.
+ */
+const Manifest = schemas/* strictObject */.rej({
+    schemaVersion: schemas/* literal */.euz(SCHEMA_VERSION),
+    app: names/* appName */.JB,
+    environment: names/* environmentName */.VE,
+    id: names/* releaseId */.Bf,
+    created: time,
+    actor: schemas/* string */.YjP().min(1).max(100),
+    run: schemas/* strictObject */.rej({
+        id: githubId,
+        attempt: githubId,
+        url: schemas/* url */.OZ5({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+    }),
+    build: schemas/* strictObject */.rej({ sha: commitSha, digest, size: count, compression, artifact }),
+    config: schemas/* strictObject */.rej({
+        vars: schemas/* record */.g1P(envName, schemas/* string */.YjP()),
+        secrets: Secrets.nullable(),
+    }),
+    previous: schemas/* strictObject */.rej({ id: names/* releaseId */.Bf, digest }).nullable(),
+    changes: schemas/* string */.YjP().max(1000),
+})
+    .superRefine((manifest, ctx) => {
+    for (const name of manifest.config.secrets?.names ?? []) {
+        if (Object.hasOwn(manifest.config.vars, name)) {
+            ctx.addIssue({
+                code: 'custom',
+                path: ['config', 'vars', name],
+                message: 'is also a secret name',
+            });
+        }
+    }
+    if (manifest.previous?.id === manifest.id) {
+        ctx.addIssue({ code: 'custom', path: ['previous', 'id'], message: 'points to itself' });
+    }
+});
+/** RFC 8785 (JCS) canonical JSON: the same value always gives the same bytes. */
+function canonicalJson(value) {
+    const text = manifest_canonicalize(value);
+    if (text === undefined)
+        throw new Error('canonicalJson: the value has no JSON form');
+    return text;
+}
+/** The exact bytes of release.json: canonical JSON in UTF-8, no trailing newline. */
+function serializeManifest(manifest) {
+    const checked = Manifest.safeParse(manifest);
+    if (!checked.success) {
+        const problem = new errors/* ConfigurationError */.j1(describeIssue('the manifest', checked.error));
+        throw new Error(`serializeManifest: ${problem.message}`);
+    }
+    return new TextEncoder().encode(canonicalJson(checked.data));
+}
+function digestOf(bytes) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex')}`;
+}
+/**
+ * Reads release.json bytes. `what` names the file in errors (a tag or a host path), since a
+ * deploy reads several manifests and the user has to know which one is wrong.
+ */
+function parseManifest(bytes, what = 'release.json') {
+    let value;
+    try {
+        value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    }
+    catch (error) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: what,
+            problem: 'is not valid JSON',
+            got: error.message,
+        });
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new errors/* ConfigurationError */.j1({ subject: what, expected: 'a JSON object' });
+    }
+    const version = value.schemaVersion;
+    if (typeof version === 'number' && Number.isInteger(version) && version > SCHEMA_VERSION) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: what,
+            problem: `has schema version ${version}, newer than this action understands (${SCHEMA_VERSION})`,
+            hint: 'update build-release-run',
+        });
+    }
+    const result = Manifest.safeParse(value);
+    if (!result.success)
+        throw new errors/* ConfigurationError */.j1(describeIssue(what, result.error));
+    return result.data;
+}
+/** Reads the build facts that travel beside a bundle. */
+function parseBuildFacts(value, what = 'build facts') {
+    const result = BuildFacts.safeParse(value);
+    if (!result.success)
+        throw new errors/* ConfigurationError */.j1(describeIssue(what, result.error));
+    return result.data;
+}
+/** The first issue: field paths (which hold untrusted keys) go with the subject, escaped. */
+function describeIssue(what, error) {
+    const issue = error.issues[0];
+    if (!issue)
+        return { subject: what, problem: 'is invalid' };
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+        const fields = issue.keys.map((key) => (path ? `${path}.${key}` : key));
+        return { subject: what, problem: 'has an unknown field', got: fields.join(', ') };
+    }
+    const subject = path ? `${what} field ${path}` : what;
+    if (issue.code === 'invalid_type' && issue.input === undefined) {
+        return { subject, problem: 'is missing' };
+    }
+    // A name's own check says what it expected and what it got, apart.
+    if (issue.code === 'custom' && issue.params !== undefined) {
+        return { ...issue.params, subject };
+    }
+    return { subject, problem: issue.message };
+}
+/** The `previous` link of a new release: the ID and digest of the release before it. */
+function chainTo(previous) {
+    if (!previous)
+        return null;
+    return { id: previous.manifest.id, digest: digestOf(previous.bytes) };
+}
+/**
+ * Checks a release's `previous` link against the release before it, as published: the same
+ * ledger, the same ID, and the digest of exactly those bytes. A release changed after its
+ * successor was made breaks the link.
+ */
+function manifest_checkPreviousLink(entry, before) {
+    const { app, environment, id } = entry.manifest;
+    const subject = `release ${app}/${environment}/${id}`;
+    const prior = before.manifest;
+    if (app !== prior.app || environment !== prior.environment) {
+        throw new ConfigurationError({
+            subject,
+            problem: `follows ${prior.app}/${prior.environment}/${prior.id}, a release of another ledger`,
+        });
+    }
+    const link = entry.manifest.previous;
+    const expected = chainTo(before);
+    if (link === null) {
+        throw new ConfigurationError({
+            subject,
+            problem: `names no previous release, but ${prior.id} comes before it; the ledger is broken`,
+        });
+    }
+    if (link.id !== expected?.id) {
+        throw new ConfigurationError({
+            subject,
+            problem: `names ${link.id} as its previous release, but ${prior.id} comes before it; the ledger is broken`,
+        });
+    }
+    if (link.digest !== expected.digest) {
+        throw new ConfigurationError({
+            subject,
+            problem: `records ${link.id} as ${link.digest}, but ${link.id}'s ${manifest_MANIFEST_ASSET} is ${expected.digest}`,
+            hint: `${link.id} was changed after ${id} was made`,
+        });
+    }
+}
+/**
+ * Which config keys differ between two releases, by name only. Secrets are compared by
+ * fingerprint, so no value is needed or shown; a key that moves between vars and secrets counts
+ * as changed.
+ */
+function configDiff(previous, next) {
+    const before = configIdentity(previous);
+    const after = configIdentity(next);
+    const added = [];
+    const changed = [];
+    const removed = [];
+    for (const [name, value] of after) {
+        const old = before.get(name);
+        if (old === undefined)
+            added.push(name);
+        else if (old !== value)
+            changed.push(name);
+    }
+    for (const name of before.keys())
+        if (!after.has(name))
+            removed.push(name);
+    return { added: added.sort(), changed: changed.sort(), removed: removed.sort() };
+}
+function configIdentity(manifest) {
+    const identity = new Map();
+    if (!manifest)
+        return identity;
+    for (const [name, value] of Object.entries(manifest.config.vars)) {
+        identity.set(name, `var:${value}`);
+    }
+    for (const [name, fingerprint] of Object.entries(manifest.config.secrets?.fingerprints ?? {})) {
+        identity.set(name, `secret:${fingerprint}`);
+    }
+    return identity;
+}
+const NAMES_SHOWN = 5;
+function nameList(names) {
+    if (names.length <= NAMES_SHOWN)
+        return names.join(', ');
+    return `${names.slice(0, NAMES_SHOWN).join(', ')} and ${names.length - NAMES_SHOWN} more`;
+}
+/**
+ * The one-line change summary in Heroku's style: "Deploy 1a2b3c4", "Config add DB_URL, change
+ * PORT", "Deploy 1a2b3c4, config remove X", "Initial release of 1a2b3c4", "Rerelease 1a2b3c4".
+ */
+function changeSummary(previous, next) {
+    const short = next.build.sha.slice(0, 7);
+    if (!previous)
+        return `Initial release of ${short}`;
+    const diff = configDiff(previous, next);
+    const parts = [
+        diff.added.length ? `add ${nameList(diff.added)}` : '',
+        diff.changed.length ? `change ${nameList(diff.changed)}` : '',
+        diff.removed.length ? `remove ${nameList(diff.removed)}` : '',
+    ].filter((part) => part !== '');
+    const config = parts.join(', ');
+    const deploy = previous.build.sha !== next.build.sha || previous.build.digest !== next.build.digest;
+    if (deploy && config)
+        return `Deploy ${short}, config ${config}`;
+    if (deploy)
+        return `Deploy ${short}`;
+    if (config)
+        return `Config ${config}`;
+    return `Rerelease ${short}`;
+}
+
+;// CONCATENATED MODULE: ./shared/secrets.ts
+
+
+
+
+
+/** An age X25519 recipient: `age1` and 58 bech32 characters, as `age-keygen -y` prints it. */
+const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+const X25519_IDENTITY = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
+/** Any age identity, in either case (bech32 may be written all lower-case): a secret. */
+const ANY_IDENTITY = /^AGE-SECRET-KEY-/i;
+const RECIPIENT = 'an age X25519 recipient (age1… as age-keygen -y prints it)';
+/**
+ * Checks the `recipients` lines: age X25519 public keys only, since every host must be able to
+ * decrypt with a plain `age -d -i key.txt`. A line is quoted in an error only when it has the
+ * form of a public key: what a user pastes here by mistake may be a secret.
+ */
+function parseRecipients(lines) {
+    const recipients = [];
+    for (const [index, raw] of lines.entries()) {
+        const line = raw.trim();
+        const problem = recipientProblem(line);
+        if (problem !== undefined) {
+            throw new errors/* ConfigurationError */.j1({
+                input: 'recipients',
+                subject: `line ${index + 1}`,
+                ...problem,
+            });
+        }
+        if (!recipients.includes(line))
+            recipients.push(line);
+    }
+    return recipients;
+}
+function recipientProblem(line) {
+    const hint = 'make one with age-keygen';
+    if (ANY_IDENTITY.test(line)) {
+        return {
+            problem: 'is an age identity, a secret key: it was not printed',
+            expected: RECIPIENT,
+            hint: 'give its recipient instead: age-keygen -y KEY_FILE prints it',
+        };
+    }
+    if (line.startsWith('age1pq1') || line.startsWith('age1tag')) {
+        return { problem: 'only X25519 recipients are supported', got: (0,errors/* quoted */.TL)(line), hint };
+    }
+    const sshType = /^(ssh-|ecdsa-|sk-)\S*/.exec(line)?.[0];
+    if (sshType !== undefined) {
+        return { problem: 'SSH keys are not age recipients here', got: (0,errors/* quoted */.TL)(sshType), hint };
+    }
+    if (X25519_RECIPIENT.test(line)) {
+        try {
+            new age_encryption_dist/* Encrypter */.T7().addRecipient(line);
+            return undefined;
+        }
+        catch {
+            // A checksum that does not match: reported below with the line, which is public.
+        }
+    }
+    return { expected: RECIPIENT, got: line.startsWith('age1') ? (0,errors/* quoted */.TL)(line) : undefined };
+}
+/**
+ * The `AGE-SECRET-KEY-1…` lines of an identity, as age-keygen writes the file (comment lines
+ * allowed). Errors give only line numbers: an identity line is a secret.
+ */
+function parseIdentities(text) {
+    const identities = [];
+    for (const [index, raw] of text.split(/\r?\n/).entries()) {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        if (!X25519_IDENTITY.test(line)) {
+            throw new ConfigurationError({
+                input: 'identity',
+                subject: `line ${index + 1}`,
+                expected: 'an age X25519 identity (AGE-SECRET-KEY-1… from age-keygen)',
+            });
+        }
+        identities.push(line);
+    }
+    if (identities.length === 0) {
+        throw new ConfigurationError({
+            input: 'identity',
+            expected: 'an age identity (AGE-SECRET-KEY-1…)',
+        });
+    }
+    return identities;
+}
+/** The `age1…` recipient of each identity line: what `age-keygen -y` prints. */
+function recipientsOf(identities) {
+    return Promise.all(identities.map((identity) => identityToRecipient(identity)));
+}
+/**
+ * Masks a secret value in everything the runner prints from now on, and each line of a
+ * multi-line value too: the runner matches masks line by line.
+ */
+function secrets_maskSecret(log, value) {
+    if (value === '')
+        return;
+    log.setSecret(value);
+    for (const line of value.split(/\r?\n/))
+        if (line.trim().length > 3)
+            log.setSecret(line);
+}
+/**
+ * Encrypts secret values to every recipient. The plaintext is the canonical JSON of the values,
+ * so `age -d -i key.txt` on a host prints them without this project's code.
+ */
+async function encryptSecrets(values, recipients) {
+    if (recipients.length === 0) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'recipients',
+            expected: 'at least one age recipient to encrypt the secrets to',
+        });
+    }
+    const encrypter = new age_encryption_dist/* Encrypter */.T7();
+    for (const recipient of parseRecipients(recipients))
+        encrypter.addRecipient(recipient);
+    return age_encryption_dist/* armor.encode */.yE.encode(await encrypter.encrypt(canonicalJson(values)));
+}
+/** Decrypts what {@link encryptSecrets} wrote, with one or more identities. */
+async function secrets_decryptSecrets(armored, identity) {
+    const decrypter = new Decrypter();
+    for (const line of parseIdentities(identity))
+        decrypter.addIdentity(line);
+    let file;
+    try {
+        file = armor.decode(armored);
+    }
+    catch (error) {
+        throw new ConfigurationError({
+            subject: 'secrets',
+            problem: 'the ciphertext is not an armored age file',
+            got: error.message,
+        });
+    }
+    let plaintext;
+    try {
+        plaintext = await decrypter.decrypt(file, 'text');
+    }
+    catch (error) {
+        const message = error.message;
+        // age-encryption says so only in its message; it has no error type or code for it.
+        if (/no identity matched/.test(message)) {
+            throw new ConfigurationError({
+                input: 'identity',
+                problem: "does not decrypt the release's secrets: they were encrypted to other recipients",
+            });
+        }
+        throw new ConfigurationError({
+            subject: 'secrets',
+            problem: 'the ciphertext is damaged',
+            got: message,
+        });
+    }
+    return parseSecretValues(plaintext);
+}
+/** The decrypted values; never shown in an error, whatever they hold. */
+function parseSecretValues(plaintext) {
+    let value;
+    try {
+        value = JSON.parse(plaintext);
+    }
+    catch {
+        throw new ConfigurationError({ subject: 'secrets', problem: 'the decrypted text is not JSON' });
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ConfigurationError({
+            subject: 'secrets',
+            problem: 'the decrypted text is not a JSON object',
+        });
+    }
+    const values = {};
+    for (const [name, secret] of Object.entries(value)) {
+        if (!ENV_NAME.test(name) || typeof secret !== 'string') {
+            throw new ConfigurationError({
+                subject: 'secrets',
+                problem: 'a decrypted entry is not a name with a string value',
+                got: quoted(name),
+            });
+        }
+        values[name] = secret;
+    }
+    return values;
+}
+/**
+ * Keyed digests of secret values, so two releases can be compared without decrypting either.
+ * The HMAC key is derived from the signing key's private bytes: release.json is readable by
+ * anyone who can read the repository's releases, and a plain hash of a short secret (a PIN, a
+ * weak password) could be brute-forced offline; with a key only the signer holds, readers learn
+ * nothing but "same" or "different". The name is hashed in, so two secrets that share a value
+ * do not show it. Rotating the signing key makes every secret look changed once.
+ */
+function secretFingerprints(values, signingKey) {
+    const key = signingKey.deriveSecret('secret fingerprints');
+    const fingerprints = {};
+    for (const name of Object.keys(values).sort()) {
+        const hmac = (0,external_node_crypto_.createHmac)('sha256', key).update(`${name}\0${values[name]}`, 'utf8');
+        fingerprints[name] = `hmac-sha256:${hmac.digest('hex')}`;
+    }
+    return fingerprints;
+}
+/**
+ * Text the step writes where the runner's masking may not reach (a job summary built from a
+ * host's output), with every secret value, and each line of one, replaced by `***`: the same
+ * values `maskSecret` registers.
+ */
+function redactSecrets(text, values) {
+    const pieces = values
+        .flatMap((value) => [value, ...value.split(/\r?\n/).filter((line) => line.trim().length > 3)])
+        .filter((piece) => piece.length > 0)
+        .sort((a, b) => b.length - a.length);
+    let redacted = text;
+    for (const piece of pieces)
+        redacted = redacted.split(piece).join('***');
+    return redacted;
+}
+
+;// CONCATENATED MODULE: ./shared/openssh-patterns.ts
+/**
+ * OpenSSH's pattern lists (match.c): comma-separated globs where `*` matches any run and `?` one
+ * character, and a `!` pattern that matches vetoes the whole list. known_hosts host fields and
+ * allowed_signers principals both use them; host names compare without case, principals with.
+ */
+function matchPatternList(value, patterns, options = {}) {
+    let matched = false;
+    for (const raw of patterns.split(',')) {
+        const negated = raw.startsWith('!');
+        if (globMatch(value, negated ? raw.slice(1) : raw, options.ignoreCase ?? false)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+function globMatch(value, pattern, ignoreCase) {
+    const source = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
+}
+
+;// CONCATENATED MODULE: ./shared/ssh-wire.ts
+
+/** The wire encoding SSH keys and signatures use: uint32 lengths, length-prefixed strings. */
+const ED25519 = 'ssh-ed25519';
+const KEY_TYPE_NAMES = {
+    [ED25519]: 'Ed25519',
+    'ssh-rsa': 'RSA',
+    'ssh-dss': 'DSA',
+    'ecdsa-sha2-nistp256': 'ECDSA',
+    'ecdsa-sha2-nistp384': 'ECDSA',
+    'ecdsa-sha2-nistp521': 'ECDSA',
+    'sk-ssh-ed25519@openssh.com': 'Ed25519-SK (security key)',
+    'sk-ecdsa-sha2-nistp256@openssh.com': 'ECDSA-SK (security key)',
+};
+/** What a user calls a key type (RSA, ECDSA), or undefined for a type we do not know. */
+function keyTypeName(type) {
+    return Object.hasOwn(KEY_TYPE_NAMES, type) ? KEY_TYPE_NAMES[type] : undefined;
+}
+/** Reads SSH wire fields; a short read is a plain Error the caller words for its user. */
+class Reader {
+    bytes;
+    what;
+    offset = 0;
+    constructor(bytes, what) {
+        this.bytes = bytes;
+        this.what = what;
+    }
+    get done() {
+        return this.offset === this.bytes.length;
+    }
+    raw(length) {
+        if (this.offset + length > this.bytes.length)
+            throw new Error(`${this.what} is truncated`);
+        const slice = this.bytes.subarray(this.offset, this.offset + length);
+        this.offset += length;
+        return slice;
+    }
+    uint32() {
+        const b = this.raw(4);
+        return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    }
+    bytesField() {
+        return this.raw(this.uint32());
+    }
+    text() {
+        return Buffer.from(this.bytesField()).toString('utf8');
+    }
+}
+function uint32(value) {
+    const buffer = Buffer.alloc(4);
+    buffer.writeUInt32BE(value);
+    return buffer;
+}
+function sshString(value) {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    return Buffer.concat([uint32(bytes.length), bytes]);
+}
+function ed25519Blob(publicKey) {
+    return Buffer.concat([sshString(ED25519), sshString(publicKey)]);
+}
+/** The `ssh-ed25519 AAAA…` line of an Ed25519 public key, as in a `.pub` file. */
+function publicKeyLine(publicKey) {
+    return `${ED25519} ${ed25519Blob(publicKey).toString('base64')}`;
+}
+function base64url(bytes) {
+    return Buffer.from(bytes).toString('base64url');
+}
+function ed25519PublicKeyObject(publicKey) {
+    return (0,external_node_crypto_.createPublicKey)({
+        key: { kty: 'OKP', crv: 'Ed25519', x: base64url(publicKey) },
+        format: 'jwk',
+    });
+}
+
+;// CONCATENATED MODULE: ./shared/allowed-signers.ts
+
+
+/** The one line that trusts `publicKey` (`ssh-ed25519 AAAA…`) for any principal and namespace. */
+function keySigner(publicKey) {
+    const [keyType = ''] = publicKey.split(' ');
+    return { principals: '*', certAuthority: false, keyType, publicKey, line: 0 };
+}
+/** Key types a line may name; ssh-keygen reads the first word as a key when it is one of them. */
+const KNOWN_KEY_TYPE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)(-cert-v01@openssh\.com)?$/;
+/**
+ * Parses allowed_signers text as `ssh-keygen -Y verify -f` reads it (ssh-keygen(1), ALLOWED
+ * SIGNERS): `principals [options] keytype base64-key [comment]`. A malformed line is refused
+ * with its number: ssh-keygen only warns and skips it, which silently drops a trusted key or
+ * loosens a restriction the user meant to set.
+ */
+function parseAllowedSigners(text) {
+    const signers = [];
+    for (const [index, rawLine] of text.split('\n').entries()) {
+        const line = rawLine.replace(/\r$/, '').trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const number = index + 1;
+        const fail = (problem) => {
+            throw new errors/* ConfigurationError */.j1({
+                input: 'allowed-signers',
+                subject: `line ${number}`,
+                ...problem,
+            });
+        };
+        let rest = line;
+        let principals;
+        if (rest.startsWith('"')) {
+            const close = rest.indexOf('"', 1);
+            if (close === -1)
+                fail({ problem: 'the quoted principals have no closing quote' });
+            principals = rest.slice(1, close);
+            rest = rest.slice(close + 1).trimStart();
+        }
+        else {
+            const match = /^(\S+)\s+(.*)$/.exec(rest);
+            if (!match)
+                return fail({ expected: '"principals [options] ssh-ed25519 AAAA…"' });
+            principals = match[1];
+            rest = match[2];
+        }
+        if (principals === '')
+            fail({ problem: 'the principals field is empty' });
+        const firstWord = /^\S+/.exec(rest)?.[0] ?? '';
+        let options = {
+            certAuthority: false,
+        };
+        if (!KNOWN_KEY_TYPE.test(firstWord)) {
+            const { text: optionText, rest: afterOptions } = splitOptions(rest, fail);
+            options = parseSignerOptions(optionText, fail);
+            rest = afterOptions.trimStart();
+        }
+        const [keyType, keyData] = rest.split(/\s+/);
+        if (keyType === undefined || keyType === '')
+            return fail({ problem: 'the key is missing' });
+        if (!KNOWN_KEY_TYPE.test(keyType)) {
+            return fail({ problem: 'has an unknown key type', got: (0,errors/* quoted */.TL)(keyType) });
+        }
+        if (keyData === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyData)) {
+            return fail({ problem: `the ${keyType} key has no base64 key data` });
+        }
+        try {
+            const embedded = new Reader(Buffer.from(keyData, 'base64'), 'the key').text();
+            if (embedded !== keyType)
+                throw new Error(`the key data is a ${embedded} key`);
+        }
+        catch (error) {
+            fail({ problem: `the ${keyType} key data is invalid`, got: error.message });
+        }
+        signers.push({
+            principals,
+            ...options,
+            keyType,
+            // Re-encoded, so a key is matched by its bytes and not by how its base64 was written.
+            publicKey: `${keyType} ${Buffer.from(keyData, 'base64').toString('base64')}`,
+            line: number,
+        });
+    }
+    return signers;
+}
+/** Options end at the first space or tab outside double quotes. */
+function splitOptions(text, fail) {
+    let open = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === '\\' && open && text[i + 1] === '"')
+            i++;
+        else if (c === '"')
+            open = !open;
+        else if (!open && (c === ' ' || c === '\t'))
+            return { text: text.slice(0, i), rest: text.slice(i) };
+    }
+    if (open)
+        fail({ problem: 'an option value has no closing quote' });
+    return fail({ problem: 'the key is missing after the options' });
+}
+function parseSignerOptions(text, fail) {
+    const result = {
+        certAuthority: false,
+    };
+    let rest = text;
+    while (rest !== '') {
+        const name = /^[A-Za-z-]+/.exec(rest)?.[0]?.toLowerCase() ?? '';
+        rest = rest.slice(name.length);
+        let value;
+        if (rest.startsWith('="')) {
+            let i = 2;
+            let out = '';
+            for (; i < rest.length && rest[i] !== '"'; i++) {
+                if (rest[i] === '\\' && rest[i + 1] === '"')
+                    i++;
+                out += rest[i];
+            }
+            if (i >= rest.length)
+                fail({ problem: `option ${name} has no closing quote` });
+            value = out;
+            rest = rest.slice(i + 1);
+        }
+        const needsValue = () => value ?? fail({ problem: `option ${name} needs a quoted value, like ${name}="…"` });
+        const once = (set) => {
+            if (set !== undefined)
+                fail({ problem: `multiple "${name}" clauses` });
+        };
+        switch (name) {
+            case 'cert-authority':
+                if (value !== undefined)
+                    fail({ problem: 'option cert-authority takes no value' });
+                result.certAuthority = true;
+                break;
+            case 'namespaces':
+                once(result.namespaces);
+                result.namespaces = needsValue();
+                break;
+            case 'valid-after':
+                once(result.validAfter);
+                result.validAfter = parseSignerTime(needsValue(), name, fail);
+                break;
+            case 'valid-before':
+                once(result.validBefore);
+                result.validBefore = parseSignerTime(needsValue(), name, fail);
+                break;
+            default:
+                fail({ problem: 'has an unknown option', got: (0,errors/* quoted */.TL)(name || rest) });
+        }
+        if (rest === '')
+            break;
+        if (!rest.startsWith(',')) {
+            fail({ problem: `unexpected text after option ${name}`, got: (0,errors/* quoted */.TL)(rest) });
+        }
+        rest = rest.slice(1);
+        if (rest === '')
+            fail({ problem: 'unexpected end of options after ","' });
+    }
+    if (result.validAfter && result.validBefore && result.validBefore <= result.validAfter) {
+        fail({ problem: '"valid-before" time is before "valid-after"' });
+    }
+    return result;
+}
+/** `YYYYMMDD[HHMM[SS]]`, UTC with a `Z` (or `UTC`) suffix and local time without, as ssh-keygen. */
+function parseSignerTime(text, option, fail) {
+    const match = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z|UTC)?$/i.exec(text);
+    if (!match) {
+        return fail({
+            problem: `invalid "${option}" time`,
+            expected: 'YYYYMMDD[HHMM[SS]][Z]',
+            got: (0,errors/* quoted */.TL)(text),
+        });
+    }
+    const [, y, mo, d, h = '0', mi = '0', s = '0', utc] = match;
+    const parts = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)];
+    const [year, month, day, hour, minute, second] = parts;
+    const date = utc
+        ? new Date(Date.UTC(year, month, day, hour, minute, second))
+        : new Date(year, month, day, hour, minute, second);
+    const check = utc
+        ? [
+            date.getUTCFullYear(),
+            date.getUTCMonth(),
+            date.getUTCDate(),
+            date.getUTCHours(),
+            date.getUTCMinutes(),
+            date.getUTCSeconds(),
+        ]
+        : [
+            date.getFullYear(),
+            date.getMonth(),
+            date.getDate(),
+            date.getHours(),
+            date.getMinutes(),
+            date.getSeconds(),
+        ];
+    if (check.some((value, i) => value !== parts[i])) {
+        fail({ problem: `invalid "${option}" time: no such date`, got: (0,errors/* quoted */.TL)(text) });
+    }
+    return date;
+}
+
+;// CONCATENATED MODULE: ./shared/signing-key.ts
+
+
+
+/** The input that carries the key: every refusal names it and never shows the key's text. */
+const INPUT = 'signing-key';
+const PRIVATE_KEY_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
+const PRIVATE_KEY_END = '-----END OPENSSH PRIVATE KEY-----';
+const MAKE_ONE = 'make one with ssh-keygen -t ed25519 -N ""';
+function signing_key_refusal(problem) {
+    return new errors/* ConfigurationError */.j1({ input: INPUT, ...problem });
+}
+/**
+ * A release signing key. The private half lives only in private fields, so the key never shows
+ * up when an object holding it is logged or serialised.
+ */
+class SigningKey {
+    /** `ssh-ed25519 AAAA…`, the line to put in allowed_signers. */
+    publicKey;
+    comment;
+    #privateKey;
+    #seed;
+    constructor(seed, publicKey, comment) {
+        this.#seed = Buffer.from(seed);
+        this.#privateKey = (0,external_node_crypto_.createPrivateKey)({
+            key: { kty: 'OKP', crv: 'Ed25519', d: base64url(seed), x: base64url(publicKey) },
+            format: 'jwk',
+        });
+        const derived = (0,external_node_crypto_.createPublicKey)(this.#privateKey).export({ format: 'jwk' });
+        if (derived.x !== base64url(publicKey)) {
+            throw signing_key_refusal({
+                problem: 'the private key does not match its public key',
+                hint: 'the key file is damaged',
+            });
+        }
+        this.publicKey = publicKeyLine(publicKey);
+        this.comment = comment;
+    }
+    /** A raw Ed25519 signature (64 bytes) over `data`. */
+    sign(data) {
+        return (0,external_node_crypto_.sign)(null, data, this.#privateKey);
+    }
+    /**
+     * A 32-byte secret bound to this key and to `purpose` (HKDF-SHA256 over the private seed), for
+     * keyed digests that only the holder of the signing key can compute.
+     */
+    deriveSecret(purpose) {
+        return new Uint8Array((0,external_node_crypto_.hkdfSync)('sha256', this.#seed, '', `build-release-run ${purpose}`, 32));
+    }
+}
+/**
+ * Parses an unencrypted OpenSSH Ed25519 private key, as `ssh-keygen -t ed25519 -N ''` writes it.
+ * Every refusal names what the text is instead, so the user knows which key to fetch.
+ */
+function parseSigningKey(text) {
+    const trimmed = text.replace(/\r\n/g, '\n').trim();
+    if (!trimmed.startsWith(PRIVATE_KEY_BEGIN))
+        throw notAnOpenSshKey(trimmed);
+    const end = trimmed.indexOf(PRIVATE_KEY_END);
+    if (end === -1) {
+        throw signing_key_refusal({
+            problem: `the OpenSSH private key has no '${PRIVATE_KEY_END}' line`,
+            hint: 'paste the whole file',
+        });
+    }
+    const body = trimmed.slice(PRIVATE_KEY_BEGIN.length, end).replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) {
+        throw signing_key_refusal({ problem: 'the OpenSSH private key is not valid base64' });
+    }
+    try {
+        return readOpenSshKey(Buffer.from(body, 'base64'));
+    }
+    catch (error) {
+        if (error instanceof errors/* ConfigurationError */.j1)
+            throw error;
+        throw signing_key_refusal({ problem: 'the OpenSSH private key is damaged', got: error.message });
+    }
+}
+function notAnOpenSshKey(text) {
+    if (text === '')
+        return signing_key_refusal({ problem: 'is empty' });
+    const pem = /^-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(text)?.[1];
+    if (pem !== undefined) {
+        return signing_key_refusal({
+            expected: `an OpenSSH Ed25519 private key (${PRIVATE_KEY_BEGIN})`,
+            got: `a PEM "${pem}"`,
+            hint: MAKE_ONE,
+        });
+    }
+    const type = /^(\S{1,64}) AAAA/.exec(text)?.[1];
+    if (type !== undefined) {
+        return signing_key_refusal({
+            expected: 'the private key',
+            got: `a public key (${type})`,
+            hint: 'pass the file without .pub',
+        });
+    }
+    return signing_key_refusal({
+        expected: `an OpenSSH Ed25519 private key starting with ${PRIVATE_KEY_BEGIN}`,
+        hint: MAKE_ONE,
+    });
+}
+function readOpenSshKey(bytes) {
+    const reader = new Reader(bytes, 'the key');
+    if (Buffer.from(reader.raw(15)).toString('latin1') !== 'openssh-key-v1\0') {
+        throw new Error('bad magic');
+    }
+    const cipher = reader.text();
+    const kdf = reader.text();
+    reader.bytesField();
+    const count = reader.uint32();
+    if (count !== 1)
+        throw signing_key_refusal({ expected: 'one key in the file', got: `${count} keys` });
+    const publicBlob = new Reader(reader.bytesField(), 'the public key');
+    const type = publicBlob.text();
+    if (type !== ED25519) {
+        if (!/^[\x21-\x7e]{1,64}$/.test(type))
+            throw new Error('unreadable key type');
+        const name = keyTypeName(type);
+        throw signing_key_refusal({
+            expected: 'an Ed25519 key',
+            got: name !== undefined ? `an ${name} key` : `a key of type ${JSON.stringify(type)}`,
+            hint: 'make one with ssh-keygen -t ed25519',
+        });
+    }
+    if (cipher !== 'none' || kdf !== 'none') {
+        throw signing_key_refusal({
+            problem: 'the key is protected by a passphrase',
+            hint: 'a CI secret needs a key without one (ssh-keygen -p -N "" -f KEY removes it)',
+        });
+    }
+    const publicKey = publicBlob.bytesField();
+    const secret = new Reader(reader.bytesField(), 'the private section');
+    if (secret.uint32() !== secret.uint32())
+        throw new Error('check bytes differ');
+    if (secret.text() !== ED25519)
+        throw new Error('private key type differs from public key type');
+    const embeddedPublic = secret.bytesField();
+    const privateBytes = secret.bytesField();
+    const comment = secret.text();
+    if (publicKey.length !== 32 ||
+        privateBytes.length !== 64 ||
+        !Buffer.from(embeddedPublic).equals(Buffer.from(publicKey)) ||
+        !Buffer.from(privateBytes.subarray(32)).equals(Buffer.from(publicKey))) {
+        throw new Error('inconsistent Ed25519 key material');
+    }
+    return new SigningKey(privateBytes.subarray(0, 32), publicKey, comment);
+}
+
+;// CONCATENATED MODULE: ./shared/signature.ts
+
+
+
+
+
+
+/**
+ * SSHSIG signatures (OpenSSH's PROTOCOL.sshsig), Ed25519 only, written byte for byte as
+ * `ssh-keygen -Y sign` writes them, so any host can check a release with `ssh-keygen -Y verify`
+ * and without this project's code.
+ */
+const SIGNATURE_NAMESPACE = 'build-release-run';
+/** The problem of a good signature by a key no allowed-signers line names. */
+const UNTRUSTED_KEY = 'is made by a key that is not in allowed-signers';
+const MAGIC = 'SSHSIG';
+const HASH = 'sha512';
+const SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
+const SIGNATURE_END = '-----END SSH SIGNATURE-----';
+/** A refusal of the signature; the caller says which file it was, as the subject. */
+function signature_refusal(problem) {
+    return new errors/* ConfigurationError */.j1({ subject: 'the signature', ...problem });
+}
+function signedData(namespace, hash, messageHash) {
+    return Buffer.concat([
+        Buffer.from(MAGIC),
+        sshString(namespace),
+        sshString(''),
+        sshString(hash),
+        sshString(messageHash),
+    ]);
+}
+/** Signs `message` and returns the armored signature `ssh-keygen -Y sign` would write. */
+function signMessage(message, key, namespace = SIGNATURE_NAMESPACE) {
+    const messageHash = (0,external_node_crypto_.createHash)(HASH).update(message).digest();
+    const signature = key.sign(signedData(namespace, HASH, messageHash));
+    const publicBlob = Buffer.from(key.publicKey.split(' ')[1], 'base64');
+    const blob = Buffer.concat([
+        Buffer.from(MAGIC),
+        uint32(1),
+        sshString(publicBlob),
+        sshString(namespace),
+        sshString(''),
+        sshString(HASH),
+        sshString(Buffer.concat([sshString(ED25519), sshString(signature)])),
+    ]);
+    const lines = blob.toString('base64').match(/.{1,70}/g) ?? [];
+    return `${SIGNATURE_BEGIN}\n${lines.join('\n')}\n${SIGNATURE_END}\n`;
+}
+/**
+ * Checks an armored SSHSIG over `message` against allowed signers, as `ssh-keygen -Y verify`
+ * does (without certificates). Each refusal names why, so a failed deploy says whether the
+ * file was tampered with or the key is simply not trusted here. What the signature itself says
+ * (its namespace, its types) is untrusted and shown only as what was got.
+ */
+function verifyMessage(message, armoredSignature, allowedSigners, options = {}) {
+    const namespace = options.namespace ?? SIGNATURE_NAMESPACE;
+    const parsed = parseSignature(armoredSignature);
+    if (parsed.namespace !== namespace) {
+        throw signature_refusal({
+            problem: 'is made for another namespace',
+            expected: JSON.stringify(namespace),
+            got: (0,errors/* quoted */.TL)(parsed.namespace),
+        });
+    }
+    const messageHash = (0,external_node_crypto_.createHash)(parsed.hash).update(message).digest();
+    const signed = signedData(namespace, parsed.hash, messageHash);
+    if (!(0,external_node_crypto_.verify)(null, signed, ed25519PublicKeyObject(parsed.rawPublicKey), parsed.signature)) {
+        throw signature_refusal({
+            problem: 'does not match the signed bytes',
+            hint: 'the file or its signature was changed',
+        });
+    }
+    const publicKey = publicKeyLine(parsed.rawPublicKey);
+    return allowedSigner(publicKey, allowedSigners, namespace, options.now ?? new Date());
+}
+/** The allowed_signers line that lets `publicKey` sign for `namespace` at `now`. */
+function allowedSigner(publicKey, allowedSigners, namespace, now) {
+    const candidates = allowedSigners.filter((signer) => !signer.certAuthority && signer.publicKey === publicKey);
+    if (candidates.length === 0) {
+        const ca = allowedSigners.some((signer) => signer.certAuthority);
+        throw signature_refusal({
+            problem: UNTRUSTED_KEY,
+            got: publicKey,
+            hint: ca ? 'cert-authority lines are ignored: certificates are not supported' : undefined,
+        });
+    }
+    const allows = (signer) => signer.namespaces === undefined || matchPatternList(namespace, signer.namespaces);
+    const allowed = candidates.find((signer) => allows(signer) &&
+        (signer.validAfter === undefined || now >= signer.validAfter) &&
+        (signer.validBefore === undefined || now <= signer.validBefore));
+    if (allowed)
+        return { principal: allowed.principals, publicKey };
+    const signer = candidates[0];
+    const why = !allows(signer)
+        ? `its namespaces="${signer.namespaces}" excludes ${JSON.stringify(namespace)}`
+        : signer.validAfter !== undefined && now < signer.validAfter
+            ? `it is not valid before ${signer.validAfter.toISOString()}`
+            : `it expired at ${signer.validBefore?.toISOString() ?? '?'}`;
+    throw signature_refusal({
+        problem: `is made by the key of allowed-signers line ${signer.line}, but ${why}`,
+    });
+}
+/** The armored SSHSIG, read and checked for form: Ed25519, version 1, a known hash. */
+function parseSignature(armored) {
+    let blob;
+    try {
+        blob = parseSignatureBlob(dearmor(armored));
+    }
+    catch (error) {
+        if (error instanceof errors/* ConfigurationError */.j1)
+            throw error;
+        throw signature_refusal({ problem: 'is a malformed SSHSIG blob', got: error.message });
+    }
+    if (blob.keyType !== ED25519) {
+        const name = keyTypeName(blob.keyType);
+        throw signature_refusal({
+            problem: 'is made with a key of another type',
+            expected: 'an Ed25519 key',
+            got: name !== undefined ? `an ${name} key` : (0,errors/* quoted */.TL)(blob.keyType),
+        });
+    }
+    if (blob.rawPublicKey.length !== 32) {
+        throw signature_refusal({ problem: 'holds a malformed Ed25519 public key' });
+    }
+    if (blob.signatureType !== ED25519 || blob.signature.length !== 64) {
+        throw signature_refusal({
+            problem: 'is a malformed SSHSIG blob',
+            expected: 'a 64-byte ssh-ed25519 signature',
+            got: `${(0,errors/* quoted */.TL)(blob.signatureType)} of ${blob.signature.length} bytes`,
+        });
+    }
+    if (blob.hash !== 'sha512' && blob.hash !== 'sha256') {
+        throw signature_refusal({ problem: 'uses an unsupported hash algorithm', got: (0,errors/* quoted */.TL)(blob.hash) });
+    }
+    return { ...blob, hash: blob.hash };
+}
+function dearmor(armored) {
+    const text = armored.replace(/\r\n/g, '\n').trim();
+    if (!text.startsWith(`${SIGNATURE_BEGIN}\n`)) {
+        throw signature_refusal({ expected: `armored text starting with ${SIGNATURE_BEGIN}` });
+    }
+    const end = text.indexOf(`\n${SIGNATURE_END}`);
+    if (end === -1)
+        throw signature_refusal({ problem: `is missing ${SIGNATURE_END}` });
+    const body = text.slice(SIGNATURE_BEGIN.length, end).replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
+        throw signature_refusal({ problem: 'is not valid base64' });
+    }
+    return Buffer.from(body, 'base64');
+}
+function parseSignatureBlob(blob) {
+    const reader = new Reader(blob, 'the signature');
+    if (Buffer.from(reader.raw(6)).toString('latin1') !== MAGIC)
+        throw new Error('bad magic');
+    const version = reader.uint32();
+    if (version !== 1) {
+        throw signature_refusal({
+            problem: 'has an unsupported SSHSIG version',
+            expected: '1',
+            got: `${version}`,
+        });
+    }
+    const publicBlob = reader.bytesField();
+    const namespace = reader.text();
+    reader.bytesField();
+    const hash = reader.text();
+    const wrapped = new Reader(reader.bytesField(), 'the signature field');
+    if (!reader.done)
+        throw new Error('trailing data');
+    const signatureType = wrapped.text();
+    const signature = wrapped.bytesField();
+    if (!wrapped.done)
+        throw new Error('trailing data in the signature field');
+    const publicReader = new Reader(publicBlob, 'the signing key');
+    const keyType = publicReader.text();
+    const rawPublicKey = keyType === ED25519 ? publicReader.bytesField() : new Uint8Array();
+    if (keyType === ED25519 && !publicReader.done) {
+        throw new Error('trailing data in the signing key');
+    }
+    return { keyType, rawPublicKey, namespace, hash, signatureType, signature };
+}
+
+// EXTERNAL MODULE: ./shared/stages/inputs/release.ts
+var release = __webpack_require__(91881);
+;// CONCATENATED MODULE: ./shared/release/inputs.ts
+
+
+
+
+
+
+
+// The schema lives apart, light, so that the entry parses the inputs before it loads the stage.
+
+/**
+ * Private keys a workflow hands to other steps (run-action's SSH key, the hosts' age identity)
+ * come along in `${{ toJSON(secrets) }}`; a release never carries them.
+ */
+const KEY_MATERIAL = /-----BEGIN OPENSSH PRIVATE KEY-----|AGE-SECRET-KEY-1[0-9A-Z]{58}/;
+/**
+ * Masks every secret value, and each line of a multi-line one, before anything can print it. Runs
+ * before the JSON is checked: text that is not a JSON object is masked whole.
+ */
+function maskSecretValues(json, log) {
+    if (json === undefined)
+        return;
+    let parsed;
+    try {
+        parsed = JSON.parse(json);
+    }
+    catch {
+        parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null) {
+        log.setSecret(json);
+        return;
+    }
+    // Values that are not strings are refused later without being shown.
+    for (const value of Object.values(parsed))
+        if (typeof value === 'string')
+            secrets_maskSecret(log, value);
+}
+function releasedConfig(inputs, log) {
+    const config = mergeConfig({
+        vars: inputs.vars,
+        secrets: inputs.secrets,
+        config: inputs.config,
+        include: inputs.include,
+        exclude: inputs.exclude,
+        alwaysExcluded: [],
+        withheldValues: [inputs['signing-key']],
+    });
+    const keys = Object.keys(config.secrets).filter((name) => KEY_MATERIAL.test(config.secrets[name] ?? ''));
+    for (const name of keys)
+        delete config.secrets[name];
+    if (keys.length > 0) {
+        log.info(`Left out: ${keys.join(', ')} (private keys for other steps, never released)`);
+    }
+    const excluded = config.excluded.filter((name) => !keys.includes(name));
+    if (excluded.length > 0)
+        log.info(`Left out by include/exclude: ${excluded.join(', ')}`);
+    if (config.shadowed.length > 0) {
+        log.info(`Plain values replaced by secrets of the same name: ${config.shadowed.join(', ')}`);
+    }
+    return config;
+}
+/** Everything about the inputs that can be refused, refused before anything is read or written. */
+async function checkInputs(inputs, context) {
+    const app = (0,names/* resolveApp */.Ae)(inputs.app, context);
+    const sha = inputs.sha ?? context.sha;
+    if (!names/* COMMIT_SHA */.pk.test(sha)) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'sha',
+            problem: 'is empty and GITHUB_SHA is not a commit SHA either',
+            expected: 'a full commit SHA',
+            got: sha,
+        });
+    }
+    const signingKey = (0,errors/* forInput */.cp)('signing-key', () => parseSigningKey(inputs['signing-key']));
+    const signers = chainSigners(inputs['allowed-signers'], signingKey);
+    const recipients = (0,errors/* forInput */.cp)('recipients', () => parseRecipients(inputs.recipients));
+    const config = releasedConfig(inputs, context.log);
+    if (inputs.schema !== undefined) {
+        validateConfig({ ...config.vars, ...config.secrets }, await readSchema(inputs.schema, context.workspace));
+    }
+    const secretNames = Object.keys(config.secrets);
+    if (secretNames.length > 0 && recipients.length === 0) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'recipients',
+            problem: `is empty, but ${secretNames.length} secret(s) would be released (${secretNames.join(', ')})`,
+            hint: 'give the age public keys (age1…) to encrypt them to, or leave them out with exclude',
+        });
+    }
+    const prerelease = inputs.prerelease || (0,names/* isPreviewEnvironment */.Kc)(inputs.environment);
+    return { app, sha, signingKey, chainSigners: signers, recipients, config, prerelease };
+}
+/**
+ * Who may have signed the release a new one chains to: the keys of `allowed-signers` when it is
+ * given (a signing key rotated, the releases of the old one still trusted), else only the key
+ * this step signs with. Given, it must trust that key too: the next release would otherwise
+ * refuse to chain to this one, and run refuse to deploy it.
+ */
+function chainSigners(text, key) {
+    if (text === undefined)
+        return [keySigner(key.publicKey)];
+    const signers = (0,errors/* forInput */.cp)('allowed-signers', () => parseAllowedSigners(text));
+    if (signers.length === 0) {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'allowed-signers',
+            expected: 'at least one line like `ci@example.com ssh-ed25519 AAAA…`',
+        });
+    }
+    const probe = Buffer.from('build-release-run: does allowed-signers trust signing-key?');
+    try {
+        verifyMessage(probe, signMessage(probe, key), signers);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        throw new errors/* ConfigurationError */.j1({
+            input: 'allowed-signers',
+            subject: 'a release signed with signing-key',
+            problem: error.problem.problem,
+            got: error.problem.got,
+            hint: `the next release would not chain to the one this step makes, and run would refuse to deploy it; allow the key with a line like "ci namespaces=\\"build-release-run\\" ${key.publicKey}"`,
+        }, { cause: error });
+    }
+    return signers;
+}
+/** The `schema` input: the schema itself as JSON, or a path in the workspace. */
+async function readSchema(input, workspace) {
+    if (input.trimStart().startsWith('{'))
+        return input;
+    const file = external_node_path_default().resolve(workspace, input.trim());
+    try {
+        return await (0,promises_.readFile)(file, 'utf8');
+    }
+    catch {
+        throw new errors/* ConfigurationError */.j1({
+            input: 'schema',
+            problem: `no JSON Schema file at ${JSON.stringify(input)} (looked in ${file})`,
+        });
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(48161);
+var external_node_os_default = /*#__PURE__*/__webpack_require__.n(external_node_os_);
+// EXTERNAL MODULE: ./node_modules/@actions/artifact/lib/artifact.js + 83 modules
+var lib_artifact = __webpack_require__(56518);
+// EXTERNAL MODULE: ./node_modules/@actions/cache/lib/cache.js + 90 modules
+var cache = __webpack_require__(37003);
+;// CONCATENATED MODULE: ./shared/bundle/rules.ts
+
+/** A link whose lookup passes through more links than this is refused, as the kernel does (ELOOP). */
+const MAX_LINKS_FOLLOWED = 40;
+/** The longest name a Linux file system takes for one path component (NAME_MAX). */
+const MAX_NAME_BYTES = 255;
+/** The longest path (or symlink target) the kernel takes: PATH_MAX, less its NUL. */
+const MAX_PATH_BYTES = 4095;
+/** How an entry is named in an error: its path is untrusted, so quoted, escaped and bounded. */
+function rules_entrySubject(path, kind) {
+    return `${kind === 'symlink' ? 'symlink' : 'entry'} ${(0,errors/* quoted */.TL)(path)}`;
+}
+/** Bytes that may not be UTF-8, quoted: printable ASCII as is, any other byte (and `"`, `\`) as `\xNN`. */
+function rules_quotedBytes(bytes) {
+    let out = '';
+    for (const byte of bytes.subarray(0, 400)) {
+        const plain = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c;
+        out += plain ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+    }
+    return `"${out}${bytes.length > 400 ? '…' : ''}"`;
+}
+/** A `.` or `..` component: a path without one (and without `//`) is in normal form already. */
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
+/**
+ * A path as written in a pattern or a tar header, normalised: `.` and empty components dropped,
+ * a trailing `/` ignored, `''` for the root. Refuses what could land outside the root: an
+ * absolute path and any `..` component, wherever it stands. `subject` names it in errors.
+ */
+function rules_normalisePath(path, subject) {
+    if (path.includes('\0')) {
+        throw new errors/* ConfigurationError */.j1({ subject: subject(), problem: 'contains a NUL byte' });
+    }
+    if (path.startsWith('/')) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: subject(),
+            problem: 'is absolute',
+            expected: 'a path relative to the root',
+        });
+    }
+    const trimmed = path.replace(/\/+$/, '');
+    if (!trimmed.includes('//') && !DOT_COMPONENT.test(trimmed))
+        return trimmed;
+    const parts = path.split('/').filter((part) => part !== '' && part !== '.');
+    if (parts.includes('..')) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: subject(),
+            problem: "contains '..'",
+            expected: 'a path inside the root',
+        });
+    }
+    return parts.join('/');
+}
+/** A bundle must hold something to run: at least one file or symlink. */
+function rules_refuseEmpty(contents) {
+    if (contents === 0) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: 'the bundle',
+            problem: 'is empty',
+            expected: 'at least one file or symlink',
+        });
+    }
+}
+/**
+ * Orders paths by their UTF-8 bytes, as `LC_ALL=C sort` does. JavaScript compares UTF-16 code
+ * units, which puts U+E000..U+FFFF after the surrogates of characters beyond U+FFFF; UTF-8 puts
+ * them before.
+ */
+function rules_compareUtf8(a, b) {
+    const length = Math.min(a.length, b.length);
+    for (let i = 0; i < length; i++) {
+        const x = a.charCodeAt(i);
+        const y = b.charCodeAt(i);
+        if (x === y)
+            continue;
+        const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+        const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+        if (xSurrogate !== ySurrogate)
+            return xSurrogate ? 1 : -1;
+        return x - y;
+    }
+    return a.length - b.length;
+}
+/**
+ * What a file's place in its directory holds: files are most of a bundle, and all the rules need
+ * of one is that it is there, so every file is this one node, with no path or parent of its own
+ * (a large tree's were megabytes of heap for the length of the check).
+ */
+const FILE = { kind: 'file', parent: undefined, path: '' };
+/**
+ * The rules every entry of a bundle obeys, checked the same way when a bundle is packed and when
+ * one is unpacked: only files, directories and symlinks; names and paths a host's file system
+ * takes; no path written twice or through a symlink; no symlink that resolves outside the
+ * bundle, even through other symlinks. The cost is linear in the entries' paths and targets:
+ * each path is looked up once, each link resolved once.
+ */
+class rules_BundleRules {
+    #root = { kind: 'directory', parent: undefined, path: '' };
+    #nodes = new Map([['', this.#root]]);
+    #links = [];
+    /** Where each link leads, once resolved through other links; `undefined` while resolving. */
+    #resolved = new Map();
+    /**
+     * Admits one entry by its normalised path (components joined by `/`). Directories implied by
+     * a path count as directories, so a later symlink or file at that path is a duplicate.
+     */
+    admit(path, kind, linkTarget) {
+        checkLengths(path, kind, linkTarget);
+        const parent = this.#directoryOf(path);
+        const name = path.slice(path.lastIndexOf('/') + 1);
+        const existing = parent.children?.get(name);
+        if (existing !== undefined) {
+            if (existing.kind === 'directory' && kind === 'directory')
+                return;
+            throw new errors/* ConfigurationError */.j1({ subject: rules_entrySubject(path), problem: 'appears twice' });
+        }
+        if (kind === 'file') {
+            (parent.children ??= new Map()).set(name, FILE);
+            return;
+        }
+        const node = this.#add(parent, name, kind, path);
+        if (kind !== 'symlink')
+            return;
+        const target = linkTarget ?? '';
+        if (target === '') {
+            throw new errors/* ConfigurationError */.j1({
+                subject: rules_entrySubject(path, kind),
+                problem: 'has an empty target',
+            });
+        }
+        if (target.startsWith('/')) {
+            throw new errors/* ConfigurationError */.j1({
+                subject: rules_entrySubject(path, kind),
+                problem: 'points to an absolute path',
+                expected: 'a relative target inside the bundle',
+                got: (0,errors/* quoted */.TL)(target),
+            });
+        }
+        node.target = target;
+        this.#links.push(node);
+        this.#walk({ node: parent, below: 0 }, target, { from: node, follow: false });
+    }
+    /**
+     * Checks what only the whole bundle can tell: symlinks that escape only through other
+     * symlinks (`a -> d/l/..` with `d/l -> ..`).
+     */
+    finish() {
+        for (const link of this.#links)
+            this.#follow(link, link);
+    }
+    /** The directory node an entry goes into, adding the directories its path implies. */
+    #directoryOf(path) {
+        const missing = [];
+        let cut = path.lastIndexOf('/');
+        let found = this.#root;
+        while (cut !== -1) {
+            const parent = path.slice(0, cut);
+            const node = this.#nodes.get(parent);
+            if (node !== undefined) {
+                if (node.kind === 'directory') {
+                    found = node;
+                    break;
+                }
+                throw new errors/* ConfigurationError */.j1({
+                    subject: `${rules_entrySubject(path)} below the ${node.kind} ${(0,errors/* quoted */.TL)(parent)}`,
+                    problem: node.kind === 'symlink'
+                        ? 'would be written through the symlink'
+                        : 'cannot be written below a file',
+                });
+            }
+            missing.push(parent);
+            cut = parent.lastIndexOf('/');
+        }
+        for (const parent of missing.reverse()) {
+            const name = parent.slice(parent.lastIndexOf('/') + 1);
+            // Files are not among the nodes by path: one is found in its directory.
+            if (found.children?.get(name) === FILE) {
+                throw new errors/* ConfigurationError */.j1({
+                    subject: `${rules_entrySubject(path)} below the file ${(0,errors/* quoted */.TL)(parent)}`,
+                    problem: 'cannot be written below a file',
+                });
+            }
+            found = this.#add(found, name, 'directory', parent);
+        }
+        return found;
+    }
+    #add(parent, name, kind, path) {
+        const node = { kind, parent, path };
+        parent.children ??= new Map();
+        parent.children.set(name, node);
+        this.#nodes.set(path, node);
+        return node;
+    }
+    /** Where `link` leads and how many links that takes; memoised, so each link is walked once. */
+    #follow(link, origin) {
+        const known = this.#resolved.get(link);
+        if (known !== undefined)
+            return known;
+        if (this.#resolved.has(link))
+            throw tooDeep(origin);
+        this.#resolved.set(link, undefined);
+        const start = { node: link.parent ?? this.#root, below: 0 };
+        const end = this.#walk(start, link.target ?? '', { from: origin, follow: true });
+        this.#resolved.set(link, end);
+        return end;
+    }
+    /**
+     * Walks a target from `position`, one component at a time; throws if any step climbs above
+     * the root. Links on the way are followed only once every entry is in (`follow`), counted as
+     * the kernel counts them: every link a lookup passes through, nested or not.
+     */
+    #walk(position, target, options) {
+        let { node, below } = position;
+        let follows = 0;
+        for (const part of target.split('/')) {
+            if (part === '' || part === '.')
+                continue;
+            if (part === '..') {
+                if (below > 0)
+                    below--;
+                else if (node.parent !== undefined)
+                    node = node.parent;
+                else {
+                    throw new errors/* ConfigurationError */.j1({
+                        subject: rules_entrySubject(options.from.path, 'symlink'),
+                        problem: 'points outside the bundle',
+                        got: (0,errors/* quoted */.TL)(options.from.target ?? target),
+                    });
+                }
+                continue;
+            }
+            const child = below === 0 ? node.children?.get(part) : undefined;
+            // Below a file, as below what the bundle does not hold: `..` comes back to its directory.
+            if (child === undefined || child === FILE)
+                below++;
+            else if (child.kind === 'symlink' && options.follow) {
+                const next = this.#follow(child, options.from);
+                follows += 1 + next.follows;
+                if (follows > MAX_LINKS_FOLLOWED)
+                    throw tooDeep(options.from);
+                ({ node, below } = next);
+            }
+            else
+                node = child;
+        }
+        return { node, below, follows };
+    }
+}
+function tooDeep(link) {
+    return new errors/* ConfigurationError */.j1({
+        subject: rules_entrySubject(link.path, 'symlink'),
+        problem: 'is part of a loop or a chain too deep',
+    });
+}
+/** Names and paths a host's file system takes: what GNU tar there could not create is refused here. */
+function checkLengths(path, kind, linkTarget) {
+    const refuse = (problem, expected) => new errors/* ConfigurationError */.j1({ subject: rules_entrySubject(path, kind), problem, expected });
+    const bytes = Buffer.byteLength(path);
+    if (bytes > MAX_PATH_BYTES) {
+        throw refuse(`has a path of ${bytes} bytes`, `at most ${MAX_PATH_BYTES} (PATH_MAX)`);
+    }
+    // A name of fewer than 86 UTF-16 units is under 256 bytes: only longer ones are measured.
+    for (let start = 0; bytes > MAX_NAME_BYTES && start <= path.length;) {
+        const slash = path.indexOf('/', start);
+        const end = slash === -1 ? path.length : slash;
+        const length = end - start > MAX_NAME_BYTES / 3 ? Buffer.byteLength(path.slice(start, end)) : 0;
+        if (length > MAX_NAME_BYTES) {
+            throw refuse(`has a name of ${length} bytes`, `at most ${MAX_NAME_BYTES} (NAME_MAX)`);
+        }
+        start = end + 1;
+    }
+    const targetBytes = linkTarget === undefined ? 0 : Buffer.byteLength(linkTarget);
+    if (targetBytes > MAX_PATH_BYTES) {
+        throw refuse(`has a target of ${targetBytes} bytes`, `at most ${MAX_PATH_BYTES} (PATH_MAX)`);
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/entries.ts
+
+
+
+
+const GLOB_MAGIC = /[*?[\]{}]/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const ONLY_THREE_KINDS = 'a bundle holds only files, directories and symlinks';
+/**
+ * Expands the build's `path` lines (files, directories or globs, relative to `root`) into the
+ * bundle's entries: directories recursively, each entry's parent directories included, symlinks
+ * kept as symlinks, sorted by path in byte order. Refuses anything a reproducible, safe bundle
+ * cannot hold, naming the path and the rule, by the same rules a bundle is checked by before it
+ * reaches a host. Errors concern the `path` lines; the caller names the input.
+ */
+async function entries_resolveEntries(root, patterns) {
+    const base = resolve(root);
+    // The root itself may be reached through a symlink (a working directory often is).
+    const rootStats = await stat(base).catch(() => undefined);
+    if (!rootStats?.isDirectory()) {
+        throw new ConfigurationError({
+            subject: `bundle root ${quoted(root)}`,
+            problem: 'is not a directory',
+        });
+    }
+    const tree = new Tree(base);
+    for (const pattern of patterns) {
+        const matches = await expand(base, pattern);
+        if (matches.length === 0) {
+            throw new ConfigurationError({ subject: quoted(pattern), problem: 'matches nothing' });
+        }
+        for (const match of matches)
+            await tree.addMatch(match);
+    }
+    const entries = tree.sorted();
+    const rules = new BundleRules();
+    let contents = 0;
+    for (const entry of entries) {
+        rules.admit(entry.path, entry.kind, entry.linkTarget);
+        if (entry.kind !== 'directory')
+            contents++;
+    }
+    rules.finish();
+    refuseEmpty(contents);
+    return entries;
+}
+/** The entries found so far, each path once. */
+class Tree {
+    base;
+    #found = new Map();
+    constructor(base) {
+        this.base = base;
+    }
+    /** A path a pattern matched (`''`: the root), with its parents and, for a directory, all below. */
+    async addMatch(match) {
+        if (match === '') {
+            await this.#walk('');
+            return;
+        }
+        await this.#addParents(match);
+        await this.#add(match, await lstat(join(this.base, match)));
+    }
+    sorted() {
+        return [...this.#found.values()].sort((a, b) => compareUtf8(a.path, b.path));
+    }
+    async #add(path, stats) {
+        if (this.#found.has(path))
+            return;
+        const entry = await describe(this.base, path, stats);
+        this.#found.set(path, entry);
+        if (entry.kind === 'directory')
+            await this.#walk(path);
+    }
+    async #walk(directory) {
+        const children = await readdir(join(this.base, directory), {
+            withFileTypes: true,
+            encoding: 'buffer',
+        });
+        const paths = children.map((child) => childPath(directory, child));
+        const stats = await Promise.all(paths.map((path) => lstat(join(this.base, path))));
+        for (const [index, path] of paths.entries())
+            await this.#add(path, stats[index]);
+    }
+    /** Adds the directories above a match, nearest first, stopping at one already found. */
+    async #addParents(path) {
+        for (let cut = path.lastIndexOf('/'); cut !== -1; cut = path.lastIndexOf('/', cut - 1)) {
+            const parent = path.slice(0, cut);
+            const known = this.#found.get(parent);
+            if (known?.kind === 'directory')
+                return;
+            const stats = known === undefined ? await lstat(join(this.base, parent)) : undefined;
+            if (known !== undefined || !stats?.isDirectory()) {
+                throw new ConfigurationError({
+                    subject: `${entrySubject(path)} below the symlink ${quoted(parent)}`,
+                    problem: 'is reached through the symlink',
+                    hint: 'name the link itself or its target',
+                });
+            }
+            this.#found.set(parent, directoryEntry(parent));
+        }
+    }
+}
+/** The paths one pattern names, relative to the root; `''` stands for the root itself. */
+async function expand(base, pattern) {
+    const literal = normalisePath(pattern, () => quoted(pattern));
+    if (literal === '')
+        return [''];
+    if (await lstatOrUndefined(join(base, literal)))
+        return [literal];
+    if (!GLOB_MAGIC.test(pattern))
+        return [];
+    const matches = [];
+    for await (const match of glob(pattern, { cwd: base })) {
+        matches.push(normalisePath(match, () => quoted(pattern)));
+    }
+    return matches;
+}
+async function describe(base, path, stats) {
+    if (stats.isDirectory())
+        return directoryEntry(path);
+    if (stats.isFile()) {
+        return { path, kind: 'file', size: stats.size, executable: (stats.mode & 0o111) !== 0 };
+    }
+    if (stats.isSymbolicLink()) {
+        const linkTarget = await readlink(join(base, path));
+        return { path, kind: 'symlink', size: 0, executable: false, linkTarget };
+    }
+    const what = stats.isFIFO()
+        ? 'a fifo'
+        : stats.isSocket()
+            ? 'a socket'
+            : stats.isCharacterDevice() || stats.isBlockDevice()
+                ? 'a device'
+                : 'not a file';
+    throw new ConfigurationError({
+        subject: entrySubject(path),
+        problem: `is ${what}`,
+        hint: ONLY_THREE_KINDS,
+    });
+}
+function directoryEntry(path) {
+    return { path, kind: 'directory', size: 0, executable: true };
+}
+function childPath(directory, child) {
+    let name;
+    try {
+        name = utf8.decode(child.name);
+    }
+    catch {
+        throw new ConfigurationError({
+            subject: `entry ${quotedBytes(Buffer.concat([Buffer.from(directory ? `${directory}/` : ''), child.name]))}`,
+            problem: 'has a name that is not valid UTF-8',
+            hint: 'a bundle’s names are UTF-8, as every host reads them',
+        });
+    }
+    return directory ? `${directory}/${name}` : name;
+}
+async function lstatOrUndefined(path) {
+    try {
+        return await lstat(path);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __webpack_require__(57975);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __webpack_require__(38522);
+var external_node_zlib_default = /*#__PURE__*/__webpack_require__.n(external_node_zlib_);
+;// CONCATENATED MODULE: ./shared/bundle/zstd-frames.ts
+
+
+/** A stream that is not zstd as RFC 8878 lays it out. */
+class ZstdFormatError extends Error {
+}
+const FRAME_MAGIC = 0xfd2fb528;
+const SKIPPABLE_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+/** The bytes of each field read whole before it is looked at. */
+const FIELD_BYTES = { magic: 4, 'skippable-size': 4, descriptor: 1, 'block-header': 3 };
+/** Splits a zstd stream at its frames' ends, as the bytes come. */
+class ZstdFrameSplitter {
+    #state = { at: 'magic' };
+    /** Bytes of a field read so far: a magic number, a descriptor, a block header. */
+    #field = [];
+    #skippable = false;
+    /** The pieces of `chunk`, cut where frames end. */
+    push(chunk) {
+        const pieces = [];
+        let start = 0;
+        let at = 0;
+        while (at < chunk.length) {
+            const ended = this.#step(chunk, at);
+            at = ended.at;
+            if (ended.frameEnded) {
+                pieces.push({ bytes: chunk.subarray(start, at), last: true, skippable: this.#skippable });
+                start = at;
+            }
+        }
+        if (start < chunk.length) {
+            pieces.push({ bytes: chunk.subarray(start), last: false, skippable: this.#skippable });
+        }
+        return pieces;
+    }
+    /** Throws unless the stream ended between frames. */
+    end() {
+        if (this.#state.at !== 'magic' || this.#field.length > 0) {
+            throw new ZstdFormatError('the data ends inside a frame');
+        }
+    }
+    /** Reads from `at` as far as the current field or run of bytes goes. */
+    #step(chunk, at) {
+        const state = this.#state;
+        switch (state.at) {
+            case 'skipping':
+            case 'block':
+            case 'checksum':
+            case 'header': {
+                const count = Math.min(state.left, chunk.length - at);
+                state.left -= count;
+                if (state.left > 0)
+                    return { at: at + count, frameEnded: false };
+                return { at: at + count, frameEnded: this.#after(state) };
+            }
+            default: {
+                const size = FIELD_BYTES[state.at];
+                while (this.#field.length < size && at < chunk.length)
+                    this.#field.push(chunk[at++] ?? 0);
+                if (this.#field.length < size)
+                    return { at, frameEnded: false };
+                const field = this.#field;
+                this.#field = [];
+                return { at, frameEnded: this.#read(field) };
+            }
+        }
+    }
+    /** A field read whole: moves to what follows it; true when that ends a frame. */
+    #read(field) {
+        const state = this.#state;
+        const value = (field[0] ?? 0) | ((field[1] ?? 0) << 8) | ((field[2] ?? 0) << 16);
+        switch (state.at) {
+            case 'magic': {
+                const magic = (value | ((field[3] ?? 0) << 24)) >>> 0;
+                if (magic === FRAME_MAGIC) {
+                    this.#skippable = false;
+                    this.#state = { at: 'descriptor' };
+                }
+                else if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+                    this.#skippable = true;
+                    this.#state = { at: 'skippable-size' };
+                }
+                else {
+                    throw new ZstdFormatError('a frame does not start with zstd’s magic number');
+                }
+                return false;
+            }
+            case 'skippable-size': {
+                const left = (value | ((field[3] ?? 0) << 24)) >>> 0;
+                this.#state = { at: 'skipping', left };
+                return left === 0 ? this.#after(this.#state) : false;
+            }
+            case 'descriptor': {
+                const descriptor = value;
+                if ((descriptor & 0x08) !== 0)
+                    throw new ZstdFormatError('a frame header sets its reserved bit');
+                const singleSegment = (descriptor & 0x20) !== 0;
+                const fcsFlag = descriptor >> 6;
+                const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag] ?? 0;
+                const dictionaryBytes = [0, 1, 2, 4][descriptor & 0x03] ?? 0;
+                const left = (singleSegment ? 0 : 1) + dictionaryBytes + fcsBytes;
+                const checksum = (descriptor & 0x04) !== 0;
+                this.#state = { at: 'header', left, checksum };
+                return left === 0 ? this.#after(this.#state) : false;
+            }
+            case 'block-header': {
+                const last = (value & 1) === 1;
+                const type = (value >> 1) & 3;
+                const size = value >>> 3;
+                if (type === 3)
+                    throw new ZstdFormatError('a block has the reserved type');
+                const left = type === 1 ? 1 : size;
+                this.#state = { at: 'block', left, last, checksum: state.checksum };
+                return left === 0 ? this.#after(this.#state) : false;
+            }
+            default:
+                return false;
+        }
+    }
+    /** A run of bytes read whole: moves to what follows it; true when that ends a frame. */
+    #after(state) {
+        switch (state.at) {
+            case 'header':
+                this.#state = { at: 'block-header', checksum: state.checksum };
+                return false;
+            case 'block':
+                if (!state.last) {
+                    this.#state = { at: 'block-header', checksum: state.checksum };
+                    return false;
+                }
+                if (state.checksum) {
+                    this.#state = { at: 'checksum', left: 4 };
+                    return false;
+                }
+                this.#state = { at: 'magic' };
+                return true;
+            default:
+                this.#state = { at: 'magic' };
+                return true;
+        }
+    }
+}
+/** The pieces of a zstd stream, cut where its frames end; throws if it ends inside one. */
+async function* splitZstdFrames(source) {
+    const splitter = new ZstdFrameSplitter();
+    for await (const chunk of source)
+        yield* splitter.push(chunk);
+    splitter.end();
+}
+/** One frame's bytes, from its first piece to its last. */
+async function* frameBytes(pieces, first) {
+    let piece = first;
+    if (piece.bytes.length > 0)
+        yield piece.bytes;
+    while (!piece.last) {
+        const next = await pieces.next();
+        if (next.done)
+            throw new ZstdFormatError('the data ends inside a frame');
+        piece = next.value;
+        if (piece.bytes.length > 0)
+            yield piece.bytes;
+    }
+}
+/**
+ * Decompresses a zstd stream of any number of frames, each by a stream of its own, checking
+ * that each took its frame whole. `chunkSize`: the bytes each piece of output holds at most;
+ * `onFrame` is told of each frame once its output has all been handed on.
+ */
+async function* decompressZstd(source, chunkSize, onFrame) {
+    const pieces = splitZstdFrames(source)[Symbol.asyncIterator]();
+    for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
+        const first = next.value;
+        if (first.skippable) {
+            let compressed = 0;
+            for await (const skipped of frameBytes(pieces, first))
+                compressed += skipped.length;
+            onFrame?.({ compressed, decompressed: 0 });
+            continue;
+        }
+        let frameLength = 0;
+        async function* counted() {
+            for await (const bytes of frameBytes(pieces, first)) {
+                frameLength += bytes.length;
+                yield bytes;
+            }
+        }
+        const decompressor = external_node_zlib_default().createZstdDecompress({ chunkSize });
+        let done;
+        const settled = new Promise((resolve) => (done = resolve));
+        const output = (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(counted()), decompressor, (error) => done(error));
+        let decompressed = 0;
+        for await (const chunk of output) {
+            decompressed += chunk.length;
+            yield chunk;
+        }
+        const failure = await settled;
+        if (failure)
+            throw failure;
+        // A frame the library took for whole before its last byte: the rest would be lost.
+        if (decompressor.bytesWritten !== frameLength) {
+            throw new ZstdFormatError('a frame ends before the end its blocks give');
+        }
+        onFrame?.({ compressed: frameLength, decompressed });
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/compression.ts
+
+
+
+
+
+/**
+ * Tar bytes per compressed frame. Each frame is compressed on its own in libuv's pool, which is
+ * how packing keeps up with `zstd -T0`; zstd, gzip and every tar that calls them read
+ * concatenated frames (gzip members) as one stream. Node's zstd streams are not used: with
+ * worker threads they fail (nodejs/node#59899), and `end()` with writes queued appends an empty
+ * frame (nodejs/node#66078), which would make the bytes depend on timing.
+ */
+const FRAME_BYTES = 2 * 1024 * 1024;
+const ZSTD_LEVEL = 3;
+const GZIP_LEVEL = 6;
+/** The OS byte of a gzip header: zlib writes the platform it was built for; Unix everywhere. */
+const GZIP_OS_UNIX = 3;
+const zstdCompress = (0,external_node_util_.promisify)((external_node_zlib_default()).zstdCompress);
+const gzip = (0,external_node_util_.promisify)((external_node_zlib_default()).gzip);
+/**
+ * Output a compression of the runner's streams writes at once. zlib allocates its output buffer
+ * at the `chunkSize` it is given and copies the result out: sized for the frame (2 MiB), each
+ * frame left 2 MiB of garbage that V8 frees only every 64 MiB of it, where a frame of text
+ * compresses to a few hundred KiB, one or two of these. Each more piece is a trip to libuv's
+ * pool and back, though: packing, where the frames may not compress at all and memory is not
+ * kept down, asks for the frame's size, one trip.
+ */
+const WIRE_OUTPUT_CHUNK = 256 * 1024;
+/**
+ * One frame: a complete zstd frame or gzip member of its own. `outputChunk`: the bytes of each
+ * piece of output zlib writes; by default all of it at once.
+ */
+async function compressFrame(data, compression, outputChunk = data.length + 1024) {
+    const chunkSize = Math.min(data.length + 1024, outputChunk);
+    if (compression === 'zstd') {
+        return zstdCompress(data, {
+            chunkSize,
+            params: {
+                [(external_node_zlib_default()).constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL,
+                [(external_node_zlib_default()).constants.ZSTD_c_checksumFlag]: 1,
+            },
+        });
+    }
+    const member = await gzip(data, { level: GZIP_LEVEL, chunkSize });
+    member[9] = GZIP_OS_UNIX;
+    return member;
+}
+/**
+ * Bytes a decompressing stream hands out at once. Each piece is a trip to libuv's pool and back:
+ * at zlib's default of 16 KiB, a 1 GiB bundle is 65,536 of them, and the trips, not the work,
+ * set the pace.
+ */
+const DECOMPRESS_CHUNK = 512 * 1024;
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+/** What the first bytes of a bundle say it is compressed with; `undefined` for a plain tar. */
+function detectCompression(head) {
+    if (head.subarray(0, 4).equals(ZSTD_MAGIC))
+        return 'zstd';
+    if (head.subarray(0, 2).equals(GZIP_MAGIC))
+        return 'gzip';
+    return undefined;
+}
+/**
+ * Decompresses a bundle: zstd or gzip as its magic bytes say, or as `expected` insists; a plain
+ * tar passes through when nothing is expected. `onFrame` is told of each zstd frame.
+ */
+async function* decompress(source, expected, onFrame) {
+    const iterator = source[Symbol.asyncIterator]();
+    const head = [];
+    let headLength = 0;
+    while (headLength < ZSTD_MAGIC.length) {
+        const next = await iterator.next();
+        if (next.done)
+            break;
+        head.push(next.value);
+        headLength += next.value.length;
+    }
+    const first = Buffer.concat(head);
+    const found = detectCompression(first);
+    if (expected !== undefined && found !== expected) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: 'the bundle',
+            expected: `${expected}-compressed data`,
+            got: `data that starts like ${found ?? 'a plain tar'}`,
+        });
+    }
+    async function* all() {
+        if (first.length > 0)
+            yield first;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+            yield next.value;
+        }
+    }
+    if (found === undefined) {
+        yield* all();
+        return;
+    }
+    // zstd frame by frame (zstd-frames.ts); gzip's stream reads member after member itself.
+    const output = found === 'zstd'
+        ? decompressZstd(all(), DECOMPRESS_CHUNK, onFrame)
+        : (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(all()), external_node_zlib_default().createGunzip({ chunkSize: DECOMPRESS_CHUNK }), () => undefined);
+    try {
+        for await (const chunk of output)
+            yield chunk;
+    }
+    catch (error) {
+        // zlib's own errors say the data is bad; anything else (a read error) passes unchanged.
+        const code = error.code ?? '';
+        if (!(error instanceof ZstdFormatError) && !/^(Z_|ZSTD_error_)/.test(code))
+            throw error;
+        throw new errors/* ConfigurationError */.j1({
+            subject: 'the bundle',
+            problem: `is not valid ${found} data`,
+            got: error.message,
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/frames.ts
+
+
+
+
+/** Frames laid out ahead of the one being written: enough to keep reads and compression busy. */
+const FRAMES_AHEAD = 4;
+/** File reads in flight at once. */
+const READS = 16;
+/** Frames compressed at once: one per core, leaving libuv's pool a thread for the reads. */
+const COMPRESSIONS = Math.max(1, Math.min((0,external_node_os_.availableParallelism)(), 3));
+/**
+ * Lays a tar stream out into fixed-size frames and compresses each on its own. File contents are
+ * read straight into the frame where they belong, many files at once, so nothing is copied twice
+ * and memory holds a handful of frames whatever the size of the tree. Frames are cut at fixed
+ * offsets, so the output depends on the bytes alone, never on timing.
+ */
+class frames_FrameWriter {
+    #compression;
+    #emit;
+    #pool = [];
+    #queue = [];
+    #reads = new Slots(READS);
+    #compressions = new Slots(COMPRESSIONS);
+    #outputChunk;
+    #frame;
+    /** `outputChunk`: what compressFrame's output comes in; by default a frame's in one piece. */
+    constructor(compression, emit, outputChunk) {
+        this.#compression = compression;
+        this.#emit = emit;
+        this.#outputChunk = outputChunk;
+        this.#frame = this.#newFrame();
+    }
+    /** Appends bytes held in memory: headers, the end of the archive. */
+    async put(bytes) {
+        let offset = 0;
+        while (offset < bytes.length) {
+            const count = Math.min(bytes.length - offset, FRAME_BYTES - this.#frame.filled);
+            bytes.copy(this.#frame.buffer, this.#frame.filled, offset, offset + count);
+            this.#frame.filled += count;
+            offset += count;
+            if (this.#frame.filled === FRAME_BYTES)
+                await this.#seal();
+        }
+    }
+    /** Appends zero bytes: frames are reused, so padding is written, never assumed. */
+    async zeros(count) {
+        let left = count;
+        while (left > 0) {
+            const run = Math.min(left, FRAME_BYTES - this.#frame.filled);
+            this.#frame.buffer.fill(0, this.#frame.filled, this.#frame.filled + run);
+            this.#frame.filled += run;
+            left -= run;
+            if (this.#frame.filled === FRAME_BYTES)
+                await this.#seal();
+        }
+    }
+    /** Appends `size` bytes of the file at `path`, read into the frames in the background. */
+    async file(path, size) {
+        let position = 0;
+        while (position < size) {
+            const frame = this.#frame;
+            const length = Math.min(size - position, FRAME_BYTES - frame.filled);
+            await this.#reads.acquire();
+            const read = readSegment(path, frame.buffer, frame.filled, length, position).finally(() => this.#reads.release());
+            // Awaited when the frame is sealed; this only keeps an early failure from going unhandled.
+            read.catch(() => undefined);
+            frame.reads.push(read);
+            frame.filled += length;
+            position += length;
+            if (frame.filled === FRAME_BYTES)
+                await this.#seal();
+        }
+    }
+    /** Seals the last frame and waits until every frame has been emitted, in order. */
+    async finish() {
+        if (this.#frame.filled > 0)
+            this.#queueFrame(this.#frame);
+        while (this.#queue.length > 0)
+            await this.#emit(await this.#queue.shift());
+    }
+    /** Waits for reads and compressions under way, so nothing writes into a frame afterwards. */
+    async abort() {
+        await Promise.allSettled([...this.#frame.reads, ...this.#queue]);
+    }
+    async #seal() {
+        this.#queueFrame(this.#frame);
+        this.#frame = this.#newFrame();
+        while (this.#queue.length > FRAMES_AHEAD) {
+            await this.#emit(await this.#queue.shift());
+        }
+    }
+    #queueFrame(frame) {
+        const compressed = (async () => {
+            // Settled, not raced: a failed read must not hand back a buffer others still write to.
+            const reads = await Promise.allSettled(frame.reads);
+            const failed = reads.find((read) => read.status === 'rejected');
+            if (failed)
+                throw failed.reason;
+            const data = frame.buffer.subarray(0, frame.filled);
+            const result = await this.#compressions.run(() => compressFrame(data, this.#compression, this.#outputChunk));
+            this.#pool.push(frame.buffer);
+            return result;
+        })();
+        compressed.catch(() => undefined);
+        this.#queue.push(compressed);
+    }
+    #newFrame() {
+        return { buffer: this.#pool.pop() ?? Buffer.allocUnsafe(FRAME_BYTES), filled: 0, reads: [] };
+    }
+}
+async function readSegment(path, buffer, offset, length, position) {
+    const handle = await (0,promises_.open)(path, 'r');
+    try {
+        let done = 0;
+        while (done < length) {
+            const { bytesRead } = await handle.read(buffer, offset + done, length - done, position + done);
+            if (bytesRead === 0) {
+                throw new errors/* ConfigurationError */.j1({
+                    subject: `file ${(0,errors/* quoted */.TL)(path)}`,
+                    problem: 'changed size while it was packed',
+                    hint: 'run the build command before packing',
+                });
+            }
+            done += bytesRead;
+        }
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** A counting semaphore. */
+class Slots {
+    #free;
+    #waiting = [];
+    constructor(count) {
+        this.#free = count;
+    }
+    async acquire() {
+        if (this.#free > 0) {
+            this.#free--;
+            return;
+        }
+        await new Promise((resolve) => this.#waiting.push(resolve));
+    }
+    release() {
+        const next = this.#waiting.shift();
+        if (next)
+            next();
+        else
+            this.#free++;
+    }
+    async run(task) {
+        await this.acquire();
+        try {
+            return await task();
+        }
+        finally {
+            this.release();
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/tar.ts
+const BLOCK = 512;
+/** Two zero blocks: the end of a tar archive. */
+const tar_END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+/** The only modes a bundle carries: no setuid, no group or world write, no owner quirks. */
+function entryMode(kind, executable) {
+    if (kind === 'directory')
+        return 0o755;
+    if (kind === 'symlink')
+        return 0o777;
+    return executable ? 0o755 : 0o644;
+}
+/** Zero bytes after `size` bytes of content, up to the next 512-byte block. */
+function tar_paddingAfter(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+/** The largest size an 11-digit octal field holds; larger files get a pax `size` record. */
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+/** The latest mtime a ustar header holds (11 octal digits): early in the year 2242. */
+const tar_MAX_MTIME = 8 ** 11 - 1;
+/**
+ * The header blocks of one entry, in the POSIX ustar format: uid and gid 0, no user or group
+ * names, one mtime, normalised modes, `/` after a directory's name. What ustar cannot hold (a
+ * long or non-ASCII name or link target, a file of 8 GiB or more) goes into a pax extended header
+ * first, as GNU tar and every POSIX tar read it. The same entry always gives the same bytes.
+ */
+function tar_encodeHeader(entry, mtime) {
+    const out = Buffer.alloc(headerLength(entry));
+    writeHeader(entry, mtime, out, 0);
+    return out;
+}
+/** What ustar cannot hold of an entry: its pax records, or none. */
+function paxRecords(name, linkname, size) {
+    const records = [];
+    if (splitName(name) === undefined)
+        records.push(paxRecord('path', name));
+    if (linkname !== '' && !fitsUstar(linkname, 100))
+        records.push(paxRecord('linkpath', linkname));
+    if (size > MAX_OCTAL_SIZE)
+        records.push(paxRecord('size', String(size)));
+    return records;
+}
+function parts(entry) {
+    const name = entry.kind === 'directory' ? `${entry.path}/` : entry.path;
+    const linkname = entry.kind === 'symlink' ? (entry.linkTarget ?? '') : '';
+    const size = entry.kind === 'file' ? entry.size : 0;
+    return { name, linkname, size };
+}
+/** The bytes encodeHeader gives an entry: 512, or more with a pax header. */
+function headerLength(entry) {
+    const { name, linkname, size } = parts(entry);
+    const records = paxRecords(name, linkname, size);
+    if (records.length === 0)
+        return BLOCK;
+    const pax = Buffer.byteLength(records.join(''), 'utf-8');
+    return BLOCK + pax + tar_paddingAfter(pax) + BLOCK;
+}
+/**
+ * Writes an entry's header blocks into `out` at `at`, as encodeHeader makes them, and returns
+ * their length: a stream of many entries is written in place, without a buffer per header.
+ */
+function writeHeader(entry, mtime, out, at) {
+    const { name, linkname, size } = parts(entry);
+    const mode = entry.mode ?? entryMode(entry.kind, entry.executable);
+    const type = entry.kind === 'file' ? '0' : entry.kind === 'symlink' ? '2' : '5';
+    return writeEntry({ name, linkname, size, mode, type }, mtime, out, at);
+}
+/**
+ * Writes a hard-link entry into `out` at `at` and returns its length: `path` made a second name
+ * of the file already at `target` (a long target in a pax record, as a symlink's), with the
+ * file's own mode: a tar that applies modes to hard links must not change the file it links to.
+ */
+function writeHardLink(link, mtime, out, at) {
+    const mode = entryMode('file', link.executable);
+    const fields = { name: link.path, linkname: link.target, size: 0, mode, type: '1' };
+    return writeEntry(fields, mtime, out, at);
+}
+/** An entry's header blocks: a pax header first for what ustar cannot hold, then the ustar one. */
+function writeEntry(entry, mtime, out, at) {
+    const { name, linkname, size } = entry;
+    const records = paxRecords(name, linkname, size);
+    let offset = at;
+    if (records.length > 0) {
+        const pax = Buffer.from(records.join(''), 'utf-8');
+        const fields = { name: 'PaxHeader', prefix: '', mode: 0o644, size: pax.length, mtime };
+        writeUstar({ ...fields, type: 'x', linkname: '' }, out, offset);
+        pax.copy(out, offset + BLOCK);
+        const padding = tar_paddingAfter(pax.length);
+        out.fill(0, offset + BLOCK + pax.length, offset + BLOCK + pax.length + padding);
+        offset += BLOCK + pax.length + padding;
+    }
+    const split = splitName(name);
+    writeUstar({
+        name: split?.name ?? ustarFallback(name),
+        prefix: split?.prefix ?? '',
+        mode: entry.mode,
+        size: size > MAX_OCTAL_SIZE ? 0 : size,
+        mtime,
+        type: entry.type,
+        linkname: fitsUstar(linkname, 100) ? linkname : '',
+    }, out, offset);
+    return offset + BLOCK - at;
+}
+/**
+ * Text into a field as latin1 (a character's low byte), cut to the field: what Buffer.write
+ * does, without a call into C++ per field. Returns the sum of the bytes written, for the
+ * checksum.
+ */
+function tar_text(block, value, offset, length) {
+    const count = Math.min(value.length, length);
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+        const byte = value.charCodeAt(i) & 0xff;
+        block[offset + i] = byte;
+        sum += byte;
+    }
+    return sum;
+}
+/**
+ * Writes one header block. The checksum is the sum of the bytes written (the rest are zeros)
+ * with its own field read as spaces: no second pass over the block.
+ */
+function writeUstar(fields, block, at) {
+    block.fill(0, at, at + BLOCK);
+    let sum = 8 * 0x20;
+    sum += tar_text(block, fields.name, at, 100);
+    sum += octal(block, fields.mode, at + 100, 8);
+    sum += octal(block, 0, at + 108, 8);
+    sum += octal(block, 0, at + 116, 8);
+    sum += octal(block, fields.size, at + 124, 12);
+    sum += octal(block, fields.mtime, at + 136, 12);
+    sum += tar_text(block, fields.type, at + 156, 1);
+    sum += tar_text(block, fields.linkname, at + 157, 100);
+    sum += tar_text(block, 'ustar\x0000', at + 257, 8);
+    sum += octal(block, 0, at + 329, 8);
+    sum += octal(block, 0, at + 337, 8);
+    sum += tar_text(block, fields.prefix, at + 345, 155);
+    // Six octal digits, a NUL and a space.
+    octal(block, sum, at + 148, 7);
+    block[at + 155] = 0x20;
+}
+/**
+ * An octal number filling a field but its last byte, which stays NUL; returns the sum of the
+ * digits' bytes. The number fits: sizes and mtimes too large for the field go elsewhere.
+ */
+function octal(block, value, offset, length) {
+    let sum = 0;
+    let rest = value;
+    for (let i = offset + length - 2; i >= offset; i--) {
+        const digit = 0x30 + (rest % 8);
+        block[i] = digit;
+        sum += digit;
+        rest = Math.floor(rest / 8);
+    }
+    return sum;
+}
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+function fitsUstar(value, length) {
+    return PRINTABLE_ASCII.test(value) && value.length <= length;
+}
+/** Splits a name into ustar's prefix (155 bytes) and name (100 bytes) at a `/`, if it fits. */
+function splitName(name) {
+    if (!PRINTABLE_ASCII.test(name))
+        return undefined;
+    if (name.length <= 100)
+        return { prefix: '', name };
+    // A directory's trailing `/` belongs to the name part; the split is at a `/` before it.
+    for (let cut = name.indexOf('/'); cut !== -1; cut = name.indexOf('/', cut + 1)) {
+        const prefix = name.slice(0, cut);
+        const rest = name.slice(cut + 1);
+        if (prefix.length > 155)
+            return undefined;
+        if (rest.length <= 100 && rest !== '' && rest !== '/')
+            return { prefix, name: rest };
+    }
+    return undefined;
+}
+/** What a tar that ignores pax headers sees instead of a name only pax can hold. */
+function ustarFallback(name) {
+    return Buffer.from(name, 'utf-8').subarray(0, 100).toString('latin1');
+}
+function paxRecord(key, value) {
+    const body = ` ${key}=${value}\n`;
+    // The length counts its own digits.
+    const bodyLength = Buffer.byteLength(body, 'utf-8');
+    const digits = String(bodyLength).length;
+    let length = bodyLength + digits;
+    if (String(length).length > digits)
+        length++;
+    return `${length}${body}`;
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/pack.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * Packs a tree into a reproducible bundle at `destination`: entries sorted by path, parents
+ * included, one mtime, uid/gid 0, no user names, modes 0755 (directories, executables), 0644
+ * (other files) and 0777 (symlinks). The digest is computed while the bytes are written: one
+ * pass, no second read. Memory is bounded: a few frames of the tar are held, never the tree.
+ */
+async function packBundle(options, destination) {
+    if (!Number.isSafeInteger(options.mtime) || options.mtime < 0 || options.mtime > MAX_MTIME) {
+        throw new ConfigurationError({
+            subject: 'the bundle mtime',
+            expected: `whole seconds since 1970, at most ${MAX_MTIME}`,
+            got: String(options.mtime),
+        });
+    }
+    const entries = 'entries' in options ? options.entries : await resolveEntries(options.root, options.patterns);
+    const hash = createHash('sha256');
+    let size = 0;
+    const output = createWriteStream(destination, { highWaterMark: 1024 * 1024 });
+    const written = finished(output);
+    written.catch(() => undefined);
+    const frames = new FrameWriter(options.compression, async (compressed) => {
+        hash.update(compressed);
+        size += compressed.length;
+        if (!output.write(compressed))
+            await Promise.race([once(output, 'drain'), written]);
+    });
+    try {
+        let bytes = 0;
+        for (const [index, entry] of entries.entries()) {
+            await frames.put(encodeHeader(entry, options.mtime));
+            if (entry.kind === 'file') {
+                await frames.file(join(options.root, entry.path), entry.size);
+                await frames.zeros(paddingAfter(entry.size));
+                bytes += entry.size;
+            }
+            options.onProgress?.({ entries: index + 1, total: entries.length, bytes });
+        }
+        await frames.put(END_OF_ARCHIVE);
+        await frames.finish();
+        output.end();
+        await written;
+    }
+    catch (error) {
+        await frames.abort();
+        output.destroy();
+        await written.catch(() => undefined);
+        await rm(destination, { force: true });
+        throw error;
+    }
+    const count = (kind) => entries.filter((e) => e.kind === kind).length;
+    return {
+        digest: `sha256:${hash.digest('hex')}`,
+        size,
+        files: count('file'),
+        directories: count('directory'),
+        symlinks: count('symlink'),
+        topLevel: [...new Set(entries.map((entry) => entry.path.split('/')[0]))].sort(),
+    };
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/byte-queue.ts
+/**
+ * Bytes from an iterator of chunks, read by exact counts. `cutShort` makes the error for input
+ * that ends part-way, told where (`inside an entry`).
+ */
+class ByteQueue {
+    source;
+    cutShort;
+    #chunks = [];
+    #buffered = 0;
+    /** Bytes handed out so far. */
+    consumed = 0;
+    constructor(source, cutShort) {
+        this.source = source;
+        this.cutShort = cutShort;
+    }
+    /** Exactly `count` bytes; `undefined` at the end of the input, an error if it ends part-way. */
+    async read(count) {
+        while (this.#buffered < count) {
+            const next = await this.source.next();
+            if (next.done) {
+                if (this.#buffered === 0)
+                    return undefined;
+                throw this.cutShort('inside a header or an entry');
+            }
+            this.#chunks.push(next.value);
+            this.#buffered += next.value.length;
+        }
+        const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
+        this.#chunks.length = 0;
+        if (all.length > count)
+            this.#chunks.push(all.subarray(count));
+        this.#buffered -= count;
+        this.consumed += count;
+        return all.subarray(0, count);
+    }
+    /** Between 1 and `max` bytes, as they come. */
+    async next(max) {
+        if (this.#buffered === 0) {
+            const next = await this.source.next();
+            if (next.done)
+                throw this.cutShort('inside an entry');
+            this.#chunks.push(next.value);
+            this.#buffered += next.value.length;
+        }
+        const first = this.#chunks.shift();
+        const taken = first.length > max ? first.subarray(0, max) : first;
+        if (first.length > max)
+            this.#chunks.unshift(first.subarray(max));
+        this.#buffered -= taken.length;
+        this.consumed += taken.length;
+        return taken;
+    }
+    /** Reads the rest of the input and drops it. */
+    async drain() {
+        this.#chunks.length = 0;
+        this.#buffered = 0;
+        for (let next = await this.source.next(); !next.done; next = await this.source.next()) {
+            void next.value;
+        }
+    }
+    async close() {
+        await this.source.return?.();
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/tar-reader.ts
+
+
+
+
+/** An extended header (pax or GNU long name) larger than this is refused: none needs more. */
+const MAX_EXTENDED_BYTES = 1024 * 1024;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+const tar_reader_utf8 = new TextDecoder('utf-8', { fatal: true });
+function invalid(problem, got) {
+    return new errors/* ConfigurationError */.j1({
+        subject: 'the bundle',
+        problem: `is not a valid tar: ${problem}`,
+        got,
+    });
+}
+/**
+ * Reads `source` (a plain tar) entry by entry; the rest after the end-of-archive blocks is read
+ * and dropped. `layout` is kept up to date as the archive is read.
+ */
+async function* readTar(source, layout = { zeroPadding: true, end: undefined }) {
+    const bytes = new ByteQueue(source[Symbol.asyncIterator](), (where) => invalid(`the archive ends ${where}`));
+    try {
+        let extended = {};
+        let raw = [];
+        for (;;) {
+            const block = await bytes.read(BLOCK);
+            // An archive cut short at an entry's end would read as a smaller one: its end must be there.
+            if (block === undefined)
+                throw invalid('the archive ends without its end-of-archive blocks');
+            if (block.equals(ZERO_BLOCK)) {
+                if (Object.keys(extended).length > 0)
+                    throw invalid('an extended header has no entry after it');
+                layout.end = bytes.consumed - BLOCK;
+                await bytes.drain();
+                return;
+            }
+            raw.push(block);
+            const fields = readBlock(block);
+            if ('LKx'.includes(fields.type)) {
+                const { data, values } = await readExtended(bytes, fields);
+                raw.push(data);
+                extended = { ...extended, ...values };
+                continue;
+            }
+            const header = applyExtended(fields, extended);
+            extended = {};
+            const content = new Content(bytes, header.size, layout);
+            yield { header, raw, content };
+            raw = [];
+            await content.skip();
+        }
+    }
+    finally {
+        await bytes.close();
+    }
+}
+function readBlock(block) {
+    const checksum = readNumber(block, 148, 8, 'checksum');
+    if (checksum !== unsignedSum(block) && checksum !== signedSum(block)) {
+        throw invalid('a header checksum does not match');
+    }
+    const magic = block.toString('latin1', 257, 265);
+    const posix = magic === 'ustar\u000000';
+    if (!posix && magic !== 'ustar  \u0000') {
+        throw invalid('a header has no ustar magic', (0,errors/* quoted */.TL)(magic));
+    }
+    const prefix = posix ? tar_reader_text(block, 345, 155, 'name') : '';
+    const base = tar_reader_text(block, 0, 100, 'name');
+    const typeflag = block[156] === 0 ? '0' : String.fromCharCode(block[156]);
+    const name = prefix === '' ? base : `${prefix}/${base}`;
+    for (const [offset, length, what] of [
+        [108, 8, 'uid'],
+        [116, 8, 'gid'],
+        [329, 8, 'devmajor'],
+        [337, 8, 'devminor'],
+    ]) {
+        readNumber(block, offset, length, what, true);
+    }
+    const size = readNumber(block, 124, 12, 'size');
+    return {
+        name,
+        // Old tars mark a directory only by the `/` after its name.
+        type: typeflag === '0' && name.endsWith('/') ? '5' : typeflag,
+        mode: readNumber(block, 100, 8, 'mode'),
+        size,
+        blockSize: size,
+        mtime: checkedMtime(readNumber(block, 136, 12, 'mtime'), name),
+        linkname: tar_reader_text(block, 157, 100, 'link target'),
+    };
+}
+/**
+ * A numeric field: octal digits after optional spaces, ended by NUL or spaces to the field's end;
+ * or GNU's base-256, marked by the high bit of the first byte. `optional` fields may be blank.
+ */
+function readNumber(block, offset, length, what, optional = false) {
+    const field = block.subarray(offset, offset + length);
+    if ((field[0] & 0x80) !== 0) {
+        if ((field[0] & 0x40) !== 0)
+            throw invalid(`the ${what} field is negative`);
+        let value = field[0] & 0x3f;
+        for (const byte of field.subarray(1))
+            value = value * 256 + byte;
+        if (!Number.isSafeInteger(value))
+            throw invalid(`the ${what} field is too large`);
+        return value;
+    }
+    const raw = field.toString('latin1');
+    const match = /^ *([0-7]*)[ \0]*$/.exec(raw);
+    if (match === null || (match[1] === '' && !optional)) {
+        throw invalid(`the ${what} field is not an octal number`, (0,errors/* quoted */.TL)(raw));
+    }
+    return match[1] === '' ? 0 : parseInt(match[1], 8);
+}
+/** The largest mtime is what a ustar header's 11 octal digits hold again when the tar is rebuilt. */
+function checkedMtime(mtime, name) {
+    if (!Number.isSafeInteger(mtime) || mtime < 0 || mtime > tar_MAX_MTIME) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: `entry ${(0,errors/* quoted */.TL)(name)}`,
+            problem: 'has an mtime out of range',
+            expected: `whole seconds from 0 to ${tar_MAX_MTIME}`,
+            got: String(mtime),
+        });
+    }
+    return mtime;
+}
+function unsignedSum(block) {
+    let sum = 8 * 0x20;
+    for (let i = 0; i < BLOCK; i++)
+        if (i < 148 || i >= 156)
+            sum += block[i];
+    return sum;
+}
+function signedSum(block) {
+    let sum = 8 * 0x20;
+    for (let i = 0; i < BLOCK; i++)
+        if (i < 148 || i >= 156)
+            sum += (block[i] << 24) >> 24;
+    return sum;
+}
+/** A NUL-terminated name field, which must be UTF-8. */
+function tar_reader_text(block, offset, length, what) {
+    const field = block.subarray(offset, offset + length);
+    const end = field.indexOf(0);
+    return decodeName(end === -1 ? field : field.subarray(0, end), what);
+}
+function decodeName(bytes, what) {
+    try {
+        return tar_reader_utf8.decode(bytes);
+    }
+    catch {
+        throw new errors/* ConfigurationError */.j1({
+            subject: `entry ${rules_quotedBytes(bytes)}`,
+            problem: `has a ${what} that is not valid UTF-8`,
+        });
+    }
+}
+/** An extended header's data blocks, and what they say. */
+async function readExtended(bytes, fields) {
+    if (fields.blockSize > MAX_EXTENDED_BYTES) {
+        throw invalid(`an extended header of ${fields.blockSize} bytes is larger than ${MAX_EXTENDED_BYTES}`);
+    }
+    const data = await bytes.read(fields.blockSize + paddingOf(fields.blockSize));
+    if (data === undefined)
+        throw invalid('the archive ends inside an extended header');
+    const body = data.subarray(0, fields.blockSize);
+    if (fields.type === 'x')
+        return { data, values: tar_reader_paxRecords(body) };
+    const end = body.indexOf(0);
+    const value = decodeName(end === -1 ? body : body.subarray(0, end), 'name');
+    return { data, values: fields.type === 'L' ? { name: value } : { linkname: value } };
+}
+/** `<length> <key>=<value>\n` records; the ones this reader does not apply are checked for form only. */
+function tar_reader_paxRecords(body) {
+    const extended = {};
+    let offset = 0;
+    while (offset < body.length) {
+        const space = body.indexOf(0x20, offset);
+        const lengthText = body.toString('latin1', offset, space === -1 ? offset : space);
+        const length = /^[1-9][0-9]{0,7}$/.test(lengthText) ? Number(lengthText) : 0;
+        if (space === -1 ||
+            length === 0 ||
+            offset + length > body.length ||
+            body[offset + length - 1] !== 0x0a) {
+            throw invalid('a pax record is malformed');
+        }
+        const record = decodeName(body.subarray(space + 1, offset + length - 1), 'pax record');
+        offset += length;
+        const equals = record.indexOf('=');
+        if (equals < 1)
+            throw invalid('a pax record has no key', (0,errors/* quoted */.TL)(record));
+        applyPax(extended, record.slice(0, equals), record.slice(equals + 1));
+    }
+    return extended;
+}
+function applyPax(extended, key, value) {
+    if (key.startsWith('GNU.sparse.'))
+        throw invalid('sparse files are not supported');
+    switch (key) {
+        case 'path':
+            extended.name = value;
+            return;
+        case 'linkpath':
+            extended.linkname = value;
+            return;
+        case 'size':
+            extended.size = paxNumber(key, value, /^[0-9]+$/);
+            return;
+        case 'mtime':
+            extended.mtime = Math.floor(paxNumber(key, value, /^-?[0-9]+(\.[0-9]+)?$/));
+            return;
+        case 'uid':
+        case 'gid':
+            paxNumber(key, value, /^[0-9]+$/);
+            return;
+        case 'atime':
+        case 'ctime':
+            paxNumber(key, value, /^-?[0-9]+(\.[0-9]+)?$/);
+            return;
+        case 'hdrcharset':
+            if (value !== 'ISO-IR 10646 2000 UTF-8')
+                throw invalid('pax names are not UTF-8', (0,errors/* quoted */.TL)(value));
+    }
+}
+function paxNumber(key, value, form) {
+    const number = Number(value);
+    if (!form.test(value) || !Number.isFinite(number) || Math.abs(number) > Number.MAX_SAFE_INTEGER) {
+        throw invalid(`the pax ${key} record is not a number`, (0,errors/* quoted */.TL)(value));
+    }
+    return number;
+}
+function applyExtended(fields, extended) {
+    const name = extended.name ?? fields.name;
+    return {
+        name,
+        type: fields.type === '0' && name.endsWith('/') ? '5' : fields.type,
+        mode: fields.mode,
+        size: extended.size ?? fields.size,
+        mtime: extended.mtime === undefined ? fields.mtime : checkedMtime(extended.mtime, name),
+        linkname: extended.linkname ?? fields.linkname,
+    };
+}
+function paddingOf(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+/** An entry's content: `size` bytes, then padding to the next block. */
+class Content {
+    bytes;
+    layout;
+    #left;
+    #padding;
+    constructor(bytes, size, layout) {
+        this.bytes = bytes;
+        this.layout = layout;
+        this.#left = size;
+        this.#padding = paddingOf(size);
+    }
+    async *[Symbol.asyncIterator]() {
+        while (this.#left > 0) {
+            const chunk = await this.bytes.next(this.#left);
+            this.#left -= chunk.length;
+            yield chunk;
+        }
+    }
+    /** Reads what the consumer left, so the next header is where the archive says. */
+    async skip() {
+        while (this.#left > 0)
+            this.#left -= (await this.bytes.next(this.#left)).length;
+        if (this.#padding === 0)
+            return;
+        const padding = await this.bytes.read(this.#padding);
+        if (padding === undefined)
+            throw invalid('the archive ends inside an entry');
+        if (this.layout.zeroPadding && !padding.equals(ZERO_BLOCK.subarray(0, this.#padding))) {
+            this.layout.zeroPadding = false;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/check.ts
+
+
+
+
+
+
+
+
+
+/**
+ * How much larger than itself a bundle may expand, by default: zstd and gzip make source, text
+ * and JSON 3 to 20 times smaller, rarely more; a bundle that expands a hundredfold is a zip bomb
+ * far more often than an app. Small bundles may always expand to the floor.
+ */
+const DEFAULT_EXPANSION_RATIO = 100;
+/** What any bundle may expand to, however small: 1 GiB. */
+const DEFAULT_EXPANSION_FLOOR = 1024 ** 3;
+/** The default cap on the tar inside a bundle of `bundleBytes`: a hundred times it, at least 1 GiB. */
+function defaultMaxExpandedBytes(bundleBytes) {
+    return Math.max(DEFAULT_EXPANSION_FLOOR, DEFAULT_EXPANSION_RATIO * bundleBytes);
+}
+/**
+ * Reads a bundle and yields its entries one by one, each checked before it is yielded: every
+ * header field valid; only files, directories and symlinks; names and paths a host can create;
+ * no absolute path, no `..`; no symlink resolving outside the bundle; nothing written twice or
+ * through a symlink; the whole no larger than the cap. A refusal is a ConfigurationError thrown
+ * from the iteration; what the whole bundle must satisfy (not empty, no symlink escaping through
+ * other symlinks) is checked after the last entry.
+ */
+async function* checkedEntries(source, options = {}) {
+    const { input, cap } = await opened(source, options);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const forwarding = options.onForwardable ? new Forwarding() : undefined;
+    const onFrame = forwarding && ((frame) => forwarding.frames.push(frame));
+    const tar = capped(decompress(hashed(input, hash), options.compression, onFrame), cap);
+    const rules = new rules_BundleRules();
+    let contents = 0;
+    for await (const { header, raw, content } of readTar(tar, forwarding?.layout)) {
+        const entry = admit(rules, header);
+        forwarding?.see(raw, entry);
+        if (entry === undefined)
+            continue;
+        if (entry.kind !== 'directory')
+            contents++;
+        yield { ...entry, content };
+    }
+    rules.finish();
+    rules_refuseEmpty(contents);
+    options.onDigest?.(`sha256:${hash.digest('hex')}`);
+    options.onForwardable?.(forwarding?.result());
+}
+/** Whether a bundle's tar is still what the runner would write, as its entries are read. */
+class Forwarding {
+    frames = [];
+    layout = { zeroPadding: true, end: undefined };
+    #canonical = true;
+    #scratch = Buffer.alloc(0);
+    /** An entry's header blocks as read, and what passed of it (nothing: a skipped `./`). */
+    see(raw, entry) {
+        if (!this.#canonical)
+            return;
+        this.#canonical = entry !== undefined && this.#isCanonical(raw, entry);
+    }
+    #isCanonical(raw, entry) {
+        const length = headerLength(entry);
+        let rawLength = 0;
+        for (const block of raw)
+            rawLength += block.length;
+        if (rawLength !== length)
+            return false;
+        if (this.#scratch.length < length)
+            this.#scratch = Buffer.alloc(length);
+        writeHeader(entry, entry.mtime, this.#scratch, 0);
+        let at = 0;
+        for (const block of raw) {
+            if (this.#scratch.compare(block, 0, block.length, at, at + block.length) !== 0)
+                return false;
+            at += block.length;
+        }
+        return true;
+    }
+    result() {
+        const { end, zeroPadding } = this.layout;
+        const zstd = this.frames.some((frame) => frame.decompressed > 0);
+        if (!this.#canonical || !zeroPadding || end === undefined || !zstd)
+            return undefined;
+        return { frames: this.frames, end };
+    }
+}
+async function opened(source, options) {
+    if (typeof source !== 'string') {
+        return { input: source, cap: options.maxExpandedBytes ?? DEFAULT_EXPANSION_FLOOR };
+    }
+    const cap = options.maxExpandedBytes ?? defaultMaxExpandedBytes((await (0,promises_.stat)(source)).size);
+    return { input: (0,external_node_fs_.createReadStream)(source, { highWaterMark: 1 << 20 }), cap };
+}
+async function* hashed(input, hash) {
+    for await (const chunk of input) {
+        hash.update(chunk);
+        yield chunk;
+    }
+}
+async function* capped(tar, cap) {
+    let total = 0;
+    for await (const chunk of tar) {
+        total += chunk.length;
+        if (total > cap) {
+            throw new errors/* ConfigurationError */.j1({
+                subject: 'the bundle',
+                problem: `expands to more than ${cap} bytes, the most allowed for it`,
+                hint: 'a bundle this much larger unpacked than packed would fill a host’s disk',
+            });
+        }
+        yield chunk;
+    }
+}
+function admit(rules, header) {
+    const kind = entryKind(header);
+    const subject = () => rules_entrySubject(header.name);
+    const path = rules_normalisePath(header.name, subject);
+    if (path === '') {
+        if (kind === 'directory')
+            return undefined;
+        throw new errors/* ConfigurationError */.j1({ subject: subject(), problem: 'has no name' });
+    }
+    if (kind !== 'file' && header.size > 0) {
+        throw new errors/* ConfigurationError */.j1({ subject: subject(), problem: `is a ${kind} with content` });
+    }
+    const linkTarget = kind === 'symlink' ? header.linkname : undefined;
+    rules.admit(path, kind, linkTarget);
+    const executable = kind === 'file' && (header.mode & 0o111) !== 0;
+    const size = kind === 'file' ? header.size : 0;
+    return { path, kind, size, executable, mtime: header.mtime, linkTarget };
+}
+const REFUSED_TYPES = {
+    '1': 'a hardlink',
+    '3': 'a character device',
+    '4': 'a block device',
+    '6': 'a fifo',
+};
+function entryKind(header) {
+    if (header.type === '0')
+        return 'file';
+    if (header.type === '2')
+        return 'symlink';
+    if (header.type === '5')
+        return 'directory';
+    const subject = rules_entrySubject(header.name);
+    const refused = REFUSED_TYPES[header.type];
+    if (refused !== undefined) {
+        throw new errors/* ConfigurationError */.j1({
+            subject,
+            problem: `is ${refused}`,
+            hint: 'a bundle holds only files, directories and symlinks',
+        });
+    }
+    throw new errors/* ConfigurationError */.j1({
+        subject,
+        problem: 'has a type a bundle cannot hold',
+        got: `typeflag ${(0,errors/* quoted */.TL)(header.type)}`,
+    });
+}
+/**
+ * A plain tar, rebuilt from the checked entries of a bundle, for a host that has tar but no
+ * zstd. Only what passed the checks is written, with normalised headers, so quirks of the
+ * original archive never reach the host's tar. On a refusal the stream fails before the tar's
+ * end: the consumer must treat the extraction as failed and remove it.
+ */
+function checkedTar(source, options = {}) {
+    return Readable.from(repack(source, options));
+}
+async function* repack(source, options) {
+    for await (const entry of checkedEntries(source, options)) {
+        yield encodeHeader(entry, entry.mtime);
+        if (entry.kind !== 'file')
+            continue;
+        yield* entry.content;
+        const padding = paddingAfter(entry.size);
+        if (padding > 0)
+            yield END_OF_ARCHIVE.subarray(0, padding);
+    }
+    yield END_OF_ARCHIVE;
+}
+
+;// CONCATENATED MODULE: ./shared/bundle.ts
+
+
+
+
+
+/** `sha256:<hex>` of a bundle file, as packBundle reports it. */
+async function bundleDigest(path) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(path, { highWaterMark: 1 << 20 })) {
+        hash.update(chunk);
+    }
+    return `sha256:${hash.digest('hex')}`;
+}
+
+;// CONCATENATED MODULE: ./shared/builds.ts
+
+
+
+
+
+/**
+ * Where a build lives: two artifacts named by app and full SHA (the bundle, uploaded as is,
+ * and its build facts beside it), and one cache entry holding both.
+ */
+function bundleFileName(app, sha, compression) {
+    return `${app}-${sha}.tar.${compression === 'zstd' ? 'zst' : 'gz'}`;
+}
+function factsFileName(app, sha) {
+    return `${app}-${sha}.build.json`;
+}
+function buildId(app, sha) {
+    return `${app}@${sha}`;
+}
+function cacheKey(app, sha) {
+    return `build-release-run-${app}-${sha}`;
+}
+/** GitHub takes release assets under 2 GiB: a bigger bundle cannot be released at all. */
+const MAX_ASSET_BYTES = 2 * 1024 ** 3;
+/**
+ * Where build-action keeps a bundle and its facts, and where the cache entry restores them:
+ * @actions/cache keys an entry by the literal paths saved, so a restore must name the same ones.
+ */
+function buildDirectory(home, app, sha) {
+    return external_node_path_default().join(home, '.cache', 'build-release-run', `${app}-${sha}`);
+}
+/** The paths one cache entry holds: the bundle and its facts. */
+function cachePaths(directory, app, sha, compression) {
+    return [
+        external_node_path_default().join(directory, bundleFileName(app, sha, compression)),
+        external_node_path_default().join(directory, factsFileName(app, sha)),
+    ];
+}
+/** Refuses a bundle GitHub could not take, before anything is downloaded, tagged or drafted. */
+function checkAssetSize(size, what) {
+    if (size < MAX_ASSET_BYTES)
+        return;
+    throw new errors/* ConfigurationError */.j1({
+        subject: what,
+        problem: `the bundle is ${size} bytes; GitHub release assets must be under 2 GiB (${MAX_ASSET_BYTES} bytes)`,
+        hint: "leave out what the app does not need at run time (build-action's path), or use zstd",
+    });
+}
+async function onlyFile(directory) {
+    const names = await (0,promises_.readdir)(directory);
+    if (names.length !== 1)
+        throw new Error(`expected one downloaded file in ${directory}, found ${names.length}`);
+    return external_node_path_default().join(directory, names[0]);
+}
+async function readFacts(file, options, where) {
+    const facts = parseBuildFacts(JSON.parse(await (0,promises_.readFile)(file, 'utf8')), `the build facts of ${options.sha} from ${where}`);
+    if (facts.app !== options.app || facts.sha !== options.sha) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: `the build facts from ${where}`,
+            expected: `${options.app} at ${options.sha}`,
+            got: `${facts.app} at ${facts.sha}`,
+        });
+    }
+    checkAssetSize(facts.size, `the build of ${options.sha} from ${where}`);
+    return facts;
+}
+function record(facts) {
+    const { sha, digest, size, compression, artifact } = facts;
+    return { sha, digest, size, compression, artifact };
+}
+async function verified(found, log) {
+    const digest = await bundleDigest(found.bundlePath);
+    if (digest !== found.build.digest) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: `the build of ${found.build.sha} from ${found.source}`,
+            problem: 'does not match its recorded digest',
+            expected: found.build.digest,
+            got: digest,
+            hint: 'rebuild it',
+        });
+    }
+    log.info(`Found the build of ${found.build.sha} in ${found.source}: ${digest}`);
+    return found;
+}
+/** Facts, then the bundle they name, from one run's artifacts (another run's through REST). */
+async function fromArtifacts(options, run) {
+    const { runId, source } = run;
+    const find = runId === undefined
+        ? {}
+        : {
+            findBy: {
+                token: options.token,
+                workflowRunId: runId,
+                repositoryOwner: options.repository.owner,
+                repositoryName: options.repository.repo,
+            },
+        };
+    const factsDir = await (0,promises_.mkdtemp)(external_node_path_default().join(options.directory, 'facts-'));
+    await options.artifacts.downloadArtifact(run.facts.id, { path: factsDir, ...find });
+    const facts = await readFacts(await onlyFile(factsDir), options, source);
+    const bundle = run.all.find((artifact) => artifact.name === facts.artifact.name);
+    if (!bundle)
+        return undefined;
+    const bundleDir = await (0,promises_.mkdtemp)(external_node_path_default().join(options.directory, 'bundle-'));
+    await options.artifacts.downloadArtifact(bundle.id, { path: bundleDir, ...find });
+    return verified({ build: record(facts), bundlePath: await onlyFile(bundleDir), source }, options.log);
+}
+/**
+ * Builds of earlier runs and earlier attempts of this run (the results service shows an attempt
+ * only its own artifacts), through the REST API: only runs of this repository at exactly this
+ * commit. A fork's pull request runs here too and may upload an artifact under any name.
+ */
+async function fromEarlierRuns(options) {
+    const listed = await options.github.paginate(options.github.rest.actions.listArtifactsForRepo, {
+        ...options.repository,
+        name: factsFileName(options.app, options.sha),
+        per_page: 100,
+    });
+    const earlier = listed
+        .filter((artifact) => !artifact.expired && artifact.workflow_run?.id !== undefined)
+        .sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
+    for (const factsArtifact of earlier) {
+        const run = factsArtifact.workflow_run;
+        const runId = run?.id;
+        if (options.repositoryId === undefined ||
+            run?.head_repository_id !== options.repositoryId ||
+            run.head_sha !== options.sha) {
+            options.log.info(`Passed over ${factsArtifact.name} of run ${runId}: that run is not of this repository at ${options.sha}`);
+            continue;
+        }
+        const runArtifacts = await options.github.paginate(options.github.rest.actions.listWorkflowRunArtifacts, { ...options.repository, run_id: runId, per_page: 100 });
+        const found = await fromArtifacts(options, {
+            facts: factsArtifact,
+            all: runArtifacts.filter((artifact) => !artifact.expired),
+            source: `run ${runId}`,
+            runId,
+        });
+        if (found)
+            return found;
+    }
+    return undefined;
+}
+async function fromCache(options) {
+    const dir = await options.restoreFromCache?.();
+    if (dir === undefined)
+        return undefined;
+    const facts = await readFacts(external_node_path_default().join(dir, factsFileName(options.app, options.sha)), options, 'the cache');
+    const bundlePath = external_node_path_default().join(dir, bundleFileName(options.app, options.sha, facts.compression));
+    return verified({ build: record(facts), bundlePath, source: 'cache' }, options.log);
+}
+/**
+ * Finds the build of a commit: in this run's artifacts, in earlier runs' and attempts' (this
+ * repository's, at this commit), in the cache, then as the bundle of an earlier release of the
+ * commit. Its size and digest are checked before anything is released.
+ */
+async function findBuild(options) {
+    const factsName = factsFileName(options.app, options.sha);
+    const inRun = (await options.artifacts.listArtifacts({ latest: true })).artifacts;
+    const factsHere = inRun.find((artifact) => artifact.name === factsName);
+    const found = (factsHere &&
+        (await fromArtifacts(options, { facts: factsHere, all: inRun, source: 'this run' }))) ||
+        (await fromEarlierRuns(options)) ||
+        (await fromCache(options)) ||
+        (await options.fromRelease?.());
+    if (found)
+        return found;
+    const cache = options.restoreFromCache ? 'the cache' : 'the cache (not available to this job)';
+    const releases = options.fromRelease ? ', earlier releases of the environment' : '';
+    throw new errors/* ConfigurationError */.j1({
+        input: 'sha',
+        problem: `no build of ${options.app} at ${options.sha} in this run's artifacts, earlier runs' artifacts of this repository, ${cache}${releases}`,
+        hint: 'run build-action for this commit first',
+    });
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/blocks.ts
+
+
+
+/*
+ * Files the runner keeps between verifying a bundle and sending it (the content file, the
+ * bundle itself) are hashed by blocks as they are written, and every block read again is
+ * checked against its digest: something that changes them on the runner in between never
+ * reaches a host.
+ */
+/** A kept file is hashed and checked by blocks of this size. */
+const CHECKED_BLOCK = 1024 * 1024;
+/** Hashes a stream of bytes by blocks of CHECKED_BLOCK: the digests, one after the other. */
+class BlockHasher {
+    #digests = [];
+    #hash = (0,external_node_crypto_.createHash)('sha256');
+    #filled = 0;
+    update(bytes) {
+        let at = 0;
+        while (at < bytes.length) {
+            const count = Math.min(bytes.length - at, CHECKED_BLOCK - this.#filled);
+            this.#hash.update(bytes.subarray(at, at + count));
+            this.#filled += count;
+            at += count;
+            if (this.#filled === CHECKED_BLOCK)
+                this.#next();
+        }
+    }
+    #next() {
+        this.#digests.push(this.#hash.digest());
+        this.#hash = (0,external_node_crypto_.createHash)('sha256');
+        this.#filled = 0;
+    }
+    finish() {
+        if (this.#filled > 0)
+            this.#next();
+        return Buffer.concat(this.#digests);
+    }
+}
+/** A block of a kept file that is not what was recorded. */
+class BlockChanged extends Error {
+}
+/** The error a stream fails with when a kept file is not what was verified: `what` says which. */
+function keptFileChanged(what) {
+    return new errors/* ConfigurationError */.j1({
+        subject: 'bundle',
+        problem: what,
+        hint: 'something else on the runner writes to its temporary directory',
+    });
+}
+/**
+ * Reads a kept file a block at a time, each block checked against the digest BlockHasher
+ * recorded. A block read is kept for the reads after it: a file read front to back is read
+ * once, the next block read and hashed in libuv's pool while this one is handed on. Pieces
+ * handed out are only good until the next call: the caller copies them.
+ */
+class CheckedReader {
+    #handle;
+    #digests;
+    #blocks;
+    /** Buffers no block holds: two in all, the current block's and the next's. */
+    #free = [Buffer.allocUnsafe(CHECKED_BLOCK), Buffer.allocUnsafe(CHECKED_BLOCK)];
+    #current;
+    #next;
+    constructor(handle, digests) {
+        this.#handle = handle;
+        this.#digests = digests;
+        this.#blocks = digests.length / 32;
+    }
+    /** A reader of `file`, whose blocks BlockHasher gave `digests`; close it when done. */
+    static async open(file, digests) {
+        return new CheckedReader(await (0,promises_.open)(file, 'r'), digests);
+    }
+    /** `size` bytes from `offset`; throws BlockChanged if a block differs from its digest. */
+    async *read(offset, size) {
+        const end = offset + size;
+        for (let at = offset; at < end;) {
+            const block = Math.floor(at / CHECKED_BLOCK);
+            if (this.#current?.block !== block)
+                await this.#advance(block);
+            const { bytes } = this.#current;
+            const start = block * CHECKED_BLOCK;
+            const to = Math.min(end, start + bytes.length);
+            if (to <= at)
+                throw new BlockChanged();
+            yield bytes.subarray(at - start, to - start);
+            at = to;
+        }
+    }
+    /** Waits for what is being read ahead, then closes the file. */
+    async close() {
+        await this.#next?.loaded.catch(() => undefined);
+        await this.#handle.close();
+    }
+    async #advance(block) {
+        if (this.#current)
+            this.#free.push(this.#current.buffer);
+        this.#current = undefined;
+        const next = this.#next;
+        this.#next = undefined;
+        if (next !== undefined && next.block !== block) {
+            // Read ahead for nothing (a delta skips blocks): its buffer is free once it is done.
+            const done = await next.loaded.catch(() => undefined);
+            if (done)
+                this.#free.push(done.buffer);
+        }
+        const loaded = next?.block === block ? next.loaded : this.#load(block);
+        this.#current = await loaded;
+        if (block + 1 < this.#blocks) {
+            const ahead = this.#load(block + 1);
+            // A block read ahead is checked when it is needed; one never needed fails nothing.
+            ahead.catch(() => undefined);
+            this.#next = { block: block + 1, loaded: ahead };
+        }
+    }
+    async #load(block) {
+        if (block >= this.#blocks)
+            throw new BlockChanged();
+        const buffer = this.#free.pop() ?? Buffer.allocUnsafe(CHECKED_BLOCK);
+        const digest = this.#digests.subarray(block * 32, block * 32 + 32);
+        const { bytesRead } = await this.#handle.read(buffer, 0, CHECKED_BLOCK, block * CHECKED_BLOCK);
+        const bytes = buffer.subarray(0, bytesRead);
+        // Hashed in libuv's pool, off the thread that writes the stream.
+        const hashed = Buffer.from(await external_node_crypto_.webcrypto.subtle.digest('SHA-256', bytes));
+        if (!hashed.equals(digest) || bytesRead === 0) {
+            this.#free.push(buffer);
+            throw new BlockChanged();
+        }
+        return { block, buffer, bytes };
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/file-index.ts
+
+
+
+/** The first line of an index file: its format, so a later one can be told apart. */
+const INDEX_HEADER = 'brr-index 1';
+const KIND_LETTER = { file: 'f', directory: 'd', symlink: 'l' };
+/** What a field cannot hold as it is: a backslash and the control characters. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f]/;
+const ESCAPES = new RegExp(NEEDS_ESCAPE.source, 'g');
+/**
+ * A path or link target as one field of a line: a backslash becomes `\\`, control characters
+ * `\xHH`; all else, UTF-8 included, stays as it is. A field that holds a backslash is therefore
+ * one the host cannot compare with its own file names, and such a file always travels.
+ */
+function encodeField(value) {
+    if (!NEEDS_ESCAPE.test(value))
+        return value;
+    return value.replace(ESCAPES, (char) => char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+function decodeField(field) {
+    return field.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, escape, hex) => hex === undefined ? escape : String.fromCharCode(Number.parseInt(hex, 16)));
+}
+/** Whether the host can find this entry by name: its encoded path is the path itself. */
+function isPlainPath(path) {
+    return !NEEDS_ESCAPE.test(path);
+}
+/** One line of the index: path, kind, mode, size, sha256, link target; tab-separated. */
+function indexLine(entry) {
+    const target = entry.linkTarget === undefined ? '-' : encodeField(entry.linkTarget);
+    return `${encodeField(entry.path)}\t${KIND_LETTER[entry.kind]}\t${entry.mode.toString(8)}\t${entry.size}\t${entry.sha256 ?? '-'}\t${target}`;
+}
+const KIND_OF_LETTER = { f: 'file', d: 'directory', l: 'symlink' };
+/** The entry an index line written by indexLine describes. */
+function parseIndexLine(line) {
+    const [field, letter, mode, size, sha256, target] = line.split('\t');
+    const kind = KIND_OF_LETTER[letter ?? ''];
+    if (field === undefined || kind === undefined || target === undefined) {
+        throw new Error(`not an index line: ${JSON.stringify(line.slice(0, 200))}`);
+    }
+    return {
+        path: decodeField(field),
+        kind,
+        mode: Number.parseInt(mode ?? '', 8),
+        size: Number(size),
+        sha256: sha256 === '-' ? undefined : sha256,
+        linkTarget: kind === 'symlink' ? decodeField(target) : undefined,
+    };
+}
+function hasLines(index) {
+    return typeof index.lines === 'function';
+}
+/** The index lines of `index`, in its order. */
+function indexLines(index) {
+    if (hasLines(index))
+        return index.lines();
+    return (function* () {
+        for (const entry of index)
+            yield indexLine(entry);
+    })();
+}
+/** The index entry of a checked bundle entry, reading a file's content to hash it. */
+async function indexEntry(entry) {
+    const mode = entryMode(entry.kind, entry.executable);
+    if (entry.kind !== 'file') {
+        return {
+            path: entry.path,
+            kind: entry.kind,
+            mode,
+            size: 0,
+            ...(entry.kind === 'symlink' ? { linkTarget: entry.linkTarget ?? '' } : {}),
+        };
+    }
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    for await (const chunk of entry.content ?? []) {
+        hash.update(chunk);
+        size += chunk.length;
+    }
+    if (size !== entry.size) {
+        throw new Error(`bundle entry '${entry.path}' held ${size} bytes, its header says ${entry.size}`);
+    }
+    return { path: entry.path, kind: 'file', mode, size, sha256: hash.digest('hex') };
+}
+/**
+ * Entries in the order of their lines' bytes. Paths are unique and a line is the encoded path,
+ * a tab, then the rest; encoded paths hold no byte below a space, so a path before another
+ * (byte by byte, a prefix first) is a line before the other: only paths are compared, as
+ * UTF-8, and encoded only when they need it. Entries already in that order are returned as
+ * they are: a bundle build-action packed is (it sorts paths by their bytes), unless a path
+ * needs escaping, and a copy sorted again would be one more array and an object for each
+ * entry, megabytes for a large tree.
+ */
+function sortIndex(entries) {
+    if (inIndexOrder(entries))
+        return entries;
+    return entries
+        .map((entry) => ({ entry, key: encodeField(entry.path) }))
+        .sort((a, b) => rules_compareUtf8(a.key, b.key))
+        .map(({ entry }) => entry);
+}
+function inIndexOrder(entries) {
+    let previous;
+    for (const entry of entries) {
+        const key = encodeField(entry.path);
+        if (previous !== undefined && rules_compareUtf8(previous, key) >= 0)
+            return false;
+        previous = key;
+    }
+    return true;
+}
+/** Each entry of a diff's new index, and whether it matched a file of the base. */
+function* diffEntries(diff) {
+    let at = 0;
+    for (const entry of diff.next)
+        yield { entry, linked: diff.linked[at++] === 1 };
+}
+/** The encoded path of an index line that lists a file, or undefined for another line. */
+function filePath(line) {
+    const tab = line.indexOf('\t');
+    return tab > 0 && line.startsWith('f\t', tab + 1) ? line.slice(0, tab) : undefined;
+}
+function notAnIndex() {
+    return new Error(`not a release index (expected '${INDEX_HEADER}' and whole lines)`);
+}
+/**
+ * What a release built from a base release needs, from the lines of the base's index as they
+ * come (an index is megabytes: it is never held whole), walked beside the new index's lines, as
+ * both are in the same order: a file whose line (path, mode, size and sha256) is the line of the
+ * new index with that path is hard-linked (if the host still has it as shipped); every other
+ * file travels. Lines are compared as text, never parsed: a base line that is not well formed
+ * matches no line the runner writes, so what it names travels, and so does what a base line out
+ * of order names (an index not written by us). Directories and symlinks always travel: they are
+ * a tar header each. A file whose path the host cannot name plainly (a backslash or a control
+ * character in it) always travels. A path the base lists more than once is matched by the first
+ * of its lines that fits. What is kept as it goes is a byte for each new entry and the paths of
+ * base files not matched.
+ */
+class IndexDiffer {
+    #next;
+    #lines;
+    /** The new index's line the base's lines have reached, its encoded path and its position. */
+    #line;
+    #key = '';
+    #at = -1;
+    /** For each entry of `next`, whether a base line matched it. */
+    #matched;
+    #unmatched = [];
+    #baseLines = 0;
+    constructor(next) {
+        this.#next = next;
+        this.#matched = new Uint8Array(next.length);
+        this.#lines = indexLines(next)[Symbol.iterator]();
+        this.#advance();
+    }
+    #advance() {
+        const next = this.#lines.next();
+        this.#line = next.done === true ? undefined : next.value;
+        this.#key = this.#line?.slice(0, this.#line.indexOf('\t')) ?? '';
+        this.#at++;
+    }
+    /** One line of the base index, without its newline; throws when the first is not the header. */
+    line(line) {
+        if (this.#baseLines++ === 0) {
+            if (line !== INDEX_HEADER)
+                throw notAnIndex();
+            return;
+        }
+        const path = filePath(line);
+        if (path === undefined)
+            return;
+        while (this.#line !== undefined && compareUtf8(this.#key, path) < 0)
+            this.#advance();
+        const at = this.#at;
+        if (this.#line === line && this.#matched[at] === 0 && isPlainPath(path)) {
+            this.#matched[at] = 1;
+        }
+        else
+            this.#unmatched.push(path);
+    }
+    /** What the lines given so far say; throws when there were none. */
+    finish() {
+        if (this.#baseLines === 0)
+            throw notAnIndex();
+        return { next: this.#next, linked: this.#matched, unmatched: this.#unmatched };
+    }
+}
+/** IndexDiffer over an index file held whole, as text; throws when it is not an index file. */
+function diffIndex(base, next) {
+    if (!base.endsWith('\n'))
+        throw notAnIndex();
+    const differ = new IndexDiffer(next);
+    for (let from = 0, at = base.indexOf('\n'); at !== -1; from = at + 1, at = base.indexOf('\n', from)) {
+        differ.line(base.slice(from, at));
+    }
+    return differ.finish();
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/entry-table.ts
+
+
+/*
+ * The entries of a verified bundle, as the runner keeps them while it deploys. A large tree has
+ * a hundred thousand entries: kept as objects, each with its path and sha256 as strings, they
+ * took some 0.3 KiB of V8's heap an entry, and V8 lets its heap grow to twice what is live
+ * before it collects, so the runner's peak grew with the tree. Here each entry is its index line,
+ * packed with the others into buffers of a MiB outside the heap, and its mtime and the offset
+ * of its bytes, in arrays of numbers: about the bytes of its line. An entry is made again as it
+ * is read, one at a time, and is garbage as soon as the reader moves on.
+ */
+/** Bytes of lines packed into each buffer: a line never spans two. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Numbers in each of a column's arrays. */
+const COLUMN_LENGTH = 16 * 1024;
+const NEWLINE = 0x0a;
+/** Numbers appended one by one, in arrays of a fixed size: none is ever copied to grow. */
+class NumberColumn {
+    #arrays = [];
+    #length = 0;
+    push(value) {
+        const slot = this.#length % COLUMN_LENGTH;
+        if (slot === 0)
+            this.#arrays.push(new Float64Array(COLUMN_LENGTH));
+        this.#arrays[this.#arrays.length - 1][slot] = value;
+        this.#length++;
+    }
+    at(index) {
+        return this.#arrays[Math.floor(index / COLUMN_LENGTH)][index % COLUMN_LENGTH];
+    }
+}
+/**
+ * Entries in the bundle's order, as compact as their index lines; the same entries in the order
+ * of `.release/index` are its `index`.
+ */
+class EntryTable {
+    #chunks = [];
+    #chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    #used = 0;
+    #mtimes = new NumberColumn();
+    #offsets = new NumberColumn();
+    #length = 0;
+    /** The last encoded path, while every path came after the one before it in index order. */
+    #lastKey = '';
+    #index;
+    get length() {
+        return this.#length;
+    }
+    add(entry) {
+        const line = indexLine(entry);
+        const bytes = Buffer.byteLength(line) + 1;
+        if (this.#used + bytes > this.#chunk.length) {
+            this.#chunks.push(this.#chunk.subarray(0, this.#used));
+            this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+            this.#used = 0;
+        }
+        this.#used += this.#chunk.write(line, this.#used);
+        this.#chunk[this.#used++] = NEWLINE;
+        this.#mtimes.push(entry.mtime);
+        this.#offsets.push(entry.offset);
+        this.#length++;
+        if (this.#lastKey !== undefined) {
+            const key = encodeField(entry.path);
+            const inOrder = this.#length === 1 || rules_compareUtf8(this.#lastKey, key) < 0;
+            this.#lastKey = inOrder ? key : undefined;
+        }
+        this.#index = undefined;
+    }
+    /** Every entry's index line, in the bundle's order. */
+    *lines() {
+        for (const chunk of [...this.#chunks, this.#chunk.subarray(0, this.#used)]) {
+            for (let from = 0, at = chunk.indexOf(NEWLINE); at !== -1;) {
+                yield chunk.toString('utf8', from, at);
+                from = at + 1;
+                at = chunk.indexOf(NEWLINE, from);
+            }
+        }
+    }
+    *[Symbol.iterator]() {
+        let at = 0;
+        for (const line of this.lines()) {
+            const entry = parseIndexLine(line);
+            yield { ...entry, mtime: this.#mtimes.at(at), offset: this.#offsets.at(at) };
+            at++;
+        }
+    }
+    /**
+     * The entries in index order. A bundle build-action packed is in that order already (it sorts
+     * paths by their bytes) unless a path needs escaping (its order is the raw bytes', the index's
+     * the escaped ones'): then the entries are sorted, and held, as objects.
+     */
+    get index() {
+        if (this.#index === undefined) {
+            this.#index =
+                this.#lastKey === undefined
+                    ? sortIndex([...this].map(({ mtime: _, offset: __, ...entry }) => entry))
+                    : this.#inOrder();
+        }
+        return this.#index;
+    }
+    #inOrder() {
+        const lines = () => this.lines();
+        return {
+            length: this.#length,
+            lines,
+            *[Symbol.iterator]() {
+                for (const line of lines())
+                    yield parseIndexLine(line);
+            },
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/content.ts
+
+
+
+
+
+/**
+ * What a release writes itself (its `.env`, its `.release/` metadata): the bundle's own entries
+ * at these paths are left out of the release, as they would be overwritten or followed.
+ */
+function isReleaseOwnPath(path) {
+    return path === '.env' || path === '.release' || path.startsWith('.release/');
+}
+/**
+ * Bytes gathered before each write to the content file, copied into one buffer kept for the
+ * whole pass: the bundle's pieces are let go at once and die young, where holding them until a
+ * write (and concatenating them for it) kept every byte of the bundle alive long enough to reach
+ * V8's old generation, which frees buffers only every 64 MiB of them.
+ */
+const WRITE_BYTES = 1024 * 1024;
+/** Checks a bundle and keeps what the hosts get, in the one pass that reads it. */
+class ContentRecorder {
+    #file;
+    #handle;
+    #entries = new EntryTable();
+    #blocks = new BlockHasher();
+    #offset = 0;
+    #buffer = Buffer.allocUnsafe(WRITE_BYTES);
+    #buffered = 0;
+    /** Where the caller keeps the bundle's own bytes, and their digests as they were read. */
+    #bundle;
+    #forwardable;
+    /** The bundle holds entries the release writes itself: its tar is not the release's. */
+    #ownPaths = false;
+    constructor(file, handle, bundle) {
+        this.#file = file;
+        this.#handle = handle;
+        this.#bundle = bundle === undefined ? undefined : { file: bundle, blocks: new BlockHasher() };
+    }
+    /**
+     * Records into `file`, which must not exist yet. `bundle`: where the caller writes the same
+     * bytes `record` reads, so that its frames can be sent as they are.
+     */
+    static async create(file, bundle) {
+        return new ContentRecorder(file, await (0,promises_.open)(file, 'wx', 0o600), bundle);
+    }
+    /** Checks the bundle in `bytes` entry by entry (checkedEntries) and records every entry. */
+    async record(bytes, options = {}) {
+        const bundle = this.#bundle;
+        async function* hashed() {
+            for await (const chunk of bytes) {
+                bundle?.blocks.update(chunk);
+                yield chunk;
+            }
+        }
+        const onForwardable = (tar) => (this.#forwardable = tar);
+        const checking = { ...options, ...(bundle ? { onForwardable } : {}) };
+        for await (const entry of checkedEntries(hashed(), checking))
+            await this.#add(entry);
+    }
+    /** Indexes an entry and keeps a file's bytes; reads its content, so call it before the next. */
+    async #add(entry) {
+        if (isReleaseOwnPath(entry.path)) {
+            this.#ownPaths = true;
+            return;
+        }
+        const offset = this.#offset;
+        const content = entry.kind === 'file' ? this.#kept(entry.content) : undefined;
+        const indexed = await indexEntry({ ...entry, content });
+        this.#entries.add({
+            ...indexed,
+            mtime: entry.mtime,
+            offset: entry.kind === 'file' ? offset : 0,
+        });
+    }
+    async *#kept(content) {
+        for await (const chunk of content) {
+            this.#offset += chunk.length;
+            for (let at = 0; at < chunk.length;) {
+                const copied = chunk.copy(this.#buffer, this.#buffered, at);
+                this.#buffered += copied;
+                at += copied;
+                if (this.#buffered === WRITE_BYTES)
+                    await this.#flush();
+            }
+            yield chunk;
+        }
+    }
+    async #flush() {
+        const bytes = this.#buffer.subarray(0, this.#buffered);
+        this.#blocks.update(bytes);
+        this.#buffered = 0;
+        let written = 0;
+        while (written < bytes.length) {
+            written += (await this.#handle.write(bytes, written)).bytesWritten;
+        }
+    }
+    /** Writes what is left and closes the file. */
+    async finish() {
+        try {
+            await this.#flush();
+        }
+        finally {
+            await this.#handle.close();
+        }
+        const bundle = this.#bundle;
+        const forwardable = this.#ownPaths ? undefined : this.#forwardable;
+        return {
+            file: this.#file,
+            blocks: this.#blocks.finish(),
+            entries: this.#entries,
+            index: this.#entries.index,
+            ...(bundle && forwardable
+                ? { bundle: { ...forwardable, file: bundle.file, blocks: bundle.blocks.finish() } }
+                : {}),
+        };
+    }
+    /** Closes the file after a failed pass; the caller removes it. */
+    async abort() {
+        await this.#handle.close().catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/compress-stream.ts
+
+
+/**
+ * Compresses a stream for the wire as packing compresses a bundle: cut into frames compressed
+ * on their own in libuv's pool, several at once, emitted in order. zstd and gzip read the
+ * concatenated frames (members) as one stream. Memory holds a few frames, whatever the length
+ * of the stream; a slow reader slows the source down, nothing piles up.
+ */
+async function* compressStream(source, compression) {
+    const ready = [];
+    const frames = new frames_FrameWriter(compression, (compressed) => {
+        ready.push(compressed);
+        return Promise.resolve();
+    }, WIRE_OUTPUT_CHUNK);
+    let finished = false;
+    let empty = true;
+    try {
+        for await (const item of source) {
+            const chunk = item;
+            empty &&= chunk.length === 0;
+            await frames.put(chunk);
+            while (ready.length > 0)
+                yield ready.shift();
+        }
+        await frames.finish();
+        finished = true;
+        while (ready.length > 0)
+            yield ready.shift();
+        // No frame at all is not a stream `zstd -d` or `gzip -d` accepts; an empty frame is.
+        if (empty)
+            yield await compressFrame(Buffer.alloc(0), compression);
+    }
+    finally {
+        // Compressions still running write into frames the pool hands out again: let them end.
+        if (!finished)
+            await frames.abort();
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/forward.ts
+
+
+
+
+/**
+ * A full transfer of a bundle whose tar is what the runner would write (ForwardableTar), to a
+ * host that reads zstd: the bundle's own frames, as they are, up to the one that holds the end
+ * of its entries; that frame's entries and then `tail` (the release's own entries, and the end
+ * of the archive) compressed anew. The host's stream costs the runner no compression but that
+ * of a frame or two. The bundle file is read once, each block checked against what was verified.
+ * `onTar` is told of the bytes of tar as they go.
+ */
+async function* forwardedStream(bundle, tail, onTar) {
+    const reader = await CheckedReader.open(bundle.file, bundle.blocks);
+    try {
+        let compressedAt = 0;
+        let tarAt = 0;
+        let index = 0;
+        for (; index < bundle.frames.length; index++) {
+            const frame = bundle.frames[index];
+            if (tarAt + frame.decompressed > bundle.end)
+                break;
+            yield* copies(reader.read(compressedAt, frame.compressed));
+            compressedAt += frame.compressed;
+            tarAt += frame.decompressed;
+            onTar(frame.decompressed);
+        }
+        const last = bundle.frames[index];
+        const before = bundle.end - tarAt;
+        const head = last === undefined || before === 0
+            ? []
+            : headOf(copies(reader.read(compressedAt, last.compressed)), before);
+        async function* rest() {
+            for (const part of [head, tail]) {
+                for await (const chunk of part) {
+                    onTar(chunk.length);
+                    yield chunk;
+                }
+            }
+        }
+        yield* compressStream(rest(), 'zstd');
+    }
+    catch (error) {
+        throw error instanceof BlockChanged ? changed() : error;
+    }
+    finally {
+        await reader.close();
+    }
+}
+/** The reader's pieces, each copied: they are only good until its next read. */
+async function* copies(pieces) {
+    for await (const piece of pieces)
+        yield Buffer.from(piece);
+}
+/** The first `count` bytes a frame decompresses to; the rest is decompressed and dropped. */
+async function* headOf(frame, count) {
+    let left = count;
+    for await (const chunk of decompressZstd(frame, DECOMPRESS_CHUNK)) {
+        if (left === 0)
+            continue;
+        const taken = chunk.length > left ? chunk.subarray(0, left) : chunk;
+        left -= taken.length;
+        yield taken;
+    }
+    if (left > 0)
+        throw changed();
+}
+function changed() {
+    return keptFileChanged('the bundle file kept on the runner changed since it was verified');
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/release-tar.ts
+
+
+/**
+ * The files a host hard-links from the base release instead of receiving, kept as the shorter
+ * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
+ * thousand, one path, not the other 99,999). Iterating it reads the whole index.
+ */
+class CarriedFiles {
+    next;
+    how;
+    listed;
+    size;
+    /** No file linked: a full transfer. */
+    static none = new CarriedFiles([], 'these', new Set(), 0);
+    constructor(next, 
+    /** Whether `listed` are the files linked or the files of `next` that travel. */
+    how, listed, 
+    /** Files linked. */
+    size) {
+        this.next = next;
+        this.how = how;
+        this.listed = listed;
+        this.size = size;
+    }
+    /** Whether the file of the new index at `path` is linked; ask only of its files. */
+    has(path) {
+        return this.listed.has(path) === (this.how === 'these');
+    }
+    *[Symbol.iterator]() {
+        if (this.size === 0)
+            return;
+        for (const entry of this.next) {
+            if (entry.kind === 'file' && this.has(entry.path))
+                yield entry.path;
+        }
+    }
+}
+/** `path` under the directory `into`; '' is the directory the host unpacks in. */
+function under(into, path) {
+    return into === '' ? path : `${into}/${path}`;
+}
+function release_tar_changed(entry) {
+    return keptFileChanged(`the files kept on the runner changed since they were verified (found reading ${entry.path})`);
+}
+/** Bytes of tar gathered before they are handed on: headers and file bytes written in place. */
+const BATCH_BYTES = 1024 * 1024;
+/** Room kept for one header, pax records and all: paths are at most a few KiB. */
+const HEADER_ROOM = 64 * 1024;
+/**
+ * The bundle's entries as a host unpacks them to make a release: each written anew under `into`
+ * from what the verified pass recorded (quirks of the original archive never reach the host's
+ * tar), except the files in `carry`, which become hard links to `<base>/<path>`. Without `carry`
+ * it is the whole bundle: a full transfer. File bytes are read again only for the files that
+ * travel, checked on the way; the stream fails if they changed. It comes in pieces of about a
+ * MiB, and has no end-of-archive blocks: the index update and the release's own files follow.
+ * Every piece is one buffer written again once the next piece is asked for (a release's tar is
+ * as long as the bundle, and a new buffer for each MiB of it was garbage V8 frees only every
+ * 64 MiB): whoever keeps a piece past that copies it or writes it first (onTheWire).
+ */
+async function* releaseTar(content, options) {
+    const carry = options.carry ?? CarriedFiles.none;
+    if (carry.size > 0 && options.base === undefined) {
+        throw new Error('files to hard-link need the base release they are linked from');
+    }
+    const reader = await CheckedReader.open(content.file, content.blocks);
+    const out = Buffer.allocUnsafe(BATCH_BYTES);
+    let at = 0;
+    function* handOn(room) {
+        if (BATCH_BYTES - at >= room)
+            return;
+        yield out.subarray(0, at);
+        at = 0;
+    }
+    try {
+        for (const entry of content.entries) {
+            if (BATCH_BYTES - at < HEADER_ROOM)
+                yield* handOn(HEADER_ROOM);
+            const path = under(options.into, entry.path);
+            const executable = entry.kind === 'file' && entry.mode === 0o755;
+            if (entry.kind === 'file' && carry.has(entry.path)) {
+                const target = `${options.base ?? ''}/${entry.path}`;
+                at += writeHardLink({ path, target, executable }, entry.mtime, out, at);
+                continue;
+            }
+            const { kind, size, linkTarget } = entry;
+            at += writeHeader({ path, kind, size, executable, linkTarget }, entry.mtime, out, at);
+            if (kind !== 'file')
+                continue;
+            try {
+                for await (const piece of reader.read(entry.offset, size)) {
+                    for (let from = 0; from < piece.length;) {
+                        const count = Math.min(piece.length - from, BATCH_BYTES - at);
+                        piece.copy(out, at, from, from + count);
+                        at += count;
+                        from += count;
+                        yield* handOn(1);
+                    }
+                }
+            }
+            catch (error) {
+                throw error instanceof BlockChanged ? release_tar_changed(entry) : error;
+            }
+            const padding = tar_paddingAfter(size);
+            yield* handOn(padding);
+            out.fill(0, at, at + padding);
+            at += padding;
+        }
+        if (at > 0)
+            yield out.subarray(0, at);
+    }
+    finally {
+        await reader.close();
+    }
+}
+/**
+ * The release's own files under `into` (its `.release/` directory came before, in the shared
+ * stream), then the end of the archive.
+ */
+function* releaseFilesTar(into, files) {
+    const mtime = Math.floor(Date.now() / 1000);
+    for (const file of files) {
+        const size = file.content.length;
+        const entry = { path: under(into, file.path), size, executable: false, mode: file.mode };
+        yield encodeHeader({ ...entry, kind: 'file' }, mtime);
+        yield file.content;
+        const padding = paddingAfter(size);
+        if (padding > 0)
+            yield END_OF_ARCHIVE.subarray(0, padding);
+    }
+    yield END_OF_ARCHIVE;
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/spool.ts
+
+/** Bytes a reader takes from the file at once: large writes, few system calls. */
+const READ_BYTES = 1024 * 1024;
+/**
+ * A stream made once and read by many: the source is written to a file as it comes, and each
+ * reader follows the file from its start, waiting at its end for more. Hosts that get the same
+ * release stream share one making of it (one parse, one compression), however many there are
+ * and whenever each starts; memory holds a chunk per reader, whatever the length of the stream.
+ * A source that fails fails every reader once it has read what came before.
+ */
+class Spool {
+    #file;
+    #opened;
+    #written = 0;
+    #done = false;
+    #failure;
+    #wake = [];
+    constructor(file, source) {
+        this.#file = file;
+        let opened;
+        this.#opened = new Promise((resolve) => (opened = resolve));
+        void this.#fill(source, opened);
+    }
+    /** Bytes written so far, and whether the source has ended. */
+    get written() {
+        return this.#written;
+    }
+    get done() {
+        return this.#done;
+    }
+    async #fill(source, opened) {
+        let handle;
+        try {
+            handle = await (0,promises_.open)(this.#file, 'w');
+            opened();
+            for await (const chunk of source) {
+                let offset = 0;
+                while (offset < chunk.length) {
+                    const { bytesWritten } = await handle.write(chunk, offset);
+                    offset += bytesWritten;
+                }
+                this.#written += chunk.length;
+                this.#notify();
+            }
+            this.#done = true;
+        }
+        catch (error) {
+            this.#failure = { error };
+        }
+        finally {
+            opened();
+            await handle?.close().catch(() => undefined);
+            this.#notify();
+        }
+    }
+    #notify() {
+        for (const wake of this.#wake.splice(0))
+            wake();
+    }
+    #changed() {
+        return new Promise((resolve) => this.#wake.push(resolve));
+    }
+    /** The stream from its start. */
+    async *read() {
+        await this.#opened;
+        if (this.#failure && this.#written === 0)
+            throw this.#failure.error;
+        const handle = await (0,promises_.open)(this.#file, 'r');
+        try {
+            let position = 0;
+            for (;;) {
+                if (position < this.#written) {
+                    const length = Math.min(READ_BYTES, this.#written - position);
+                    const buffer = Buffer.allocUnsafe(length);
+                    const { bytesRead } = await handle.read(buffer, 0, length, position);
+                    if (bytesRead === 0)
+                        throw new Error(`${this.#file} was cut short while it was read`);
+                    position += bytesRead;
+                    yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+                    continue;
+                }
+                if (this.#failure)
+                    throw this.#failure.error;
+                if (this.#done)
+                    return;
+                await this.#changed();
+            }
+        }
+        finally {
+            await handle.close();
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/bundle/payload.ts
+
+
+
+
+
+
+
+
+/**
+ * A tar comes in pieces of 512 bytes (headers) and of a few KiB (small files); written one by
+ * one, each would be an SSH packet and a system call of its own, which slows ssh2 from over a
+ * hundred MB/s to a few (bench/ssh.ts). Pieces are gathered into writes of this size.
+ */
+const payload_WRITE_BYTES = 256 * 1024;
+/**
+ * Pieces gathered into writes of WRITE_BYTES. A piece as large is handed on as it is, to be
+ * written before the next is asked for; a smaller one is copied, as it is kept while the next is
+ * asked for, and a source may write its buffer again then (releaseTar does).
+ */
+async function* batched(source) {
+    let pending = [];
+    let size = 0;
+    for await (const item of source) {
+        const chunk = item;
+        if (size === 0 && chunk.length >= payload_WRITE_BYTES) {
+            yield chunk;
+            continue;
+        }
+        pending.push(Buffer.from(chunk));
+        size += chunk.length;
+        if (size < payload_WRITE_BYTES)
+            continue;
+        yield Buffer.concat(pending, size);
+        pending = [];
+        size = 0;
+    }
+    if (size > 0)
+        yield Buffer.concat(pending, size);
+}
+/**
+ * A tar as it goes on the wire: compressed in frames, or a plain tar in large writes. A piece of
+ * `tar` may be overwritten once the next is asked for: compressed, each is copied into a frame
+ * at once; plain, a piece of a whole write is handed on as it is, so whoever reads a plain tar
+ * writes each piece before asking for the next (the Spool does).
+ */
+function onTheWire(tar, wire) {
+    return wire ? compressStream(tar, wire) : batched(tar);
+}
+/** Text in pieces of about this size: an index of a large release is megabytes. */
+const PIECE_BYTES = 64 * 1024;
+function* pieces(lines) {
+    let pending = [];
+    let size = 0;
+    for (const line of lines) {
+        pending.push(line, '\n');
+        size += line.length + 1;
+        if (size < PIECE_BYTES)
+            continue;
+        yield Buffer.from(pending.join(''));
+        pending = [];
+        size = 0;
+    }
+    if (size > 0)
+        yield Buffer.from(pending.join(''));
+}
+/** The lines of an index update: the base lines listed, the nonce, the lines sent. */
+function* updateLines(update, nonce) {
+    yield* update.listed;
+    yield nonce;
+    yield* indexLines(update.entries);
+}
+/** The release's `.release/` and its index update, written in pieces as it is read. */
+function* updateTar(into, update, nonce) {
+    const mtime = Math.floor(Date.now() / 1000);
+    const directory = under(into, '.release');
+    yield tar_encodeHeader({ path: directory, kind: 'directory', size: 0, executable: false }, mtime);
+    let size = 0;
+    for (const line of updateLines(update, nonce))
+        size += Buffer.byteLength(line) + 1;
+    const path = `${directory}/index.update`;
+    yield tar_encodeHeader({ path, kind: 'file', size, executable: false }, mtime);
+    yield* pieces(updateLines(update, nonce));
+    const padding = tar_paddingAfter(size);
+    if (padding > 0)
+        yield tar_END_OF_ARCHIVE.subarray(0, padding);
+}
+/**
+ * What travels to the hosts for one verified release: its content (file bytes and entries,
+ * recorded in the pass that verified the bundle) and the streams made from it. A stream is made
+ * once per distinct plan (the same base, the same files linked, the same index update, the same
+ * wire compression) and spooled in `directory`; every host with that plan reads the one copy,
+ * so eight hosts on the same release cost one pass and one compression, not eight. A full
+ * transfer in zstd, with names relative to the release directory, is the bundle's own frames
+ * when it can be (forwardedStream): no compression at all.
+ */
+class ReleasePayload {
+    content;
+    directory;
+    #made = new Map();
+    #indexDigest;
+    constructor(content, directory) {
+        this.content = content;
+        this.directory = directory;
+    }
+    get index() {
+        return this.content.index;
+    }
+    /** `.release/index` as the runner makes it, in pieces: the index is sorted already. */
+    indexFile() {
+        const index = this.content.index;
+        function* lines() {
+            yield INDEX_HEADER;
+            yield* indexLines(index);
+        }
+        return pieces(lines());
+    }
+    /** The sha256 of `.release/index`: what a host's must hash to. */
+    get indexDigest() {
+        if (this.#indexDigest === undefined) {
+            const hash = (0,external_node_crypto_.createHash)('sha256');
+            for (const piece of this.indexFile())
+                hash.update(piece);
+            this.#indexDigest = hash.digest('hex');
+        }
+        return this.#indexDigest;
+    }
+    read(plan) {
+        const made = this.#make(plan);
+        let wireRead = 0;
+        async function* chunks() {
+            for await (const chunk of made.spool.read()) {
+                wireRead += chunk.length;
+                yield chunk;
+            }
+        }
+        return {
+            chunks: chunks(),
+            nonce: made.nonce,
+            forwarded: made.forwarded,
+            tarSent: () => made.spool.done && wireRead === made.spool.written
+                ? made.tar.bytes
+                : Math.round((wireRead * made.tar.bytes) / Math.max(1, made.spool.written)),
+        };
+    }
+    #make(plan) {
+        const key = planKey(plan);
+        const known = this.#made.get(key);
+        if (known)
+            return known;
+        const tar = { bytes: 0 };
+        const nonce = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        const content = this.content;
+        const update = updateTar(plan.into, plan.update, nonce);
+        async function* counted() {
+            for (const part of [releaseTar(content, plan), update]) {
+                for await (const chunk of part) {
+                    tar.bytes += chunk.length;
+                    yield chunk;
+                }
+            }
+        }
+        const bundle = content.bundle;
+        // The bundle's names are relative to the release: only a stream unpacked in it can be it.
+        const forward = bundle !== undefined && plan.wire === 'zstd' && plan.into === '' && plan.base === undefined;
+        const wire = forward
+            ? forwardedStream(bundle, update, (bytes) => (tar.bytes += bytes))
+            : onTheWire(counted(), plan.wire);
+        const file = external_node_path_default().join(this.directory, `stream-${this.#made.size + 1}`);
+        const made = { spool: new Spool(file, wire), forwarded: forward, nonce, tar };
+        this.#made.set(key, made);
+        return made;
+    }
+}
+/** What makes two plans' streams the same, hashed as it is read: the lists can be long. */
+function planKey(plan) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const field = (value) => hash.update(value).update('\0');
+    [plan.into, plan.base ?? '', plan.wire ?? 'tar', plan.update.how].forEach(field);
+    const carry = plan.carry;
+    if (carry !== undefined && carry.size > 0) {
+        field(carry.how);
+        carry.listed.forEach(field);
+    }
+    field('listed');
+    plan.update.listed.forEach(field);
+    field('sent');
+    for (const entry of plan.update.entries)
+        field(entry.path);
+    return hash.digest('hex');
+}
+
+;// CONCATENATED MODULE: ./shared/verify.ts
+
+
+
+
+
+
+
+
+
+
+
+
+function subjectOf(entry) {
+    return `release ${entry.tag}`;
+}
+/** A lower layer's refusal, said of this release; its own subject (if any) follows. */
+function concerning(entry, error) {
+    const inner = error.problem.subject;
+    const subject = inner === undefined ? subjectOf(entry) : `${subjectOf(entry)}: ${inner}`;
+    return new errors/* ConfigurationError */.j1({ ...error.problem, subject });
+}
+function asset(entry, name) {
+    const found = entry.assets.find((candidate) => candidate.name === name);
+    if (!found) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: subjectOf(entry),
+            problem: `has no ${name} asset`,
+            hint: 'it was not made by build-release-run, or is incomplete',
+        });
+    }
+    return found;
+}
+/** Small assets only: a manifest or a signature larger than this is not one. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+/**
+ * Downloads release.json and its signature and checks them: signed by a key in
+ * `allowedSigners` for the build-release-run namespace, and naming the app, environment and
+ * ID it was published under (so a signed manifest cannot be replayed under another tag).
+ */
+async function verifyManifest(github, scope, entry, allowedSigners, now = new Date()) {
+    const repository = { owner: scope.owner, repo: scope.repo };
+    const manifestAsset = asset(entry, manifest_MANIFEST_ASSET);
+    const signatureAsset = asset(entry, SIGNATURE_ASSET);
+    for (const small of [manifestAsset, signatureAsset]) {
+        if (small.size > MAX_MANIFEST_BYTES) {
+            throw new errors/* ConfigurationError */.j1({
+                subject: `${subjectOf(entry)}: ${small.name}`,
+                problem: `is ${small.size} bytes, too large to be one`,
+            });
+        }
+    }
+    const [bytes, signature] = await Promise.all([
+        downloadAsset(github, repository, manifestAsset.id),
+        downloadAsset(github, repository, signatureAsset.id),
+    ]);
+    const checked = verifySignedManifest({ bytes, signature }, { app: scope.app, environment: scope.environment, id: entry.id }, {
+        allowedSigners,
+        now,
+        source: {
+            subject: subjectOf(entry),
+            manifest: `${entry.tag} ${manifest_MANIFEST_ASSET}`,
+            misnamed: 'it was published under the wrong tag',
+        },
+    });
+    return { entry, ...checked };
+}
+/**
+ * release.json and its signature, wherever they were found (a release's assets, a host's copy):
+ * signed by a key in `allowedSigners` for the build-release-run namespace, and naming the app,
+ * environment and ID they were found under, so a signed manifest cannot be replayed elsewhere.
+ */
+function verifySignedManifest(found, expected, options) {
+    const { bytes, signature } = found;
+    const { source } = options;
+    let signer;
+    try {
+        signer = verifyMessage(bytes, signature.toString('utf8'), options.allowedSigners, {
+            ...(options.now ? { now: options.now } : {}),
+        });
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        throw new errors/* ConfigurationError */.j1({
+            ...error.problem,
+            subject: `${source.subject} is not trusted: ${SIGNATURE_ASSET}`,
+        });
+    }
+    const manifest = parseManifest(bytes, source.manifest);
+    const asked = `${expected.app}/${expected.environment}/${expected.id}`;
+    const named = `${manifest.app}/${manifest.environment}/${manifest.id}`;
+    if (named !== asked) {
+        throw new errors/* ConfigurationError */.j1({
+            subject: source.subject,
+            problem: `its signed ${manifest_MANIFEST_ASSET} is for ${named}, not ${asked}`,
+            ...(source.misnamed ? { hint: source.misnamed } : {}),
+        });
+    }
+    return { manifest, bytes, signature, digest: digestOf(bytes), signer };
+}
+/**
+ * Checks a verified release's `previous` link against the release before it as published: that
+ * release must exist in the ledger, its release.json be signed by an allowed signer, and its
+ * bytes have the digest the link records. Returns the predecessor, or undefined for a first
+ * release. A link that does not hold means the ledger was rewritten after this release was made.
+ */
+async function verifyPreviousLink(github, release, options) {
+    const link = release.manifest.previous;
+    if (link === null)
+        return undefined;
+    const entry = await findRelease(github, options.scope, link.id);
+    if (entry === undefined) {
+        throw new ConfigurationError({
+            subject: subjectOf(release.entry),
+            problem: `names ${link.id} as its previous release, but the ledger has no published release ${link.id}`,
+            hint: 'the ledger was changed after this release was made',
+        });
+    }
+    const before = await verifyManifest(github, options.scope, entry, options.allowedSigners, options.now);
+    checkPreviousLink(release, before);
+    return before;
+}
+async function verifyBundle(github, release, options) {
+    const { manifest, entry } = release;
+    const { size: expectedSize, digest: expectedDigest, compression } = manifest.build;
+    const name = bundleFileName(manifest.app, manifest.build.sha, compression);
+    const bundleAsset = asset(entry, name);
+    const replaced = (got) => new errors/* ConfigurationError */.j1({
+        subject: `${subjectOf(entry)}: the bundle ${name}`,
+        expected: `${expectedDigest} (${expectedSize} bytes), as ${manifest_MANIFEST_ASSET} says`,
+        got,
+        hint: 'the asset was replaced or damaged',
+    });
+    if (bundleAsset.size !== expectedSize)
+        throw replaced(`an asset of ${bundleAsset.size} bytes`);
+    const directory = await (0,promises_.mkdtemp)(external_node_path_default().join(options.tempDir, 'run-bundle-'));
+    let recorder;
+    try {
+        const file = external_node_path_default().join(directory, name);
+        const content = external_node_path_default().join(directory, 'content');
+        recorder = options.keep ? await ContentRecorder.create(content, file) : undefined;
+        options.log.info(`Downloading ${name} (${bundleAsset.size} bytes)`);
+        const { owner, repo } = options.scope;
+        const body = await openAsset(github, { owner, repo }, bundleAsset.id);
+        const cap = options.maxExpandedBytes ?? defaultMaxExpandedBytes(expectedSize);
+        const checking = { compression, maxExpandedBytes: cap };
+        const received = await receive(body, file, expectedSize + 1, async (bytes) => {
+            if (recorder)
+                return recorder.record(bytes, checking);
+            for await (const checked of checkedEntries(bytes, checking))
+                void checked;
+        });
+        if (received.size > expectedSize)
+            throw replaced(`more than ${expectedSize} bytes`);
+        if (received.digest !== expectedDigest || received.size !== expectedSize) {
+            throw replaced(`${received.digest} (${received.size} bytes)`);
+        }
+        if (received.refusal)
+            throw concerning(entry, received.refusal);
+        const size = received.size;
+        if (recorder) {
+            return { size, directory, payload: new ReleasePayload(await recorder.finish(), directory) };
+        }
+        return { file: external_node_path_default().join(directory, name), size, directory };
+    }
+    catch (error) {
+        await recorder?.abort();
+        await (0,promises_.rm)(directory, { recursive: true, force: true });
+        throw error;
+    }
+}
+/**
+ * The release's config: its vars, and its secrets decrypted with `identity`. Every secret value
+ * (and each of its lines) is masked before anything else can print it. The `.env` is rendered
+ * once here, so a value no .env can carry stops the run before any host is touched.
+ */
+async function releaseConfig(release, identity, log) {
+    const { manifest, entry } = release;
+    const secrets = manifest.config.secrets;
+    let values = {};
+    if (secrets !== null) {
+        if (identity === undefined) {
+            throw new ConfigurationError({
+                input: 'identity',
+                problem: `is required: ${subjectOf(entry)} has secrets (${secrets.names.join(', ')})`,
+                hint: 'pass the age identity (AGE-SECRET-KEY-1…) they were encrypted to',
+            });
+        }
+        values = await withSubject(entry, () => decryptSecrets(secrets.ciphertext, identity));
+        for (const value of Object.values(values))
+            maskSecret(log, value);
+        const decrypted = Object.keys(values).sort();
+        if (decrypted.join('\n') !== secrets.names.join('\n')) {
+            throw new ConfigurationError({
+                subject: subjectOf(entry),
+                problem: `its secrets decrypt to ${decrypted.join(', ') || 'nothing'}, but ${MANIFEST_ASSET} lists ${secrets.names.join(', ')}`,
+            });
+        }
+    }
+    const env = { ...manifest.config.vars, ...values };
+    await withSubject(entry, () => renderEnvFile(env));
+    return { env, secretNames: secrets?.names ?? [] };
+}
+/** Runs `work`, saying of any refusal which release it concerns. */
+async function withSubject(entry, work) {
+    try {
+        return await work();
+    }
+    catch (error) {
+        if (!(error instanceof ConfigurationError))
+            throw error;
+        throw concerning(entry, error);
+    }
+}
+
+;// CONCATENATED MODULE: ./shared/release/locate.ts
+
+
+
+
+
+
+
+
+
+/** Releases of the environment searched for an earlier release of the same commit, newest first. */
+const RELEASES_SEARCHED = 10;
+const locate_exists = (file) => (0,promises_.access)(file).then(() => true, () => false);
+function cacheRestorer(options) {
+    const { app, sha, context } = options;
+    if (!cache/* isFeatureAvailable */.w3())
+        return undefined;
+    const home = context.env.HOME ?? external_node_os_default().homedir();
+    return async () => {
+        // Restored where build-action saved it: the cache entry is keyed by those paths.
+        const directory = buildDirectory(home, app, sha);
+        for (const compression of ['zstd', 'gzip']) {
+            const paths = cachePaths(directory, app, sha, compression);
+            if (!(await cache/* restoreCache */.P3(paths, cacheKey(app, sha))))
+                continue;
+            if ((await Promise.all(paths.map(locate_exists))).every(Boolean))
+                return directory;
+            // The entry keeps paths relative to the workspace: another workspace path puts them
+            // somewhere else.
+            context.log.warning(`The cache entry ${cacheKey(app, sha)} did not restore to ${directory} (is the workspace at another path than in the build job?)`);
+        }
+        return undefined;
+    };
+}
+/**
+ * The bundle of an earlier release of the same commit in this environment, once artifacts have
+ * expired and the cache is gone: release.json signed by this job's key, naming this app and
+ * commit, and the bundle matching its digest.
+ */
+function releaseSearcher(options) {
+    const { github, scope, sha, app } = options;
+    return async () => {
+        const newest = options.index.tags.slice(-RELEASES_SEARCHED).reverse();
+        for (const tag of newest) {
+            const entry = await releases_readRelease(github, scope, tag.tag);
+            // The body names the build's commit: only a release that does is downloaded.
+            if (!entry?.body.includes(sha))
+                continue;
+            let release;
+            try {
+                release = await verifyManifest(github, scope, entry, [
+                    keySigner(options.signingKey.publicKey),
+                ]);
+            }
+            catch (error) {
+                if (!(error instanceof errors/* ConfigurationError */.j1))
+                    throw error;
+                options.context.log.info(`Passed over the bundle of ${entry.tag}: ${(0,errors/* formatError */.Wk)(error)}`);
+                continue;
+            }
+            const { build } = release.manifest;
+            if (build.sha !== sha || release.manifest.app !== app)
+                continue;
+            checkAssetSize(build.size, `the build of ${sha} in ${entry.tag}`);
+            const bundle = await verifyBundle(github, release, {
+                scope,
+                tempDir: options.scratch,
+                log: options.context.log,
+            });
+            options.context.log.info(`Found the build of ${sha} in release ${entry.tag}: ${build.digest}`);
+            return { build, bundlePath: bundle.file, source: `release ${entry.tag}` };
+        }
+        return undefined;
+    };
+}
+function locateBuild(options) {
+    const { context } = options;
+    const repositoryId = Number(context.env.GITHUB_REPOSITORY_ID);
+    const restoreFromCache = cacheRestorer(options);
+    return findBuild({
+        app: options.app,
+        sha: options.sha,
+        repository: { owner: context.owner, repo: context.repo },
+        repositoryId: Number.isSafeInteger(repositoryId) && repositoryId > 0 ? repositoryId : undefined,
+        token: options.token,
+        github: options.github,
+        artifacts: new lib_artifact/* DefaultArtifactClient */.t9(),
+        ...(restoreFromCache ? { restoreFromCache } : {}),
+        fromRelease: releaseSearcher(options),
+        directory: options.scratch,
+        log: context.log,
+    });
+}
+
+// EXTERNAL MODULE: ./shared/context.ts
+var shared_context = __webpack_require__(51849);
+// EXTERNAL MODULE: ./shared/markdown.ts
+var markdown = __webpack_require__(32433);
+;// CONCATENATED MODULE: ./shared/release/notes.ts
+
+
+/**
+ * The release body: what changed, what the release holds (the build's commit among it: the tag
+ * does not point there), how to deploy it and go back, how to check it. GitHub takes at most
+ * 125,000 characters; past a bound the config lists are summarised and point at release.json.
+ */
+/** GitHub's limit on a release body, with room left for the line that marks this job's draft. */
+const BODY_LIMIT = 125_000 - 200;
+/** Names listed in a summarised body, per list. */
+const notes_NAMES_SHOWN = 50;
+/** A fenced block that no backtick run inside it can close early. */
+function fenced(language, lines) {
+    const longest = Math.max(0, ...lines.map((line) => (line.match(/`+/g) ?? []).map((run) => run.length)).flat());
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return [`${fence}${language}`, ...lines, fence];
+}
+/** One line per changed key: var values shown (they are plain in release.json), secrets by name. */
+function diffLines(previous, next, diff) {
+    const show = (manifest, name) => manifest && Object.hasOwn(manifest.config.vars, name)
+        ? JSON.stringify(manifest.config.vars[name])
+        : '(secret)';
+    return [
+        ...diff.added.map((name) => `+ ${name} ${show(next, name)}`),
+        ...diff.changed.map((name) => `~ ${name} ${show(previous, name)} -> ${show(next, name)}`),
+        ...diff.removed.map((name) => `- ${name}`),
+    ];
+}
+function notes_names(list, limit = Number.POSITIVE_INFINITY) {
+    if (list.length === 0)
+        return 'none';
+    const shown = list.slice(0, limit).map((name) => `\`${name}\``);
+    const more = list.length > limit ? ` and ${list.length - limit} more` : '';
+    return `${shown.join(', ')}${more}`;
+}
+/** The config section: in full, or (summarised) names only and bounded, pointing at release.json. */
+function configSection(input, summarised) {
+    const { manifest, previous } = input;
+    const limit = summarised ? notes_NAMES_SHOWN : Number.POSITIVE_INFINITY;
+    const lines = [
+        '#### Config',
+        '',
+        `Vars: ${notes_names(Object.keys(manifest.config.vars), limit)}`,
+        '',
+        `Secrets (age-encrypted; names only): ${notes_names(manifest.config.secrets?.names ?? [], limit)}`,
+        '',
+    ];
+    if (!previous)
+        return lines;
+    const diff = configDiff(previous, manifest);
+    const changed = diffLines(previous, manifest, diff);
+    if (changed.length === 0)
+        return [...lines, `No config change since ${previous.id}.`];
+    if (!summarised)
+        return [...lines, `Changes since ${previous.id}:`, '', ...fenced('diff', changed)];
+    return [
+        ...lines,
+        `Changes since ${previous.id}: added ${notes_names(diff.added, limit)}; changed ${notes_names(diff.changed, limit)}; removed ${notes_names(diff.removed, limit)}.`,
+        '',
+        `Too long to show here: the values are in ${manifest_MANIFEST_ASSET}.`,
+    ];
+}
+/** The build's commit, linked; and what changed in the code since the previous release. */
+function codeRows(input) {
+    const { manifest, previous, links } = input;
+    const { sha } = manifest.build;
+    const commit = `[\`${sha}\`](${links.repositoryUrl}/commit/${sha})`;
+    const rows = [
+        ['Build', `${commit} · \`${manifest.build.digest}\` · ${(0,markdown/* formatBytes */.z3)(manifest.build.size)}`],
+    ];
+    if (previous) {
+        rows.push([
+            'Code',
+            previous.build.sha === sha
+                ? `the same build as ${previous.id}: only the config changed`
+                : `[${previous.build.sha.slice(0, 7)}...${sha.slice(0, 7)}](${links.repositoryUrl}/compare/${previous.build.sha}...${sha}): what changed since ${previous.id}'s build`,
+        ]);
+    }
+    return rows;
+}
+function heading(input) {
+    const { manifest } = input;
+    return [
+        `**${manifest.changes}**`,
+        '',
+        (0,markdown/* factsTable */.wd)([
+            ['Release', `\`${input.tag}\``],
+            ...codeRows(input),
+            [
+                'Previous',
+                manifest.previous
+                    ? `${manifest.previous.id} (\`${manifest.previous.digest}\`)`
+                    : 'none: the first release',
+            ],
+            ['Manifest', `\`${input.digest}\` (${manifest_MANIFEST_ASSET}, signed in ${SIGNATURE_ASSET})`],
+            [
+                'Made',
+                `${manifest.created} by ${manifest.actor} in [run ${manifest.run.id}](${manifest.run.url})`,
+            ],
+        ]),
+        '',
+        `The tag marks this release's place in the ledger; the build's commit is \`${manifest.build.sha}\`.`,
+        '',
+    ];
+}
+/**
+ * How to deploy it, go back, and check it: commands that run as written, with the settings
+ * docs/keys.md names and the rollback workflow examples/workflows/rollback.yml gives.
+ */
+function footer(input) {
+    const { manifest, previous, links, tag } = input;
+    const env = manifest.environment;
+    const dispatch = (id) => `gh workflow run rollback.yml --repo ${links.repository} -f environment=${env} -f release-id=${id}`;
+    const secrets = (manifest.config.secrets?.names.length ?? 0) > 0;
+    return [
+        '',
+        '#### Deploy, roll back',
+        '',
+        `Deploy this release with the rollback workflow, which deploys any release that exists:`,
+        '',
+        ...fenced('sh', [dispatch(manifest.id)]),
+        '',
+        ...(previous
+            ? [`Go back to the release before it:`, '', ...fenced('sh', [dispatch(previous.id)]), '']
+            : []),
+        `Or as a step, with the settings [docs/keys.md](${links.docs}keys.md) makes:`,
+        '',
+        ...fenced('yaml', [
+            `- uses: ${links.runAction}`,
+            '  with:',
+            `    environment: ${env}`,
+            `    release-id: ${manifest.id}`,
+            '    hosts: ${{ vars.DEPLOY_HOSTS }}',
+            '    ssh-key: ${{ secrets.DEPLOY_SSH_KEY }}',
+            '    known-hosts: ${{ vars.DEPLOY_KNOWN_HOSTS }}',
+            '    allowed-signers: ${{ vars.RELEASE_ALLOWED_SIGNERS }}',
+            ...(secrets ? ['    identity: ${{ secrets.AGE_IDENTITY }}'] : []),
+        ]),
+        '',
+        'Releases never change; a rollback deploys an existing one.',
+        '',
+        '#### Check it by hand',
+        '',
+        `The signature, with \`gh\` and \`ssh-keygen\` only ([the bundle, the chain and the secrets too](${links.docs}verify-by-hand.md)):`,
+        '',
+        ...fenced('sh', [
+            `gh release download ${tag} --repo ${links.repository} --pattern '${manifest_MANIFEST_ASSET}*'`,
+            `gh variable get RELEASE_ALLOWED_SIGNERS --env ${env} --repo ${links.repository} > allowed_signers`,
+            `principal=$(ssh-keygen -Y find-principals -f allowed_signers -s ${SIGNATURE_ASSET} < ${manifest_MANIFEST_ASSET})`,
+            `ssh-keygen -Y verify -f allowed_signers -I "$principal" -n build-release-run -s ${SIGNATURE_ASSET} < ${manifest_MANIFEST_ASSET}`,
+        ]),
+    ];
+}
+function releaseNotes(input) {
+    const build = (summarised) => [...heading(input), ...configSection(input, summarised), ...footer(input)].join('\n');
+    const full = build(false);
+    if (full.length <= BODY_LIMIT)
+        return full;
+    const summary = build(true);
+    return summary.length <= BODY_LIMIT ? summary : `${summary.slice(0, BODY_LIMIT - 1)}…`;
+}
+
+;// CONCATENATED MODULE: ./shared/release/publish.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * release.json of the release a new one chains to, with its exact bytes, checked as run checks
+ * what it deploys: signed by one of `signers` (checkInputs' chainSigners) and naming the tag it
+ * is under. The chain is checked, not only written: a release that fails is never chained to.
+ */
+async function readPrevious(github, scope, entry, signers) {
+    try {
+        return await verifyManifest(github, scope, entry, signers);
+    }
+    catch (error) {
+        if (!(error instanceof errors/* ConfigurationError */.j1))
+            throw error;
+        const { hint, problem } = error.problem;
+        const untrusted = problem === UNTRUSTED_KEY;
+        const chain = [
+            hint,
+            'the new release would chain to it, so none was made',
+            untrusted
+                ? 'if signing-key was rotated, give the keys that signed earlier releases in allowed-signers'
+                : undefined,
+        ];
+        throw new errors/* ConfigurationError */.j1({ ...error.problem, hint: chain.filter((part) => part !== undefined).join('; ') }, { cause: error });
+    }
+}
+async function makeManifest(options, previous) {
+    const { checked, context, reservation, found } = options;
+    const secretNames = Object.keys(checked.config.secrets);
+    const manifest = {
+        schemaVersion: 1,
+        app: checked.app,
+        environment: options.scope.environment,
+        id: reservation.id,
+        created: new Date().toISOString(),
+        actor: context.actor || 'unknown',
+        run: { id: Number(context.runId), attempt: Number(context.runAttempt), url: (0,shared_context/* runUrl */.Vp)(context) },
+        build: found.build,
+        config: {
+            vars: checked.config.vars,
+            secrets: secretNames.length > 0
+                ? {
+                    names: secretNames,
+                    fingerprints: secretFingerprints(checked.config.secrets, checked.signingKey),
+                    ciphertext: await encryptSecrets(checked.config.secrets, checked.recipients),
+                }
+                : null,
+        },
+        previous: chainTo(previous),
+        changes: '',
+    };
+    manifest.changes = changeSummary(previous?.manifest, manifest);
+    return manifest;
+}
+/** release.json for the reservation, chained to the previous release, signed, and its body. */
+async function signedRelease(options) {
+    const { github, scope, reservation, checked } = options;
+    options.step(`reading ${options.previous?.tag ?? 'the previous release'}`);
+    const previous = options.previous && (await readPrevious(github, scope, options.previous, checked.chainSigners));
+    if (previous) {
+        options.context.log.info(`Chains to ${previous.entry.tag}: ${manifest_MANIFEST_ASSET} signed by ${previous.signer.principal}`);
+    }
+    const manifest = await makeManifest(options, previous);
+    const bytes = serializeManifest(manifest);
+    const digest = digestOf(bytes);
+    const signature = new TextEncoder().encode(signMessage(bytes, checked.signingKey));
+    const { context } = options;
+    const repository = `${context.owner}/${context.repo}`;
+    const body = releaseNotes({
+        tag: reservation.tag,
+        manifest,
+        previous: previous?.manifest,
+        digest,
+        links: {
+            repository,
+            repositoryUrl: `${context.serverUrl}/${repository}`,
+            runAction: (0,shared_context/* actionUses */.$m)(context, 'run-action'),
+            docs: (0,shared_context/* docUrl */.yJ)(context, ''),
+        },
+    });
+    return { manifest, bytes, digest, signature, body };
+}
+/** The bundle, release.json and its signature, with what GitHub must hold of each. */
+function releaseAssets(options, signed) {
+    const { checked, found } = options;
+    return [
+        {
+            name: bundleFileName(checked.app, checked.sha, found.build.compression),
+            contentType: 'application/octet-stream',
+            body: { file: found.bundlePath },
+            digest: found.build.digest,
+            size: found.build.size,
+        },
+        {
+            name: manifest_MANIFEST_ASSET,
+            contentType: 'application/json',
+            body: { bytes: signed.bytes },
+            digest: signed.digest,
+            size: signed.bytes.length,
+        },
+        {
+            name: SIGNATURE_ASSET,
+            contentType: 'text/plain',
+            body: { bytes: signed.signature },
+            digest: digestOf(signed.signature),
+            size: signed.signature.length,
+        },
+    ];
+}
+/** Draft, assets, publish; returns the published release's URL. */
+async function draftAndPublish(options, signed) {
+    const { checked, context, github, scope, reservation, holding, step } = options;
+    step('creating the draft release');
+    holding.draftSpec = {
+        tag: reservation.tag,
+        name: `${reservation.tag}: ${signed.manifest.changes}`,
+        body: signed.body,
+        prerelease: checked.prerelease,
+        nonce: (0,external_node_crypto_.randomBytes)(12).toString('hex'),
+    };
+    const draft = await createDraft(github, scope, holding.draftSpec);
+    holding.draft = draft;
+    context.log.info(`Draft release ${draft.id} created; uploading the bundle, release.json and signature`);
+    for (const asset of releaseAssets(options, signed)) {
+        step(`uploading ${asset.name}`);
+        await putAsset(github, scope, { draft, asset });
+    }
+    step('publishing the release');
+    // Releases of an environment are not the repository's "latest release" unless asked.
+    return publishDraft(github, scope, draft, options.makeLatest && !checked.prerelease);
+}
+async function publish(options) {
+    const { context, scope, reservation, found } = options;
+    const signed = await signedRelease(options);
+    const url = await draftAndPublish(options, signed);
+    context.log.info(`Published ${reservation.tag}: ${signed.manifest.changes}`);
+    const outputs = {
+        'release-id': reservation.id,
+        tag: tags_tagOf(scope, reservation.id),
+        'release-url': url,
+        'manifest-digest': signed.digest,
+        'previous-release-id': signed.manifest.previous?.id ?? '',
+        changes: signed.manifest.changes,
+    };
+    const summary = [
+        `### Release [${reservation.tag}](${url})`,
+        '',
+        `Build found in ${found.source}.`,
+        '',
+        signed.body,
+        '',
+    ].join('\n');
+    return { outputs, summary };
+}
+
+;// CONCATENATED MODULE: ./shared/stages/release.ts
+
+
+
+
+
+
+
+
+
+
+
+/** How long a release waits for another job's release of a lower number, and how many checks. */
+const WAIT = { seconds: 300, requests: 60 };
+/**
+ * Pairs a build with an environment's config as the next release of its ledger: the inputs
+ * checked, the ledger's tags read, the build found (and its size checked), a number reserved,
+ * then the release made draft-first. Anything that fails after the reservation is undone.
+ */
+async function release_release(inputs, context, checked) {
+    checked ??= await checkRelease(inputs, context);
+    const github = gitHubClient({ token: inputs.token, apiUrl: context.apiUrl, log: context.log });
+    const scope = {
+        owner: context.owner,
+        repo: context.repo,
+        app: checked.app,
+        environment: inputs.environment,
+    };
+    const job = {
+        inputs,
+        checked,
+        context,
+        github,
+        scope,
+        scratch: await (0,promises_.mkdtemp)(external_node_path_default().join(context.tempDir, 'release-')),
+        holding: { tag: '' },
+        progress: { step: 'reading the ledger' },
+    };
+    let leftovers = [];
+    let found;
+    try {
+        const index = await tags_readIndex(github, scope);
+        job.progress.step = 'finding the build';
+        // The artifact and cache clients say a lot: folded, so the release's own lines stand out.
+        found = await context.log.group(`Finding the build of ${checked.sha}`, () => locateBuild({
+            ...checked,
+            token: inputs.token ?? '',
+            github,
+            scope,
+            index,
+            context,
+            scratch: job.scratch,
+        }));
+        return await unlessAborted(context.signal, makeRelease(job, index, found)).catch(async (error) => {
+            leftovers = await undo(job, error);
+            throw error;
+        });
+    }
+    catch (error) {
+        throw failedAt(job.progress.step, `${checked.app}/${inputs.environment}`, leftovers, error);
+    }
+    finally {
+        await (0,promises_.rm)(job.scratch, { recursive: true, force: true });
+        // A cache restore puts the build where build-action keeps it: gone with the job's scratch.
+        if (found?.source === 'cache') {
+            await (0,promises_.rm)(external_node_path_default().dirname(found.bundlePath), { recursive: true, force: true });
+        }
+    }
+}
+/**
+ * The release stage's "check inputs" step: secrets masked, then the key, recipients, config and
+ * schema checked, with no request made.
+ */
+function checkRelease(inputs, context) {
+    maskSecretValues(inputs.secrets, context.log);
+    context.log.setSecret(inputs['signing-key']);
+    return checkInputs(inputs, context);
+}
+/** Reserve a number, find the release it follows, publish. */
+async function makeRelease(job, index, found) {
+    const { github, scope, context, inputs, holding } = job;
+    const step = (name) => {
+        // Once cancelled, the draft and tag are being removed: no later step may start.
+        context.signal.throwIfAborted();
+        job.progress.step = name;
+    };
+    step('reserving the next release ID');
+    const reservation = await reserve(github, scope, {
+        index,
+        ...(inputs['release-id'] !== undefined ? { id: inputs['release-id'] } : {}),
+        holder: {
+            runId: Number(context.runId),
+            attempt: Number(context.runAttempt),
+            build: job.checked.sha,
+            nonce: (0,external_node_crypto_.randomBytes)(12).toString('hex'),
+        },
+        ...(await defaultBranch(context)),
+        claim: (claimed) => Object.assign(holding, { tag: claimed.tag, tagObject: claimed.tagObject }),
+        log: context.log,
+    });
+    context.log.info(`Reserved ${reservation.tag} for the build of ${job.checked.sha}`);
+    step('finding the release it follows');
+    const previous = await previousRelease(github, scope, reservation.index, {
+        below: (0,names/* releaseNumber */.BP)(reservation.id),
+        wait: WAIT,
+        log: context.log,
+    });
+    return publish({
+        checked: job.checked,
+        makeLatest: inputs['make-latest'],
+        context,
+        github,
+        scope,
+        reservation,
+        previous,
+        found,
+        holding,
+        step,
+    });
+}
+/** The default branch as the event payload names it, which saves a request. */
+async function defaultBranch(context) {
+    if (context.eventPath === undefined)
+        return {};
+    try {
+        const event = JSON.parse(await (0,promises_.readFile)(context.eventPath, 'utf8'));
+        const branch = event.repository?.default_branch;
+        return typeof branch === 'string' && branch !== '' ? { defaultBranch: branch } : {};
+    }
+    catch {
+        return {};
+    }
+}
+async function undo(job, error) {
+    if (job.holding.tag === '')
+        return [];
+    const why = error instanceof errors/* Cancelled */.cJ
+        ? `cancelled while ${job.progress.step}`
+        : `${job.progress.step} failed`;
+    job.context.log.info(`Release not published (${why}): removing its draft and the tag ${job.holding.tag}`);
+    return abandon(job.github, job.scope, job.holding, job.context.log);
+}
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts: a cancelled job
+ * cannot wait for the request under way to finish.
+ */
+async function unlessAborted(signal, work) {
+    let onAbort = () => { };
+    const aborted = new Promise((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        if (signal.aborted)
+            onAbort();
+        else
+            signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+        return await Promise.race([work, aborted]);
+    }
+    finally {
+        signal.removeEventListener('abort', onAbort);
+    }
+}
+/**
+ * A GitHub failure, said in one line with the step it stopped: by then any draft and tag are
+ * gone, so running the job again starts over. The token's own problems name the input; mistakes
+ * the user can fix pass through as they are.
+ */
+function failedAt(step, scope, leftovers, error) {
+    if (error instanceof errors/* ConfigurationError */.j1 || !(error instanceof Error))
+        return error;
+    const token = tokenProblem(error, step);
+    if (token)
+        return token;
+    if (error instanceof errors/* Cancelled */.cJ) {
+        const after = leftovers.length
+            ? `${leftovers.join(' and ')} could not be removed: delete them`
+            : 'nothing is left behind';
+        return new errors/* Cancelled */.cJ(`No release of ${scope} made: ${error.message} while ${step}; ${after}`, {
+            cause: error,
+        });
+    }
+    const status = github_statusOf(error);
+    const why = gitHubMessage(error) ?? error.message;
+    const after = leftovers.length
+        ? `${leftovers.join(' and ')} could not be removed: delete them, then run the job again`
+        : 'nothing is left behind, run the job again';
+    const wrapped = new Error(`No release of ${scope} made: ${step} failed (${status !== undefined ? `${status} ` : ''}${why}); ${after}`, { cause: error });
+    wrapped.name = error.name;
+    return wrapped;
+}
+
+
+/***/ })
+
+};
