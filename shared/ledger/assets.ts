@@ -21,17 +21,36 @@ export async function downloadAsset(
   return Buffer.concat(chunks);
 }
 
+/**
+ * Each Response by its body, held for as long as the body is. fetch cancels the body of a
+ * Response that is garbage-collected before the body was read, and Octokit hands on the body
+ * alone: a collection between its answer and our first read (the retry and throttling plugins
+ * answer a few turns later) gave an empty asset, a release.json that matched no signature.
+ */
+const responses = new WeakMap<object, Response>();
+
+type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+function holdingResponses(fetch: Fetch): Fetch {
+  return async (url, init) => {
+    const response = await fetch(url, init);
+    if (response.body !== null) responses.set(response.body, response);
+    return response;
+  };
+}
+
 /** A release asset's bytes as they arrive, for a reader that checks them on the way. */
 export async function openAsset(
   github: GitHub,
   repository: Repository,
   assetId: number,
 ): Promise<Readable> {
+  const fetch = (github.request.endpoint.DEFAULTS.request?.fetch ?? globalThis.fetch) as Fetch;
   const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
     ...repository,
     asset_id: assetId,
     headers: { accept: 'application/octet-stream' },
-    request: { parseSuccessResponseBody: false },
+    request: { parseSuccessResponseBody: false, fetch: holdingResponses(fetch) },
   });
   return Readable.fromWeb(response.data as unknown as WebReadableStream<Uint8Array>);
 }
