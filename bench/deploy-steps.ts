@@ -90,6 +90,9 @@ export async function deployStep(options: {
         ...options.github.runnerEnv({ repository: REPOSITORY }),
         NODE_OPTIONS: `--import=${PROBE}`,
         BENCH_PEAK_RSS_FILE: rssFile,
+        ...(process.env.BENCH_MEMORY_TRACE
+          ? { BENCH_MEMORY_TRACE: process.env.BENCH_MEMORY_TRACE }
+          : {}),
       },
       timeoutMs: 30 * 60_000,
       inputs: {

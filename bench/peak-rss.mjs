@@ -20,3 +20,23 @@ export function peakRssKiB() {
 
 const file = process.env.BENCH_PEAK_RSS_FILE;
 if (file) process.on('exit', () => writeFileSync(file, String(peakRssKiB())));
+
+// With BENCH_MEMORY_TRACE=<file>, a line appended to it every 100 ms: the process, ms since it
+// started, RSS, heap used and array buffers in MiB; to see when a peak is reached, and by what.
+const trace = process.env.BENCH_MEMORY_TRACE;
+if (trace) {
+  const { appendFileSync } = await import('node:fs');
+  const start = Date.now();
+  const mib = (bytes) => (bytes / 1048576).toFixed(1);
+  setInterval(() => {
+    const m = process.memoryUsage();
+    const line = [
+      process.pid,
+      Date.now() - start,
+      mib(m.rss),
+      mib(m.heapUsed),
+      mib(m.arrayBuffers),
+    ];
+    appendFileSync(trace, `${line.join(' ')}\n`);
+  }, 100).unref();
+}

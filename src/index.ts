@@ -1,4 +1,4 @@
-import '../shared/young-generation.js';
+import '../shared/runner-memory.js';
 import '../shared/node-globals.js';
 import { cancellation, endIfCancelled, failStep } from '../shared/entry.js';
 import { run } from './main.js';

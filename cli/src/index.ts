@@ -20,7 +20,7 @@ if (major < NODE_MAJOR) {
   );
   process.exitCode = 1;
 } else {
-  await import('../../shared/young-generation.js');
+  await import('../../shared/runner-memory.js');
   await import('../../shared/node-globals.js');
   const { main } = await import('./main.js');
   process.exitCode = await main(process.argv.slice(2), {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const MODULE = join(ROOT, 'shared', 'young-generation.ts');
+const MODULE = join(ROOT, 'shared', 'runner-memory.ts');
 
 /**
  * Allocates as a bundle check does, many short-lived objects and some kept, then prints the
@@ -23,28 +23,49 @@ const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === '
 console.log(young.space_size / 1048576);
 `;
 
-function youngGenerationMiB(imports: string[]): number {
+/**
+ * Streams 256 MiB through buffers of a MiB, each dropped at once, pausing now and then as a
+ * stream waits for its reader; prints the most buffers held at once, in MiB.
+ */
+const STREAM = `
+let peak = 0;
+for (let i = 0; i < 256; i++) {
+  Buffer.allocUnsafe(1 << 20).fill(i);
+  peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  if (i % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 25));
+}
+console.log(peak / 1048576);
+`;
+
+function printed(imports: string[], script: string): number {
   const args = [...imports.flatMap((file) => ['--import', file]), '--input-type=module', '-e'];
-  return Number(execFileSync(process.execPath, [...args, ALLOCATE], { encoding: 'utf8' }).trim());
+  return Number(execFileSync(process.execPath, [...args, script], { encoding: 'utf8' }).trim());
 }
 
-describe('the young generation', () => {
+const youngGenerationMiB = (imports: string[]) => printed(imports, ALLOCATE);
+
+describe('the runner’s memory', () => {
   it('grows under such a load when left to V8, and stays at its first size with the module', () => {
     expect(youngGenerationMiB([])).toBeGreaterThanOrEqual(16);
     expect(youngGenerationMiB([MODULE])).toBeLessThanOrEqual(4);
+  });
+
+  it('holds dead buffers until they reach 64 MiB when left to V8, and far fewer with the module', () => {
+    expect(printed([], STREAM)).toBeGreaterThanOrEqual(60);
+    expect(printed([MODULE], STREAM)).toBeLessThanOrEqual(40);
   });
 
   it.each(['release-action/src/index.ts', 'run-action/src/index.ts', 'src/index.ts'])(
     'is kept small by %s before anything else is imported',
     (entry) => {
       const first = readFileSync(join(ROOT, entry), 'utf8').match(/^import .*$/m)?.[0];
-      expect(first).toMatch(/^import '(\.\.\/)+shared\/young-generation\.js';$/);
+      expect(first).toMatch(/^import '(\.\.\/)+shared\/runner-memory\.js';$/);
     },
   );
 
   it('is kept small by brr before its commands load', () => {
     const source = readFileSync(join(ROOT, 'cli', 'src', 'index.ts'), 'utf8');
     const loads = [...source.matchAll(/await import\('([^']+)'\)/g)].map((match) => match[1]);
-    expect(loads[0]).toBe('../../shared/young-generation.js');
+    expect(loads[0]).toBe('../../shared/runner-memory.js');
   });
 });
