@@ -2947,13 +2947,29 @@ async function downloadAsset(github, repository, assetId) {
     const chunks = (await (await openAsset(github, repository, assetId)).toArray());
     return Buffer.concat(chunks);
 }
+/**
+ * Each Response by its body, held for as long as the body is. fetch cancels the body of a
+ * Response that is garbage-collected before the body was read, and Octokit hands on the body
+ * alone: a collection between its answer and our first read (the retry and throttling plugins
+ * answer a few turns later) gave an empty asset, a release.json that matched no signature.
+ */
+const responses = new WeakMap();
+function holdingResponses(fetch) {
+    return async (url, init) => {
+        const response = await fetch(url, init);
+        if (response.body !== null)
+            responses.set(response.body, response);
+        return response;
+    };
+}
 /** A release asset's bytes as they arrive, for a reader that checks them on the way. */
 async function openAsset(github, repository, assetId) {
+    const fetch = (github.request.endpoint.DEFAULTS.request?.fetch ?? globalThis.fetch);
     const response = await github.request('GET /repos/{owner}/{repo}/releases/assets/{asset_id}', {
         ...repository,
         asset_id: assetId,
         headers: { accept: 'application/octet-stream' },
-        request: { parseSuccessResponseBody: false },
+        request: { parseSuccessResponseBody: false, fetch: holdingResponses(fetch) },
     });
     return external_node_stream_.Readable.fromWeb(response.data);
 }

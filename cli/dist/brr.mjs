@@ -26,7 +26,7 @@ if (major < NODE_MAJOR) {
     process.exitCode = 1;
 }
 else {
-    await __nccwpck_require__.e(/* import() */ 9).then(__nccwpck_require__.bind(__nccwpck_require__, 9009));
+    await __nccwpck_require__.e(/* import() */ 392).then(__nccwpck_require__.bind(__nccwpck_require__, 5392));
     await __nccwpck_require__.e(/* import() */ 721).then(__nccwpck_require__.bind(__nccwpck_require__, 6721));
     const { main } = await Promise.all(/* import() */[__nccwpck_require__.e(950), __nccwpck_require__.e(309)]).then(__nccwpck_require__.bind(__nccwpck_require__, 309));
     process.exitCode = await main(process.argv.slice(2), {
@@ -321,6 +321,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/ty
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
+
+/***/ }),
+
+/***/ 714:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:vm");
 
 /***/ }),
 
