@@ -104,8 +104,9 @@ export class EntryTable implements Iterable<TableEntry> {
   *[Symbol.iterator](): Generator<TableEntry> {
     let at = 0;
     for (const line of this.lines()) {
-      const entry = parseIndexLine(line);
-      yield { ...entry, mtime: this.#mtimes.at(at), offset: this.#offsets.at(at) };
+      const { path, kind, mode, size, sha256, linkTarget } = parseIndexLine(line);
+      const [mtime, offset] = [this.#mtimes.at(at), this.#offsets.at(at)];
+      yield { path, kind, mode, size, sha256, linkTarget, mtime, offset };
       at++;
     }
   }

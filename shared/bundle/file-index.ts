@@ -56,6 +56,7 @@ export function encodeField(value: string): string {
 }
 
 export function decodeField(field: string): string {
+  if (!field.includes('\\')) return field;
   return field.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, escape: string, hex?: string) =>
     hex === undefined ? escape : String.fromCharCode(Number.parseInt(hex, 16)),
   );

@@ -123,7 +123,7 @@ describe('a delta plan', () => {
         values.map(({ path, kind, content, mode }) =>
           kind === 'file'
             ? file(path, content, mode)
-            : ({ path, kind, mode: 0o777, size: 0, linkTarget: content } as IndexEntry),
+            : { path, kind, mode: 0o777, size: 0, linkTarget: content },
         ),
       ),
     );
