@@ -5073,6 +5073,8 @@ function encodeField(value) {
     return value.replace(ESCAPES, (char) => char === '\\' ? '\\\\' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 function decodeField(field) {
+    if (!field.includes('\\'))
+        return field;
     return field.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, escape, hex) => hex === undefined ? escape : String.fromCharCode(Number.parseInt(hex, 16)));
 }
 /** Whether the host can find this entry by name: its encoded path is the path itself. */
@@ -5332,8 +5334,9 @@ class EntryTable {
     *[Symbol.iterator]() {
         let at = 0;
         for (const line of this.lines()) {
-            const entry = parseIndexLine(line);
-            yield { ...entry, mtime: this.#mtimes.at(at), offset: this.#offsets.at(at) };
+            const { path, kind, mode, size, sha256, linkTarget } = parseIndexLine(line);
+            const [mtime, offset] = [this.#mtimes.at(at), this.#offsets.at(at)];
+            yield { path, kind, mode, size, sha256, linkTarget, mtime, offset };
             at++;
         }
     }
@@ -6013,9 +6016,9 @@ function planKey(plan) {
     }
     field('listed');
     plan.update.listed.forEach(field);
-    field('sent');
-    for (const entry of plan.update.entries)
-        field(entry.path);
+    // The lines sent are the index's entries less the files carried, which the carry names: their
+    // count is enough, where their paths were a pass over the whole index for each plan.
+    field(`sent ${plan.update.entries.length}`);
     return hash.digest('hex');
 }
 
