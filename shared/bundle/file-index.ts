@@ -203,6 +203,12 @@ export function* diffEntries(diff: IndexDiff): Generator<{ entry: IndexEntry; li
   for (const entry of diff.next) yield { entry, linked: diff.linked[at++] === 1 };
 }
 
+/** Each line of a diff's new index, and whether it matched a file of the base. */
+export function* diffLines(diff: IndexDiff): Generator<{ line: string; linked: boolean }> {
+  let at = 0;
+  for (const line of indexLines(diff.next)) yield { line, linked: diff.linked[at++] === 1 };
+}
+
 /** The encoded path of an index line that lists a file, or undefined for another line. */
 function filePath(line: string): string | undefined {
   const tab = line.indexOf('\t');

@@ -1,7 +1,7 @@
 import type { ConfigurationError } from '../errors.js';
 import { BlockChanged, CheckedReader, keptFileChanged } from './blocks.js';
 import type { ContentEntry, ReleaseContent } from './content.js';
-import type { FileIndex } from './file-index.js';
+import { isPlainPath, type FileIndex } from './file-index.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter, writeHardLink, writeHeader } from './tar.js';
 
 export interface ReleaseTarOptions {
@@ -34,9 +34,12 @@ export class CarriedFiles implements Iterable<string> {
     readonly size: number,
   ) {}
 
-  /** Whether the file of the new index at `path` is linked; ask only of its files. */
+  /**
+   * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
+   * path is not plain (the host cannot name it) never is, and neither list names it.
+   */
   has(path: string): boolean {
-    return this.listed.has(path) === (this.how === 'these');
+    return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
   }
 
   *[Symbol.iterator](): Generator<string> {

@@ -1,10 +1,13 @@
 import { CarriedFiles } from '../bundle/release-tar.js';
 import {
-  diffEntries,
+  diffLines,
+  indexLines,
+  isPlainPath,
+  parseIndexLine,
   type FileIndex,
   type IndexDiff,
-  type IndexEntry,
   type IndexUpdate,
+  type IndexWithLines,
 } from '../bundle/file-index.js';
 
 /*
@@ -37,16 +40,32 @@ export function fullPlan(next: FileIndex): DeltaPlan {
   };
 }
 
-/** The entries of `next` for which `travels` holds, read again each time they are asked for. */
-function filtered(
+/** What a plan reads of an index line: its encoded path, whether it lists a file, its size. */
+function fieldsOf(line: string): { key: string; file: boolean; size: number } {
+  const tab = line.indexOf('\t');
+  const modeEnd = line.indexOf('\t', tab + 3);
+  const sizeEnd = line.indexOf('\t', modeEnd + 1);
+  return {
+    key: line.slice(0, tab),
+    file: line.startsWith('f\t', tab + 1),
+    size: Number(line.slice(modeEnd + 1, sizeEnd)),
+  };
+}
+
+/** The lines of `next` that travel, read again (and made entries) each time they are asked for. */
+function travelling(
   next: FileIndex,
-  travels: (entry: IndexEntry) => boolean,
+  travels: (line: string) => boolean,
   count: number,
-): FileIndex {
+): IndexWithLines {
+  function* lines(): Generator<string> {
+    for (const line of indexLines(next)) if (travels(line)) yield line;
+  }
   return {
     length: count,
+    lines,
     *[Symbol.iterator]() {
-      for (const entry of next) if (travels(entry)) yield entry;
+      for (const line of lines()) yield parseIndexLine(line);
     },
   };
 }
@@ -56,39 +75,48 @@ function filtered(
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
  * whichever list is shorter. `diff` compares the base release's index with the new one. Two
- * passes over the index, and nothing kept for an entry but what the shorter lists hold.
+ * passes over the index's lines (never made entries), and nothing kept for an entry but what
+ * the shorter lists hold.
  */
 export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): DeltaPlan {
-  const linked = (entry: IndexEntry, matched: boolean) => matched && !unverified.has(entry.path);
-  // Base file lines not carried into the new index. A linked path is plain: encoded, it is itself.
+  // A linked file's path is plain: its line's first field, encoded, is the path itself.
+  const linked = (key: string, matched: boolean) => matched && !unverified.has(key);
+  // Base file lines not carried into the new index.
   const dropped = [...diff.unmatched];
   let carried = 0;
   let files = 0;
   let sent = 0;
   let sendBytes = 0;
   let carriedBytes = 0;
-  for (const { entry, linked: matched } of diffEntries(diff)) {
-    if (entry.kind === 'file') files++;
-    if (linked(entry, matched)) {
+  for (const { line, linked: matched } of diffLines(diff)) {
+    const { key, file, size } = fieldsOf(line);
+    if (file) files++;
+    if (linked(key, matched)) {
       carried++;
-      carriedBytes += entry.size;
+      carriedBytes += size;
       continue;
     }
-    if (matched) dropped.push(entry.path);
+    if (matched) dropped.push(key);
     sent++;
-    sendBytes += entry.size;
+    sendBytes += size;
   }
-  // The shorter of the files linked and the files that travel names the links.
+  // The shorter of the files linked and the files that travel names the links; a file whose
+  // path is not plain always travels, and neither list needs to name it.
   const these = carried <= files - carried;
   const keep = carried <= dropped.length;
   const carriedPaths: string[] = [];
-  const carrySet = new Set<string>();
-  for (const { entry, linked: matched } of diffEntries(diff)) {
-    const link = linked(entry, matched);
-    if (keep && link) carriedPaths.push(entry.path);
-    if (entry.kind === 'file' && link === these) carrySet.add(entry.path);
+  const listed = new Set<string>();
+  for (const { line, linked: matched } of diffLines(diff)) {
+    const { key, file } = fieldsOf(line);
+    const link = linked(key, matched);
+    if (keep && link) carriedPaths.push(key);
+    if (file && link === these && isPlainPath(key)) listed.add(key);
   }
-  const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', carrySet, carried);
+  const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', listed, carried);
+  const travels = (line: string) => {
+    const { key, file } = fieldsOf(line);
+    return !file || !carry.has(key);
+  };
   return {
     carry,
     sendEntries: sent,
@@ -97,11 +125,7 @@ export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): Del
     update: {
       how: keep ? 'keep' : 'drop',
       listed: keep ? carriedPaths : dropped,
-      entries: filtered(
-        diff.next,
-        (entry) => entry.kind !== 'file' || !carry.has(entry.path),
-        sent,
-      ),
+      entries: travelling(diff.next, travels, sent),
     },
   };
 }
