@@ -6005,6 +6005,12 @@ function* diffEntries(diff) {
     for (const entry of diff.next)
         yield { entry, linked: diff.linked[at++] === 1 };
 }
+/** Each line of a diff's new index, and whether it matched a file of the base. */
+function* diffLines(diff) {
+    let at = 0;
+    for (const line of indexLines(diff.next))
+        yield { line, linked: diff.linked[at++] === 1 };
+}
 /** The encoded path of an index line that lists a file, or undefined for another line. */
 function filePath(line) {
     const tab = line.indexOf('\t');
@@ -6439,6 +6445,7 @@ function changed() {
 ;// CONCATENATED MODULE: ./shared/bundle/release-tar.ts
 
 
+
 /**
  * The files a host hard-links from the base release instead of receiving, kept as the shorter
  * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
@@ -6461,9 +6468,12 @@ class CarriedFiles {
         this.listed = listed;
         this.size = size;
     }
-    /** Whether the file of the new index at `path` is linked; ask only of its files. */
+    /**
+     * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
+     * path is not plain (the host cannot name it) never is, and neither list names it.
+     */
     has(path) {
-        return this.listed.has(path) === (this.how === 'these');
+        return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
     }
     *[Symbol.iterator]() {
         if (this.size === 0)

@@ -4854,6 +4854,12 @@ function* diffEntries(diff) {
     for (const entry of diff.next)
         yield { entry, linked: diff.linked[at++] === 1 };
 }
+/** Each line of a diff's new index, and whether it matched a file of the base. */
+function* diffLines(diff) {
+    let at = 0;
+    for (const line of indexLines(diff.next))
+        yield { line, linked: diff.linked[at++] === 1 };
+}
 /** The encoded path of an index line that lists a file, or undefined for another line. */
 function filePath(line) {
     const tab = line.indexOf('\t');
@@ -5288,6 +5294,7 @@ function changed() {
 ;// CONCATENATED MODULE: ./shared/bundle/release-tar.ts
 
 
+
 /**
  * The files a host hard-links from the base release instead of receiving, kept as the shorter
  * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
@@ -5310,9 +5317,12 @@ class CarriedFiles {
         this.listed = listed;
         this.size = size;
     }
-    /** Whether the file of the new index at `path` is linked; ask only of its files. */
+    /**
+     * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
+     * path is not plain (the host cannot name it) never is, and neither list names it.
+     */
     has(path) {
-        return this.listed.has(path) === (this.how === 'these');
+        return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
     }
     *[Symbol.iterator]() {
         if (this.size === 0)
@@ -6038,7 +6048,7 @@ function fenced(language, lines) {
     return [`${fence}${language}`, ...lines, fence];
 }
 /** One line per changed key: var values shown (they are plain in release.json), secrets by name. */
-function diffLines(previous, next, diff) {
+function notes_diffLines(previous, next, diff) {
     const show = (manifest, name) => manifest && Object.hasOwn(manifest.config.vars, name)
         ? JSON.stringify(manifest.config.vars[name])
         : '(secret)';
@@ -6070,7 +6080,7 @@ function configSection(input, summarised) {
     if (!previous)
         return lines;
     const diff = configDiff(previous, manifest);
-    const changed = diffLines(previous, manifest, diff);
+    const changed = notes_diffLines(previous, manifest, diff);
     if (changed.length === 0)
         return [...lines, `No config change since ${previous.id}.`];
     if (!summarised)

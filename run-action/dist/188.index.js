@@ -5589,6 +5589,12 @@ function* diffEntries(diff) {
     for (const entry of diff.next)
         yield { entry, linked: diff.linked[at++] === 1 };
 }
+/** Each line of a diff's new index, and whether it matched a file of the base. */
+function* diffLines(diff) {
+    let at = 0;
+    for (const line of indexLines(diff.next))
+        yield { line, linked: diff.linked[at++] === 1 };
+}
 /** The encoded path of an index line that lists a file, or undefined for another line. */
 function filePath(line) {
     const tab = line.indexOf('\t');
@@ -6023,6 +6029,7 @@ function changed() {
 ;// CONCATENATED MODULE: ./shared/bundle/release-tar.ts
 
 
+
 /**
  * The files a host hard-links from the base release instead of receiving, kept as the shorter
  * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
@@ -6045,9 +6052,12 @@ class CarriedFiles {
         this.listed = listed;
         this.size = size;
     }
-    /** Whether the file of the new index at `path` is linked; ask only of its files. */
+    /**
+     * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
+     * path is not plain (the host cannot name it) never is, and neither list names it.
+     */
     has(path) {
-        return this.listed.has(path) === (this.how === 'these');
+        return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
     }
     *[Symbol.iterator]() {
         if (this.size === 0)
@@ -9658,14 +9668,30 @@ function fullPlan(next) {
         update: { how: 'keep', listed: [], entries: next },
     };
 }
-/** The entries of `next` for which `travels` holds, read again each time they are asked for. */
-function filtered(next, travels, count) {
+/** What a plan reads of an index line: its encoded path, whether it lists a file, its size. */
+function fieldsOf(line) {
+    const tab = line.indexOf('\t');
+    const modeEnd = line.indexOf('\t', tab + 3);
+    const sizeEnd = line.indexOf('\t', modeEnd + 1);
+    return {
+        key: line.slice(0, tab),
+        file: line.startsWith('f\t', tab + 1),
+        size: Number(line.slice(modeEnd + 1, sizeEnd)),
+    };
+}
+/** The lines of `next` that travel, read again (and made entries) each time they are asked for. */
+function travelling(next, travels, count) {
+    function* lines() {
+        for (const line of indexLines(next))
+            if (travels(line))
+                yield line;
+    }
     return {
         length: count,
+        lines,
         *[Symbol.iterator]() {
-            for (const entry of next)
-                if (travels(entry))
-                    yield entry;
+            for (const line of lines())
+                yield parseIndexLine(line);
         },
     };
 }
@@ -9674,43 +9700,52 @@ function filtered(next, travels, count) {
  * changed on the host), sends the rest. The host rebuilds the index from the base's lines of the
  * carried files plus the lines sent: it is told which base lines to keep, or which to drop,
  * whichever list is shorter. `diff` compares the base release's index with the new one. Two
- * passes over the index, and nothing kept for an entry but what the shorter lists hold.
+ * passes over the index's lines (never made entries), and nothing kept for an entry but what
+ * the shorter lists hold.
  */
 function deltaPlan(diff, unverified) {
-    const linked = (entry, matched) => matched && !unverified.has(entry.path);
-    // Base file lines not carried into the new index. A linked path is plain: encoded, it is itself.
+    // A linked file's path is plain: its line's first field, encoded, is the path itself.
+    const linked = (key, matched) => matched && !unverified.has(key);
+    // Base file lines not carried into the new index.
     const dropped = [...diff.unmatched];
     let carried = 0;
     let files = 0;
     let sent = 0;
     let sendBytes = 0;
     let carriedBytes = 0;
-    for (const { entry, linked: matched } of diffEntries(diff)) {
-        if (entry.kind === 'file')
+    for (const { line, linked: matched } of diffLines(diff)) {
+        const { key, file, size } = fieldsOf(line);
+        if (file)
             files++;
-        if (linked(entry, matched)) {
+        if (linked(key, matched)) {
             carried++;
-            carriedBytes += entry.size;
+            carriedBytes += size;
             continue;
         }
         if (matched)
-            dropped.push(entry.path);
+            dropped.push(key);
         sent++;
-        sendBytes += entry.size;
+        sendBytes += size;
     }
-    // The shorter of the files linked and the files that travel names the links.
+    // The shorter of the files linked and the files that travel names the links; a file whose
+    // path is not plain always travels, and neither list needs to name it.
     const these = carried <= files - carried;
     const keep = carried <= dropped.length;
     const carriedPaths = [];
-    const carrySet = new Set();
-    for (const { entry, linked: matched } of diffEntries(diff)) {
-        const link = linked(entry, matched);
+    const listed = new Set();
+    for (const { line, linked: matched } of diffLines(diff)) {
+        const { key, file } = fieldsOf(line);
+        const link = linked(key, matched);
         if (keep && link)
-            carriedPaths.push(entry.path);
-        if (entry.kind === 'file' && link === these)
-            carrySet.add(entry.path);
+            carriedPaths.push(key);
+        if (file && link === these && isPlainPath(key))
+            listed.add(key);
     }
-    const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', carrySet, carried);
+    const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', listed, carried);
+    const travels = (line) => {
+        const { key, file } = fieldsOf(line);
+        return !file || !carry.has(key);
+    };
     return {
         carry,
         sendEntries: sent,
@@ -9719,7 +9754,7 @@ function deltaPlan(diff, unverified) {
         update: {
             how: keep ? 'keep' : 'drop',
             listed: keep ? carriedPaths : dropped,
-            entries: filtered(diff.next, (entry) => entry.kind !== 'file' || !carry.has(entry.path), sent),
+            entries: travelling(diff.next, travels, sent),
         },
     };
 }
