@@ -1,7 +1,7 @@
 import type { ConfigurationError } from '../errors.js';
 import { BlockChanged, CheckedReader, keptFileChanged } from './blocks.js';
 import type { ContentEntry, ReleaseContent } from './content.js';
-import { isPlainPath, type FileIndex } from './file-index.js';
+import type { FileIndex } from './file-index.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingAfter, writeHardLink, writeHeader } from './tar.js';
 
 export interface ReleaseTarOptions {
@@ -36,10 +36,11 @@ export class CarriedFiles implements Iterable<string> {
 
   /**
    * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
-   * path is not plain (the host cannot name it) never is, and neither list names it.
+   * path is not plain (the host cannot name it) never is: the files that travel, listed, are
+   * every one of them.
    */
   has(path: string): boolean {
-    return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
+    return this.listed.has(path) === (this.how === 'these');
   }
 
   *[Symbol.iterator](): Generator<string> {

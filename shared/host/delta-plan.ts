@@ -1,8 +1,8 @@
 import { CarriedFiles } from '../bundle/release-tar.js';
 import {
   diffLines,
+  decodeField,
   indexLines,
-  isPlainPath,
   parseIndexLine,
   type FileIndex,
   type IndexDiff,
@@ -100,8 +100,8 @@ export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): Del
     sent++;
     sendBytes += size;
   }
-  // The shorter of the files linked and the files that travel names the links; a file whose
-  // path is not plain always travels, and neither list needs to name it.
+  // The shorter of the files linked and the files that travel names the links, by path: a
+  // linked file's is plain, one that travels may need its line's field decoded.
   const these = carried <= files - carried;
   const keep = carried <= dropped.length;
   const carriedPaths: string[] = [];
@@ -110,12 +110,12 @@ export function deltaPlan(diff: IndexDiff, unverified: ReadonlySet<string>): Del
     const { key, file } = fieldsOf(line);
     const link = linked(key, matched);
     if (keep && link) carriedPaths.push(key);
-    if (file && link === these && isPlainPath(key)) listed.add(key);
+    if (file && link === these) listed.add(decodeField(key));
   }
   const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', listed, carried);
   const travels = (line: string) => {
     const { key, file } = fieldsOf(line);
-    return !file || !carry.has(key);
+    return !file || !carry.has(decodeField(key));
   };
   return {
     carry,

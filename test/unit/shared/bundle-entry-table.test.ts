@@ -130,26 +130,41 @@ describe('a delta plan', () => {
 
   it('links exactly the files a map of the base index would, and lists the shorter side', () => {
     fc.assert(
-      fc.property(index, index, fc.subarray(['a', 'b', 'd/e', 'k']), (base, nextEntries, odd) => {
-        const unverified = new Set(odd);
-        const next = tableOf(nextEntries.map(placed)).index;
-        const plan = deltaPlan(diffIndex(serializeIndex(base), next), unverified);
-        const expected = expectedPlan(base, nextEntries, unverified);
-        expect([...plan.carry]).toEqual(expected.carried);
-        expect(plan.carry.size).toBe(expected.carried.length);
-        expect(plan.carry.listed.size).toBeLessThanOrEqual(
-          nextEntries.filter((value) => value.kind === 'file').length / 2,
-        );
-        expect([...plan.update.entries].map((value) => value.path)).toEqual(expected.sent);
-        expect(plan.sendEntries).toBe(expected.sent.length);
-        const bytes = (paths: string[]) =>
-          nextEntries
-            .filter((value) => paths.includes(value.path))
-            .reduce((sum, value) => sum + value.size, 0);
-        expect(plan.sendBytes).toBe(bytes(expected.sent));
-        expect(plan.carriedBytes).toBe(bytes(expected.carried));
-        if (plan.update.how === 'keep') expect(plan.update.listed).toEqual(expected.carried);
-      }),
+      fc.property(
+        index,
+        index,
+        fc.boolean(),
+        fc.subarray(['a', 'b', 'd/e', 'k']),
+        (other, nextEntries, alike, odd) => {
+          // Half the time a base much like the new index, so that most files are linked and the
+          // files that travel are the shorter list.
+          const kept = nextEntries.filter((_, at) => at % 3 !== 2);
+          const base = alike
+            ? sortIndex([
+                ...kept,
+                ...other.filter((entry) => !kept.some((one) => one.path === entry.path)),
+              ])
+            : other;
+          const unverified = new Set(odd);
+          const next = tableOf(nextEntries.map(placed)).index;
+          const plan = deltaPlan(diffIndex(serializeIndex(base), next), unverified);
+          const expected = expectedPlan(base, nextEntries, unverified);
+          expect([...plan.carry]).toEqual(expected.carried);
+          expect(plan.carry.size).toBe(expected.carried.length);
+          expect(plan.carry.listed.size).toBeLessThanOrEqual(
+            nextEntries.filter((value) => value.kind === 'file').length / 2,
+          );
+          expect([...plan.update.entries].map((value) => value.path)).toEqual(expected.sent);
+          expect(plan.sendEntries).toBe(expected.sent.length);
+          const bytes = (paths: string[]) =>
+            nextEntries
+              .filter((value) => paths.includes(value.path))
+              .reduce((sum, value) => sum + value.size, 0);
+          expect(plan.sendBytes).toBe(bytes(expected.sent));
+          expect(plan.carriedBytes).toBe(bytes(expected.carried));
+          if (plan.update.how === 'keep') expect(plan.update.listed).toEqual(expected.carried);
+        },
+      ),
       { numRuns: 300 },
     );
   });
