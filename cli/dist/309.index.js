@@ -6445,7 +6445,6 @@ function changed() {
 ;// CONCATENATED MODULE: ./shared/bundle/release-tar.ts
 
 
-
 /**
  * The files a host hard-links from the base release instead of receiving, kept as the shorter
  * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
@@ -6470,10 +6469,11 @@ class CarriedFiles {
     }
     /**
      * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
-     * path is not plain (the host cannot name it) never is, and neither list names it.
+     * path is not plain (the host cannot name it) never is: the files that travel, listed, are
+     * every one of them.
      */
     has(path) {
-        return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
+        return this.listed.has(path) === (this.how === 'these');
     }
     *[Symbol.iterator]() {
         if (this.size === 0)

@@ -6029,7 +6029,6 @@ function changed() {
 ;// CONCATENATED MODULE: ./shared/bundle/release-tar.ts
 
 
-
 /**
  * The files a host hard-links from the base release instead of receiving, kept as the shorter
  * list: the files linked, or the files that travel (for one file changed in a tree of a hundred
@@ -6054,10 +6053,11 @@ class CarriedFiles {
     }
     /**
      * Whether the file of the new index at `path` is linked; ask only of its files. A file whose
-     * path is not plain (the host cannot name it) never is, and neither list names it.
+     * path is not plain (the host cannot name it) never is: the files that travel, listed, are
+     * every one of them.
      */
     has(path) {
-        return isPlainPath(path) && this.listed.has(path) === (this.how === 'these');
+        return this.listed.has(path) === (this.how === 'these');
     }
     *[Symbol.iterator]() {
         if (this.size === 0)
@@ -9727,8 +9727,8 @@ function deltaPlan(diff, unverified) {
         sent++;
         sendBytes += size;
     }
-    // The shorter of the files linked and the files that travel names the links; a file whose
-    // path is not plain always travels, and neither list needs to name it.
+    // The shorter of the files linked and the files that travel names the links, by path: a
+    // linked file's is plain, one that travels may need its line's field decoded.
     const these = carried <= files - carried;
     const keep = carried <= dropped.length;
     const carriedPaths = [];
@@ -9738,13 +9738,13 @@ function deltaPlan(diff, unverified) {
         const link = linked(key, matched);
         if (keep && link)
             carriedPaths.push(key);
-        if (file && link === these && isPlainPath(key))
-            listed.add(key);
+        if (file && link === these)
+            listed.add(decodeField(key));
     }
     const carry = new CarriedFiles(diff.next, these ? 'these' : 'all but these', listed, carried);
     const travels = (line) => {
         const { key, file } = fieldsOf(line);
-        return !file || !carry.has(key);
+        return !file || !carry.has(decodeField(key));
     };
     return {
         carry,
