@@ -1,6 +1,5 @@
 import { compareUtf8 } from './rules.js';
 import {
-  encodeField,
   indexLine,
   parseIndexLine,
   sortIndex,
@@ -83,7 +82,7 @@ export class EntryTable implements Iterable<TableEntry> {
     this.#offsets.push(entry.offset);
     this.#length++;
     if (this.#lastKey !== undefined) {
-      const key = encodeField(entry.path);
+      const key = line.slice(0, line.indexOf('\t'));
       const inOrder = this.#length === 1 || compareUtf8(this.#lastKey, key) < 0;
       this.#lastKey = inOrder ? key : undefined;
     }

@@ -197,12 +197,6 @@ export interface IndexDiff {
   unmatched: string[];
 }
 
-/** Each entry of a diff's new index, and whether it matched a file of the base. */
-export function* diffEntries(diff: IndexDiff): Generator<{ entry: IndexEntry; linked: boolean }> {
-  let at = 0;
-  for (const entry of diff.next) yield { entry, linked: diff.linked[at++] === 1 };
-}
-
 /** Each line of a diff's new index, and whether it matched a file of the base. */
 export function* diffLines(diff: IndexDiff): Generator<{ line: string; linked: boolean }> {
   let at = 0;

@@ -189,12 +189,10 @@ export class BundleRules {
           found = node;
           break;
         }
+        // Only directories and symlinks are nodes by path: a file is found below, in its directory.
         throw new ConfigurationError({
-          subject: `${entrySubject(path)} below the ${node.kind} ${quoted(parent)}`,
-          problem:
-            node.kind === 'symlink'
-              ? 'would be written through the symlink'
-              : 'cannot be written below a file',
+          subject: `${entrySubject(path)} below the symlink ${quoted(parent)}`,
+          problem: 'would be written through the symlink',
         });
       }
       missing.push(parent);
@@ -202,7 +200,6 @@ export class BundleRules {
     }
     for (const parent of missing.reverse()) {
       const name = parent.slice(parent.lastIndexOf('/') + 1);
-      // Files are not among the nodes by path: one is found in its directory.
       if (found.children?.get(name) === FILE) {
         throw new ConfigurationError({
           subject: `${entrySubject(path)} below the file ${quoted(parent)}`,

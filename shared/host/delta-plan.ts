@@ -27,19 +27,6 @@ export interface DeltaPlan {
   update: IndexUpdate;
 }
 
-/** A full transfer: everything travels, and the index too. */
-export function fullPlan(next: FileIndex): DeltaPlan {
-  let bytes = 0;
-  for (const entry of next) bytes += entry.size;
-  return {
-    carry: CarriedFiles.none,
-    sendEntries: next.length,
-    sendBytes: bytes,
-    carriedBytes: 0,
-    update: { how: 'keep', listed: [], entries: next },
-  };
-}
-
 /** What a plan reads of an index line: its encoded path, whether it lists a file, its size. */
 function fieldsOf(line: string): { key: string; file: boolean; size: number } {
   const tab = line.indexOf('\t');
@@ -49,6 +36,19 @@ function fieldsOf(line: string): { key: string; file: boolean; size: number } {
     key: line.slice(0, tab),
     file: line.startsWith('f\t', tab + 1),
     size: Number(line.slice(modeEnd + 1, sizeEnd)),
+  };
+}
+
+/** A full transfer: everything travels, and the index too. */
+export function fullPlan(next: FileIndex): DeltaPlan {
+  let bytes = 0;
+  for (const line of indexLines(next)) bytes += fieldsOf(line).size;
+  return {
+    carry: CarriedFiles.none,
+    sendEntries: next.length,
+    sendBytes: bytes,
+    carriedBytes: 0,
+    update: { how: 'keep', listed: [], entries: next },
   };
 }
 

@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import { packBundle } from '../../../shared/bundle.js';
 import {
   decodeField,
-  diffEntries,
   diffIndex,
   encodeField,
   indexLine,
@@ -40,7 +39,7 @@ async function indexBundle(source: string): Promise<IndexEntry[]> {
 
 /** The entries of a diff's new index that are linked, or (`false`) that travel. */
 function linkedIn(diff: IndexDiff, linked = true): IndexEntry[] {
-  return [...diffEntries(diff)].filter((at) => at.linked === linked).map((at) => at.entry);
+  return [...diff.next].filter((_, at) => (diff.linked[at] === 1) === linked);
 }
 
 async function bundle(spec: TreeSpec): Promise<string> {
