@@ -848,11 +848,10 @@ class BundleRules {
                     found = node;
                     break;
                 }
+                // Only directories and symlinks are nodes by path: a file is found below, in its directory.
                 throw new errors/* ConfigurationError */.j1({
-                    subject: `${entrySubject(path)} below the ${node.kind} ${(0,errors/* quoted */.TL)(parent)}`,
-                    problem: node.kind === 'symlink'
-                        ? 'would be written through the symlink'
-                        : 'cannot be written below a file',
+                    subject: `${entrySubject(path)} below the symlink ${(0,errors/* quoted */.TL)(parent)}`,
+                    problem: 'would be written through the symlink',
                 });
             }
             missing.push(parent);
@@ -860,7 +859,6 @@ class BundleRules {
         }
         for (const parent of missing.reverse()) {
             const name = parent.slice(parent.lastIndexOf('/') + 1);
-            // Files are not among the nodes by path: one is found in its directory.
             if (found.children?.get(name) === FILE) {
                 throw new errors/* ConfigurationError */.j1({
                     subject: `${entrySubject(path)} below the file ${(0,errors/* quoted */.TL)(parent)}`,
@@ -5165,12 +5163,6 @@ function inIndexOrder(entries) {
     }
     return true;
 }
-/** Each entry of a diff's new index, and whether it matched a file of the base. */
-function* diffEntries(diff) {
-    let at = 0;
-    for (const entry of diff.next)
-        yield { entry, linked: diff.linked[at++] === 1 };
-}
 /** Each line of a diff's new index, and whether it matched a file of the base. */
 function* diffLines(diff) {
     let at = 0;
@@ -5321,7 +5313,7 @@ class EntryTable {
         this.#offsets.push(entry.offset);
         this.#length++;
         if (this.#lastKey !== undefined) {
-            const key = encodeField(entry.path);
+            const key = line.slice(0, line.indexOf('\t'));
             const inOrder = this.#length === 1 || compareUtf8(this.#lastKey, key) < 0;
             this.#lastKey = inOrder ? key : undefined;
         }
@@ -11084,19 +11076,6 @@ async function readBaseCheck(output, nonce, lines) {
 ;// CONCATENATED MODULE: ./shared/host/delta-plan.ts
 
 
-/** A full transfer: everything travels, and the index too. */
-function fullPlan(next) {
-    let bytes = 0;
-    for (const entry of next)
-        bytes += entry.size;
-    return {
-        carry: CarriedFiles.none,
-        sendEntries: next.length,
-        sendBytes: bytes,
-        carriedBytes: 0,
-        update: { how: 'keep', listed: [], entries: next },
-    };
-}
 /** What a plan reads of an index line: its encoded path, whether it lists a file, its size. */
 function fieldsOf(line) {
     const tab = line.indexOf('\t');
@@ -11106,6 +11085,19 @@ function fieldsOf(line) {
         key: line.slice(0, tab),
         file: line.startsWith('f\t', tab + 1),
         size: Number(line.slice(modeEnd + 1, sizeEnd)),
+    };
+}
+/** A full transfer: everything travels, and the index too. */
+function fullPlan(next) {
+    let bytes = 0;
+    for (const line of indexLines(next))
+        bytes += fieldsOf(line).size;
+    return {
+        carry: CarriedFiles.none,
+        sendEntries: next.length,
+        sendBytes: bytes,
+        carriedBytes: 0,
+        update: { how: 'keep', listed: [], entries: next },
     };
 }
 /** The lines of `next` that travel, read again (and made entries) each time they are asked for. */

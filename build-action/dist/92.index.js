@@ -197,11 +197,10 @@ class rules_BundleRules {
                     found = node;
                     break;
                 }
+                // Only directories and symlinks are nodes by path: a file is found below, in its directory.
                 throw new errors/* ConfigurationError */.j1({
-                    subject: `${rules_entrySubject(path)} below the ${node.kind} ${(0,errors/* quoted */.TL)(parent)}`,
-                    problem: node.kind === 'symlink'
-                        ? 'would be written through the symlink'
-                        : 'cannot be written below a file',
+                    subject: `${rules_entrySubject(path)} below the symlink ${(0,errors/* quoted */.TL)(parent)}`,
+                    problem: 'would be written through the symlink',
                 });
             }
             missing.push(parent);
@@ -209,7 +208,6 @@ class rules_BundleRules {
         }
         for (const parent of missing.reverse()) {
             const name = parent.slice(parent.lastIndexOf('/') + 1);
-            // Files are not among the nodes by path: one is found in its directory.
             if (found.children?.get(name) === FILE) {
                 throw new errors/* ConfigurationError */.j1({
                     subject: `${rules_entrySubject(path)} below the file ${(0,errors/* quoted */.TL)(parent)}`,

@@ -4169,11 +4169,10 @@ class rules_BundleRules {
                     found = node;
                     break;
                 }
+                // Only directories and symlinks are nodes by path: a file is found below, in its directory.
                 throw new errors_ConfigurationError({
-                    subject: `${rules_entrySubject(path)} below the ${node.kind} ${errors_quoted(parent)}`,
-                    problem: node.kind === 'symlink'
-                        ? 'would be written through the symlink'
-                        : 'cannot be written below a file',
+                    subject: `${rules_entrySubject(path)} below the symlink ${errors_quoted(parent)}`,
+                    problem: 'would be written through the symlink',
                 });
             }
             missing.push(parent);
@@ -4181,7 +4180,6 @@ class rules_BundleRules {
         }
         for (const parent of missing.reverse()) {
             const name = parent.slice(parent.lastIndexOf('/') + 1);
-            // Files are not among the nodes by path: one is found in its directory.
             if (found.children?.get(name) === FILE) {
                 throw new errors_ConfigurationError({
                     subject: `${rules_entrySubject(path)} below the file ${errors_quoted(parent)}`,
@@ -5999,12 +5997,6 @@ function inIndexOrder(entries) {
     }
     return true;
 }
-/** Each entry of a diff's new index, and whether it matched a file of the base. */
-function* diffEntries(diff) {
-    let at = 0;
-    for (const entry of diff.next)
-        yield { entry, linked: diff.linked[at++] === 1 };
-}
 /** Each line of a diff's new index, and whether it matched a file of the base. */
 function* diffLines(diff) {
     let at = 0;
@@ -6155,7 +6147,7 @@ class EntryTable {
         this.#offsets.push(entry.offset);
         this.#length++;
         if (this.#lastKey !== undefined) {
-            const key = encodeField(entry.path);
+            const key = line.slice(0, line.indexOf('\t'));
             const inOrder = this.#length === 1 || rules_compareUtf8(this.#lastKey, key) < 0;
             this.#lastKey = inOrder ? key : undefined;
         }
